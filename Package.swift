@@ -1,0 +1,54 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "Coffer",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "Coffer", targets: ["Coffer"]),
+        .executable(name: "coffer", targets: ["coffer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift.git", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
+    ],
+    targets: [
+        // Layer 0: libcrypto as a system library (Debian: libssl-dev).
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
+        ),
+        // Layer 1: the few C helpers Swift cannot express directly (macros, OSSL_PARAM arrays).
+        .target(name: "CCofferShims", dependencies: ["COpenSSL"]),
+        // Layer 2: owning Swift types over OpenSSL handles; the streaming format.
+        .target(name: "CofferCrypto", dependencies: ["COpenSSL", "CCofferShims"]),
+        // Layer 3: the public library the platform backend embeds.
+        .target(
+            name: "Coffer",
+            dependencies: [
+                "CofferCrypto",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Layer 4: the command-line tool, a thin client of `Coffer`.
+        .executableTarget(
+            name: "coffer",
+            dependencies: [
+                "Coffer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "CofferCryptoTests",
+            dependencies: ["CofferCrypto"],
+            resources: [.copy("Resources")]
+        ),
+        .testTarget(
+            name: "CofferTests",
+            dependencies: ["Coffer"]
+        ),
+    ]
+)

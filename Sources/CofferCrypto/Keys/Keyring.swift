@@ -1,0 +1,110 @@
+import Foundation
+
+/// A set of named 256-bit keys loaded from a keyring file, one key-encryption key marked active.
+///
+/// The file format is described in `docs/keyring.md`. Loading refuses a file that group or
+/// others can read unless the file declares itself the development keyring.
+public struct Keyring: Sendable {
+    /// What a key in the keyring is for.
+    public struct Purpose: Hashable, Sendable, CustomStringConvertible {
+        /// The key's name in the file.
+        public let rawValue: String
+        /// Wraps data keys (the default).
+        public static let keyEncryption = Purpose(rawValue: "kek")
+        /// Keys the blind index used to look up PII without storing it in plaintext.
+        public static let blindIndex = Purpose(rawValue: "blind-index")
+        /// Seeds the Ed25519 key that signs access-log checkpoints.
+        public static let auditSigning = Purpose(rawValue: "audit-signing")
+        static let all: [Purpose] = [.keyEncryption, .blindIndex, .auditSigning]
+        public var description: String { rawValue }
+    }
+
+    /// One key of the keyring.
+    public struct Entry: Sendable {
+        /// Its id, unique in the keyring.
+        public let id: String
+        /// What it is for.
+        public let purpose: Purpose
+        /// When it was made (ISO 8601), if the file says.
+        public let created: String?
+        let material: SecureBytes
+    }
+
+    /// The file format tag this version writes and reads.
+    public static let formatTag = "coffer-keyring-v1"
+
+    /// Every key, in file order.
+    public let entries: [Entry]
+    /// The id of the active key-encryption key, which wraps every new data key.
+    public let activeKeyID: String
+    /// True for the development keyring: never protect real data with it.
+    public let isDevelopment: Bool
+
+    init(entries: [Entry], activeKeyID: String, isDevelopment: Bool) {
+        self.entries = entries
+        self.activeKeyID = activeKeyID
+        self.isDevelopment = isDevelopment
+    }
+
+    /// The active key-encryption key.
+    public var activeKey: KeyEncryptionKey {
+        let entry = entries.first { $0.id == activeKeyID }!
+        return KeyEncryptionKey(id: entry.id, material: entry.material)
+    }
+
+    /// The key-encryption key with id `id`.
+    /// - Throws: ``CofferError`` `keyNotFound` when the keyring has no such KEK.
+    public func keyEncryptionKey(id: String) throws -> KeyEncryptionKey {
+        guard let entry = entries.first(where: { $0.id == id && $0.purpose == .keyEncryption }) else {
+            throw CofferError(.keyNotFound,
+                              "keyring has no key-encryption key '\(id)'; data wrapped under it needs the keyring that holds it")
+        }
+        return KeyEncryptionKey(id: entry.id, material: entry.material)
+    }
+
+    /// The newest key with `purpose`, or nil when the keyring has none.
+    public func secret(for purpose: Purpose) -> SecureBytes? {
+        entries.last { $0.purpose == purpose }?.material
+    }
+
+    /// The ids of every key-encryption key.
+    public var keyEncryptionKeyIDs: [String] {
+        entries.filter { $0.purpose == .keyEncryption }.map(\.id)
+    }
+
+    /// A keyring with one fresh random active key-encryption key.
+    /// - Parameter development: Marks the keyring as a development keyring.
+    public static func generate(development: Bool = false) throws -> Keyring {
+        let entry = try newEntry(purpose: .keyEncryption)
+        return Keyring(entries: [entry], activeKeyID: entry.id, isDevelopment: development)
+    }
+
+    /// This keyring plus a fresh key-encryption key, made active. Older keys stay so existing
+    /// data keys can still be unwrapped until they are rewrapped.
+    public func addingActiveKey() throws -> Keyring {
+        let entry = try Keyring.newEntry(purpose: .keyEncryption)
+        return Keyring(entries: entries + [entry], activeKeyID: entry.id, isDevelopment: isDevelopment)
+    }
+
+    /// This keyring plus a fresh key for `purpose` (for purposes other than key encryption).
+    public func addingKey(for purpose: Purpose) throws -> Keyring {
+        Keyring(entries: entries + [try Keyring.newEntry(purpose: purpose)], activeKeyID: activeKeyID,
+                isDevelopment: isDevelopment)
+    }
+
+    /// This keyring without the key-encryption key `id` (never the active one).
+    /// - Throws: ``CofferError`` `invalidArgument` for the active key, `keyNotFound` for an unknown id.
+    public func removingKey(id: String) throws -> Keyring {
+        guard id != activeKeyID else { throw CofferError(.invalidArgument, "key '\(id)' is the active key; rotate first") }
+        guard entries.contains(where: { $0.id == id }) else { throw CofferError(.keyNotFound, "keyring has no key '\(id)'") }
+        return Keyring(entries: entries.filter { $0.id != id }, activeKeyID: activeKeyID, isDevelopment: isDevelopment)
+    }
+
+    private static func newEntry(purpose: Purpose) throws -> Entry {
+        let suffix = try SecureRandom.bytes(4).map { String(format: "%02x", $0) }.joined()
+        let stamp = ISO8601DateFormatter().string(from: Date())
+        let prefix = purpose == .keyEncryption ? "kek" : purpose.rawValue
+        return Entry(id: "\(prefix)-\(stamp.prefix(10))-\(suffix)", purpose: purpose, created: stamp,
+                     material: try SecureBytes.random(count: 32))
+    }
+}

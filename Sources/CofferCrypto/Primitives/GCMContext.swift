@@ -1,0 +1,97 @@
+internal import COpenSSL
+
+/// One `EVP_CIPHER_CTX` keyed once for AES-256-GCM and reused for many messages.
+///
+/// Each call re-initialises only the IV (`EVP_CipherInit_ex2(ctx, NULL, NULL, iv, NULL)`), so
+/// the key schedule is computed once per context. Not thread-safe: one context per thread.
+final class GCMContext {
+    static let keySize = 32
+    static let nonceSize = 12
+    static let tagSize = 16
+
+    private let context: OpaquePointer
+    private let encrypting: Bool
+
+    /// Creates a context for `key` (32 bytes) in one direction.
+    init(key: UnsafeRawBufferPointer, encrypting: Bool) throws {
+        guard key.count == GCMContext.keySize else {
+            throw CofferError(.invalidKey, "AES-256-GCM needs a 32-byte key, got \(key.count) bytes")
+        }
+        let algorithms = try Algorithms.shared()
+        context = try OpenSSL.check(EVP_CIPHER_CTX_new(), "EVP_CIPHER_CTX_new")
+        self.encrypting = encrypting
+        do {
+            try OpenSSL.check(
+                EVP_CipherInit_ex2(context, algorithms.aes256GCM, key.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                                   nil, encrypting ? 1 : 0, nil),
+                "EVP_CipherInit_ex2")
+        } catch {
+            EVP_CIPHER_CTX_free(context)
+            throw error
+        }
+    }
+
+    deinit {
+        // EVP_CIPHER_CTX_free cleanses the key schedule.
+        EVP_CIPHER_CTX_free(context)
+    }
+
+    /// Encrypts `count` bytes from `input` to `output` (which may be the same address) and writes
+    /// the 16-byte tag to `tag`.
+    @inline(__always)
+    func seal(nonce: UnsafePointer<UInt8>,
+              aad: UnsafeRawBufferPointer,
+              input: UnsafeRawPointer?, count: Int,
+              output: UnsafeMutableRawPointer?,
+              tag: UnsafeMutableRawPointer) throws {
+        assert(encrypting)
+        try OpenSSL.check(EVP_EncryptInit_ex2(context, nil, nil, nonce, nil), "EVP_EncryptInit_ex2")
+        var written: Int32 = 0
+        if let aadBase = aad.baseAddress, aad.count > 0 {
+            try OpenSSL.check(EVP_EncryptUpdate(context, nil, &written, aadBase.assumingMemoryBound(to: UInt8.self),
+                                                Int32(aad.count)), "EVP_EncryptUpdate(aad)")
+        }
+        if count > 0 {
+            try OpenSSL.check(EVP_EncryptUpdate(context, output!.assumingMemoryBound(to: UInt8.self), &written,
+                                                input!.assumingMemoryBound(to: UInt8.self), Int32(count)),
+                              "EVP_EncryptUpdate")
+        }
+        var tail: Int32 = 0
+        try OpenSSL.check(EVP_EncryptFinal_ex(context, output.map { $0.assumingMemoryBound(to: UInt8.self) + Int(written) },
+                                              &tail), "EVP_EncryptFinal_ex")
+        try OpenSSL.check(EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_GET_TAG, Int32(GCMContext.tagSize), tag),
+                          "EVP_CTRL_AEAD_GET_TAG")
+    }
+
+    /// Decrypts `count` bytes from `input` to `output` (which may be the same address) and checks
+    /// `tag`. Returns false when authentication fails; the caller must then discard `output`.
+    @inline(__always)
+    func open(nonce: UnsafePointer<UInt8>,
+              aad: UnsafeRawBufferPointer,
+              input: UnsafeRawPointer?, count: Int,
+              output: UnsafeMutableRawPointer?,
+              tag: UnsafeRawPointer) throws -> Bool {
+        assert(!encrypting)
+        try OpenSSL.check(EVP_DecryptInit_ex2(context, nil, nil, nonce, nil), "EVP_DecryptInit_ex2")
+        try OpenSSL.check(EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_SET_TAG, Int32(GCMContext.tagSize),
+                                              UnsafeMutableRawPointer(mutating: tag)), "EVP_CTRL_AEAD_SET_TAG")
+        var written: Int32 = 0
+        if let aadBase = aad.baseAddress, aad.count > 0 {
+            try OpenSSL.check(EVP_DecryptUpdate(context, nil, &written, aadBase.assumingMemoryBound(to: UInt8.self),
+                                                Int32(aad.count)), "EVP_DecryptUpdate(aad)")
+        }
+        if count > 0 {
+            try OpenSSL.check(EVP_DecryptUpdate(context, output!.assumingMemoryBound(to: UInt8.self), &written,
+                                                input!.assumingMemoryBound(to: UInt8.self), Int32(count)),
+                              "EVP_DecryptUpdate")
+        }
+        var tail: Int32 = 0
+        let verdict = EVP_DecryptFinal_ex(context, output.map { $0.assumingMemoryBound(to: UInt8.self) + Int(written) },
+                                          &tail)
+        if verdict != 1 {
+            OpenSSL.clearErrors()
+            return false
+        }
+        return true
+    }
+}

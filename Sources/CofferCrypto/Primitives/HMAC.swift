@@ -1,0 +1,60 @@
+import Foundation
+internal import COpenSSL
+internal import CCofferShims
+
+/// HMAC-SHA256 through libcrypto's `EVP_MAC`.
+public enum HMACSHA256 {
+    /// Tag size in bytes.
+    public static let byteCount = 32
+
+    /// Computes HMAC-SHA256 of `message` under `key`.
+    /// - Throws: ``CofferError`` `cryptoFailure` if libcrypto fails.
+    public static func authenticate(_ message: some ContiguousBytes, key: SecureBytes) throws -> [UInt8] {
+        var mac = try Authenticator(key: key)
+        mac.update(message)
+        return try mac.finalize()
+    }
+
+    /// Checks `tag` against HMAC-SHA256 of `message` in constant time.
+    public static func isValid(_ tag: some ContiguousBytes, for message: some ContiguousBytes,
+                               key: SecureBytes) throws -> Bool {
+        ConstantTime.equals(try authenticate(message, key: key), tag)
+    }
+
+    /// An incremental HMAC-SHA256.
+    public struct Authenticator: ~Copyable {
+        private let context: OpaquePointer
+
+        /// Starts a MAC under `key`.
+        public init(key: SecureBytes) throws {
+            let mac = try Algorithms.shared().hmac
+            let context = try OpenSSL.check(EVP_MAC_CTX_new(mac), "EVP_MAC_CTX_new")
+            let ok = key.withUnsafeBytes { k in
+                coffer_hmac_sha256_init(context, k.baseAddress?.assumingMemoryBound(to: UInt8.self), k.count)
+            }
+            guard ok == 1 else {
+                EVP_MAC_CTX_free(context)
+                throw OpenSSL.failure("EVP_MAC_init(HMAC-SHA256)")
+            }
+            self.context = context
+        }
+
+        deinit { EVP_MAC_CTX_free(context) }
+
+        /// Adds bytes to the message.
+        public mutating func update(_ bytes: some ContiguousBytes) {
+            bytes.withUnsafeBytes { b in
+                guard let base = b.baseAddress, b.count > 0 else { return }
+                _ = EVP_MAC_update(context, base.assumingMemoryBound(to: UInt8.self), b.count)
+            }
+        }
+
+        /// Returns the tag and ends the computation.
+        public consuming func finalize() throws -> [UInt8] {
+            var out = [UInt8](repeating: 0, count: HMACSHA256.byteCount)
+            var length = 0
+            try OpenSSL.check(EVP_MAC_final(context, &out, &length, out.count), "EVP_MAC_final")
+            return out
+        }
+    }
+}

@@ -1,0 +1,19 @@
+internal import COpenSSL
+
+/// The process's cryptographically secure random source (`RAND_bytes`).
+public enum SecureRandom {
+    /// Fills `buffer` with random bytes.
+    /// - Throws: ``CofferError`` with code `cryptoFailure` if the generator fails.
+    public static func fill(_ buffer: UnsafeMutableRawBufferPointer) throws {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return }
+        try OpenSSL.check(RAND_bytes(base.assumingMemoryBound(to: UInt8.self), Int32(buffer.count)), "RAND_bytes")
+    }
+
+    /// Returns `count` random bytes (for salts, nonces and identifiers, not for keys: use
+    /// ``SecureBytes/random(count:)`` for those).
+    public static func bytes(_ count: Int) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        try out.withUnsafeMutableBytes { (buffer) throws in try fill(buffer) }
+        return out
+    }
+}
