@@ -4,7 +4,7 @@ internal import COpenSSL
 ///
 /// Each call re-initialises only the IV (`EVP_CipherInit_ex2(ctx, NULL, NULL, iv, NULL)`), so
 /// the key schedule is computed once per context. Not thread-safe: one context per thread.
-final class GCMContext {
+package final class GCMContext {
     static let keySize = 32
     static let nonceSize = 12
     static let tagSize = 16

@@ -1,0 +1,54 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A file that appears under its name only when complete: bytes go to a private temporary file
+/// (mode 0600) beside the destination, which ``commit()`` renames into place. If the writer fails
+/// or is dropped without commit, the temporary file is removed, so no partial output is left.
+public final class AtomicOutputFile {
+    /// The destination path.
+    public let path: String
+    /// The descriptor to write to.
+    public let fd: Int32
+    private let temporaryPath: String
+    private var done = false
+
+    /// Creates the temporary file.
+    /// - Parameter path: Where the file should appear on success.
+    /// - Throws: ``CofferError`` `io` when the directory is not writable.
+    public init(path: String) throws {
+        self.path = path
+        let url = URL(fileURLWithPath: path)
+        let directory = url.deletingLastPathComponent().path
+        temporaryPath = directory + "/." + url.lastPathComponent + ".coffer-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).partial"
+        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw CofferError(.io, "cannot create output beside \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Flushes the file to disk and renames it into place.
+    /// - Throws: ``CofferError`` `io`; the temporary file is removed on failure.
+    public func commit() throws {
+        guard !done else { return }
+        done = true
+        let synced = fsync(fd) == 0
+        close(fd)
+        guard synced, rename(temporaryPath, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporaryPath)
+            throw CofferError(.io, "cannot finish writing \(path): \(reason)")
+        }
+    }
+
+    /// Removes the temporary file; the destination is left untouched.
+    public func discard() {
+        guard !done else { return }
+        done = true
+        close(fd)
+        unlink(temporaryPath)
+    }
+
+    deinit { discard() }
+}

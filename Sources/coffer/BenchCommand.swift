@@ -1,0 +1,58 @@
+import ArgumentParser
+import Coffer
+import Foundation
+
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure throughput on this machine.",
+        subcommands: [Crypto.self]
+    )
+
+    struct Crypto: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Seal and open throughput of the streaming core in memory, one thread and all cores, beside plain AES-256-GCM.")
+
+        @Option(name: .customLong("segment-size"), help: "Segment size in bytes.")
+        var segmentSize: Int = SegmentLayout.defaultSegmentSize
+
+        @Option(name: .long, help: "Plaintext bytes per repetition.")
+        var size: Int = 256 * 1024 * 1024
+
+        @Flag(name: .long, help: "Also run `openssl speed -evp aes-256-gcm` at the segment size, in the same run.")
+        var openssl = false
+
+        @Flag(name: .long, help: "Print the report as JSON.")
+        var json = false
+
+        func validate() throws {
+            guard (SegmentLayout.minimumSegmentSize...SegmentLayout.maximumSegmentSize).contains(segmentSize) else {
+                throw ValidationError("--segment-size must be between 4096 and 67108864")
+            }
+            guard size > 0 else { throw ValidationError("--size must be positive") }
+        }
+
+        func run() async throws {
+            try await runReportingErrors {
+                let speed = openssl ? CryptoBenchmark.opensslSpeed(blockSize: segmentSize) : nil
+                if openssl && speed == nil { warn("could not run or read `openssl speed`; continuing without it") }
+                let report = try CryptoBenchmark.run(segmentSize: segmentSize, size: size, opensslSpeed: speed)
+                if json {
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                    print(String(decoding: try encoder.encode(report), as: UTF8.self))
+                    return
+                }
+                print("segment size \(report.segmentSize) B, \(report.size) B per repetition, \(report.cores) cores")
+                if let speed = report.opensslSpeed { print(String(format: "openssl speed     %8.0f MB/s", speed / 1e6)) }
+                for m in report.measurements {
+                    print(String(format: "%-13@ %2d thr %8.0f MB/s  (median of %d)", m.operation as NSString, m.threads,
+                                 m.bytesPerSecond / 1e6, m.repetitions))
+                }
+                for (name, value) in report.ratios.sorted(by: { $0.key < $1.key }) {
+                    print(String(format: "%-40@ %.2f", name as NSString, value))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,28 @@
+import ArgumentParser
+import Coffer
+import Foundation
+
+@main
+struct CofferCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coffer",
+        abstract: "Coffer: an embeddable encrypted vault for customer content and PII.",
+        discussion: "See docs/ for the format, the keyring and the architecture.",
+        subcommands: [KeysCommand.self, CryptoCommand.self, BenchCommand.self]
+    )
+}
+
+/// Runs a command body, turning a ``CofferError`` into one line on stderr and a non-zero exit.
+func runReportingErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as CofferError {
+        FileHandle.standardError.write(Data("coffer: error [\(error.code)]: \(error.message)\n".utf8))
+        throw ExitCode(error.code == .authenticationFailed || error.code == .tamperDetected ? 3 : 1)
+    }
+}
+
+/// Writes a line to standard error.
+func warn(_ message: String) {
+    FileHandle.standardError.write(Data("coffer: \(message)\n".utf8))
+}
