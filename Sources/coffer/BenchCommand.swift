@@ -19,8 +19,9 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(name: .long, help: "Plaintext bytes per repetition.")
         var size: Int = 256 * 1024 * 1024
 
-        @Flag(name: .long, help: "Also run `openssl speed -evp aes-256-gcm` at the segment size, in the same run.")
-        var openssl = false
+        @Option(name: .customLong("openssl-speed"),
+                help: "A figure from `openssl speed -evp aes-256-gcm -bytes N` (in its 1000s of bytes/s, e.g. 5100000.00k) to compare against; scripts/bench-crypto.sh measures it in the same run.")
+        var opensslSpeed: String?
 
         @Flag(name: .long, help: "Print the report as JSON.")
         var json = false
@@ -34,8 +35,14 @@ struct BenchCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let speed = openssl ? CryptoBenchmark.opensslSpeed(blockSize: segmentSize) : nil
-                if openssl && speed == nil { warn("could not run or read `openssl speed`; continuing without it") }
+                var speed: Double?
+                if let opensslSpeed {
+                    let digits = opensslSpeed.hasSuffix("k") ? String(opensslSpeed.dropLast()) : opensslSpeed
+                    guard let thousands = Double(digits) else {
+                        throw CofferError(.invalidArgument, "--openssl-speed takes openssl's figure, such as 5100000.00k")
+                    }
+                    speed = thousands * 1000
+                }
                 let report = try CryptoBenchmark.run(segmentSize: segmentSize, size: size, opensslSpeed: speed)
                 if json {
                     let encoder = JSONEncoder()

@@ -18,7 +18,8 @@ func runReportingErrors(_ body: () async throws -> Void) async throws {
         try await body()
     } catch let error as CofferError {
         FileHandle.standardError.write(Data("coffer: error [\(error.code)]: \(error.message)\n".utf8))
-        throw ExitCode(error.code == .authenticationFailed || error.code == .tamperDetected ? 3 : 1)
+        let tampered: Set<CofferError.Code> = [.authenticationFailed, .tamperDetected, .truncated, .invalidFormat]
+        throw ExitCode(tampered.contains(error.code) ? 3 : 1)
     }
 }
 

@@ -22,10 +22,13 @@ func hexString(_ bytes: some Sequence<UInt8>) -> String {
     bytes.map { String(format: "%02x", $0) }.joined()
 }
 
-/// The contents of a file in the test bundle's `Resources` folder.
+/// The contents of a file in the test bundle's `Resources` folder. The folder is copied whole, so
+/// it sits inside the bundle's resource directory on macOS; Foundation on Linux takes the flat
+/// bundle's `Resources` folder as the resource directory itself. Both are tried.
 func resource(_ name: String) throws -> Data {
-    let url = try #require(Bundle.module.resourceURL).appendingPathComponent("Resources/\(name)")
-    return try Data(contentsOf: url)
+    let url = Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Resources")
+        ?? Bundle.module.url(forResource: name, withExtension: nil)
+    return try Data(contentsOf: try #require(url, "test resource \(name) not found"))
 }
 
 /// A key holding `bytes`.
@@ -62,4 +65,32 @@ func withTemporaryDirectory<R>(_ body: (URL) throws -> R) throws -> R {
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
     return try body(directory)
+}
+
+/// A small deterministic generator (SplitMix64), so random test choices repeat run after run.
+struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// An error a test helper throws when a decryptor asks for something impossible.
+struct TestHelperError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Expects `actual == expected` without printing megabytes when they differ: the issue gives
+/// both lengths and the first offset where they differ.
+func expectSameBytes(_ actual: [UInt8], _ expected: [UInt8], _ comment: Comment? = nil,
+                     sourceLocation: SourceLocation = #_sourceLocation) {
+    guard actual != expected else { return }
+    let first = (0..<min(actual.count, expected.count)).first { actual[$0] != expected[$0] } ?? min(actual.count, expected.count)
+    Issue.record("\(comment.map { "\($0): " } ?? "")got \(actual.count) bytes, expected \(expected.count); first difference at offset \(first)",
+                 sourceLocation: sourceLocation)
 }

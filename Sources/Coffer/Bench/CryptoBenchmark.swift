@@ -101,24 +101,4 @@ public enum CryptoBenchmark {
         return Report(segmentSize: segmentSize, size: size, cores: cores, measurements: results, ratios: ratios,
                       opensslSpeed: opensslSpeed)
     }
-
-    /// Runs `openssl speed -evp aes-256-gcm -bytes N` and returns its figure in bytes per second,
-    /// or nil when the tool is missing or prints nothing usable.
-    public static func opensslSpeed(blockSize: Int, seconds: Int = 3) -> Double? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl", "speed", "-evp", "aes-256-gcm", "-bytes", String(blockSize),
-                             "-seconds", String(seconds)]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { return nil }
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        // The result line reads "AES-256-GCM  <rate>k" in units of 1000 bytes per second.
-        guard let line = output.split(separator: "\n").last(where: { $0.lowercased().hasPrefix("aes-256-gcm") }),
-              let field = line.split(separator: " ").last, field.hasSuffix("k"),
-              let thousands = Double(field.dropLast()) else { return nil }
-        return thousands * 1000
-    }
 }

@@ -10,14 +10,12 @@ final class Algorithms: @unchecked Sendable {
     let sha256: OpaquePointer
     let hkdf: OpaquePointer
     let hmac: OpaquePointer
-    let scrypt: OpaquePointer
 
     private init() throws {
         aes256GCM = try OpenSSL.check(EVP_CIPHER_fetch(nil, "AES-256-GCM", nil), "EVP_CIPHER_fetch(AES-256-GCM)")
         sha256 = try OpenSSL.check(EVP_MD_fetch(nil, "SHA256", nil), "EVP_MD_fetch(SHA256)")
         hkdf = try OpenSSL.check(EVP_KDF_fetch(nil, "HKDF", nil), "EVP_KDF_fetch(HKDF)")
         hmac = try OpenSSL.check(EVP_MAC_fetch(nil, "HMAC", nil), "EVP_MAC_fetch(HMAC)")
-        scrypt = try OpenSSL.check(EVP_KDF_fetch(nil, "SCRYPT", nil), "EVP_KDF_fetch(SCRYPT)")
     }
 
     deinit {
@@ -25,7 +23,6 @@ final class Algorithms: @unchecked Sendable {
         EVP_MD_free(sha256)
         EVP_KDF_free(hkdf)
         EVP_MAC_free(hmac)
-        EVP_KDF_free(scrypt)
     }
 
     private static let result: Result<Algorithms, any Error> = Result { try Algorithms() }

@@ -47,7 +47,7 @@ extension Keyring {
         let mode = info.st_mode & 0o777
         if mode & 0o077 != 0 && !keyring.isDevelopment {
             throw CofferError(.keyringInsecure,
-                              "keyring \(path) can be read by group or others (mode \(String(mode, radix: 8))); run chmod 600 \(path)")
+                              "keyring \(path) is open to group or others (mode \(String(mode, radix: 8))); run chmod 600 \(path)")
         }
         return keyring
     }
@@ -68,21 +68,17 @@ extension Keyring {
         guard fd >= 0 else {
             throw CofferError(.io, "cannot create a file beside \(path): \(String(cString: strerror(errno)))")
         }
-        var ok = text.withUnsafeBytes { bytes in
-            var done = 0
-            while done < bytes.count {
-                let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return false }
-                done += n
-            }
-            return true
+        var failure: String?
+        do {
+            try text.withUnsafeBytes { try FileDescriptorIO.writeAll(fd, $0) }
+            if fchmod(fd, 0o600) != 0 || fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
+        } catch {
+            failure = (error as? CofferError)?.message ?? "write failed"
         }
-        ok = ok && fchmod(fd, 0o600) == 0 && fsync(fd) == 0
         close(fd)
-        guard ok else {
+        if let failure {
             unlink(temporary)
-            throw CofferError(.io, "cannot write keyring \(path): \(String(cString: strerror(errno)))")
+            throw CofferError(.io, "cannot write keyring \(path): \(failure)")
         }
         if replacing {
             guard rename(temporary, path) == 0 else {

@@ -22,7 +22,7 @@ extension SecureBytes {
         let mode = info.st_mode & 0o777
         guard mode & 0o077 == 0 else {
             throw CofferError(.keyringInsecure,
-                              "key file \(path) can be read by group or others (mode \(String(mode, radix: 8))); run chmod 600 \(path)")
+                              "key file \(path) is open to group or others (mode \(String(mode, radix: 8))); run chmod 600 \(path)")
         }
         let contents = try SecureBytes(count: 130) { buffer in
             _ = try FileDescriptorIO.readFully(fd, into: buffer)

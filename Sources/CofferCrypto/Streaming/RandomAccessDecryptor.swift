@@ -25,7 +25,7 @@ public final class RandomAccessDecryptor {
         layout = aead.layout
         self.ciphertextSize = ciphertextSize
         plaintextSize = try layout.plaintextSize(ciphertextSize: ciphertextSize)
-        segmentCount = layout.segmentCount(plaintextSize: plaintextSize)
+        segmentCount = layout.segmentCount(ciphertextSize: ciphertextSize)
         cipher = try aead.session(header: header, aad: aad).makeCipher(encrypting: false)
         scratch = .allocate(byteCount: layout.segmentSize, alignment: 64)
     }
@@ -42,7 +42,9 @@ public final class RandomAccessDecryptor {
         return start..<end
     }
 
-    /// Decrypts the plaintext bytes in `range`.
+    /// Decrypts the plaintext bytes in `range`. A read that reaches the end of the plaintext also
+    /// authenticates the final segment (even when it holds no plaintext), so a stream cut short
+    /// cannot pass for a shorter one.
     /// - Parameters:
     ///   - range: Plaintext offsets; clamped to the plaintext size.
     ///   - segment: Writes segment `index`'s ciphertext (``ciphertextRange(ofSegment:)``) into the
@@ -52,10 +54,11 @@ public final class RandomAccessDecryptor {
     public func read(_ range: Range<Int64>,
                      segment: (Int, UnsafeMutableRawBufferPointer) throws -> Int,
                      to sink: (UnsafeRawBufferPointer) throws -> Void) throws {
-        let start = max(0, range.lowerBound), end = min(plaintextSize, range.upperBound)
-        guard start < end else { return }
-        let first = layout.segment(containingPlaintextOffset: start)
-        let last = layout.segment(containingPlaintextOffset: end - 1)
+        let end = min(plaintextSize, range.upperBound), start = min(max(0, range.lowerBound), end)
+        let reachesEnd = range.upperBound >= plaintextSize
+        guard start < end || reachesEnd else { return }
+        let first = start < end ? layout.segment(containingPlaintextOffset: start) : segmentCount - 1
+        let last = reachesEnd ? segmentCount - 1 : layout.segment(containingPlaintextOffset: end - 1)
         for index in first...last {
             let expected = ciphertextRange(ofSegment: index).count
             let got = try segment(index, scratch)

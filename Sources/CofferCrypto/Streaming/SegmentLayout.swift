@@ -75,6 +75,13 @@ public struct SegmentLayout: Sendable, Hashable {
         return 1 + Int((rest + Int64(plaintextCapacity) - 1) / Int64(plaintextCapacity))
     }
 
+    /// How many segments a well-formed ciphertext of `size` bytes holds. Readers must count from
+    /// the ciphertext size, not from the plaintext size: Tink's readers accept a final segment that
+    /// holds only its tag after a full one, and then the two counts differ by one.
+    public func segmentCount(ciphertextSize size: Int64) -> Int {
+        Int((size + Int64(segmentSize) - 1) / Int64(segmentSize))
+    }
+
     /// Ciphertext size of a plaintext of `size` bytes, header included.
     public func ciphertextSize(plaintextSize size: Int64) -> Int64 {
         Int64(SegmentLayout.headerSize) + size + Int64(segmentCount(plaintextSize: size)) * Int64(SegmentLayout.tagSize)

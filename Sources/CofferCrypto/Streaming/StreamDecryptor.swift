@@ -6,7 +6,8 @@ import Foundation
 /// caller read straight into it). Segments are authenticated and decrypted in place on all
 /// workers; only segments that passed authentication reach the sink, in order. After a failure
 /// the decryptor refuses further use. The last full segment of a batch is held back until more
-/// input or the end arrives, because the final segment is authenticated differently.
+/// input or the end arrives, because the final segment is authenticated differently. Memory is
+/// one batch of `max(2, 2 × workers, 8 MiB / segment size)` segments.
 public final class StreamDecryptor {
     /// Sizes and offsets.
     public let layout: SegmentLayout
@@ -136,8 +137,13 @@ public final class StreamDecryptor {
         if good > 0 {
             let lastHeader = first + good - 1 == 0 ? SegmentLayout.headerSize : 0
             let lastCipher = good == count ? lastCiphertextCount : layout.segmentSize
-            try sink(PlaintextSegments(firstSegment: first, count: good, base: UnsafeRawPointer(base), layout: layout,
-                                       lastPlaintextCount: lastCipher - lastHeader - SegmentLayout.tagSize))
+            do {
+                try sink(PlaintextSegments(firstSegment: first, count: good, base: UnsafeRawPointer(base), layout: layout,
+                                           lastPlaintextCount: lastCipher - lastHeader - SegmentLayout.tagSize))
+            } catch {
+                failed = true
+                throw error
+            }
         }
         if let failure {
             failed = true

@@ -6,7 +6,7 @@ import Foundation
 /// caller read straight into it); full batches are sealed in place on all workers and handed to
 /// the sink as ``CiphertextSegments``. The last full segment of a batch is held back until more
 /// input or the end arrives, because the final segment is sealed differently. Memory is one
-/// batch (about 8 MiB, or two segments if larger), whatever the stream's length.
+/// batch of `max(2, 2 × workers, 8 MiB / segment size)` segments, whatever the stream's length.
 public final class StreamEncryptor {
     /// Sizes and offsets.
     public let layout: SegmentLayout
@@ -125,6 +125,10 @@ public final class StreamEncryptor {
     private func seal(count: Int, lastFill: Int, isFinal: Bool,
                       to sink: (CiphertextSegments) throws -> Void) throws {
         let first = batchStart, base = buffer.baseAddress!, layout = self.layout
+        guard Int64(first + count) <= SegmentLayout.maximumSegmentCount else {
+            // Segment indexes are 32 bits in the nonce: going on would reuse a nonce.
+            throw CofferError(.invalidArgument, "stream exceeds 2^32 segments; use a larger segment size")
+        }
         let failure = parallel.run(count: count, minimumBytesPerWorker: 256 * 1024, bytesPerSegment: layout.segmentSize) {
             (cipher, j) throws in
             let index = first + j

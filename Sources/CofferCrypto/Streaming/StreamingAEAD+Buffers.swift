@@ -56,7 +56,7 @@ extension StreamingAEAD {
         let session = try self.session(header: Array(UnsafeRawBufferPointer(rebasing: ciphertext[0..<SegmentLayout.headerSize])),
                                        aad: aad)
         let parallel = try ParallelSegments(session: session, encrypting: false, workers: workers)
-        let count = layout.segmentCount(plaintextSize: size)
+        let count = layout.segmentCount(ciphertextSize: Int64(ciphertext.count))
         let layout = self.layout, input = ciphertext.baseAddress!, output = plaintext.baseAddress
         let total = ciphertext.count
         let failure = parallel.run(count: count, minimumBytesPerWorker: 256 * 1024, bytesPerSegment: layout.segmentSize) {

@@ -1,0 +1,29 @@
+// swift-tools-version: 6.1
+// The benchmark suite lives in its own package so that `swift test` on Coffer never builds
+// package-benchmark. Run from this folder: `swift package benchmark`.
+import Foundation
+import PackageDescription
+
+// A path dependency's identity is its folder's name, which depends on where Coffer was cloned.
+let cofferIdentity = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().lastPathComponent.lowercased()
+
+let package = Package(
+    name: "CofferBenchmarks",
+    platforms: [.macOS(.v14)],
+    dependencies: [
+        .package(path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark.git", exact: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "StreamingCore",
+            dependencies: [
+                .product(name: "Coffer", package: cofferIdentity),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/StreamingCore",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ]
+)
