@@ -9,7 +9,7 @@ struct BenchCommand: AsyncParsableCommand {
         subcommands: [Crypto.self]
     )
 
-    struct Crypto: AsyncParsableCommand {
+    struct Crypto: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Seal and open throughput of the streaming core in memory, one thread and all cores, beside plain AES-256-GCM.")
 
@@ -33,8 +33,8 @@ struct BenchCommand: AsyncParsableCommand {
             guard size > 0 else { throw ValidationError("--size must be positive") }
         }
 
-        func run() async throws {
-            try await runReportingErrors {
+        func run() throws {
+            try runReportingErrorsSync {
                 var speed: Double?
                 if let opensslSpeed {
                     let digits = opensslSpeed.hasSuffix("k") ? String(opensslSpeed.dropLast()) : opensslSpeed

@@ -23,6 +23,18 @@ func runReportingErrors(_ body: () async throws -> Void) async throws {
     }
 }
 
+/// The synchronous twin of ``runReportingErrors(_:)``, for commands that must run on their own
+/// thread rather than on Swift concurrency's cooperative pool (CPU-bound parallel work).
+func runReportingErrorsSync(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as CofferError {
+        FileHandle.standardError.write(Data("coffer: error [\(error.code)]: \(error.message)\n".utf8))
+        let tampered: Set<CofferError.Code> = [.authenticationFailed, .tamperDetected, .truncated, .invalidFormat]
+        throw ExitCode(tampered.contains(error.code) ? 3 : 1)
+    }
+}
+
 /// Writes a line to standard error.
 func warn(_ message: String) {
     FileHandle.standardError.write(Data("coffer: \(message)\n".utf8))

@@ -38,3 +38,16 @@ struct AtomicOutputFileTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
     }
 }
+
+@Suite("AtomicOutputFile on devices")
+struct AtomicOutputDeviceTests {
+    @Test("a device destination is written in place and never replaced")
+    func deviceIsNotReplaced() throws {
+        let file = try AtomicOutputFile(path: "/dev/null")
+        _ = [UInt8]("x".utf8).withUnsafeBytes { write(file.fd, $0.baseAddress, $0.count) }
+        try file.commit()
+        var info = stat()
+        #expect(stat("/dev/null", &info) == 0)
+        #expect((info.st_mode & S_IFMT) == S_IFCHR)
+    }
+}

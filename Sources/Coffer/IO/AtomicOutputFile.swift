@@ -6,12 +6,15 @@ import Glibc
 /// A file that appears under its name only when complete: bytes go to a private temporary file
 /// (mode 0600) beside the destination, which ``commit()`` renames into place. If the writer fails
 /// or is dropped without commit, the temporary file is removed, so no partial output is left.
+///
+/// A destination that exists and is not a regular file (a device such as `/dev/null`, a FIFO)
+/// is written directly: it cannot be replaced, and nothing is left on it to clean up.
 public final class AtomicOutputFile {
     /// The destination path.
     public let path: String
     /// The descriptor to write to.
     public let fd: Int32
-    private let temporaryPath: String
+    private let temporaryPath: String?
     private var done = false
 
     /// Creates the temporary file.
@@ -19,9 +22,19 @@ public final class AtomicOutputFile {
     /// - Throws: ``CofferError`` `io` when the directory is not writable.
     public init(path: String) throws {
         self.path = path
+        var info = stat()
+        if stat(path, &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG {
+            temporaryPath = nil
+            fd = open(path, O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                throw CofferError(.io, "cannot open \(path) for writing: \(String(cString: strerror(errno)))")
+            }
+            return
+        }
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent().path
-        temporaryPath = directory + "/." + url.lastPathComponent + ".coffer-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).partial"
+        let temporaryPath = directory + "/." + url.lastPathComponent + ".coffer-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).partial"
+        self.temporaryPath = temporaryPath
         fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw CofferError(.io, "cannot create output beside \(path): \(String(cString: strerror(errno)))")
@@ -33,6 +46,10 @@ public final class AtomicOutputFile {
     public func commit() throws {
         guard !done else { return }
         done = true
+        guard let temporaryPath else {
+            close(fd)
+            return
+        }
         let synced = fsync(fd) == 0
         close(fd)
         guard synced, rename(temporaryPath, path) == 0 else {
@@ -47,7 +64,7 @@ public final class AtomicOutputFile {
         guard !done else { return }
         done = true
         close(fd)
-        unlink(temporaryPath)
+        if let temporaryPath { unlink(temporaryPath) }
     }
 
     deinit { discard() }

@@ -92,6 +92,8 @@ package final class SegmentWriter {
 extension StreamingAEAD {
     /// Seals everything readable from `input` and writes the ciphertext to `output`, with memory
     /// bounded by one batch, reading straight into the batch buffer and sealing on all workers.
+    /// A regular file is read from its current size by every worker in parallel; a pipe is read
+    /// in order.
     /// - Parameters:
     ///   - input: A readable file descriptor (file or pipe), read to its end.
     ///   - output: A writable file descriptor.
@@ -102,6 +104,9 @@ extension StreamingAEAD {
     @discardableResult
     public func seal(readingFrom input: Int32, writingTo output: Int32, aad: some ContiguousBytes,
                      workers: Int = StreamingAEAD.defaultWorkers) throws -> (plaintext: Int64, ciphertext: Int64) {
+        if let size = Self.regularFileSize(input) {
+            return try sealFile(input, size: size, writingTo: output, aad: aad, workers: workers)
+        }
         let encryptor = try StreamEncryptor(aead: self, aad: aad, workers: workers)
         var plaintext: Int64 = 0, ciphertext: Int64 = 0
         let sink: (CiphertextSegments) throws -> Void = { segments in
@@ -124,6 +129,9 @@ extension StreamingAEAD {
     @discardableResult
     public func open(readingFrom input: Int32, writingTo output: Int32, aad: some ContiguousBytes,
                      workers: Int = StreamingAEAD.defaultWorkers) throws -> Int64 {
+        if let size = Self.regularFileSize(input) {
+            return try openFile(input, size: size, writingTo: output, aad: aad, workers: workers)
+        }
         let decryptor = StreamDecryptor(aead: self, aad: aad, workers: workers)
         let writer = SegmentWriter(fd: output)
         var plaintext: Int64 = 0

@@ -1,8 +1,34 @@
+import Dispatch
+import Synchronization
+
 /// The yardstick for the streaming core: plain AES-256-GCM over fixed-size blocks with one
 /// context, as `openssl speed -evp aes-256-gcm` measures it (init IV, update, final, tag).
 package enum BaselineGCM {
-    /// Encrypts `input` block by block into `output` (same size plus nothing: tags go to a scratch
-    /// slot), returning the bytes processed.
+    /// Encrypts `input` block by block into `output` on `threads` threads, each with its own
+    /// context and its own contiguous share of the blocks.
+    package static func seal(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
+                             blockSize: Int, key: SecureBytes, threads: Int) throws {
+        let blocks = (input.count + blockSize - 1) / blockSize
+        if threads <= 1 {
+            _ = try seal(input, into: output, blockSize: blockSize, key: key)
+            return
+        }
+        nonisolated(unsafe) let input = input, output = output
+        let failed = ManagedFlag()
+        DispatchQueue.concurrentPerform(iterations: threads) { w in
+            let start = min(input.count, blocks * w / threads * blockSize)
+            let end = min(input.count, blocks * (w + 1) / threads * blockSize)
+            do {
+                _ = try seal(UnsafeRawBufferPointer(rebasing: input[start..<end]),
+                             into: UnsafeMutableRawBufferPointer(rebasing: output[start..<end]),
+                             blockSize: blockSize, key: key)
+            } catch { failed.set() }
+        }
+        if failed.isSet { throw CofferError(.cryptoFailure, "baseline AES-GCM failed") }
+    }
+
+    /// Encrypts `input` block by block into `output` (tags go to a scratch slot), returning the
+    /// bytes processed.
     package static func seal(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
                              blockSize: Int, key: SecureBytes) throws -> Int {
         let context = try key.withUnsafeBytes { try GCMContext(key: $0, encrypting: true) }
@@ -22,4 +48,11 @@ package enum BaselineGCM {
         }
         return offset
     }
+}
+
+/// A flag set from any thread.
+final class ManagedFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .relaxed) }
+    var isSet: Bool { value.load(ordering: .relaxed) }
 }
