@@ -8,7 +8,8 @@ struct CofferCommand: AsyncParsableCommand {
         commandName: "coffer",
         abstract: "Coffer: an embeddable encrypted vault for customer content and PII.",
         discussion: "See docs/ for the format, the keyring and the architecture.",
-        subcommands: [KeysCommand.self, CryptoCommand.self, BenchCommand.self]
+        subcommands: [InitCommand.self, TenantCommand.self, PutCommand.self, GetCommand.self, ListCommand.self,
+                      StatCommand.self, RemoveCommand.self, KeysCommand.self, CryptoCommand.self, BenchCommand.self]
     )
 }
 

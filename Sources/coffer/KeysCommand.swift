@@ -5,7 +5,7 @@ struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
         abstract: "Make and manage keyrings.",
-        subcommands: [Generate.self]
+        subcommands: [Generate.self, Rotate.self, Status.self]
     )
 
     struct Generate: AsyncParsableCommand {
@@ -23,6 +23,51 @@ struct KeysCommand: AsyncParsableCommand {
                 let keyring = try Keyring.generate(development: development)
                 try keyring.write(to: out)
                 print("wrote keyring \(out) with active key \(keyring.activeKeyID)")
+            }
+        }
+    }
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a new active key-encryption key to the keyring and rewrap every data key under it (content untouched).")
+        @OptionGroup var options: VaultOptions
+
+        func run() async throws {
+            try await runReportingErrors {
+                let (keyring, path) = try options.loadKeyring()
+                let vault = try Vault.open(at: options.vaultURL, keyring: keyring)
+                let rotated = try keyring.addingActiveKey()
+                // The new key is on disk before anything is wrapped under it.
+                try rotated.write(to: path, replacing: true)
+                let count = try await vault.rotateKeys(to: rotated, context: options.context(defaultPurpose: .administration))
+                print("new active key \(rotated.activeKeyID); rewrapped \(count) data keys")
+                let retired = keyring.keyEncryptionKeyIDs
+                if !retired.isEmpty {
+                    print("no data key depends on \(retired.joined(separator: ", ")) any more; `coffer keys status` shows the proof")
+                }
+            }
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show which key-encryption key each data key depends on, and which keys can be retired.")
+        @OptionGroup var options: VaultOptions
+        @Flag(name: .long, help: "Print JSON.") var json = false
+
+        func run() async throws {
+            try await runReportingErrors {
+                let (keyring, _) = try options.loadKeyring()
+                let vault = try Vault.open(at: options.vaultURL, keyring: keyring)
+                let keys = try await vault.keyStatus(context: options.context(defaultPurpose: .administration))
+                if json { print(try jsonText(keys)); return }
+                printTable(header: ["DATA KEY", "TENANT", "CLASS", "KEK"],
+                           rows: keys.map { [$0.id, $0.tenant, $0.dataClass, $0.kekID] })
+                print("")
+                printTable(header: ["KEK", "ACTIVE", "DATA KEYS"], rows: keyring.keyEncryptionKeyIDs.map { id in
+                    let count = keys.filter { $0.kekID == id }.count
+                    return [id, id == keyring.activeKeyID ? "yes" : "no", count == 0 && id != keyring.activeKeyID ? "0 (can be retired)" : String(count)]
+                })
             }
         }
     }

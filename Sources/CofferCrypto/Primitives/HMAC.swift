@@ -10,7 +10,7 @@ public enum HMACSHA256 {
     /// Computes HMAC-SHA256 of `message` under `key`.
     /// - Throws: ``CofferError`` `cryptoFailure` if libcrypto fails.
     public static func authenticate(_ message: some ContiguousBytes, key: SecureBytes) throws -> [UInt8] {
-        var mac = try Authenticator(key: key)
+        let mac = try Authenticator(key: key)
         mac.update(message)
         return try mac.finalize()
     }
@@ -21,8 +21,8 @@ public enum HMACSHA256 {
         ConstantTime.equals(try authenticate(message, key: key), tag)
     }
 
-    /// An incremental HMAC-SHA256.
-    public struct Authenticator: ~Copyable {
+    /// An incremental HMAC-SHA256. Call ``finalize()`` once.
+    public final class Authenticator {
         private let context: OpaquePointer
 
         /// Starts a MAC under `key`.
@@ -42,7 +42,7 @@ public enum HMACSHA256 {
         deinit { EVP_MAC_CTX_free(context) }
 
         /// Adds bytes to the message.
-        public mutating func update(_ bytes: some ContiguousBytes) {
+        public func update(_ bytes: some ContiguousBytes) {
             bytes.withUnsafeBytes { b in
                 guard let base = b.baseAddress, b.count > 0 else { return }
                 _ = EVP_MAC_update(context, base.assumingMemoryBound(to: UInt8.self), b.count)
@@ -50,7 +50,7 @@ public enum HMACSHA256 {
         }
 
         /// Returns the tag and ends the computation.
-        public consuming func finalize() throws -> [UInt8] {
+        public func finalize() throws -> [UInt8] {
             var out = [UInt8](repeating: 0, count: HMACSHA256.byteCount)
             var length = 0
             try OpenSSL.check(EVP_MAC_final(context, &out, &length, out.count), "EVP_MAC_final")

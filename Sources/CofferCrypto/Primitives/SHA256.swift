@@ -8,13 +8,13 @@ public enum SHA256 {
 
     /// Hashes `data` in one call.
     public static func hash(_ data: some ContiguousBytes) throws -> [UInt8] {
-        var hasher = try Hasher()
+        let hasher = try Hasher()
         hasher.update(data)
         return try hasher.finalize()
     }
 
     /// An incremental SHA-256 over one `EVP_MD_CTX`.
-    public struct Hasher: ~Copyable {
+    public final class Hasher {
         private let context: OpaquePointer
 
         /// Starts a new digest.
@@ -31,14 +31,14 @@ public enum SHA256 {
         deinit { EVP_MD_CTX_free(context) }
 
         /// Adds bytes to the digest.
-        public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        public func update(_ bytes: UnsafeRawBufferPointer) {
             guard let base = bytes.baseAddress, bytes.count > 0 else { return }
             // EVP_DigestUpdate on an initialised SHA-256 context cannot fail.
             _ = EVP_DigestUpdate(context, base, bytes.count)
         }
 
         /// Adds bytes to the digest.
-        public mutating func update(_ bytes: some ContiguousBytes) {
+        public func update(_ bytes: some ContiguousBytes) {
             let context = self.context
             bytes.withUnsafeBytes { b in
                 guard let base = b.baseAddress, b.count > 0 else { return }
@@ -47,7 +47,7 @@ public enum SHA256 {
         }
 
         /// Returns the digest and ends the hasher.
-        public consuming func finalize() throws -> [UInt8] {
+        public func finalize() throws -> [UInt8] {
             var out = [UInt8](repeating: 0, count: SHA256.byteCount)
             var length: UInt32 = 0
             try OpenSSL.check(EVP_DigestFinal_ex(context, &out, &length), "EVP_DigestFinal_ex")

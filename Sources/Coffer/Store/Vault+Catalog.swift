@@ -1,0 +1,109 @@
+import Foundation
+import GRDB
+
+extension Vault {
+    /// One object's details and versions.
+    /// - Throws: ``CofferError`` `notFound` when the tenant has no such object (another tenant's
+    ///   object is reported the same way), `unknownTenant`.
+    public func stat(tenant: String, objectID: String, context: AccessContext) async throws -> ObjectInfo {
+        try Self.validateTenantID(tenant)
+        let info = try await content.read { db in try self.objectInfo(db, tenant: tenant, objectID: objectID) }
+        guard let info else { throw try notFound(tenant: tenant, objectID: objectID) }
+        return info
+    }
+
+    /// A page of the tenant's objects, most recently updated first.
+    public func list(tenant: String, filter: ObjectFilter = ObjectFilter(), context: AccessContext) async throws -> ObjectPage {
+        try Self.validateTenantID(tenant)
+        guard (1...1000).contains(filter.limit) else { throw CofferError(.invalidArgument, "limit must be 1 to 1000") }
+        _ = try classKeys(tenant: tenant, kind: filter.kind ?? .testScript)  // unknown tenant fails here
+        var sql = "SELECT id FROM object WHERE tenant_id = ? AND latest_version > 0"
+        var arguments: StatementArguments = [tenant]
+        if let kind = filter.kind {
+            sql += " AND kind = ?"
+            arguments += [kind.code]
+        }
+        if let cursor = filter.cursor {
+            let parts = cursor.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, let time = Int64(parts[0]) else { throw CofferError(.invalidArgument, "malformed cursor") }
+            sql += " AND (updated_at < ? OR (updated_at = ? AND id < ?))"
+            arguments += [time, time, String(parts[1])]
+        }
+        sql += " ORDER BY updated_at DESC, id DESC LIMIT ?"
+        arguments += [filter.limit + 1]
+        let query = sql, queryArguments = arguments
+        let (objects, more) = try await content.read { db -> ([ObjectInfo], Bool) in
+            let ids = try String.fetchAll(db, sql: query, arguments: queryArguments)
+            let page = try ids.prefix(filter.limit).compactMap { try self.objectInfo(db, tenant: tenant, objectID: $0) }
+            return (page, ids.count > filter.limit)
+        }
+        let next = more ? objects.last.map { "\($0.updatedAt):\($0.id)" } : nil
+        return ObjectPage(objects: objects, nextCursor: next)
+    }
+
+    /// Deletes one version, or the whole object when `version` is nil. Freed pages are zeroed
+    /// (`secure_delete`) and the WAL is checkpointed and truncated, so no copy of the ciphertext
+    /// stays in the file.
+    /// - Throws: ``CofferError`` `notFound`.
+    public func delete(tenant: String, objectID: String, version: Int? = nil, context: AccessContext) async throws {
+        try Self.validateTenantID(tenant)
+        let deleted = try await content.write { db -> Bool in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM object WHERE id = ? AND tenant_id = ? AND latest_version > 0",
+                                    arguments: [objectID, tenant]) == true else { return false }
+            guard let version else {
+                try db.execute(sql: "DELETE FROM object WHERE id = ?", arguments: [objectID])
+                return true
+            }
+            try db.execute(sql: "DELETE FROM version WHERE object_id = ? AND version = ? AND state = 1", arguments: [objectID, version])
+            guard db.changesCount == 1 else { return false }
+            let newest = try Int.fetchOne(db, sql: "SELECT max(version) FROM version WHERE object_id = ? AND state = 1",
+                                          arguments: [objectID])
+            if let newest {
+                try db.execute(sql: "UPDATE object SET latest_version = ? WHERE id = ?", arguments: [newest, objectID])
+            } else if try Bool.fetchOne(db, sql: "SELECT 1 FROM version WHERE object_id = ?", arguments: [objectID]) != true {
+                try db.execute(sql: "DELETE FROM object WHERE id = ?", arguments: [objectID])
+            } else {
+                try db.execute(sql: "UPDATE object SET latest_version = 0 WHERE id = ?", arguments: [objectID])
+            }
+            return true
+        }
+        guard deleted else {
+            if version != nil { throw CofferError(.notFound, "object \(objectID) has no version \(version!)") }
+            throw try notFound(tenant: tenant, objectID: objectID)
+        }
+        try await content.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+    }
+
+    func notFound(tenant: String, objectID: String) throws -> CofferError {
+        _ = try classKeys(tenant: tenant, kind: .testScript)  // an unknown tenant is reported as such
+        return CofferError(.notFound, "tenant '\(tenant)' has no object \(objectID)")
+    }
+
+    /// The committed details of an object, with its name decrypted.
+    func objectInfo(_ db: Database, tenant: String, objectID: String) throws -> ObjectInfo? {
+        guard let row = try Row.fetchOne(db, sql: """
+            SELECT kind, name_sealed, latest_version, created_at, updated_at FROM object
+            WHERE id = ? AND tenant_id = ? AND latest_version > 0
+            """, arguments: [objectID, tenant]) else { return nil }
+        let kind = try ObjectKind(parsing: row["kind"])
+        let keys = try classKeys(tenant: tenant, kind: kind)
+        let name: String
+        do {
+            let plain = try AESGCM.open([UInt8](row["name_sealed"] as Data), key: keys.name,
+                                        aad: Self.nameAAD(tenant: tenant, objectID: objectID))
+            name = String(decoding: plain, as: UTF8.self)
+        } catch {
+            throw CofferError(.tamperDetected, "object \(objectID): its stored name failed authentication")
+        }
+        let versions = try Row.fetchAll(db, sql: """
+            SELECT version, plaintext_size, ciphertext_size, segment_size, digest, committed_at FROM version
+            WHERE object_id = ? AND state = 1 ORDER BY version
+            """, arguments: [objectID]).map { v in
+            ObjectVersionInfo(version: v["version"], size: v["plaintext_size"], storedSize: v["ciphertext_size"],
+                              segmentSize: v["segment_size"], digest: [UInt8](v["digest"] as Data).hexString,
+                              createdAt: v["committed_at"])
+        }
+        return ObjectInfo(id: objectID, tenant: tenant, kind: kind, name: name, latestVersion: row["latest_version"],
+                          createdAt: row["created_at"], updatedAt: row["updated_at"], versions: versions)
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import GRDB
+
+extension Vault {
+    /// Associated data of a version's stream: a segment moved to another tenant, object or
+    /// version is opened under another key and fails.
+    static func contentAAD(tenant: String, objectID: String, version: Int) -> [UInt8] {
+        Array("coffer/content/v1\u{0}\(tenant)\u{0}\(objectID)\u{0}\(version)".utf8)
+    }
+
+    static func nameAAD(tenant: String, objectID: String) -> [UInt8] {
+        Array("coffer/name/v1\u{0}\(tenant)\u{0}\(objectID)".utf8)
+    }
+
+    static func validateName(_ name: String) throws {
+        guard !name.isEmpty, name.utf8.count <= 1024, !name.contains(where: { $0.isNewline }) else {
+            throw CofferError(.invalidArgument, "object name must be 1 to 1024 bytes of text without line breaks")
+        }
+    }
+
+    /// Starts a new version of the object `name` (creating the object if it is new).
+    /// - Parameters:
+    ///   - tenant: The tenant.
+    ///   - kind: The object's kind (its data class).
+    ///   - name: The object's name within the tenant and kind.
+    ///   - context: Who writes and why.
+    /// - Returns: A writer; call ``ObjectWriter/commit()`` to make the version visible.
+    /// - Throws: ``CofferError`` `unknownTenant`, `invalidArgument`, `storage`.
+    public func makeWriter(tenant: String, kind: ObjectKind, name: String, context: AccessContext) async throws -> ObjectWriter {
+        try Self.validateName(name)
+        let keys = try classKeys(tenant: tenant, kind: kind)
+        let nameMAC = try HMACSHA256.authenticate(Array("\(kind.code)\u{0}\(name)".utf8), key: keys.nameIndex)
+        let newID = try makeIdentifier("obj")
+        let sealedName = try AESGCM.seal(Array(name.utf8), key: keys.name, aad: Self.nameAAD(tenant: tenant, objectID: newID))
+        let lock = try WriterLock(directory: directory.appendingPathComponent(FileName.writers))
+        let now = nowMilliseconds()
+        let segmentSize = self.segmentSize
+        do {
+            let (objectID, version, rowID) = try await content.write { db -> (String, Int, Int64) in
+                var objectID = newID
+                var version = 1
+                if let row = try Row.fetchOne(db, sql: "SELECT id, next_version FROM object WHERE tenant_id = ? AND kind = ? AND name_mac = ?",
+                                              arguments: [tenant, kind.code, Data(nameMAC)]) {
+                    objectID = row["id"]
+                    version = row["next_version"]
+                    try db.execute(sql: "UPDATE object SET next_version = next_version + 1 WHERE id = ?", arguments: [objectID])
+                } else {
+                    try db.execute(sql: """
+                        INSERT INTO object (id, tenant_id, kind, name_mac, name_sealed, latest_version, next_version, created_at, updated_at)
+                        VALUES (?, ?, ?, ?, ?, 0, 2, ?, ?)
+                        """, arguments: [objectID, tenant, kind.code, Data(nameMAC), Data(sealedName), now, now])
+                }
+                try db.execute(sql: """
+                    INSERT INTO version (object_id, version, state, writer, data_key_id, segment_size, created_at)
+                    VALUES (?, ?, 0, ?, ?, ?, ?)
+                    """, arguments: [objectID, version, lock.token, keys.id, segmentSize, now])
+                return (objectID, version, db.lastInsertedRowID)
+            }
+            return try ObjectWriter(vault: self, objectID: objectID, version: version, versionRowID: rowID, keys: keys,
+                                    aad: Self.contentAAD(tenant: tenant, objectID: objectID, version: version),
+                                    writerLock: lock)
+        } catch {
+            lock.release()
+            throw error
+        }
+    }
+
+    /// Stores `bytes` as a new version of `name` in one call.
+    /// - Returns: The object id and the committed version.
+    @discardableResult
+    public func put(tenant: String, kind: ObjectKind, name: String, bytes: some ContiguousBytes,
+                    context: AccessContext) async throws -> (objectID: String, version: ObjectVersionInfo) {
+        let writer = try await makeWriter(tenant: tenant, kind: kind, name: name, context: context)
+        try writer.write(bytes)
+        return (writer.objectID, try writer.commit())
+    }
+
+    /// Stores every buffer of `sequence` as a new version of `name`, with bounded memory.
+    @discardableResult
+    public func put<S: AsyncSequence>(tenant: String, kind: ObjectKind, name: String, contentsOf sequence: S,
+                                      context: AccessContext) async throws -> (objectID: String, version: ObjectVersionInfo)
+    where S.Element: ContiguousBytes {
+        let writer = try await makeWriter(tenant: tenant, kind: kind, name: name, context: context)
+        try await writer.write(contentsOf: sequence)
+        return (writer.objectID, try writer.commit())
+    }
+
+    /// Deletes a pending version's rows, and its object if nothing else was ever committed.
+    func deletePendingVersion(rowID: Int64, objectID: String) throws {
+        try content.write { db in
+            try db.execute(sql: "DELETE FROM version WHERE id = ? AND state = 0", arguments: [rowID])
+            try db.execute(sql: "DELETE FROM object WHERE id = ? AND latest_version = 0 AND NOT EXISTS (SELECT 1 FROM version WHERE object_id = ?)",
+                           arguments: [objectID, objectID])
+        }
+    }
+
+    /// Removes the pending versions of writers that no longer run (crashed or killed).
+    func removeAbandonedWrites() throws {
+        let writers = directory.appendingPathComponent(FileName.writers)
+        let pending = try content.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, object_id, writer FROM version WHERE state = 0")
+        }
+        var removed = 0
+        for row in pending {
+            let token: String? = row["writer"]
+            guard token.map({ WriterLock.isAbandoned(token: $0, directory: writers) }) ?? true else { continue }
+            try deletePendingVersion(rowID: row["id"], objectID: row["object_id"])
+            removed += 1
+        }
+        if removed > 0 {
+            try content.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+            logger.debug("removed abandoned writes", metadata: ["count": "\(removed)"])
+        }
+    }
+}

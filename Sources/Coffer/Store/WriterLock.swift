@@ -1,0 +1,42 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A lock file held (`flock`) by a put in progress, named by its token. The kernel releases it
+/// when the process dies, however it dies, so the vault can tell a crashed writer's pending
+/// version from one still being written.
+final class WriterLock: Sendable {
+    let token: String
+    private let path: String
+    private let fd: Int32
+
+    /// Creates and locks a new lock file in `directory`.
+    init(directory: URL) throws {
+        token = try makeIdentifier("w")
+        path = directory.appendingPathComponent(token + ".lock").path
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw CofferError(.io, "cannot create writer lock: \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw CofferError(.io, "cannot lock writer lock: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Unlocks and removes the lock file.
+    func release() {
+        unlink(path)
+        close(fd)
+    }
+
+    /// True when no live process holds the lock of `token` (its writer is gone).
+    static func isAbandoned(token: String, directory: URL) -> Bool {
+        let path = directory.appendingPathComponent(token + ".lock").path
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return true }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return false }
+        unlink(path)
+        return true
+    }
+}

@@ -1,0 +1,206 @@
+import Foundation
+import GRDB
+import Logging
+import Synchronization
+
+/// An open vault: a directory of separate SQLite files and the keyring that unlocks them.
+///
+/// - `control.sqlite`: tenants, wrapped data keys and principals;
+/// - `content.sqlite`: customer content as Tink-format ciphertext, one segment per row;
+/// - `writers/`: one lock file per put in progress, so a crashed writer's leftovers are found.
+///
+/// Every operation takes an ``AccessContext``. All methods are safe to call from any task.
+public final class Vault: Sendable {
+    /// The vault directory.
+    public let directory: URL
+    /// The keyring in use.
+    public let keyring: Keyring
+    let control: DatabasePool
+    let content: DatabasePool
+    let logger: Logger
+    let segmentSize: Int
+    private let keyCache = Mutex<[String: ClassKeys]>([:])
+
+    /// File names inside the vault directory.
+    enum FileName {
+        static let control = "control.sqlite"
+        static let content = "content.sqlite"
+        static let writers = "writers"
+    }
+
+    /// Tuning of the content file: 64 KiB pages hold large segments with few overflow pages.
+    static let contentTuning = VaultDatabase.Tuning(pageSize: 65536, cacheKiB: 16 * 1024, mmapSize: 0)
+    static let controlTuning = VaultDatabase.Tuning()
+
+    private init(directory: URL, keyring: Keyring, control: DatabasePool, content: DatabasePool, logger: Logger,
+                 segmentSize: Int) {
+        self.directory = directory
+        self.keyring = keyring
+        self.control = control
+        self.content = content
+        self.logger = logger
+        self.segmentSize = segmentSize
+    }
+
+    /// Creates a new vault and registers the operator who made it as its first administrator.
+    /// - Parameters:
+    ///   - directory: Where to create it (made with mode 0700 if missing; must not hold a vault).
+    ///   - keyring: The keyring whose active KEK wraps the vault's data keys.
+    ///   - operator: The principal id of the person or service creating it.
+    ///   - segmentSize: Ciphertext segment size for new objects (default 1 MiB).
+    ///   - logger: Where Coffer logs (debug and trace only; never secrets).
+    /// - Throws: ``CofferError`` `alreadyExists`, `storage`, `io`.
+    public static func create(at directory: URL, keyring: Keyring, operator operatorID: String,
+                              segmentSize: Int = SegmentLayout.defaultSegmentSize,
+                              logger: Logger = Logger(label: "coffer")) throws -> Vault {
+        _ = try SegmentLayout(segmentSize: segmentSize)
+        let controlURL = directory.appendingPathComponent(FileName.control)
+        if FileManager.default.fileExists(atPath: controlURL.path) {
+            throw CofferError(.alreadyExists, "\(directory.path) already holds a vault")
+        }
+        do {
+            try FileManager.default.createDirectory(at: directory.appendingPathComponent(FileName.writers),
+                                                    withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+            try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory.path)
+        } catch {
+            throw CofferError(.io, "cannot create vault directory \(directory.path): \(error.localizedDescription)")
+        }
+        let control = try VaultDatabase.open(controlURL, migrator: VaultSchema.control, tuning: controlTuning)
+        let kek = keyring.activeKey
+        let canary = try kek.wrap(SecureBytes.random(count: 32), context: "vault-canary")
+        let now = nowMilliseconds()
+        try control.write { db in
+            try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('format', 'coffer-vault-v1'), ('created_at', ?), ('segment_size', ?), ('canary_kek', ?), ('canary', ?)",
+                           arguments: [String(now), String(segmentSize), kek.id, Data(canary.sealed).base64EncodedString()])
+            try db.execute(sql: "INSERT INTO principal (id, roles, created_at, created_by) VALUES (?, ?, ?, ?)",
+                           arguments: [operatorID, "admin,service", now, operatorID])
+        }
+        try control.close()
+        return try open(at: directory, keyring: keyring, logger: logger)
+    }
+
+    /// Opens an existing vault, migrating its files if needed, checking that the keyring is the
+    /// one its keys are wrapped under, and clearing what crashed writers left behind.
+    /// - Throws: ``CofferError`` `notFound` when there is no vault, `keyNotFound` or
+    ///   `authenticationFailed` for the wrong keyring, `schemaMismatch`, `storage`.
+    public static func open(at directory: URL, keyring: Keyring, logger: Logger = Logger(label: "coffer")) throws -> Vault {
+        let controlURL = directory.appendingPathComponent(FileName.control)
+        guard FileManager.default.fileExists(atPath: controlURL.path) else {
+            throw CofferError(.notFound, "no vault at \(directory.path); create one with `coffer init`")
+        }
+        let control = try VaultDatabase.open(controlURL, migrator: VaultSchema.control, tuning: controlTuning)
+        let content = try VaultDatabase.open(directory.appendingPathComponent(FileName.content),
+                                             migrator: VaultSchema.content, tuning: contentTuning)
+        let info = try control.read { db in
+            try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT name, value FROM vault_info")
+                .map { ($0["name"] as String, $0["value"] as String) })
+        }
+        guard let canaryKEK = info["canary_kek"], let canaryText = info["canary"], let canary = Data(base64Encoded: canaryText),
+              let segmentSize = info["segment_size"].flatMap(Int.init) else {
+            throw CofferError(.schemaMismatch, "\(controlURL.path) is not a Coffer vault control file")
+        }
+        let vault = Vault(directory: directory, keyring: keyring, control: control, content: content, logger: logger,
+                          segmentSize: segmentSize)
+        try vault.checkKeyring(canaryKEK: canaryKEK, canary: [UInt8](canary))
+        try vault.removeAbandonedWrites()
+        return vault
+    }
+
+    /// Proves the keyring holds every KEK the vault depends on, with the right material.
+    private func checkKeyring(canaryKEK: String, canary: [UInt8]) throws {
+        let wrongKeyring = "pass the keyring this vault was created with (--keyring or COFFER_KEYRING)"
+        do {
+            let kek = try keyring.keyEncryptionKey(id: canaryKEK)
+            _ = try kek.unwrap(WrappedKey(kekID: canaryKEK, sealed: canary), context: "vault-canary")
+        } catch let error as CofferError where error.code == .keyNotFound {
+            throw CofferError(.keyNotFound, "this keyring does not hold key '\(canaryKEK)' the vault was checked with; \(wrongKeyring)")
+        } catch let error as CofferError where error.code == .authenticationFailed {
+            throw CofferError(.authenticationFailed, "this keyring's key '\(canaryKEK)' is not the one the vault was made with; \(wrongKeyring)")
+        }
+        let needed = try control.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT kek_id FROM data_key") }
+        for id in needed where (try? keyring.keyEncryptionKey(id: id)) == nil {
+            throw CofferError(.keyNotFound, "this keyring does not hold key '\(id)', which wraps some of the vault's data keys; \(wrongKeyring)")
+        }
+    }
+
+    /// Closes the vault's files. Further calls fail.
+    public func close() throws {
+        try content.close()
+        try control.close()
+    }
+
+    // MARK: - Tenants
+
+    /// Registers a tenant and makes its data keys (one per data class), wrapped under the active KEK.
+    /// - Parameters:
+    ///   - tenant: Tenant id: 1-64 lower-case letters, digits, `-`, `_` or `.`.
+    ///   - context: Who asks and why.
+    /// - Throws: ``CofferError`` `invalidArgument`, `alreadyExists`.
+    public func createTenant(_ tenant: String, context: AccessContext) async throws {
+        try Self.validateTenantID(tenant)
+        let kek = keyring.activeKey
+        let now = nowMilliseconds()
+        var rows: [(id: String, dataClass: String, wrapped: WrappedKey)] = []
+        for kind in ObjectKind.all {
+            let id = try makeIdentifier("dk")
+            let wrapped = try kek.wrap(try SecureBytes.random(count: 32),
+                                       context: dataKeyContext(id: id, tenant: tenant, dataClass: kind.code))
+            rows.append((id, kind.code, wrapped))
+        }
+        let newKeys = rows
+        try await control.write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM tenant WHERE id = ?", arguments: [tenant]) == true {
+                throw CofferError(.alreadyExists, "tenant '\(tenant)' already exists")
+            }
+            try db.execute(sql: "INSERT INTO tenant (id, created_at) VALUES (?, ?)", arguments: [tenant, now])
+            for row in newKeys {
+                try db.execute(sql: "INSERT INTO data_key (id, tenant_id, data_class, kek_id, wrapped, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                               arguments: [row.id, tenant, row.dataClass, row.wrapped.kekID, Data(row.wrapped.sealed), now])
+            }
+        }
+        logger.debug("tenant created", metadata: ["tenant": "\(tenant)", "actor": "\(context.actor)"])
+    }
+
+    /// The registered tenants, sorted by id.
+    public func tenants(context: AccessContext) async throws -> [String] {
+        try await control.read { db in try String.fetchAll(db, sql: "SELECT id FROM tenant ORDER BY id") }
+    }
+
+    static func validateTenantID(_ tenant: String) throws {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+        guard !tenant.isEmpty, tenant.count <= 64, tenant.allSatisfy({ allowed.contains($0) }) else {
+            throw CofferError(.invalidArgument, "tenant id must be 1-64 lower-case letters, digits, '-', '_' or '.'")
+        }
+    }
+
+    /// The keys of `tenant`'s data class `kind`, unwrapped once and cached.
+    /// - Throws: ``CofferError`` `unknownTenant` when the tenant is not registered.
+    func classKeys(tenant: String, kind: ObjectKind) throws -> ClassKeys {
+        let cacheKey = tenant + "\u{0}" + kind.code
+        if let cached = keyCache.withLock({ $0[cacheKey] }) { return cached }
+        let row = try control.read { db in
+            try Row.fetchOne(db, sql: "SELECT id, kek_id, wrapped FROM data_key WHERE tenant_id = ? AND data_class = ?",
+                             arguments: [tenant, kind.code])
+        }
+        guard let row else {
+            let known = try control.read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM tenant WHERE id = ?", arguments: [tenant]) }
+            if known == true {
+                throw CofferError(.notFound, "tenant '\(tenant)' has no data key for \(kind.code) (it was destroyed)")
+            }
+            throw CofferError(.unknownTenant, "unknown tenant '\(tenant)'; register it with `coffer tenant add \(tenant)`")
+        }
+        let id: String = row["id"]
+        let kekID: String = row["kek_id"]
+        let wrapped = WrappedKey(kekID: kekID, sealed: [UInt8](row["wrapped"] as Data))
+        let dataKey = try keyring.keyEncryptionKey(id: kekID)
+            .unwrap(wrapped, context: dataKeyContext(id: id, tenant: tenant, dataClass: kind.code))
+        let keys = try ClassKeys(id: id, dataKey: dataKey)
+        keyCache.withLock { $0[cacheKey] = keys }
+        return keys
+    }
+
+    func forgetCachedKeys() {
+        keyCache.withLock { $0.removeAll() }
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import GRDB
+
+/// Opens one SQLite file of the vault as a GRDB `DatabasePool` in WAL mode with Coffer's settings.
+enum VaultDatabase {
+    /// How a file is tuned.
+    struct Tuning {
+        /// SQLite page size for a new file (larger pages suit large blobs).
+        var pageSize = 4096
+        /// Page cache per connection, in KiB.
+        var cacheKiB = 8 * 1024
+        /// Memory-mapped I/O size in bytes (0: off).
+        var mmapSize = 0
+    }
+
+    static func open(_ url: URL, migrator: DatabaseMigrator, tuning: Tuning, readOnly: Bool = false) throws -> DatabasePool {
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = true
+        configuration.readonly = readOnly
+        configuration.busyMode = .timeout(30)
+        configuration.maximumReaderCount = 4
+        configuration.label = url.lastPathComponent
+        // Arguments never appear in GRDB's errors or logs (they may hold ciphertext).
+        configuration.publicStatementArguments = false
+        configuration.prepareDatabase { db in
+            // Freed pages are overwritten with zeros, so deleted rows leave nothing behind.
+            try db.execute(sql: "PRAGMA secure_delete = ON")
+            try db.execute(sql: "PRAGMA page_size = \(tuning.pageSize)")
+            try db.execute(sql: "PRAGMA cache_size = -\(tuning.cacheKiB)")
+            try db.execute(sql: "PRAGMA mmap_size = \(tuning.mmapSize)")
+            // Temporary tables and indices stay in memory, never in a temp file.
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        let existed = FileManager.default.fileExists(atPath: url.path)
+        let pool: DatabasePool
+        do {
+            pool = try DatabasePool(path: url.path, configuration: configuration)
+        } catch {
+            throw CofferError(.storage, "cannot open \(url.lastPathComponent): \(Self.describe(error))")
+        }
+        if !existed { chmod(url.path, 0o600) }
+        guard !readOnly else { return pool }
+        do {
+            if try pool.read({ try migrator.hasBeenSuperseded($0) }) {
+                throw CofferError(.schemaMismatch,
+                                  "\(url.lastPathComponent) was written by a newer Coffer; upgrade Coffer to open this vault")
+            }
+            try migrator.migrate(pool)
+        } catch let error as CofferError {
+            throw error
+        } catch {
+            throw CofferError(.storage, "cannot migrate \(url.lastPathComponent): \(Self.describe(error))")
+        }
+        return pool
+    }
+
+    /// A database error without statement arguments.
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? DatabaseError {
+            return "SQLite error \(error.resultCode.rawValue): \(error.message ?? "unknown")"
+        }
+        return String(describing: type(of: error))
+    }
+}

@@ -1,0 +1,81 @@
+import GRDB
+
+/// The migrations of the vault's files. Each file has its own migrator; GRDB records applied
+/// migrations in the file itself, so opening an older vault migrates it and a newer one is refused.
+enum VaultSchema {
+    /// `control.sqlite`: tenants, wrapped data keys, principals. Kept apart from the content file
+    /// so that destroying a data key here cannot be undone from a copy of the content file.
+    static var control: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE vault_info (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+                CREATE TABLE tenant (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
+                CREATE TABLE data_key (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenant(id),
+                    data_class TEXT NOT NULL,
+                    kek_id TEXT NOT NULL,
+                    wrapped BLOB NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    rewrapped_at INTEGER,
+                    UNIQUE (tenant_id, data_class)
+                );
+                CREATE INDEX data_key_kek ON data_key(kek_id);
+                CREATE TABLE principal (
+                    id TEXT PRIMARY KEY,
+                    roles TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    created_by TEXT NOT NULL
+                );
+                """)
+        }
+        return migrator
+    }
+
+    /// `content.sqlite`: objects, versions and their ciphertext segments, one segment per row.
+    static var content: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE object (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    name_mac BLOB NOT NULL,
+                    name_sealed BLOB NOT NULL,
+                    latest_version INTEGER NOT NULL DEFAULT 0,
+                    next_version INTEGER NOT NULL DEFAULT 1,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    UNIQUE (tenant_id, kind, name_mac)
+                );
+                CREATE INDEX object_listing ON object(tenant_id, updated_at, id);
+                CREATE TABLE version (
+                    id INTEGER PRIMARY KEY,
+                    object_id TEXT NOT NULL REFERENCES object(id) ON DELETE CASCADE,
+                    version INTEGER NOT NULL,
+                    state INTEGER NOT NULL,
+                    writer TEXT,
+                    data_key_id TEXT NOT NULL,
+                    segment_size INTEGER NOT NULL,
+                    plaintext_size INTEGER,
+                    ciphertext_size INTEGER,
+                    segment_count INTEGER,
+                    digest BLOB,
+                    created_at INTEGER NOT NULL,
+                    committed_at INTEGER,
+                    UNIQUE (object_id, version)
+                );
+                CREATE INDEX version_pending ON version(state) WHERE state = 0;
+                CREATE TABLE segment (
+                    version_id INTEGER NOT NULL REFERENCES version(id) ON DELETE CASCADE,
+                    idx INTEGER NOT NULL,
+                    data BLOB NOT NULL,
+                    PRIMARY KEY (version_id, idx)
+                );
+                """)
+        }
+        return migrator
+    }
+}

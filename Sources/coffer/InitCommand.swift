@@ -1,0 +1,57 @@
+import ArgumentParser
+import Coffer
+import Foundation
+
+struct InitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init",
+        abstract: "Create a vault and register the operator who ran it as its administrator.")
+
+    @OptionGroup var options: VaultOptions
+
+    @Option(name: .customLong("segment-size"), help: "Ciphertext segment size for new objects (4096 to 67108864).")
+    var segmentSize: Int = SegmentLayout.defaultSegmentSize
+
+    func run() async throws {
+        try await runReportingErrors {
+            let (keyring, _) = try options.loadKeyring()
+            let vault = try Vault.create(at: options.vaultURL, keyring: keyring, operator: options.actorID,
+                                         segmentSize: segmentSize)
+            try vault.close()
+            print("created vault \(options.vaultURL.path); operator '\(options.actorID)' registered as administrator")
+        }
+    }
+}
+
+struct TenantCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tenant", abstract: "Register and list tenants.", subcommands: [Add.self, List.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register a tenant and make its data keys.")
+        @OptionGroup var options: VaultOptions
+        @Argument(help: "Tenant id: lower-case letters, digits, '-', '_', '.'.") var tenant: String
+
+        func run() async throws {
+            try await runReportingErrors {
+                let vault = try options.openVault()
+                try await vault.createTenant(tenant, context: options.context(defaultPurpose: .administration))
+                print("registered tenant \(tenant)")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List tenants.")
+        @OptionGroup var options: VaultOptions
+
+        func run() async throws {
+            try await runReportingErrors {
+                let vault = try options.openVault()
+                for tenant in try await vault.tenants(context: options.context(defaultPurpose: .administration)) {
+                    print(tenant)
+                }
+            }
+        }
+    }
+}

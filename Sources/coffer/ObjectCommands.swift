@@ -1,0 +1,152 @@
+import ArgumentParser
+import Coffer
+import Foundation
+
+struct PutCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "put", abstract: "Store a file (or standard input) as a new version of an object; prints its id and version.")
+
+    @OptionGroup var options: VaultOptions
+    @Option(name: .long, help: "Tenant id.") var tenant: String
+    @Option(name: .long, help: "Kind: \(ObjectKind.all.map(\.code).joined(separator: ", ")).") var kind: String
+    @Option(name: .long, help: "Object name within the tenant and kind.") var name: String
+    @Argument(help: "File to store, or - for standard input (the default).") var file: String = "-"
+
+    func run() async throws {
+        try await runReportingErrors {
+            let kind = try ObjectKind(parsing: kind)
+            let vault = try options.openVault()
+            let context = try options.context()
+            var fd = STDIN_FILENO
+            if file != "-" {
+                fd = open(file, O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else { throw CofferError(.io, "cannot open \(file): \(String(cString: strerror(errno)))") }
+            }
+            defer { if fd != STDIN_FILENO { close(fd) } }
+            let writer = try await vault.makeWriter(tenant: tenant, kind: kind, name: name, context: context)
+            let progress = ProgressLine("put")
+            var reported: Int64 = 0
+            try writer.write(readingFrom: fd) { total in
+                progress.add(Int(total - reported))
+                reported = total
+            }
+            let version = try writer.commit()
+            progress.finish()
+            print("\(writer.objectID) \(version.version)")
+        }
+    }
+}
+
+struct GetCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "get", abstract: "Write an object's content (or a byte range of it) to standard output or a file.")
+
+    @OptionGroup var options: VaultOptions
+    @Option(name: .long, help: "Tenant id.") var tenant: String
+    @Argument(help: "Object id.") var id: String
+    @Option(name: .long, help: "Version (default: the newest).") var version: Int?
+    @Option(name: .long, help: "Byte range START-END, END inclusive (like HTTP ranges).") var range: String?
+    @Option(name: .long, help: "Output file (appears only when complete).") var out: String?
+
+    func parsedRange() throws -> ClosedRange<Int64>? {
+        guard let range else { return nil }
+        let parts = range.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, let start = Int64(parts[0]), let end = Int64(parts[1]), start >= 0, end >= start else {
+            throw ValidationError("--range must be START-END with 0 <= START <= END, e.g. 0-1023")
+        }
+        return start...end
+    }
+
+    func run() async throws {
+        try await runReportingErrors {
+            let range = try parsedRange()
+            let vault = try options.openVault()
+            let context = try options.context()
+            let file = try out.map(AtomicOutputFile.init(path:))
+            let fd = file?.fd ?? STDOUT_FILENO
+            let progress = ProgressLine("get")
+            do {
+                try await vault.read(tenant: tenant, objectID: id, version: version, range: range, context: context) { bytes in
+                    try FileDescriptorIO.writeAll(fd, bytes)
+                    progress.add(bytes.count)
+                }
+                progress.finish()
+                try file?.commit()
+            } catch {
+                file?.discard()
+                throw error
+            }
+        }
+    }
+}
+
+struct ListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ls", abstract: "List a tenant's objects, newest first.")
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json }
+
+    @OptionGroup var options: VaultOptions
+    @Option(name: .long, help: "Tenant id.") var tenant: String
+    @Option(name: .long, help: "Only this kind.") var kind: String?
+    @Option(name: .long, help: "Objects per page (1-1000).") var limit: Int = 100
+    @Option(name: .long, help: "Continue from this cursor (printed after a full page).") var cursor: String?
+    @Option(name: .long, help: "table or json.") var format: Format = .table
+
+    func run() async throws {
+        try await runReportingErrors {
+            let vault = try options.openVault()
+            let filter = ObjectFilter(kind: try kind.map(ObjectKind.init(parsing:)), limit: limit, cursor: cursor)
+            let page = try await vault.list(tenant: tenant, filter: filter, context: options.context())
+            switch format {
+            case .json:
+                print(try jsonText(page))
+            case .table:
+                let rows = page.objects.map { o in
+                    [o.id, o.kind.code, String(o.latestVersion), String(o.latest?.size ?? 0), isoTime(o.updatedAt), o.name]
+                }
+                printTable(header: ["ID", "KIND", "VERSION", "SIZE", "UPDATED", "NAME"], rows: rows)
+                if let next = page.nextCursor { print("more: --cursor \(next)") }
+            }
+        }
+    }
+}
+
+struct StatCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "stat", abstract: "Show an object's details and versions.")
+
+    @OptionGroup var options: VaultOptions
+    @Option(name: .long, help: "Tenant id.") var tenant: String
+    @Argument(help: "Object id.") var id: String
+    @Flag(name: .long, help: "Print JSON.") var json = false
+
+    func run() async throws {
+        try await runReportingErrors {
+            let vault = try options.openVault()
+            let info = try await vault.stat(tenant: tenant, objectID: id, context: options.context())
+            if json { print(try jsonText(info)); return }
+            print("id       \(info.id)\ntenant   \(info.tenant)\nkind     \(info.kind)\nname     \(info.name)")
+            print("created  \(isoTime(info.createdAt))\nupdated  \(isoTime(info.updatedAt))")
+            printTable(header: ["VERSION", "SIZE", "STORED", "SEGMENT", "COMMITTED", "DIGEST (HMAC-SHA256)"],
+                       rows: info.versions.map { v in
+                           [String(v.version), String(v.size), String(v.storedSize), String(v.segmentSize), isoTime(v.createdAt), v.digest]
+                       })
+        }
+    }
+}
+
+struct RemoveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rm", abstract: "Delete an object, or one version of it.")
+
+    @OptionGroup var options: VaultOptions
+    @Option(name: .long, help: "Tenant id.") var tenant: String
+    @Argument(help: "Object id.") var id: String
+    @Option(name: .long, help: "Delete only this version.") var version: Int?
+
+    func run() async throws {
+        try await runReportingErrors {
+            let vault = try options.openVault()
+            try await vault.delete(tenant: tenant, objectID: id, version: version, context: options.context())
+            print(version.map { "deleted \(id) version \($0)" } ?? "deleted \(id)")
+        }
+    }
+}
