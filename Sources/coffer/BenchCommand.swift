@@ -6,7 +6,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput on this machine.",
-        subcommands: [Crypto.self]
+        subcommands: [Crypto.self, Store.self]
     )
 
     struct Crypto: ParsableCommand {
@@ -35,14 +35,7 @@ struct BenchCommand: AsyncParsableCommand {
 
         func run() throws {
             try runReportingErrorsSync {
-                var speed: Double?
-                if let opensslSpeed {
-                    let digits = opensslSpeed.hasSuffix("k") ? String(opensslSpeed.dropLast()) : opensslSpeed
-                    guard let thousands = Double(digits) else {
-                        throw CofferError(.invalidArgument, "--openssl-speed takes openssl's figure, such as 5100000.00k")
-                    }
-                    speed = thousands * 1000
-                }
+                let speed = try opensslSpeed.map(parseOpensslSpeed)
                 let report = try CryptoBenchmark.run(segmentSize: segmentSize, size: size, opensslSpeed: speed)
                 if json {
                     let encoder = JSONEncoder()
@@ -62,4 +55,49 @@ struct BenchCommand: AsyncParsableCommand {
             }
         }
     }
+}
+
+extension BenchCommand {
+    struct Store: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Put and get throughput of large objects and operations per second of 4 KiB objects, beside the same bytes in the same schema without encryption.")
+
+        @Option(name: .long, help: "Bytes of the large object.") var size: Int = 256 * 1024 * 1024
+        @Option(name: .long, help: "How many 4 KiB objects.") var count: Int = 2000
+        @Option(name: .customLong("segment-size"), help: "Segment size in bytes.") var segmentSize: Int = SegmentLayout.defaultSegmentSize
+        @Option(name: .long, help: "Timed repetitions of each large-object measurement.") var repetitions: Int = 3
+        @Option(name: .customLong("openssl-speed"), help: "openssl speed's figure at the segment size (e.g. 5100000.00k), to compare gets against.")
+        var opensslSpeed: String?
+        @Flag(name: .long, help: "Print JSON.") var json = false
+
+        func validate() throws {
+            guard size > 0, count > 0, repetitions > 0 else { throw ValidationError("--size, --count and --repetitions must be positive") }
+        }
+
+        func run() async throws {
+            try await runReportingErrors {
+                let speed = try opensslSpeed.map(parseOpensslSpeed)
+                let report = try await StoreBenchmark.run(size: size, count: count, segmentSize: segmentSize,
+                                                          repetitions: repetitions, opensslSpeed: speed)
+                if json { print(try jsonText(report)); return }
+                print("large object \(report.size) B, \(report.count) objects of 4 KiB, segment size \(report.segmentSize) B")
+                for m in report.measurements {
+                    let value = m.unit == "bytes/s" ? String(format: "%8.0f MB/s", m.rate / 1e6) : String(format: "%8.0f ops/s", m.rate)
+                    print("\(m.name.padding(toLength: 22, withPad: " ", startingAt: 0)) \(value)  (median of \(m.repetitions))")
+                }
+                for (name, value) in report.ratios.sorted(by: { $0.key < $1.key }) {
+                    print("\(name.padding(toLength: 36, withPad: " ", startingAt: 0)) \(String(format: "%.2f", value))")
+                }
+            }
+        }
+    }
+}
+
+/// Parses openssl speed's figure (thousands of bytes per second, with or without the k).
+func parseOpensslSpeed(_ text: String) throws -> Double {
+    let digits = text.hasSuffix("k") ? String(text.dropLast()) : text
+    guard let thousands = Double(digits) else {
+        throw CofferError(.invalidArgument, "--openssl-speed takes openssl's figure, such as 5100000.00k")
+    }
+    return thousands * 1000
 }

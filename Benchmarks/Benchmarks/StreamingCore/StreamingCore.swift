@@ -18,7 +18,7 @@ let benchmarks: @Sendable () -> Void = {
     for segmentSize in [4 * 1024, 64 * 1024, 1024 * 1024] {
         for workers in Set([1, StreamingAEAD.defaultWorkers]).sorted() {
             let label = "\(segmentSize / 1024) KiB segments, \(workers) thread\(workers == 1 ? "" : "s")"
-            Benchmark("seal \(label)") { benchmark, fixture in
+            Benchmark("seal \(label)") { (benchmark: Benchmark, fixture: Fixture) throws in
                 for _ in benchmark.scaledIterations {
                     try fixture.aead.seal(UnsafeRawBufferPointer(fixture.plaintext), into: fixture.ciphertext,
                                           aad: fixture.aad, workers: workers)
@@ -26,7 +26,7 @@ let benchmarks: @Sendable () -> Void = {
             } setup: {
                 try Fixture(segmentSize: segmentSize)
             }
-            Benchmark("open \(label)") { benchmark, fixture in
+            Benchmark("open \(label)") { (benchmark: Benchmark, fixture: Fixture) throws in
                 for _ in benchmark.scaledIterations {
                     try fixture.aead.open(UnsafeRawBufferPointer(fixture.ciphertext), into: fixture.plaintext,
                                           aad: fixture.aad, workers: workers)
@@ -39,7 +39,7 @@ let benchmarks: @Sendable () -> Void = {
             }
         }
         // The incremental API as the store and the CLI use it: copy in, seal in place, emit.
-        Benchmark("stream encryptor \(segmentSize / 1024) KiB segments") { benchmark, fixture in
+        Benchmark("stream encryptor \(segmentSize / 1024) KiB segments") { (benchmark: Benchmark, fixture: Fixture) throws in
             for _ in benchmark.scaledIterations {
                 let encryptor = try StreamEncryptor(aead: fixture.aead, aad: fixture.aad)
                 var written = 0

@@ -30,9 +30,11 @@ extension Vault {
                            arguments: [Data(canary.sealed).base64EncodedString()])
             return rows.count
         }
+        // From now on the keys are wrapped under the new KEK, which only the new keyring holds.
+        currentKeyring.withLock { $0 = newKeyring }
+        forgetCachedKeys()
         // Checkpoint so the old wrapped keys leave the WAL too (secure_delete zeroes freed pages).
         try await control.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
-        forgetCachedKeys()
         logger.debug("data keys rewrapped", metadata: ["count": "\(count)", "kek": "\(target.id)", "actor": "\(context.actor)"])
         return count
     }

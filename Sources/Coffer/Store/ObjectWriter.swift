@@ -104,12 +104,13 @@ public final class ObjectWriter: @unchecked Sendable {
         try lock.withLock {
             try checkOpen()
             do {
-                try encryptor.finish { try self.store($0) }
                 let mac = try digest.finalize()
                 let now = nowMilliseconds()
-                let (plaintext, ciphertext, count, rowID, objectID, version) =
-                    (plaintextBytes, ciphertextBytes, segments, versionRowID, self.objectID, self.version)
-                try vault.content.write { db in
+                let (rowID, objectID, version) = (versionRowID, self.objectID, self.version)
+                // The last batch and the commit share one transaction (one fsync for small objects).
+                let (plaintext, ciphertext) = try vault.content.write { db -> (Int64, Int64) in
+                    try encryptor.finish { try self.insert($0, db) }
+                    let (plaintext, ciphertext, count) = (plaintextBytes, ciphertextBytes, segments)
                     try db.execute(sql: """
                         UPDATE version SET state = 1, writer = NULL, plaintext_size = ?, ciphertext_size = ?,
                                segment_count = ?, digest = ?, committed_at = ? WHERE id = ? AND state = 0
@@ -119,6 +120,7 @@ public final class ObjectWriter: @unchecked Sendable {
                     }
                     try db.execute(sql: "UPDATE object SET latest_version = max(latest_version, ?), updated_at = ? WHERE id = ?",
                                    arguments: [version, now, objectID])
+                    return (plaintext, ciphertext)
                 }
                 finished = true
                 writerLock.release()
@@ -151,15 +153,17 @@ public final class ObjectWriter: @unchecked Sendable {
 
     /// Stores a batch of sealed segments in one transaction.
     private func store(_ batch: CiphertextSegments) throws {
-        let rowID = versionRowID
-        try vault.content.write { db in
-            let statement = try db.cachedStatement(sql: "INSERT INTO segment (version_id, idx, data) VALUES (?, ?, ?)")
-            for j in 0..<batch.count {
-                let bytes = batch[j]
-                let blob = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress!), count: bytes.count,
-                                deallocator: .none)
-                try statement.execute(arguments: [rowID, batch.firstSegment + j, blob])
-            }
+        try vault.content.write { db in try insert(batch, db) }
+    }
+
+    /// Inserts a batch of sealed segments, one row each, within the caller's transaction.
+    private func insert(_ batch: CiphertextSegments, _ db: Database) throws {
+        let statement = try db.cachedStatement(sql: "INSERT INTO segment (version_id, idx, data) VALUES (?, ?, ?)")
+        for j in 0..<batch.count {
+            let bytes = batch[j]
+            let blob = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress!), count: bytes.count,
+                            deallocator: .none)
+            try statement.execute(arguments: [versionRowID, batch.firstSegment + j, blob])
         }
         segments += batch.count
         ciphertextBytes += Int64(batch.bytes.count)

@@ -27,6 +27,7 @@ extension Vault {
     /// - Returns: A writer; call ``ObjectWriter/commit()`` to make the version visible.
     /// - Throws: ``CofferError`` `unknownTenant`, `invalidArgument`, `storage`.
     public func makeWriter(tenant: String, kind: ObjectKind, name: String, context: AccessContext) async throws -> ObjectWriter {
+        try Self.validateTenantID(tenant)
         try Self.validateName(name)
         let keys = try classKeys(tenant: tenant, kind: kind)
         let nameMAC = try HMACSHA256.authenticate(Array("\(kind.code)\u{0}\(name)".utf8), key: keys.nameIndex)

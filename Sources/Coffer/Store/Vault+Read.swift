@@ -29,23 +29,29 @@ extension Vault {
     private func readSnapshot(tenant: String, objectID: String, version: Int?, range: ClosedRange<Int64>?,
                               sink: (UnsafeRawBufferPointer) throws -> Void) throws -> ObjectVersionInfo {
         try content.read { db in
-            guard let object = try self.objectInfo(db, tenant: tenant, objectID: objectID) else {
+            guard let object = try Row.fetchOne(db, sql: "SELECT kind, latest_version FROM object WHERE id = ? AND tenant_id = ? AND latest_version > 0",
+                                                arguments: [objectID, tenant]) else {
                 throw try self.notFound(tenant: tenant, objectID: objectID)
             }
-            let number = version ?? object.latestVersion
-            guard let info = object.versions.first(where: { $0.version == number }),
-                  let rowID = try Int64.fetchOne(db, sql: "SELECT id FROM version WHERE object_id = ? AND version = ? AND state = 1",
-                                                 arguments: [objectID, number]) else {
+            let number = version ?? object["latest_version"]
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT id, plaintext_size, ciphertext_size, segment_size, digest, committed_at FROM version
+                WHERE object_id = ? AND version = ? AND state = 1
+                """, arguments: [objectID, number]) else {
                 throw CofferError(.notFound, "object \(objectID) has no version \(number)")
             }
-            let keys = try self.classKeys(tenant: tenant, kind: object.kind)
+            let rowID: Int64 = row["id"]
+            let info = ObjectVersionInfo(version: number, size: row["plaintext_size"], storedSize: row["ciphertext_size"],
+                                         segmentSize: row["segment_size"], digest: [UInt8](row["digest"] as Data).hexString,
+                                         createdAt: row["committed_at"])
+            let keys = try self.classKeys(tenant: tenant, kind: ObjectKind(parsing: object["kind"]))
             let aead = try StreamingAEAD(key: keys.stream, segmentSize: info.segmentSize)
             let aad = Self.contentAAD(tenant: tenant, objectID: objectID, version: number)
             do {
                 if let range {
                     try Self.readRange(db, rowID: rowID, info: info, aead: aead, aad: aad, range: range, sink: sink)
                 } else {
-                    try Self.readWhole(db, rowID: rowID, aead: aead, aad: aad, sink: sink)
+                    try Self.readWhole(db, rowID: rowID, info: info, aead: aead, aad: aad, sink: sink)
                 }
             } catch let error as CofferError where [.authenticationFailed, .truncated, .invalidFormat].contains(error.code) {
                 throw CofferError(.tamperDetected,
@@ -62,12 +68,12 @@ extension Vault {
         return out
     }
 
-    private static func readWhole(_ db: Database, rowID: Int64, aead: StreamingAEAD, aad: [UInt8],
+    private static func readWhole(_ db: Database, rowID: Int64, info: ObjectVersionInfo, aead: StreamingAEAD, aad: [UInt8],
                                   sink: (UnsafeRawBufferPointer) throws -> Void) throws {
-        let decryptor = StreamDecryptor(aead: aead, aad: aad)
-        func emit(_ segments: PlaintextSegments) throws {
-            for j in 0..<segments.count { try sink(segments[j]) }
-        }
+        // The segment count follows from the recorded size; if that was altered, the segment
+        // taken as final was not sealed as final and fails authentication.
+        let opener = try PipelinedSegmentOpener(aead: aead, aad: aad,
+                                                segmentCount: aead.layout.segmentCount(ciphertextSize: info.storedSize))
         let rows = try Row.fetchCursor(db, sql: "SELECT idx, data FROM segment WHERE version_id = ? ORDER BY idx",
                                        arguments: [rowID])
         var expected = 0
@@ -77,11 +83,11 @@ extension Vault {
             }
             try row.withUnsafeData(atIndex: 1) { data in
                 guard let data else { throw CofferError(.truncated, "segment \(expected) is empty") }
-                try data.withUnsafeBytes { try decryptor.append($0, to: emit) }
+                try data.withUnsafeBytes { try opener.add($0, to: sink) }
             }
             expected += 1
         }
-        try decryptor.finish(to: emit)
+        try opener.finish(to: sink)
     }
 
     private static func readRange(_ db: Database, rowID: Int64, info: ObjectVersionInfo, aead: StreamingAEAD, aad: [UInt8],

@@ -13,8 +13,9 @@ import Synchronization
 public final class Vault: Sendable {
     /// The vault directory.
     public let directory: URL
-    /// The keyring in use.
-    public let keyring: Keyring
+    /// The keyring in use (the new one after ``rotateKeys(to:context:)``).
+    public var keyring: Keyring { currentKeyring.withLock { $0 } }
+    let currentKeyring: Mutex<Keyring>
     let control: DatabasePool
     let content: DatabasePool
     let logger: Logger
@@ -35,7 +36,7 @@ public final class Vault: Sendable {
     private init(directory: URL, keyring: Keyring, control: DatabasePool, content: DatabasePool, logger: Logger,
                  segmentSize: Int) {
         self.directory = directory
-        self.keyring = keyring
+        self.currentKeyring = Mutex(keyring)
         self.control = control
         self.content = content
         self.logger = logger

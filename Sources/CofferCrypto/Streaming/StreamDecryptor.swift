@@ -22,6 +22,8 @@ public final class StreamDecryptor {
     private var filled = 0
     private var failed = false
     private var finished = false
+    /// Bytes of `buffer` ever written: only these need wiping.
+    private var touched = 0
 
     /// Prepares to open a stream.
     /// - Parameters:
@@ -38,7 +40,7 @@ public final class StreamDecryptor {
     }
 
     deinit {
-        SecureBytes.wipe(buffer)
+        SecureBytes.wipe(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<touched]))
         buffer.deallocate()
     }
 
@@ -58,6 +60,7 @@ public final class StreamDecryptor {
         let n = try read(UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
         precondition(n >= 0 && n <= buffer.count - filled, "fill's reader returned an impossible count")
         filled += n
+        touched = max(touched, filled)
         return n
     }
 

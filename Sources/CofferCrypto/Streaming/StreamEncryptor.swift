@@ -21,6 +21,8 @@ public final class StreamEncryptor {
     private var slot = 0
     private var slotFill = 0
     private var finished = false
+    /// Bytes of `buffer` ever written: only these need wiping (a small stream touches little).
+    private var touched = SegmentLayout.headerSize
 
     /// Starts a stream with a fresh random header.
     /// - Parameters:
@@ -43,7 +45,7 @@ public final class StreamEncryptor {
     }
 
     deinit {
-        SecureBytes.wipe(buffer)
+        SecureBytes.wipe(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<touched]))
         buffer.deallocate()
     }
 
@@ -73,6 +75,7 @@ public final class StreamEncryptor {
         let n = try read(UnsafeMutableRawBufferPointer(rebasing: buffer[start..<start + room]))
         precondition(n >= 0 && n <= room, "fill's reader returned an impossible count")
         slotFill += n
+        touched = max(touched, min(buffer.count, start + n + SegmentLayout.tagSize))
         return n
     }
 
