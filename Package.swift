@@ -48,7 +48,8 @@ let package = Package(
         ),
         .testTarget(
             name: "CofferTests",
-            dependencies: ["Coffer"]
+            // `coffer` is built too, so the tests can run the CLI as a separate process.
+            dependencies: ["Coffer", "coffer", .product(name: "GRDB", package: "GRDB.swift")]
         ),
     ]
 )
