@@ -29,9 +29,10 @@ public final class Vault: Sendable {
         static let writers = "writers"
     }
 
-    /// Tuning of the content file: 64 KiB pages hold large segments with few overflow pages.
-    static let contentTuning = VaultDatabase.Tuning(pageSize: 65536, cacheKiB: 16 * 1024, mmapSize: 0)
-    static let controlTuning = VaultDatabase.Tuning()
+    /// Tuning of the content file: 64 KiB pages hold large segments with few overflow pages; a
+    /// small page cache, because segments stream through once and memory must stay bounded.
+    static let contentTuning = VaultDatabase.Tuning(pageSize: 65536, cacheKiB: 4 * 1024, mmapSize: 0)
+    static let controlTuning = VaultDatabase.Tuning(pageSize: 4096, cacheKiB: 2 * 1024, mmapSize: 0)
 
     private init(directory: URL, keyring: Keyring, control: DatabasePool, content: DatabasePool, logger: Logger,
                  segmentSize: Int) {
