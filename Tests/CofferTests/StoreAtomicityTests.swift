@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 @testable import Coffer
 
@@ -28,6 +29,7 @@ struct StoreAtomicityTests {
             #expect(try await t.vault.segmentRowCount(versionRowID: pendingRow) > 0)
             #expect(try await t.vault.segmentRowCount(versionRowID: freshRow) > 0)
 
+            #expect(try await t.vault.contentCount("SELECT count(*) FROM object") == 2, "the new object's row exists, unpublished")
             let page = try await t.vault.list(tenant: "acme", context: .test)
             #expect(page.objects.map(\.id) == [existing])
             #expect(page.objects.first?.latestVersion == 1)
@@ -139,6 +141,16 @@ struct StoreAtomicityTests {
             try await withTemporaryPath { copy in
                 try FileManager.default.copyItem(at: t.directory, to: copy)
                 #expect(try FileManager.default.contentsOfDirectory(atPath: copy.appendingPathComponent("writers").path).count == 2)
+                // The copy holds what the dead writers left: two pending versions with stored segments.
+                let raw = try DatabaseQueue(path: copy.appendingPathComponent("content.sqlite").path)
+                let (pendingVersions, pendingSegments) = try await raw.read { db in
+                    (try Int.fetchOne(db, sql: "SELECT count(*) FROM version WHERE state = 0") ?? 0,
+                     try Int.fetchOne(db, sql: "SELECT count(*) FROM segment WHERE version_id IN (?, ?)",
+                                      arguments: [pendingRow, freshRow]) ?? 0)
+                }
+                try raw.close()
+                #expect(pendingVersions == 2)
+                #expect(pendingSegments > 0)
                 let reopened = try Vault.open(at: copy, keyring: t.keyring)
                 #expect(try await reopened.segmentRowCount(versionRowID: pendingRow) == 0)
                 #expect(try await reopened.segmentRowCount(versionRowID: freshRow) == 0)

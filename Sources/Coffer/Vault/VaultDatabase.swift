@@ -33,6 +33,12 @@ enum VaultDatabase {
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         let existed = FileManager.default.fileExists(atPath: url.path)
+        if !existed && !readOnly {
+            // Made empty with mode 0600 before SQLite sees it: SQLite gives the -wal and -shm files
+            // it creates the database file's mode, so they are private from the start too.
+            let fd = Foundation.open(url.path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            if fd >= 0 { close(fd) }
+        }
         let pool: DatabasePool
         do {
             pool = try DatabasePool(path: url.path, configuration: configuration)
