@@ -53,7 +53,7 @@ public final class ObjectWriter: @unchecked Sendable {
                 plaintextBytes += Int64(bytes.count)
             } catch {
                 try? abandonLocked()
-                throw error
+                throw VaultDatabase.translate(error)
             }
         }
     }
@@ -93,7 +93,7 @@ public final class ObjectWriter: @unchecked Sendable {
                 return total
             } catch {
                 try? abandonLocked()
-                throw error
+                throw VaultDatabase.translate(error)
             }
         }
     }
@@ -128,7 +128,7 @@ public final class ObjectWriter: @unchecked Sendable {
                                          segmentSize: vault.segmentSize, digest: mac.hexString, createdAt: now)
             } catch {
                 try? abandonLocked()
-                throw error
+                throw VaultDatabase.translate(error)
             }
         }
     }

@@ -7,7 +7,9 @@ extension Vault {
     ///   object is reported the same way), `unknownTenant`.
     public func stat(tenant: String, objectID: String, context: AccessContext) async throws -> ObjectInfo {
         try Self.validateTenantID(tenant)
-        let info = try await content.read { db in try self.objectInfo(db, tenant: tenant, objectID: objectID) }
+        let info = try await VaultDatabase.guarded {
+            try await content.read { db in try self.objectInfo(db, tenant: tenant, objectID: objectID) }
+        }
         guard let info else { throw try notFound(tenant: tenant, objectID: objectID) }
         return info
     }
@@ -32,11 +34,11 @@ extension Vault {
         sql += " ORDER BY updated_at DESC, id DESC LIMIT ?"
         arguments += [filter.limit + 1]
         let query = sql, queryArguments = arguments
-        let (objects, more) = try await content.read { db -> ([ObjectInfo], Bool) in
+        let (objects, more) = try await VaultDatabase.guarded { try await content.read { db -> ([ObjectInfo], Bool) in
             let ids = try String.fetchAll(db, sql: query, arguments: queryArguments)
             let page = try ids.prefix(filter.limit).compactMap { try self.objectInfo(db, tenant: tenant, objectID: $0) }
             return (page, ids.count > filter.limit)
-        }
+        } }
         let next = more ? objects.last.map { "\($0.updatedAt):\($0.id)" } : nil
         return ObjectPage(objects: objects, nextCursor: next)
     }
@@ -47,7 +49,7 @@ extension Vault {
     /// - Throws: ``CofferError`` `notFound`.
     public func delete(tenant: String, objectID: String, version: Int? = nil, context: AccessContext) async throws {
         try Self.validateTenantID(tenant)
-        let deleted = try await content.write { db -> Bool in
+        let deleted = try await VaultDatabase.guarded { try await content.write { db -> Bool in
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM object WHERE id = ? AND tenant_id = ? AND latest_version > 0",
                                     arguments: [objectID, tenant]) == true else { return false }
             guard let version else {
@@ -66,7 +68,7 @@ extension Vault {
                 try db.execute(sql: "UPDATE object SET latest_version = 0 WHERE id = ?", arguments: [objectID])
             }
             return true
-        }
+        } }
         guard deleted else {
             if version != nil { throw CofferError(.notFound, "object \(objectID) has no version \(version!)") }
             throw try notFound(tenant: tenant, objectID: objectID)

@@ -62,7 +62,7 @@ extension Vault {
                                     writerLock: lock)
         } catch {
             lock.release()
-            throw error
+            throw VaultDatabase.translate(error)
         }
     }
 

@@ -21,7 +21,11 @@ extension Vault {
     public func read(tenant: String, objectID: String, version: Int? = nil, range: ClosedRange<Int64>? = nil,
                      context: AccessContext, to sink: (UnsafeRawBufferPointer) throws -> Void) async throws -> ObjectVersionInfo {
         try Self.validateTenantID(tenant)
-        return try readSnapshot(tenant: tenant, objectID: objectID, version: version, range: range, sink: sink)
+        do {
+            return try readSnapshot(tenant: tenant, objectID: objectID, version: version, range: range, sink: sink)
+        } catch {
+            throw VaultDatabase.translate(error)
+        }
     }
 
     /// The synchronous body of ``read(tenant:objectID:version:range:context:to:)``: one read

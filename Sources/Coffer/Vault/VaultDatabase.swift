@@ -61,6 +61,18 @@ enum VaultDatabase {
         return pool
     }
 
+    /// The error to show callers: ``CofferError`` as is, a database error as `storage` (without
+    /// statement arguments), anything else as `storage` with its type.
+    static func translate(_ error: any Error) -> any Error {
+        if error is CofferError { return error }
+        return CofferError(.storage, describe(error))
+    }
+
+    /// Runs `body`, translating database errors into ``CofferError``.
+    static func guarded<T>(_ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch { throw translate(error) }
+    }
+
     /// A database error without statement arguments.
     static func describe(_ error: any Error) -> String {
         if let error = error as? DatabaseError {
