@@ -41,9 +41,10 @@ struct KeysCommand: AsyncParsableCommand {
                 try rotated.write(to: path, replacing: true)
                 let count = try await vault.rotateKeys(to: rotated, context: options.context(defaultPurpose: .administration))
                 print("new active key \(rotated.activeKeyID); rewrapped \(count) data keys")
-                let retired = keyring.keyEncryptionKeyIDs
-                if !retired.isEmpty {
-                    print("no data key depends on \(retired.joined(separator: ", ")) any more; `coffer keys status` shows the proof")
+                let status = try await vault.keyStatus(context: options.context(defaultPurpose: .administration))
+                let free = keyring.keyEncryptionKeyIDs.filter { id in !status.contains { $0.kekID == id } }
+                if !free.isEmpty {
+                    print("no data key depends on \(free.joined(separator: ", ")) any more (checked now; `coffer keys status` shows it)")
                 }
             }
         }

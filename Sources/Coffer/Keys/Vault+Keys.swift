@@ -34,7 +34,7 @@ extension Vault {
         currentKeyring.withLock { $0 = newKeyring }
         forgetCachedKeys()
         // Checkpoint so the old wrapped keys leave the WAL too (secure_delete zeroes freed pages).
-        try await control.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+        await VaultDatabase.truncateWAL(control, logger: logger)
         logger.debug("data keys rewrapped", metadata: ["count": "\(count)", "kek": "\(target.id)", "actor": "\(context.actor)"])
         return count
     }

@@ -73,7 +73,7 @@ extension Vault {
             if version != nil { throw CofferError(.notFound, "object \(objectID) has no version \(version!)") }
             throw try notFound(tenant: tenant, objectID: objectID)
         }
-        try await content.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+        await VaultDatabase.truncateWAL(content, logger: logger)
     }
 
     func notFound(tenant: String, objectID: String) throws -> CofferError {

@@ -109,7 +109,7 @@ extension Vault {
             removed += 1
         }
         if removed > 0 {
-            try content.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+            _ = try? content.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
             logger.debug("removed abandoned writes", metadata: ["count": "\(removed)"])
         }
     }

@@ -4,8 +4,8 @@ import GRDB
 extension Vault {
     /// Reads a committed version, checking every segment before any of its bytes reach `sink`.
     ///
-    /// A whole read streams the segments in order through all cores with memory bounded by one
-    /// batch; a range read fetches and opens only the segments the range touches. Either way the
+    /// A whole read streams the segments in order on two threads (one copies a batch out of SQLite
+    /// while the other authenticates the previous one), with memory bounded by two batches; a range read fetches and opens only the segments the range touches. Either way the
     /// read sees one consistent snapshot, whatever writers do meanwhile.
     /// - Parameters:
     ///   - tenant: The tenant.
@@ -116,7 +116,8 @@ extension Vault {
         guard first >= SegmentLayout.headerSize else { throw CofferError(.truncated, "segment 0 is shorter than the header") }
         let reader = try RandomAccessDecryptor(aead: aead, aad: aad, header: Array(header.prefix(SegmentLayout.headerSize)),
                                                ciphertextSize: info.storedSize)
-        try reader.read(range.lowerBound..<(range.upperBound + 1), segment: { index, buffer in
+        let end = range.upperBound == .max ? Int64.max : range.upperBound + 1
+        try reader.read(range.lowerBound..<end, segment: { index, buffer in
             let n = try fetch(index, into: buffer)
             // Row 0 holds the header too; the decryptor wants segment 0's body only.
             guard index == 0 else { return n }

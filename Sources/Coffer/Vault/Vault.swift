@@ -79,7 +79,11 @@ public final class Vault: Sendable {
                            arguments: [operatorID, "admin,service", now, operatorID])
         }
         try control.close()
-        return try open(at: directory, keyring: keyring, logger: logger)
+        let vault = try open(at: directory, keyring: keyring, logger: logger)
+        try vault.control.write { db in
+            try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('content_created', '1')")
+        }
+        return vault
     }
 
     /// Opens an existing vault, migrating its files if needed, checking that the keyring is the
@@ -91,8 +95,13 @@ public final class Vault: Sendable {
         guard FileManager.default.fileExists(atPath: controlURL.path) else {
             throw CofferError(.notFound, "no vault at \(directory.path); create one with `coffer init`")
         }
+        let contentURL = directory.appendingPathComponent(FileName.content)
         let control = try VaultDatabase.open(controlURL, migrator: VaultSchema.control, tuning: controlTuning)
-        let content = try VaultDatabase.open(directory.appendingPathComponent(FileName.content),
+        if (try? control.read({ try Bool.fetchOne($0, sql: "SELECT 1 FROM vault_info WHERE name = 'content_created'") })) == true,
+           !FileManager.default.fileExists(atPath: contentURL.path) {
+            throw CofferError(.notFound, "\(contentURL.path) is missing; restore it from a backup (the vault will not recreate it empty)")
+        }
+        let content = try VaultDatabase.open(contentURL,
                                              migrator: VaultSchema.content, tuning: contentTuning)
         let info = try control.read { db in
             try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT name, value FROM vault_info")
@@ -118,7 +127,7 @@ public final class Vault: Sendable {
         } catch let error as CofferError where error.code == .keyNotFound {
             throw CofferError(.keyNotFound, "this keyring does not hold key '\(canaryKEK)' the vault was checked with; \(wrongKeyring)")
         } catch let error as CofferError where error.code == .authenticationFailed {
-            throw CofferError(.authenticationFailed, "this keyring's key '\(canaryKEK)' is not the one the vault was made with; \(wrongKeyring)")
+            throw CofferError(.invalidKey, "this keyring's key '\(canaryKEK)' is not the one the vault was made with; \(wrongKeyring)")
         }
         let needed = try control.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT kek_id FROM data_key") }
         for id in needed where (try? keyring.keyEncryptionKey(id: id)) == nil {

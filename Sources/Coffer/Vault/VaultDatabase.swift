@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Logging
 
 /// Opens one SQLite file of the vault as a GRDB `DatabasePool` in WAL mode with Coffer's settings.
 enum VaultDatabase {
@@ -61,16 +62,28 @@ enum VaultDatabase {
         return pool
     }
 
-    /// The error to show callers: ``CofferError`` as is, a database error as `storage` (without
-    /// statement arguments), anything else as `storage` with its type.
+    /// The error to show callers: a database error becomes ``CofferError`` `storage` (without
+    /// statement arguments); anything else (Coffer's own errors, the caller's sink errors,
+    /// cancellation) passes through unchanged.
     static func translate(_ error: any Error) -> any Error {
-        if error is CofferError { return error }
+        guard error is DatabaseError else { return error }
         return CofferError(.storage, describe(error))
     }
 
     /// Runs `body`, translating database errors into ``CofferError``.
     static func guarded<T>(_ body: () async throws -> T) async throws -> T {
         do { return try await body() } catch { throw translate(error) }
+    }
+
+    /// Checkpoints the WAL into the database file and truncates it, so rows just deleted leave no
+    /// copy in the WAL. Best effort: a long-running reader can hold the WAL, in which case the
+    /// next checkpoint finishes the job; the change itself is already committed either way.
+    static func truncateWAL(_ pool: DatabasePool, logger: Logger) async {
+        do {
+            try await pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+        } catch {
+            logger.debug("WAL checkpoint postponed", metadata: ["file": "\(pool.configuration.label ?? "?")"])
+        }
     }
 
     /// A database error without statement arguments.

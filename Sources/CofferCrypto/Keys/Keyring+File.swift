@@ -97,6 +97,13 @@ extension Keyring {
                 throw CofferError(.io, "cannot create keyring \(path): \(String(cString: strerror(reason)))")
             }
         }
+        // Make the new name durable: the keyring must survive a crash before anything wrapped
+        // under its new key does.
+        let directoryFD = open(directory.isEmpty ? "." : directory, O_RDONLY | O_CLOEXEC)
+        if directoryFD >= 0 {
+            _ = fsync(directoryFD)
+            close(directoryFD)
+        }
     }
 
     /// The JSON text of the keyring, built in one pre-sized buffer the caller wipes.

@@ -88,7 +88,8 @@ public final class PipelinedSegmentOpener {
         touched[current] = max(touched[current], filled * layout.segmentSize + body.count)
         filled += 1
         nextIndex += 1
-        if filled == slots { try launch(to: sink) }
+        // The last batch with nothing in flight (a small object) is opened on this thread.
+        if filled == slots { try launch(to: sink, inline: inFlight == nil && nextIndex == segmentCount) }
     }
 
     /// Opens what is left. Fails if fewer segments arrived than the stream has.
