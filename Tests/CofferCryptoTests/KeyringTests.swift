@@ -171,7 +171,7 @@ struct KeyringTests {
         let oldID = original.activeKeyID
         let wrapped = try original.activeKey.wrap(try randomKey(), context: "c")
         let rotated = try original.addingActiveKey()
-        #expect(rotated.entries.count == 2)
+        #expect(rotated.entries.count == original.entries.count + 1)
         #expect(rotated.activeKeyID != oldID)
         #expect(rotated.keyEncryptionKeyIDs == [oldID, rotated.activeKeyID])
         #expect(rotated.activeKey.id == rotated.activeKeyID)
@@ -200,10 +200,18 @@ struct KeyringTests {
     }
 
     @Test func keysForOtherPurposes() throws {
-        let keyring = try Keyring.generate().addingKey(for: .blindIndex)
+        let generated = try Keyring.generate()
+        // A new keyring carries one key of each purpose; only the KEK is active.
+        #expect(generated.entries.map(\.purpose) == [.keyEncryption, .blindIndex, .auditSigning])
+        let firstBlind = try #require(generated.secret(for: .blindIndex))
+        let keyring = try generated.addingKey(for: .blindIndex)
         #expect(keyring.secret(for: .blindIndex)?.count == 32)
-        #expect(keyring.secret(for: .auditSigning) == nil)
+        #expect(keyring.secret(for: .blindIndex)?.constantTimeEquals(firstBlind) == false, "the newest key of a purpose wins")
+        #expect(keyring.secret(for: .auditSigning)?.count == 32)
         #expect(keyring.keyEncryptionKeyIDs.count == 1)
+        let onlyKEK = try generated.removingKey(id: generated.entries[2].id)
+        #expect(onlyKEK.secret(for: .auditSigning) == nil)
+        #expect(errorCode { _ = try onlyKEK.requiredSecret(for: .auditSigning) } == .keyNotFound)
         let blindID = try #require(keyring.entries.last?.id)
         #expect(errorCode { _ = try keyring.keyEncryptionKey(id: blindID) } == .keyNotFound)
     }

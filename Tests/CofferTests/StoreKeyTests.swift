@@ -14,7 +14,7 @@ struct StoreKeyTests {
             #expect(error?.message.contains(t.keyring.activeKeyID) == true, "names the missing KEK")
             // The right keyring still opens it.
             let reopened = try t.reopen()
-            #expect(try await reopened.tenants(context: .test) == ["acme"])
+            #expect(try await reopened.tenants(context: .admin) == ["acme"])
             try reopened.close()
         }
     }
@@ -41,16 +41,16 @@ struct StoreKeyTests {
                 let (id, _) = try await t.vault.put(tenant: tenant, kind: kind, name: "doc-\(n)", bytes: bytes, context: .test)
                 contents.append((tenant, id, bytes))
             }
-            let before = try await t.vault.keyStatus(context: .test)
+            let before = try await t.vault.keyStatus(context: .admin)
             #expect(before.count == 2 * ObjectKind.all.count)
             #expect(Set(before.map(\.kekID)) == [t.keyring.activeKeyID])
             #expect(before.allSatisfy { $0.rewrappedAt == nil })
 
             let newKeyring = try t.keyring.addingActiveKey()
             #expect(newKeyring.activeKeyID != t.keyring.activeKeyID)
-            let count = try await t.vault.rotateKeys(to: newKeyring, context: .test)
+            let count = try await t.vault.rotateKeys(to: newKeyring, context: .admin)
             #expect(count == 2 * ObjectKind.all.count)
-            let after = try await t.vault.keyStatus(context: .test)
+            let after = try await t.vault.keyStatus(context: .admin)
             #expect(Set(after.map(\.kekID)) == [newKeyring.activeKeyID])
             #expect(after.allSatisfy { $0.rewrappedAt != nil })
             #expect(after.map(\.id) == before.map(\.id), "the data keys are the same keys, rewrapped")
@@ -61,7 +61,7 @@ struct StoreKeyTests {
                 expectSameBytes(try await t.vault.readAll(tenant: c.tenant, objectID: c.id, context: .test), c.bytes)
             }
             try await t.vault.createTenant("initech", context: .test)
-            #expect(Set(try await t.vault.keyStatus(context: .test).map(\.kekID)) == [newKeyring.activeKeyID])
+            #expect(Set(try await t.vault.keyStatus(context: .admin).map(\.kekID)) == [newKeyring.activeKeyID])
             let late = testBytes(4500, seed: 99)
             let (lateID, _) = try await t.vault.put(tenant: "initech", kind: .testScript, name: "late", bytes: late, context: .test)
             contents.append(("initech", lateID, late))
@@ -74,7 +74,7 @@ struct StoreKeyTests {
                 for c in contents {
                     expectSameBytes(try await reopened.readAll(tenant: c.tenant, objectID: c.id, context: .test), c.bytes)
                 }
-                #expect(try await reopened.keyStatus(context: .test).map(\.kekID).allSatisfy { $0 == newKeyring.activeKeyID })
+                #expect(try await reopened.keyStatus(context: .admin).map(\.kekID).allSatisfy { $0 == newKeyring.activeKeyID })
                 try reopened.close()
             }
 
@@ -89,11 +89,11 @@ struct StoreKeyTests {
     func afterRotation() async throws {
         try await withTestVault { t in
             let newKeyring = try t.keyring.addingActiveKey()
-            _ = try await t.vault.rotateKeys(to: newKeyring, context: .test)
+            _ = try await t.vault.rotateKeys(to: newKeyring, context: .admin)
             try t.vault.close()
             let vault = try Vault.open(at: t.directory, keyring: newKeyring)
             try await vault.createTenant("later", context: .test)
-            let status = try await vault.keyStatus(context: .test)
+            let status = try await vault.keyStatus(context: .admin)
             #expect(status.filter { $0.tenant == "later" }.count == ObjectKind.all.count)
             #expect(Set(status.map(\.kekID)) == [newKeyring.activeKeyID])
             let bytes = testBytes(5000, seed: 1)
@@ -108,9 +108,9 @@ struct StoreKeyTests {
         try await withTestVault { t in
             let bytes = testBytes(4100, seed: 2)
             let (id, _) = try await t.vault.put(tenant: "acme", kind: .testScript, name: "x", bytes: bytes, context: .test)
-            let before = try await t.vault.keyStatus(context: .test)
-            await expectCofferError(.keyNotFound) { _ = try await t.vault.rotateKeys(to: try Keyring.generate(), context: .test) }
-            #expect(try await t.vault.keyStatus(context: .test) == before)
+            let before = try await t.vault.keyStatus(context: .admin)
+            await expectCofferError(.keyNotFound) { _ = try await t.vault.rotateKeys(to: try Keyring.generate(), context: .admin) }
+            #expect(try await t.vault.keyStatus(context: .admin) == before)
             try t.vault.close()
             let reopened = try t.reopen()
             expectSameBytes(try await reopened.readAll(tenant: "acme", objectID: id, context: .test), bytes)
@@ -141,7 +141,7 @@ struct StoreKeyTests {
             await expectCofferError(.unknownTenant, "stat") { _ = try await v.stat(tenant: "nobody", objectID: id, context: .test) }
             await expectCofferError(.unknownTenant, "delete") { try await v.delete(tenant: "nobody", objectID: id, context: .test) }
             #expect(try await v.contentCount("SELECT count(*) FROM object") == 1, "nothing was written for the unknown tenant")
-            #expect(try await v.tenants(context: .test) == ["acme"])
+            #expect(try await v.tenants(context: .admin) == ["acme"])
         }
     }
 
@@ -149,9 +149,9 @@ struct StoreKeyTests {
     func tenantTwice() async throws {
         try await withTestVault { t in
             await expectCofferError(.alreadyExists) { try await t.vault.createTenant("acme", context: .test) }
-            #expect(try await t.vault.keyStatus(context: .test).count == ObjectKind.all.count, "no extra data keys")
+            #expect(try await t.vault.keyStatus(context: .admin).count == ObjectKind.all.count, "no extra data keys")
             try await t.vault.createTenant("acme-2", context: .test)
-            #expect(try await t.vault.tenants(context: .test) == ["acme", "acme-2"])
+            #expect(try await t.vault.tenants(context: .admin) == ["acme", "acme-2"])
         }
     }
 
@@ -168,7 +168,7 @@ struct StoreKeyTests {
             await expectCofferError(.invalidArgument, "list") { _ = try await v.list(tenant: tenant, context: .test) }
             await expectCofferError(.invalidArgument, "stat") { _ = try await v.stat(tenant: tenant, objectID: "obj_x", context: .test) }
             await expectCofferError(.invalidArgument, "delete") { try await v.delete(tenant: tenant, objectID: "obj_x", context: .test) }
-            #expect(try await v.tenants(context: .test) == ["acme"])
+            #expect(try await v.tenants(context: .admin) == ["acme"])
         }
     }
 

@@ -15,6 +15,8 @@ let multiBatchSize = 4040 + 4080 * 2100 + 5
 extension AccessContext {
     /// The context the store tests act under.
     static let test = try! AccessContext(actor: "store-tests", purpose: .serviceOperation)
+    /// The same principal acting as administrator (keys, tenants listing).
+    static let admin = try! AccessContext(actor: "store-tests", purpose: .administration)
 }
 
 /// A vault in its own temporary directory, with the keyring that opens it.

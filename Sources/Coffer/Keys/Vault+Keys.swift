@@ -11,40 +11,48 @@ extension Vault {
     ///   - context: Who asks and why.
     /// - Returns: How many data keys were rewrapped.
     public func rotateKeys(to newKeyring: Keyring, context: AccessContext) async throws -> Int {
-        let target = newKeyring.activeKey
-        let now = nowMilliseconds()
-        let count = try await control.write { db -> Int in
-            let rows = try Row.fetchAll(db, sql: "SELECT id, tenant_id, data_class, kek_id, wrapped FROM data_key")
-            for row in rows {
-                let id: String = row["id"], tenant: String = row["tenant_id"], dataClass: String = row["data_class"]
-                let context = dataKeyContext(id: id, tenant: tenant, dataClass: dataClass)
-                let old = WrappedKey(kekID: row["kek_id"], sealed: [UInt8](row["wrapped"] as Data))
-                let key = try newKeyring.keyEncryptionKey(id: old.kekID).unwrap(old, context: context)
-                let rewrapped = try target.wrap(key, context: context)
-                try db.execute(sql: "UPDATE data_key SET kek_id = ?, wrapped = ?, rewrapped_at = ? WHERE id = ?",
-                               arguments: [target.id, Data(rewrapped.sealed), now, id])
+        let request = AccessRequest(action: .keyOperation, dataClass: .administration)
+        try await authorize(context, request)
+        return try await performing(context, request) {
+            let target = newKeyring.activeKey
+            let now = nowMilliseconds()
+            let count = try await control.write { db -> Int in
+                let rows = try Row.fetchAll(db, sql: "SELECT id, tenant_id, data_class, kek_id, wrapped FROM data_key")
+                for row in rows {
+                    let id: String = row["id"], tenant: String = row["tenant_id"], dataClass: String = row["data_class"]
+                    let context = dataKeyContext(id: id, tenant: tenant, dataClass: dataClass)
+                    let old = WrappedKey(kekID: row["kek_id"], sealed: [UInt8](row["wrapped"] as Data))
+                    let key = try newKeyring.keyEncryptionKey(id: old.kekID).unwrap(old, context: context)
+                    let rewrapped = try target.wrap(key, context: context)
+                    try db.execute(sql: "UPDATE data_key SET kek_id = ?, wrapped = ?, rewrapped_at = ? WHERE id = ?",
+                                   arguments: [target.id, Data(rewrapped.sealed), now, id])
+                }
+                let canary = try target.wrap(SecureBytes.random(count: 32), context: "vault-canary")
+                try db.execute(sql: "UPDATE vault_info SET value = ? WHERE name = 'canary_kek'", arguments: [target.id])
+                try db.execute(sql: "UPDATE vault_info SET value = ? WHERE name = 'canary'",
+                               arguments: [Data(canary.sealed).base64EncodedString()])
+                return rows.count
             }
-            let canary = try target.wrap(SecureBytes.random(count: 32), context: "vault-canary")
-            try db.execute(sql: "UPDATE vault_info SET value = ? WHERE name = 'canary_kek'", arguments: [target.id])
-            try db.execute(sql: "UPDATE vault_info SET value = ? WHERE name = 'canary'",
-                           arguments: [Data(canary.sealed).base64EncodedString()])
-            return rows.count
+            // From now on the keys are wrapped under the new KEK, which only the new keyring holds.
+            currentKeyring.withLock { $0 = newKeyring }
+            forgetCachedKeys()
+            // Checkpoint so the old wrapped keys leave the WAL too (secure_delete zeroes freed pages).
+            await VaultDatabase.truncateWAL(control, logger: logger)
+            logger.debug("data keys rewrapped", metadata: ["count": "\(count)", "kek": "\(target.id)", "actor": "\(context.actor)"])
+            return count
         }
-        // From now on the keys are wrapped under the new KEK, which only the new keyring holds.
-        currentKeyring.withLock { $0 = newKeyring }
-        forgetCachedKeys()
-        // Checkpoint so the old wrapped keys leave the WAL too (secure_delete zeroes freed pages).
-        await VaultDatabase.truncateWAL(control, logger: logger)
-        logger.debug("data keys rewrapped", metadata: ["count": "\(count)", "kek": "\(target.id)", "actor": "\(context.actor)"])
-        return count
     }
 
     /// Every data key and the KEK it depends on.
     public func keyStatus(context: AccessContext) async throws -> [DataKeyStatus] {
-        try await control.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, tenant_id, data_class, kek_id, created_at, rewrapped_at FROM data_key ORDER BY tenant_id, data_class")
-                .map { DataKeyStatus(id: $0["id"], tenant: $0["tenant_id"], dataClass: $0["data_class"], kekID: $0["kek_id"],
-                                     createdAt: $0["created_at"], rewrappedAt: $0["rewrapped_at"]) }
+        let request = AccessRequest(action: .keyOperation, dataClass: .administration)
+        try await authorize(context, request)
+        return try await performing(context, request) {
+            try await control.read { db in
+                try Row.fetchAll(db, sql: "SELECT id, tenant_id, data_class, kek_id, created_at, rewrapped_at FROM data_key ORDER BY tenant_id, data_class")
+                    .map { DataKeyStatus(id: $0["id"], tenant: $0["tenant_id"], dataClass: $0["data_class"], kekID: $0["kek_id"],
+                                         createdAt: $0["created_at"], rewrappedAt: $0["rewrapped_at"]) }
+            }
         }
     }
 }

@@ -7,40 +7,48 @@ extension Vault {
     ///   object is reported the same way), `unknownTenant`.
     public func stat(tenant: String, objectID: String, context: AccessContext) async throws -> ObjectInfo {
         try Self.validateTenantID(tenant)
-        let info = try await VaultDatabase.guarded {
-            try await content.read { db in try self.objectInfo(db, tenant: tenant, objectID: objectID) }
+        let request = AccessRequest(action: .stat, dataClass: .metadata, tenant: tenant, objectID: objectID)
+        try await authorize(context, request)
+        return try await performing(context, request) {
+            let info = try await VaultDatabase.guarded {
+                try await content.read { db in try self.objectInfo(db, tenant: tenant, objectID: objectID) }
+            }
+            guard let info else { throw try notFound(tenant: tenant, objectID: objectID) }
+            return info
         }
-        guard let info else { throw try notFound(tenant: tenant, objectID: objectID) }
-        return info
     }
 
     /// A page of the tenant's objects, most recently updated first.
     public func list(tenant: String, filter: ObjectFilter = ObjectFilter(), context: AccessContext) async throws -> ObjectPage {
         try Self.validateTenantID(tenant)
         guard (1...1000).contains(filter.limit) else { throw CofferError(.invalidArgument, "limit must be 1 to 1000") }
-        _ = try classKeys(tenant: tenant, kind: filter.kind ?? .testScript)  // unknown tenant fails here
-        var sql = "SELECT id FROM object WHERE tenant_id = ? AND latest_version > 0"
-        var arguments: StatementArguments = [tenant]
-        if let kind = filter.kind {
-            sql += " AND kind = ?"
-            arguments += [kind.code]
+        let request = AccessRequest(action: .list, dataClass: .metadata, tenant: tenant, objectKind: filter.kind?.code)
+        try await authorize(context, request)
+        return try await performing(context, request) {
+            _ = try classKeys(tenant: tenant, kind: filter.kind ?? .testScript)  // unknown tenant fails here
+            var sql = "SELECT id FROM object WHERE tenant_id = ? AND latest_version > 0"
+            var arguments: StatementArguments = [tenant]
+            if let kind = filter.kind {
+                sql += " AND kind = ?"
+                arguments += [kind.code]
+            }
+            if let cursor = filter.cursor {
+                let parts = cursor.split(separator: ":", maxSplits: 1)
+                guard parts.count == 2, let time = Int64(parts[0]) else { throw CofferError(.invalidArgument, "malformed cursor") }
+                sql += " AND (updated_at < ? OR (updated_at = ? AND id < ?))"
+                arguments += [time, time, String(parts[1])]
+            }
+            sql += " ORDER BY updated_at DESC, id DESC LIMIT ?"
+            arguments += [filter.limit + 1]
+            let query = sql, queryArguments = arguments
+            let (objects, more) = try await VaultDatabase.guarded { try await content.read { db -> ([ObjectInfo], Bool) in
+                let ids = try String.fetchAll(db, sql: query, arguments: queryArguments)
+                let page = try ids.prefix(filter.limit).compactMap { try self.objectInfo(db, tenant: tenant, objectID: $0) }
+                return (page, ids.count > filter.limit)
+            } }
+            let next = more ? objects.last.map { "\($0.updatedAt):\($0.id)" } : nil
+            return ObjectPage(objects: objects, nextCursor: next)
         }
-        if let cursor = filter.cursor {
-            let parts = cursor.split(separator: ":", maxSplits: 1)
-            guard parts.count == 2, let time = Int64(parts[0]) else { throw CofferError(.invalidArgument, "malformed cursor") }
-            sql += " AND (updated_at < ? OR (updated_at = ? AND id < ?))"
-            arguments += [time, time, String(parts[1])]
-        }
-        sql += " ORDER BY updated_at DESC, id DESC LIMIT ?"
-        arguments += [filter.limit + 1]
-        let query = sql, queryArguments = arguments
-        let (objects, more) = try await VaultDatabase.guarded { try await content.read { db -> ([ObjectInfo], Bool) in
-            let ids = try String.fetchAll(db, sql: query, arguments: queryArguments)
-            let page = try ids.prefix(filter.limit).compactMap { try self.objectInfo(db, tenant: tenant, objectID: $0) }
-            return (page, ids.count > filter.limit)
-        } }
-        let next = more ? objects.last.map { "\($0.updatedAt):\($0.id)" } : nil
-        return ObjectPage(objects: objects, nextCursor: next)
     }
 
     /// Deletes one version, or the whole object when `version` is nil. Freed pages are zeroed
@@ -49,31 +57,35 @@ extension Vault {
     /// - Throws: ``CofferError`` `notFound`.
     public func delete(tenant: String, objectID: String, version: Int? = nil, context: AccessContext) async throws {
         try Self.validateTenantID(tenant)
-        let deleted = try await VaultDatabase.guarded { try await content.write { db -> Bool in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM object WHERE id = ? AND tenant_id = ? AND latest_version > 0",
-                                    arguments: [objectID, tenant]) == true else { return false }
-            guard let version else {
-                try db.execute(sql: "DELETE FROM object WHERE id = ?", arguments: [objectID])
+        let request = AccessRequest(action: .delete, dataClass: .content, tenant: tenant, objectID: objectID, objectVersion: version)
+        try await authorize(context, request)
+        try await performing(context, request) {
+            let deleted = try await VaultDatabase.guarded { try await content.write { db -> Bool in
+                guard try Bool.fetchOne(db, sql: "SELECT 1 FROM object WHERE id = ? AND tenant_id = ? AND latest_version > 0",
+                                        arguments: [objectID, tenant]) == true else { return false }
+                guard let version else {
+                    try db.execute(sql: "DELETE FROM object WHERE id = ?", arguments: [objectID])
+                    return true
+                }
+                try db.execute(sql: "DELETE FROM version WHERE object_id = ? AND version = ? AND state = 1", arguments: [objectID, version])
+                guard db.changesCount == 1 else { return false }
+                let newest = try Int.fetchOne(db, sql: "SELECT max(version) FROM version WHERE object_id = ? AND state = 1",
+                                              arguments: [objectID])
+                if let newest {
+                    try db.execute(sql: "UPDATE object SET latest_version = ? WHERE id = ?", arguments: [newest, objectID])
+                } else if try Bool.fetchOne(db, sql: "SELECT 1 FROM version WHERE object_id = ?", arguments: [objectID]) != true {
+                    try db.execute(sql: "DELETE FROM object WHERE id = ?", arguments: [objectID])
+                } else {
+                    try db.execute(sql: "UPDATE object SET latest_version = 0 WHERE id = ?", arguments: [objectID])
+                }
                 return true
+            } }
+            guard deleted else {
+                if version != nil { throw CofferError(.notFound, "object \(objectID) has no version \(version!)") }
+                throw try notFound(tenant: tenant, objectID: objectID)
             }
-            try db.execute(sql: "DELETE FROM version WHERE object_id = ? AND version = ? AND state = 1", arguments: [objectID, version])
-            guard db.changesCount == 1 else { return false }
-            let newest = try Int.fetchOne(db, sql: "SELECT max(version) FROM version WHERE object_id = ? AND state = 1",
-                                          arguments: [objectID])
-            if let newest {
-                try db.execute(sql: "UPDATE object SET latest_version = ? WHERE id = ?", arguments: [newest, objectID])
-            } else if try Bool.fetchOne(db, sql: "SELECT 1 FROM version WHERE object_id = ?", arguments: [objectID]) != true {
-                try db.execute(sql: "DELETE FROM object WHERE id = ?", arguments: [objectID])
-            } else {
-                try db.execute(sql: "UPDATE object SET latest_version = 0 WHERE id = ?", arguments: [objectID])
-            }
-            return true
-        } }
-        guard deleted else {
-            if version != nil { throw CofferError(.notFound, "object \(objectID) has no version \(version!)") }
-            throw try notFound(tenant: tenant, objectID: objectID)
+            await VaultDatabase.truncateWAL(content, logger: logger)
         }
-        await VaultDatabase.truncateWAL(content, logger: logger)
     }
 
     func notFound(tenant: String, objectID: String) throws -> CofferError {

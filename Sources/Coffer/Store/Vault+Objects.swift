@@ -29,7 +29,15 @@ extension Vault {
     public func makeWriter(tenant: String, kind: ObjectKind, name: String, context: AccessContext) async throws -> ObjectWriter {
         try Self.validateTenantID(tenant)
         try Self.validateName(name)
-        let keys = try classKeys(tenant: tenant, kind: kind)
+        var request = AccessRequest(action: .write, dataClass: .content, tenant: tenant, objectKind: kind.code)
+        let decision = try decide(context, request)
+        if case .failure = decision { try await record(context, request, decision: decision) }
+        let keys: ClassKeys
+        do { keys = try classKeys(tenant: tenant, kind: kind) } catch {
+            try await record(context, request, decision: decision)
+            await recordFailure(context, request, error)
+            throw error
+        }
         let nameMAC = try HMACSHA256.authenticate(Array("\(kind.code)\u{0}\(name)".utf8), key: keys.nameIndex)
         let newID = try makeIdentifier("obj")
         let sealedName = try AESGCM.seal(Array(name.utf8), key: keys.name, aad: Self.nameAAD(tenant: tenant, objectID: newID))
@@ -56,6 +64,16 @@ extension Vault {
                     VALUES (?, ?, 0, ?, ?, ?, ?)
                     """, arguments: [objectID, version, lock.token, keys.id, segmentSize, now])
                 return (objectID, version, db.lastInsertedRowID)
+            }
+            // The decision is recorded with the reserved ids before any content is written; if it
+            // cannot be recorded, the reservation is undone and nothing is written.
+            request.objectID = objectID
+            request.objectVersion = version
+            do {
+                try await record(context, request, decision: decision)
+            } catch {
+                try? deletePendingVersion(rowID: rowID, objectID: objectID)
+                throw error
             }
             return try ObjectWriter(vault: self, objectID: objectID, version: version, versionRowID: rowID, keys: keys,
                                     aad: Self.contentAAD(tenant: tenant, objectID: objectID, version: version),

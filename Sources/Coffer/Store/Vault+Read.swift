@@ -21,11 +21,32 @@ extension Vault {
     public func read(tenant: String, objectID: String, version: Int? = nil, range: ClosedRange<Int64>? = nil,
                      context: AccessContext, to sink: (UnsafeRawBufferPointer) throws -> Void) async throws -> ObjectVersionInfo {
         try Self.validateTenantID(tenant)
-        do {
-            return try readSnapshot(tenant: tenant, objectID: objectID, version: version, range: range, sink: sink)
-        } catch {
-            throw VaultDatabase.translate(error)
+        var request = AccessRequest(action: .read, dataClass: .content, tenant: tenant, objectID: objectID, objectVersion: version)
+        let decision = try decide(context, request)
+        if case .success = decision, let target = try? versionForLog(tenant: tenant, objectID: objectID, version: version) {
+            request.objectKind = target.kind
+            request.objectVersion = target.version
+            request.bytes = range.map { min($0.upperBound, max(target.size - 1, 0)) - $0.lowerBound + 1 } ?? target.size
         }
+        // Durable before a byte leaves: a refusal, or a log that cannot be written, ends here.
+        try await record(context, request, decision: decision)
+        return try await performing(context, request) {
+            do {
+                return try readSnapshot(tenant: tenant, objectID: objectID, version: version, range: range, sink: sink)
+            } catch {
+                throw VaultDatabase.translate(error)
+            }
+        }
+    }
+
+    /// Kind, version number and size of what a read will serve, for its log record.
+    private func versionForLog(tenant: String, objectID: String, version: Int?) throws -> (kind: String, version: Int, size: Int64)? {
+        try content.read { db in
+            try Row.fetchOne(db, sql: """
+                SELECT o.kind, v.version, v.plaintext_size FROM object o JOIN version v ON v.object_id = o.id
+                WHERE o.id = ? AND o.tenant_id = ? AND v.state = 1 AND v.version = coalesce(?, o.latest_version)
+                """, arguments: [objectID, tenant, version])
+        }.map { ($0[0], $0[1], $0[2]) }
     }
 
     /// The synchronous body of ``read(tenant:objectID:version:range:context:to:)``: one read

@@ -5,11 +5,13 @@ import Synchronization
 
 /// An open vault: a directory of separate SQLite files and the keyring that unlocks them.
 ///
-/// - `control.sqlite`: tenants, wrapped data keys and principals;
+/// - `control.sqlite`: tenants, wrapped data keys, principals and grants;
 /// - `content.sqlite`: customer content as Tink-format ciphertext, one segment per row;
+/// - `audit.sqlite`: the tamper-evident access log;
 /// - `writers/`: one lock file per put in progress, so a crashed writer's leftovers are found.
 ///
-/// Every operation takes an ``AccessContext``. All methods are safe to call from any task.
+/// Every operation takes an ``AccessContext``, is decided by policy, and is recorded in the access
+/// log before any data leaves or changes. All methods are safe to call from any task.
 public final class Vault: Sendable {
     /// The vault directory.
     public let directory: URL
@@ -18,6 +20,10 @@ public final class Vault: Sendable {
     let currentKeyring: Mutex<Keyring>
     let control: DatabasePool
     let content: DatabasePool
+    let audit: AuditLog
+    let appender: AuditAppender
+    /// False only for the benchmark's unaudited twin, which measures what the log costs.
+    let auditing: Bool
     let logger: Logger
     let segmentSize: Int
     private let keyCache = Mutex<[String: ClassKeys]>([:])
@@ -26,6 +32,7 @@ public final class Vault: Sendable {
     enum FileName {
         static let control = "control.sqlite"
         static let content = "content.sqlite"
+        static let audit = "audit.sqlite"
         static let writers = "writers"
     }
 
@@ -34,15 +41,20 @@ public final class Vault: Sendable {
     static let contentTuning = VaultDatabase.Tuning(pageSize: 65536, cacheKiB: 4 * 1024, mmapSize: 0)
     static let controlTuning = VaultDatabase.Tuning(pageSize: 4096, cacheKiB: 2 * 1024, mmapSize: 0)
 
-    private init(directory: URL, keyring: Keyring, control: DatabasePool, content: DatabasePool, logger: Logger,
-                 segmentSize: Int) {
+    private init(directory: URL, keyring: Keyring, control: DatabasePool, content: DatabasePool, audit: AuditLog,
+                 auditing: Bool, logger: Logger, segmentSize: Int) {
         self.directory = directory
         self.currentKeyring = Mutex(keyring)
         self.control = control
         self.content = content
+        self.audit = audit
+        self.appender = AuditAppender(log: audit)
+        self.auditing = auditing
         self.logger = logger
         self.segmentSize = segmentSize
     }
+
+    deinit { appender.stop() }
 
     /// Creates a new vault and registers the operator who made it as its first administrator.
     /// - Parameters:
@@ -70,13 +82,17 @@ public final class Vault: Sendable {
         }
         let control = try VaultDatabase.open(controlURL, migrator: VaultSchema.control, tuning: controlTuning)
         let kek = keyring.activeKey
+        let auditKey = try keyring.requiredSecret(for: .auditSigning).id
         let canary = try kek.wrap(SecureBytes.random(count: 32), context: "vault-canary")
         let now = nowMilliseconds()
         try control.write { db in
             try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('format', 'coffer-vault-v1'), ('created_at', ?), ('segment_size', ?), ('canary_kek', ?), ('canary', ?)",
                            arguments: [String(now), String(segmentSize), kek.id, Data(canary.sealed).base64EncodedString()])
+            try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('audit_key', ?)", arguments: [auditKey])
+            // The operator who creates the vault can use it at once; a production vault gives
+            // these roles to different people with `coffer principal add`.
             try db.execute(sql: "INSERT INTO principal (id, roles, created_at, created_by) VALUES (?, ?, ?, ?)",
-                           arguments: [operatorID, "admin,service", now, operatorID])
+                           arguments: [operatorID, "admin,auditor,service", now, operatorID])
         }
         try control.close()
         let vault = try open(at: directory, keyring: keyring, logger: logger)
@@ -91,6 +107,12 @@ public final class Vault: Sendable {
     /// - Throws: ``CofferError`` `notFound` when there is no vault, `keyNotFound` or
     ///   `authenticationFailed` for the wrong keyring, `schemaMismatch`, `storage`.
     public static func open(at directory: URL, keyring: Keyring, logger: Logger = Logger(label: "coffer")) throws -> Vault {
+        try open(at: directory, keyring: keyring, logger: logger, auditing: true)
+    }
+
+    /// `auditing: false` exists for the benchmark that measures what the log costs, on a scratch
+    /// vault; nothing else turns the log off.
+    static func open(at directory: URL, keyring: Keyring, logger: Logger, auditing: Bool) throws -> Vault {
         let controlURL = directory.appendingPathComponent(FileName.control)
         guard FileManager.default.fileExists(atPath: controlURL.path) else {
             throw CofferError(.notFound, "no vault at \(directory.path); create one with `coffer init`")
@@ -111,15 +133,29 @@ public final class Vault: Sendable {
               let segmentSize = info["segment_size"].flatMap(Int.init) else {
             throw CofferError(.schemaMismatch, "\(controlURL.path) is not a Coffer vault control file")
         }
-        let vault = Vault(directory: directory, keyring: keyring, control: control, content: content, logger: logger,
-                          segmentSize: segmentSize)
-        try vault.checkKeyring(canaryKEK: canaryKEK, canary: [UInt8](canary))
+        try checkKeyring(keyring, control: control, canaryKEK: canaryKEK, canary: [UInt8](canary))
+        let auditURL = directory.appendingPathComponent(FileName.audit)
+        var auditKey = info["audit_key"]
+        if info["audit_created"] != nil && !FileManager.default.fileExists(atPath: auditURL.path) {
+            throw CofferError(.auditUnavailable, "the access log \(auditURL.path) is missing; restore it from a backup (no access is allowed without it)")
+        }
+        if auditKey == nil {  // a vault made before the access log existed
+            let id = try keyring.requiredSecret(for: .auditSigning).id
+            try control.write { db in try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('audit_key', ?)", arguments: [id]) }
+            auditKey = id
+        }
+        let audit = try AuditLog(url: auditURL, keyring: keyring, keyID: auditKey!, logger: logger)
+        if info["audit_created"] == nil {
+            try control.write { db in try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('audit_created', '1')") }
+        }
+        let vault = Vault(directory: directory, keyring: keyring, control: control, content: content, audit: audit,
+                          auditing: auditing, logger: logger, segmentSize: segmentSize)
         try vault.removeAbandonedWrites()
         return vault
     }
 
     /// Proves the keyring holds every KEK the vault depends on, with the right material.
-    private func checkKeyring(canaryKEK: String, canary: [UInt8]) throws {
+    private static func checkKeyring(_ keyring: Keyring, control: DatabasePool, canaryKEK: String, canary: [UInt8]) throws {
         let wrongKeyring = "pass the keyring this vault was created with (--keyring or COFFER_KEYRING)"
         do {
             let kek = try keyring.keyEncryptionKey(id: canaryKEK)
@@ -137,8 +173,10 @@ public final class Vault: Sendable {
 
     /// Closes the vault's files. Further calls fail.
     public func close() throws {
+        appender.stop()
         try content.close()
         try control.close()
+        try audit.pool.close()
     }
 
     // MARK: - Tenants
@@ -150,32 +188,40 @@ public final class Vault: Sendable {
     /// - Throws: ``CofferError`` `invalidArgument`, `alreadyExists`.
     public func createTenant(_ tenant: String, context: AccessContext) async throws {
         try Self.validateTenantID(tenant)
-        let kek = keyring.activeKey
-        let now = nowMilliseconds()
-        var rows: [(id: String, dataClass: String, wrapped: WrappedKey)] = []
-        for kind in ObjectKind.all {
-            let id = try makeIdentifier("dk")
-            let wrapped = try kek.wrap(try SecureBytes.random(count: 32),
-                                       context: dataKeyContext(id: id, tenant: tenant, dataClass: kind.code))
-            rows.append((id, kind.code, wrapped))
-        }
-        let newKeys = rows
-        try await control.write { db in
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM tenant WHERE id = ?", arguments: [tenant]) == true {
-                throw CofferError(.alreadyExists, "tenant '\(tenant)' already exists")
+        let request = AccessRequest(action: .tenantCreate, dataClass: .administration, tenant: tenant)
+        try await authorize(context, request)
+        try await performing(context, request) {
+            let kek = keyring.activeKey
+            let now = nowMilliseconds()
+            var rows: [(id: String, dataClass: String, wrapped: WrappedKey)] = []
+            for kind in ObjectKind.all {
+                let id = try makeIdentifier("dk")
+                let wrapped = try kek.wrap(try SecureBytes.random(count: 32),
+                                           context: dataKeyContext(id: id, tenant: tenant, dataClass: kind.code))
+                rows.append((id, kind.code, wrapped))
             }
-            try db.execute(sql: "INSERT INTO tenant (id, created_at) VALUES (?, ?)", arguments: [tenant, now])
-            for row in newKeys {
-                try db.execute(sql: "INSERT INTO data_key (id, tenant_id, data_class, kek_id, wrapped, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                               arguments: [row.id, tenant, row.dataClass, row.wrapped.kekID, Data(row.wrapped.sealed), now])
+            let newKeys = rows
+            try await control.write { db in
+                if try Bool.fetchOne(db, sql: "SELECT 1 FROM tenant WHERE id = ?", arguments: [tenant]) == true {
+                    throw CofferError(.alreadyExists, "tenant '\(tenant)' already exists")
+                }
+                try db.execute(sql: "INSERT INTO tenant (id, created_at) VALUES (?, ?)", arguments: [tenant, now])
+                for row in newKeys {
+                    try db.execute(sql: "INSERT INTO data_key (id, tenant_id, data_class, kek_id, wrapped, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                                   arguments: [row.id, tenant, row.dataClass, row.wrapped.kekID, Data(row.wrapped.sealed), now])
+                }
             }
+            logger.debug("tenant created", metadata: ["tenant": "\(tenant)", "actor": "\(context.actor)"])
         }
-        logger.debug("tenant created", metadata: ["tenant": "\(tenant)", "actor": "\(context.actor)"])
     }
 
     /// The registered tenants, sorted by id.
     public func tenants(context: AccessContext) async throws -> [String] {
-        try await control.read { db in try String.fetchAll(db, sql: "SELECT id FROM tenant ORDER BY id") }
+        let request = AccessRequest(action: .list, dataClass: .administration)
+        try await authorize(context, request)
+        return try await performing(context, request) {
+            try await control.read { db in try String.fetchAll(db, sql: "SELECT id FROM tenant ORDER BY id") }
+        }
     }
 
     static func validateTenantID(_ tenant: String) throws {

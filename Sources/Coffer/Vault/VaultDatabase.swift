@@ -71,6 +71,11 @@ enum VaultDatabase {
     }
 
     /// Runs `body`, translating database errors into ``CofferError``.
+    static func guardedSync<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch { throw translate(error) }
+    }
+
+    /// Runs `body`, translating database errors into ``CofferError``.
     static func guarded<T>(_ body: () async throws -> T) async throws -> T {
         do { return try await body() } catch { throw translate(error) }
     }

@@ -30,6 +30,25 @@ enum VaultSchema {
                 );
                 """)
         }
+        migrator.registerMigration("v2-access") { db in
+            try db.execute(sql: """
+                ALTER TABLE principal ADD COLUMN tenants TEXT;
+                CREATE TABLE access_grant (
+                    id TEXT PRIMARY KEY,
+                    grantee TEXT NOT NULL,
+                    tenant TEXT NOT NULL,
+                    subject TEXT,
+                    purpose TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    issued_by TEXT NOT NULL,
+                    issued_at INTEGER NOT NULL,
+                    expires_at INTEGER NOT NULL,
+                    revoked_at INTEGER,
+                    revoked_by TEXT
+                );
+                CREATE INDEX access_grant_grantee ON access_grant(grantee, tenant);
+                """)
+        }
         return migrator
     }
 

@@ -72,11 +72,31 @@ public struct Keyring: Sendable {
         entries.filter { $0.purpose == .keyEncryption }.map(\.id)
     }
 
-    /// A keyring with one fresh random active key-encryption key.
+    /// A keyring with one fresh random active key-encryption key, plus one key for each other
+    /// purpose (the blind index and the audit-log signing seed).
     /// - Parameter development: Marks the keyring as a development keyring.
     public static func generate(development: Bool = false) throws -> Keyring {
         let entry = try newEntry(purpose: .keyEncryption)
-        return Keyring(entries: [entry], activeKeyID: entry.id, isDevelopment: development)
+        return Keyring(entries: [entry, try newEntry(purpose: .blindIndex), try newEntry(purpose: .auditSigning)],
+                       activeKeyID: entry.id, isDevelopment: development)
+    }
+
+    /// The key `id`, which must have `purpose`.
+    /// - Throws: ``CofferError`` `keyNotFound`.
+    public func secret(id: String, purpose: Purpose) throws -> SecureBytes {
+        guard let entry = entries.first(where: { $0.id == id && $0.purpose == purpose }) else {
+            throw CofferError(.keyNotFound, "the keyring has no \(purpose) key '\(id)'; use the keyring this vault was created with")
+        }
+        return entry.material
+    }
+
+    /// The newest key for `purpose` with its id.
+    /// - Throws: ``CofferError`` `keyNotFound` naming the command that adds one.
+    public func requiredSecret(for purpose: Purpose) throws -> (id: String, material: SecureBytes) {
+        guard let entry = entries.last(where: { $0.purpose == purpose }) else {
+            throw CofferError(.keyNotFound, "the keyring has no \(purpose) key; add one with `coffer keys add --purpose \(purpose)`")
+        }
+        return (entry.id, entry.material)
     }
 
     /// This keyring plus a fresh key-encryption key, made active. Older keys stay so existing

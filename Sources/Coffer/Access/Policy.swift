@@ -1,0 +1,57 @@
+/// The access policy: which role may do what, on which data, for which purposes. Deny by default.
+///
+/// | role | may | purposes |
+/// |---|---|---|
+/// | service | read, write, delete, list, stat content of its tenants; create tenants | service-operation, customer-request |
+/// | support | list, stat (metadata) of its tenants; PII only with a grant | support, customer-request |
+/// | privacy-officer | grants; subject requests on PII; read and export content | subject-request, legal |
+/// | auditor | the access log, proofs and reports | audit |
+/// | reporting | aggregate counts and sizes | service-operation, audit |
+/// | admin | keys, principals, tenants | administration, security-investigation |
+enum Policy {
+    struct Rule {
+        let role: Role
+        let actions: Set<AccessAction>
+        let dataClass: DataClass
+        let purposes: Set<Purpose>
+    }
+
+    static let rules: [Rule] = [
+        Rule(role: .service, actions: [.read, .write, .delete, .list, .stat], dataClass: .content,
+             purposes: [.serviceOperation, .customerRequest]),
+        Rule(role: .service, actions: [.list, .stat], dataClass: .metadata, purposes: [.serviceOperation, .customerRequest]),
+        Rule(role: .service, actions: [.tenantCreate], dataClass: .administration, purposes: [.serviceOperation, .administration]),
+        Rule(role: .support, actions: [.list, .stat], dataClass: .metadata, purposes: [.support, .customerRequest]),
+        Rule(role: .privacyOfficer, actions: [.grant, .revoke], dataClass: .administration, purposes: [.subjectRequest, .legal, .administration]),
+        Rule(role: .privacyOfficer, actions: [.read, .export, .list, .stat], dataClass: .content, purposes: [.subjectRequest, .legal]),
+        Rule(role: .privacyOfficer, actions: [.list, .stat], dataClass: .metadata, purposes: [.subjectRequest, .legal]),
+        Rule(role: .privacyOfficer, actions: [.auditRead], dataClass: .auditLog, purposes: [.subjectRequest, .legal]),
+        Rule(role: .auditor, actions: [.auditRead], dataClass: .auditLog, purposes: [.audit]),
+        Rule(role: .auditor, actions: [.list], dataClass: .administration, purposes: [.audit]),
+        Rule(role: .reporting, actions: [.report], dataClass: .aggregate, purposes: [.serviceOperation, .audit]),
+        Rule(role: .admin, actions: [.keyOperation, .principalAdmin, .tenantCreate, .list], dataClass: .administration,
+             purposes: [.administration, .securityInvestigation]),
+    ]
+
+    /// The decision for `principal` doing `action` on `dataClass` of `tenant` for `purpose`.
+    /// - Returns: The role that allows it, or the reason it is refused.
+    static func decide(principal: Principal?, action: AccessAction, dataClass: DataClass, tenant: String?,
+                       purpose: Purpose) -> Result<Role, CofferError> {
+        guard let principal else {
+            return .failure(CofferError(.accessDenied, "actor is not a registered principal; an admin adds it with `coffer principal add`"))
+        }
+        if let tenant, !principal.covers(tenant: tenant) {
+            return .failure(CofferError(.accessDenied, "principal '\(principal.id)' may not act on tenant '\(tenant)'"))
+        }
+        let candidates = rules.filter { principal.roles.contains($0.role) && $0.dataClass == dataClass && $0.actions.contains(action) }
+        guard !candidates.isEmpty else {
+            return .failure(CofferError(.accessDenied,
+                                        "no role of '\(principal.id)' (\(principal.roles.map(\.code).joined(separator: ", "))) allows \(action) on \(dataClass)"))
+        }
+        guard let rule = candidates.first(where: { $0.purposes.contains(purpose) }) else {
+            let allowed = Set(candidates.flatMap(\.purposes)).map(\.code).sorted().joined(separator: ", ")
+            return .failure(CofferError(.accessDenied, "purpose \(purpose) does not allow \(action) on \(dataClass); allowed: \(allowed)"))
+        }
+        return .success(rule.role)
+    }
+}

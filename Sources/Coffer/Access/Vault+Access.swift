@@ -1,0 +1,84 @@
+import Foundation
+import GRDB
+
+/// What an access is about, for policy and the log.
+struct AccessRequest: Sendable {
+    var action: AccessAction
+    var dataClass: DataClass
+    var tenant: String?
+    var subject: String?
+    var objectID: String?
+    var objectVersion: Int?
+    var objectKind: String?
+    var bytes: Int64?
+    var grantID: String?
+}
+
+extension Vault {
+    /// Decides `request` for `context` and records the decision durably before returning.
+    /// Refusals are recorded, then thrown. If the record cannot be written, nothing happens.
+    /// - Returns: The record (nil when auditing is off, which only benchmarks do).
+    /// - Throws: ``CofferError`` `accessDenied`, `purposeMissing`, `auditUnavailable`.
+    @discardableResult
+    func authorize(_ context: AccessContext, _ request: AccessRequest) async throws -> AuditRecord? {
+        let decision = try decide(context, request)
+        return try await record(context, request, decision: decision)
+    }
+
+    /// The policy decision alone (nothing recorded yet).
+    func decide(_ context: AccessContext, _ request: AccessRequest) throws -> Result<Role, CofferError> {
+        let principal = try principal(id: context.actor)
+        var decision = Policy.decide(principal: principal, action: request.action, dataClass: request.dataClass,
+                                     tenant: request.tenant, purpose: context.purpose)
+        if case .success = decision, request.dataClass == .pii, context.justification == nil {
+            decision = .failure(CofferError(.purposeMissing, "access to personal data needs a justification (--justification TEXT)"))
+        }
+        return decision
+    }
+
+    /// Records a decision; throws the refusal after recording it.
+    @discardableResult
+    func record(_ context: AccessContext, _ request: AccessRequest, decision: Result<Role, CofferError>) async throws -> AuditRecord? {
+        var entry = AuditEntry(time: nowMilliseconds(), actor: context.actor, role: nil, tenant: request.tenant,
+                               subject: request.subject, objectID: request.objectID, objectVersion: request.objectVersion,
+                               objectKind: request.objectKind, action: request.action, dataClass: request.dataClass,
+                               purpose: context.purpose, justification: context.justification, outcome: .allowed,
+                               errorCode: nil, bytes: request.bytes, requestID: context.requestID, client: context.client,
+                               grantID: request.grantID, reason: nil)
+        switch decision {
+        case .success(let role):
+            entry.role = role.code
+        case .failure(let refusal):
+            entry.outcome = .denied
+            entry.errorCode = refusal.code.description
+            entry.reason = refusal.message
+            entry.bytes = nil
+        }
+        let record = auditing ? try await appender.append(entry) : nil
+        if case .failure(let refusal) = decision { throw refusal }
+        return record
+    }
+
+    /// Records that an allowed access then failed. Best effort: the access already failed.
+    func recordFailure(_ context: AccessContext, _ request: AccessRequest, _ error: any Error) async {
+        guard auditing else { return }
+        let code = (error as? CofferError)?.code.description ?? "internal"
+        let entry = AuditEntry(time: nowMilliseconds(), actor: context.actor, role: nil, tenant: request.tenant,
+                               subject: request.subject, objectID: request.objectID, objectVersion: request.objectVersion,
+                               objectKind: request.objectKind, action: request.action, dataClass: request.dataClass,
+                               purpose: context.purpose, justification: context.justification, outcome: .error,
+                               errorCode: code, bytes: nil, requestID: context.requestID, client: context.client,
+                               grantID: request.grantID, reason: nil)
+        _ = try? await appender.append(entry)
+    }
+
+    /// Runs an allowed access, recording an error outcome if it fails.
+    func performing<T>(_ context: AccessContext, _ request: AccessRequest, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch {
+            await recordFailure(context, request, error)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import GRDB
+
+extension Vault {
+    /// The principal `id`, or nil when it is not registered.
+    func principal(id: String) throws -> Principal? {
+        try VaultDatabase.guardedSync {
+            try control.read { db in try Row.fetchOne(db, sql: "SELECT * FROM principal WHERE id = ?", arguments: [id]) }
+        }.map(Self.principal)
+    }
+
+    static func principal(_ row: Row) -> Principal {
+        let roles = (row["roles"] as String).split(separator: ",").compactMap { try? Role(parsing: String($0)) }
+        let tenants = (row["tenants"] as String?).map { $0.split(separator: ",").map(String.init) }
+        return Principal(id: row["id"], roles: roles.sorted(), tenants: tenants, createdAt: row["created_at"], createdBy: row["created_by"])
+    }
+
+    /// Registers a principal.
+    /// - Parameters:
+    ///   - id: Its id, 1-128 characters without commas or line breaks.
+    ///   - roles: At least one role.
+    ///   - tenants: The tenants it may act on; nil for all.
+    ///   - context: Who asks (an admin) and why.
+    /// - Throws: ``CofferError`` `accessDenied`, `alreadyExists`, `invalidArgument`.
+    public func addPrincipal(_ id: String, roles: [Role], tenants: [String]? = nil, context: AccessContext) async throws {
+        guard !id.isEmpty, id.count <= 128, !id.contains(","), !id.contains(where: \.isNewline) else {
+            throw CofferError(.invalidArgument, "principal id must be 1-128 characters without commas or line breaks")
+        }
+        guard !roles.isEmpty else { throw CofferError(.invalidArgument, "a principal needs at least one role") }
+        for tenant in tenants ?? [] { try Self.validateTenantID(tenant) }
+        let request = AccessRequest(action: .principalAdmin, dataClass: .administration, subject: nil, objectID: id)
+        try await authorize(context, request)
+        try await performing(context, request) {
+            try await VaultDatabase.guarded {
+                try await control.write { db in
+                    if try Bool.fetchOne(db, sql: "SELECT 1 FROM principal WHERE id = ?", arguments: [id]) == true {
+                        throw CofferError(.alreadyExists, "principal '\(id)' already exists")
+                    }
+                    try db.execute(sql: "INSERT INTO principal (id, roles, tenants, created_at, created_by) VALUES (?, ?, ?, ?, ?)",
+                                   arguments: [id, Set(roles).map(\.code).sorted().joined(separator: ","),
+                                               tenants?.joined(separator: ","), nowMilliseconds(), context.actor])
+                }
+            }
+        }
+    }
+
+    /// Removes a principal (not yourself).
+    public func removePrincipal(_ id: String, context: AccessContext) async throws {
+        let request = AccessRequest(action: .principalAdmin, dataClass: .administration, objectID: id)
+        try await authorize(context, request)
+        try await performing(context, request) {
+            guard id != context.actor else { throw CofferError(.invalidArgument, "a principal cannot remove itself") }
+            let removed = try await VaultDatabase.guarded {
+                try await control.write { db in
+                    try db.execute(sql: "DELETE FROM principal WHERE id = ?", arguments: [id])
+                    return db.changesCount
+                }
+            }
+            guard removed == 1 else { throw CofferError(.notFound, "no principal '\(id)'") }
+        }
+    }
+
+    /// Every principal, by id.
+    public func principals(context: AccessContext) async throws -> [Principal] {
+        try await authorize(context, AccessRequest(action: .list, dataClass: .administration))
+        return try await VaultDatabase.guarded {
+            try await control.read { db in try Row.fetchAll(db, sql: "SELECT * FROM principal ORDER BY id").map(Self.principal) }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+
+/// Group commit for the access log: callers hand over a record and suspend; one committer
+/// thread writes everything that queued up meanwhile in a single transaction and fsync, then
+/// resumes every caller. Under load many records share one fsync; alone, a record costs one.
+final class AuditAppender: @unchecked Sendable {
+    // @unchecked: `pending` and `stopping` are touched only with `condition` locked.
+    private let log: AuditLog
+    private let condition = NSCondition()
+    private var pending: [(entry: AuditEntry, continuation: CheckedContinuation<AuditRecord, any Error>)] = []
+    private var stopping = false
+
+    init(log: AuditLog) {
+        self.log = log
+        let thread = Thread { [self] in run() }
+        thread.name = "coffer.audit-commit"
+        thread.start()
+    }
+
+    /// Appends `entry`, returning once it is durable.
+    /// - Throws: ``CofferError`` `auditUnavailable` when the log cannot be written.
+    func append(_ entry: AuditEntry) async throws -> AuditRecord {
+        try await withCheckedThrowingContinuation { continuation in
+            condition.lock()
+            defer { condition.unlock() }
+            guard !stopping else {
+                continuation.resume(throwing: CofferError(.auditUnavailable, "the vault is closed; nothing can be recorded"))
+                return
+            }
+            pending.append((entry, continuation))
+            condition.signal()
+        }
+    }
+
+    /// Stops the committer after it has written what is queued.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while pending.isEmpty && !stopping { condition.wait() }
+            if pending.isEmpty && stopping {
+                condition.unlock()
+                return
+            }
+            let batch = pending
+            pending.removeAll(keepingCapacity: true)
+            condition.unlock()
+            do {
+                let records = try log.commit(batch.map(\.entry))
+                for (item, record) in zip(batch, records) { item.continuation.resume(returning: record) }
+            } catch {
+                for item in batch { item.continuation.resume(throwing: error) }
+            }
+        }
+    }
+}

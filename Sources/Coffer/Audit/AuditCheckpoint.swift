@@ -1,0 +1,91 @@
+import Foundation
+import GRDB
+
+/// A signed statement of the access log's size and Merkle root at a moment. Kept elsewhere, it
+/// lets anyone with the vault's public key prove later that the log only grew since.
+public struct AuditCheckpoint: Sendable, Codable, Hashable {
+    /// The format tag.
+    public var format = "coffer-audit-checkpoint-v1"
+    /// Records in the tree.
+    public let treeSize: Int64
+    /// Merkle root (hex).
+    public let rootHash: String
+    /// When it was signed (Unix milliseconds).
+    public let time: Int64
+    /// The keyring id of the audit-signing key.
+    public let keyID: String
+    /// Ed25519 public key (hex).
+    public let publicKey: String
+    /// Ed25519 signature over ``signedText`` (hex).
+    public let signature: String
+
+    /// The exact text that is signed.
+    public var signedText: String { Self.signedText(treeSize: treeSize, rootHash: rootHash, time: time) }
+
+    static func signedText(treeSize: Int64, rootHash: String, time: Int64) -> String {
+        "coffer-audit-checkpoint-v1\n\(treeSize)\n\(rootHash)\n\(time)\n"
+    }
+
+    /// True when the signature is valid under `publicKey` (hex), or under the checkpoint's own key.
+    public func hasValidSignature(publicKey expected: String? = nil) -> Bool {
+        guard let key = [UInt8](hex: expected ?? publicKey), let signature = [UInt8](hex: signature) else { return false }
+        return Ed25519.isValid(signature: signature, message: Array(signedText.utf8), publicKey: key)
+    }
+}
+
+extension AuditLog {
+    func insertCheckpoint(_ db: Database, size: Int64, root: [UInt8]) throws {
+        let time = nowMilliseconds()
+        let text = AuditCheckpoint.signedText(treeSize: size, rootHash: root.hexString, time: time)
+        let signature = try signingKey.sign(Array(text.utf8))
+        try db.execute(sql: """
+            INSERT OR REPLACE INTO checkpoint (tree_size, root, time, key_id, public_key, signature) VALUES (?, ?, ?, ?, ?, ?)
+            """, arguments: [size, Data(root), time, keyID, Data(signingKey.publicKey), Data(signature)])
+    }
+
+    /// Signs a checkpoint of the log as it is now and stores it.
+    func checkpointNow() throws -> AuditCheckpoint {
+        try pool.write { db in
+            guard let state = try Row.fetchOne(db, sql: "SELECT frontier FROM log_state WHERE id = 1"),
+                  let frontier = MerkleFrontier(encoded: [UInt8](state["frontier"] as Data)) else {
+                throw CofferError(.tamperDetected, "the access log's state row is missing or corrupt")
+            }
+            try insertCheckpoint(db, size: frontier.size, root: frontier.root)
+            return try Self.checkpoint(Row.fetchOne(db, sql: "SELECT * FROM checkpoint WHERE tree_size = ?", arguments: [frontier.size])!)
+        }
+    }
+
+    func checkpoints() throws -> [AuditCheckpoint] {
+        try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM checkpoint ORDER BY tree_size").map(Self.checkpoint) }
+    }
+
+    static func checkpoint(_ row: Row) -> AuditCheckpoint {
+        AuditCheckpoint(treeSize: row["tree_size"], rootHash: [UInt8](row["root"] as Data).hexString, time: row["time"],
+                        keyID: row["key_id"], publicKey: [UInt8](row["public_key"] as Data).hexString,
+                        signature: [UInt8](row["signature"] as Data).hexString)
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Bytes from lower- or upper-case hex, or nil.
+    init?(hex: String) {
+        let digits = Array(hex.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(digits.count / 2)
+        for i in stride(from: 0, to: digits.count, by: 2) {
+            guard let high = Self.nibble(digits[i]), let low = Self.nibble(digits[i + 1]) else { return nil }
+            out.append(high << 4 | low)
+        }
+        self = out
+    }
+
+    private static func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 48...57: return c - 48
+        case 97...102: return c - 87
+        case 65...70: return c - 55
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import GRDB
+import Logging
+
+/// The access log: its own SQLite file (`audit.sqlite`), append-only, tamper-evident.
+///
+/// Every record is a leaf of an RFC 6962 Merkle tree and carries a MAC chained to the previous
+/// record's (HMAC-SHA256 under a key derived from the keyring's audit-signing key), so editing,
+/// reordering, deleting or forging a record breaks the chain at that record. Signed checkpoints
+/// (tree size, root, time; Ed25519) fix the history so far and can be kept elsewhere.
+final class AuditLog: Sendable {
+    let pool: DatabasePool
+    let path: String
+    let macKey: SecureBytes
+    let signingKey: Ed25519SigningKey
+    let keyID: String
+    let logger: Logger
+    /// A checkpoint is signed automatically every this many records.
+    static let checkpointInterval: Int64 = 1024
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE record (
+                    seq INTEGER PRIMARY KEY,
+                    time INTEGER NOT NULL,
+                    actor TEXT NOT NULL,
+                    role TEXT,
+                    tenant TEXT,
+                    subject TEXT,
+                    object_id TEXT,
+                    object_version INTEGER,
+                    object_kind TEXT,
+                    action TEXT NOT NULL,
+                    data_class TEXT NOT NULL,
+                    purpose TEXT NOT NULL,
+                    justification TEXT,
+                    outcome TEXT NOT NULL,
+                    error_code TEXT,
+                    bytes INTEGER,
+                    request_id TEXT,
+                    client TEXT,
+                    grant_id TEXT,
+                    reason TEXT
+                );
+                CREATE INDEX record_time ON record(time);
+                CREATE INDEX record_tenant ON record(tenant, seq);
+                CREATE INDEX record_actor ON record(actor, seq);
+                CREATE INDEX record_subject ON record(subject, seq) WHERE subject IS NOT NULL;
+                CREATE INDEX record_object ON record(object_id, seq) WHERE object_id IS NOT NULL;
+                CREATE INDEX record_action ON record(action, seq);
+                CREATE INDEX record_purpose ON record(purpose, seq);
+                CREATE INDEX record_outcome ON record(outcome, seq);
+                CREATE TABLE leaf (seq INTEGER PRIMARY KEY, hash BLOB NOT NULL, mac BLOB NOT NULL);
+                CREATE TABLE log_state (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    tree_size INTEGER NOT NULL,
+                    last_mac BLOB NOT NULL,
+                    frontier BLOB NOT NULL,
+                    pruned_before INTEGER NOT NULL DEFAULT 1
+                );
+                CREATE TABLE checkpoint (
+                    tree_size INTEGER PRIMARY KEY,
+                    root BLOB NOT NULL,
+                    time INTEGER NOT NULL,
+                    key_id TEXT NOT NULL,
+                    public_key BLOB NOT NULL,
+                    signature BLOB NOT NULL
+                );
+                """)
+            try db.execute(sql: "INSERT INTO log_state (id, tree_size, last_mac, frontier) VALUES (1, 0, ?, ?)",
+                           arguments: [Data(count: 32), Data(MerkleFrontier().encoded)])
+        }
+        return migrator
+    }
+
+    /// Opens (or creates) the log at `url`, keyed by the keyring's audit-signing key `keyID`.
+    init(url: URL, keyring: Keyring, keyID: String, logger: Logger) throws {
+        let seed = try keyring.secret(id: keyID, purpose: .auditSigning)
+        self.keyID = keyID
+        macKey = try HKDF.deriveKey(from: seed, salt: [UInt8](), info: Array("coffer/audit/mac".utf8), length: 32)
+        signingKey = try Ed25519SigningKey(seed: HKDF.deriveKey(from: seed, salt: [UInt8](),
+                                                                info: Array("coffer/audit/ed25519".utf8), length: 32))
+        path = url.path
+        self.logger = logger
+        var tuning = VaultDatabase.Tuning()
+        tuning.cacheKiB = 4 * 1024
+        pool = try VaultDatabase.open(url, migrator: Self.migrator, tuning: tuning)
+    }
+
+    /// The MAC that chains record `sequence` to the one before it.
+    func chainMAC(sequence: Int64, leaf: [UInt8], previous: [UInt8]) throws -> [UInt8] {
+        var message = Array("coffer-audit-mac-v1".utf8)
+        message += (0..<8).map { UInt8(truncatingIfNeeded: sequence >> (56 - 8 * $0)) }
+        message += leaf
+        message += previous
+        return try HMACSHA256.authenticate(message, key: macKey)
+    }
+
+    /// Appends `entries` in one transaction, durable (WAL fsync) when it returns.
+    /// - Returns: The records as stored, with their sequence numbers.
+    /// - Throws: ``CofferError`` `auditUnavailable` when the log cannot be written.
+    func commit(_ entries: [AuditEntry]) throws -> [AuditRecord] {
+        guard let mode = fileMode(path) else {
+            throw CofferError(.auditUnavailable, "the access log \(path) is missing; no access is allowed without it")
+        }
+        guard mode & S_IWUSR != 0 else {
+            throw CofferError(.auditUnavailable, "the access log \(path) is not writable (mode \(String(mode & 0o777, radix: 8))); no access is allowed until it is")
+        }
+        do {
+            return try pool.write { db in
+                guard let state = try Row.fetchOne(db, sql: "SELECT tree_size, last_mac, frontier FROM log_state WHERE id = 1"),
+                      var frontier = MerkleFrontier(encoded: [UInt8](state["frontier"] as Data)) else {
+                    throw CofferError(.tamperDetected, "the access log's state row is missing or corrupt; run `coffer audit verify`")
+                }
+                var size: Int64 = state["tree_size"]
+                var previous = [UInt8](state["last_mac"] as Data)
+                guard frontier.size == size else {
+                    throw CofferError(.tamperDetected, "the access log's state is inconsistent; run `coffer audit verify`")
+                }
+                let insertRecord = try db.cachedStatement(sql: """
+                    INSERT INTO record (seq, time, actor, role, tenant, subject, object_id, object_version, object_kind, action,
+                        data_class, purpose, justification, outcome, error_code, bytes, request_id, client, grant_id, reason)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+                let insertLeaf = try db.cachedStatement(sql: "INSERT INTO leaf (seq, hash, mac) VALUES (?, ?, ?)")
+                var records: [AuditRecord] = []
+                for entry in entries {
+                    size += 1
+                    let record = entry.record(sequence: size)
+                    let leaf = MerkleTree.leafHash(record.canonicalBytes)
+                    let mac = try chainMAC(sequence: size, leaf: leaf, previous: previous)
+                    try insertRecord.execute(arguments: Self.arguments(record))
+                    try insertLeaf.execute(arguments: [size, Data(leaf), Data(mac)])
+                    frontier.append(leaf)
+                    previous = mac
+                    records.append(record)
+                }
+                try db.execute(sql: "UPDATE log_state SET tree_size = ?, last_mac = ?, frontier = ? WHERE id = 1",
+                               arguments: [size, Data(previous), Data(frontier.encoded)])
+                let lastCheckpoint = try Int64.fetchOne(db, sql: "SELECT max(tree_size) FROM checkpoint") ?? 0
+                if size - lastCheckpoint >= Self.checkpointInterval {
+                    try insertCheckpoint(db, size: size, root: frontier.root)
+                }
+                return records
+            }
+        } catch let error as CofferError {
+            throw error
+        } catch {
+            throw CofferError(.auditUnavailable, "the access log could not record the access (\(VaultDatabase.describe(error))); the access did not happen")
+        }
+    }
+
+    static func arguments(_ r: AuditRecord) -> StatementArguments {
+        [r.sequence, r.time, r.actor, r.role, r.tenant, r.subject, r.objectID, r.objectVersion, r.objectKind, r.action,
+         r.dataClass, r.purpose, r.justification, r.outcome.rawValue, r.errorCode, r.bytes, r.requestID, r.client,
+         r.grantID, r.reason]
+    }
+
+    static func record(_ row: Row) throws -> AuditRecord {
+        guard let outcome = AuditRecord.Outcome(rawValue: row["outcome"]) else {
+            throw CofferError(.tamperDetected, "record \(row["seq"] as Int64) has an unknown outcome")
+        }
+        return AuditRecord(sequence: row["seq"], time: row["time"], actor: row["actor"], role: row["role"],
+                           tenant: row["tenant"], subject: row["subject"], objectID: row["object_id"],
+                           objectVersion: row["object_version"], objectKind: row["object_kind"], action: row["action"],
+                           dataClass: row["data_class"], purpose: row["purpose"], justification: row["justification"],
+                           outcome: outcome, errorCode: row["error_code"], bytes: row["bytes"], requestID: row["request_id"],
+                           client: row["client"], grantID: row["grant_id"], reason: row["reason"])
+    }
+}
+
+/// The mode bits of the file at `path`, or nil when it does not exist.
+///
+/// The log checks its file's owner-write bit itself: SQLite running as root would write to a file
+/// an operator made read-only, and a read-only log must stop every access.
+private func fileMode(_ path: String) -> mode_t? {
+    var info = stat()
+    return stat(path, &info) == 0 ? info.st_mode : nil
+}
