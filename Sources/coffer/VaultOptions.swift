@@ -2,9 +2,8 @@ import ArgumentParser
 import Coffer
 import Foundation
 
-/// Options every vault command shares: where the vault is, which keyring opens it, and the
-/// access context (actor and purpose) of the operation.
-struct VaultOptions: ParsableArguments {
+/// Where the vault is and which keyring opens it.
+struct LocationOptions: ParsableArguments {
     static let developmentKeyring = "keys-example/development-keyring.json"
 
     @Option(name: .long, help: "Vault directory (env COFFER_VAULT; default ./coffer-data).")
@@ -13,23 +12,10 @@ struct VaultOptions: ParsableArguments {
     @Option(name: .long, help: "Keyring file (env COFFER_KEYRING; default the development keyring in keys-example/, with a warning).")
     var keyring: String?
 
-    @Option(name: .long, help: "Principal id of the caller (env COFFER_ACTOR; default $USER).")
-    var actor: String?
-
-    @Option(name: .long, help: "Purpose of the access (env COFFER_PURPOSE): service-operation, customer-request, support, security-investigation, legal, subject-request, administration, audit.")
-    var purpose: String?
-
-    @Option(name: .long, help: "Justification of the access (free text; required for PII).")
-    var justification: String?
-
     private var environment: [String: String] { ProcessInfo.processInfo.environment }
 
     var vaultURL: URL {
         URL(fileURLWithPath: vault ?? environment["COFFER_VAULT"] ?? "./coffer-data")
-    }
-
-    var actorID: String {
-        actor ?? environment["COFFER_ACTOR"] ?? environment["USER"] ?? "operator"
     }
 
     /// Loads the keyring, warning on stderr when it is the development keyring.
@@ -42,17 +28,46 @@ struct VaultOptions: ParsableArguments {
         return (loaded, path)
     }
 
-    /// The access context; the purpose must be given (flag or environment).
+    func openVault() throws -> Vault {
+        try Vault.open(at: vaultURL, keyring: loadKeyring().keyring)
+    }
+}
+
+/// Options every vault command shares: where the vault is, which keyring opens it, and the
+/// access context (actor and purpose) of the operation.
+struct VaultOptions: ParsableArguments {
+    @OptionGroup var location: LocationOptions
+
+    @Option(name: .long, help: "Principal id of the caller (env COFFER_ACTOR; default $USER).")
+    var actor: String?
+
+    @Option(name: .long, help: "Purpose of the access (env COFFER_PURPOSE): service-operation, customer-request, support, security-investigation, legal, subject-request, administration, audit.")
+    var purpose: String?
+
+    @Option(name: .long, help: "Justification of the access (free text; required for PII).")
+    var justification: String?
+
+    private var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    var vaultURL: URL { location.vaultURL }
+
+    var actorID: String {
+        actor ?? environment["COFFER_ACTOR"] ?? environment["USER"] ?? "operator"
+    }
+
+    func loadKeyring() throws -> (keyring: Keyring, path: String) { try location.loadKeyring() }
+
+    /// The access context. The purpose comes from --purpose; else from the command's own purpose
+    /// (audit commands are for `audit`, key commands for `administration`); else from
+    /// COFFER_PURPOSE. Content commands have no purpose of their own: without one they are refused.
     func context(defaultPurpose: Purpose? = nil) throws -> AccessContext {
-        let code = purpose ?? environment["COFFER_PURPOSE"]
+        let code = purpose ?? (defaultPurpose == nil ? environment["COFFER_PURPOSE"] : nil)
         let purpose = try code.map(Purpose.init(parsing:)) ?? defaultPurpose ?? Purpose(parsing: "")
         return try AccessContext(actor: actorID, purpose: purpose, justification: justification,
                                  client: "coffer-cli")
     }
 
-    func openVault() throws -> Vault {
-        try Vault.open(at: vaultURL, keyring: loadKeyring().keyring)
-    }
+    func openVault() throws -> Vault { try location.openVault() }
 }
 
 /// A progress line on stderr for long transfers, shown only when stderr is a terminal.

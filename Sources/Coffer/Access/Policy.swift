@@ -7,7 +7,7 @@
 /// | privacy-officer | grants; subject requests on PII; read and export content | subject-request, legal |
 /// | auditor | the access log, proofs and reports | audit |
 /// | reporting | aggregate counts and sizes | service-operation, audit |
-/// | admin | keys, principals, tenants | administration, security-investigation |
+/// | admin | keys, principals, tenants; pruning the access log | administration, security-investigation |
 enum Policy {
     struct Rule {
         let role: Role
@@ -31,6 +31,7 @@ enum Policy {
         Rule(role: .reporting, actions: [.report], dataClass: .aggregate, purposes: [.serviceOperation, .audit]),
         Rule(role: .admin, actions: [.keyOperation, .principalAdmin, .tenantCreate, .list], dataClass: .administration,
              purposes: [.administration, .securityInvestigation]),
+        Rule(role: .admin, actions: [.purge], dataClass: .auditLog, purposes: [.administration]),
     ]
 
     /// The decision for `principal` doing `action` on `dataClass` of `tenant` for `purpose`.

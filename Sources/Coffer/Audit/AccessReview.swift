@@ -1,0 +1,140 @@
+import Foundation
+
+/// The periodic access review the policies promise: who accessed what, PII accesses with their
+/// grants and justifications, refusals, accesses outside any grant, and volume outliers.
+public struct AccessReview: Sendable, Codable, Hashable {
+    /// One actor's accesses in the period.
+    public struct ActorSummary: Sendable, Codable, Hashable {
+        public let actor: String
+        public let roles: [String]
+        public let total: Int
+        public let allowedByDataClass: [String: Int]
+        public let denied: Int
+        public let errors: Int
+        public let bytes: Int64
+    }
+
+    /// One access to personal data.
+    public struct PIIAccess: Sendable, Codable, Hashable {
+        public let sequence: Int64
+        public let time: Int64
+        public let actor: String
+        public let tenant: String?
+        public let subject: String?
+        public let action: String
+        public let purpose: String
+        public let justification: String?
+        public let grantID: String?
+        public let outcome: String
+    }
+
+    /// A refused access.
+    public struct Refusal: Sendable, Codable, Hashable {
+        public let sequence: Int64
+        public let time: Int64
+        public let actor: String
+        public let action: String
+        public let dataClass: String
+        public let tenant: String?
+        public let purpose: String
+        public let reason: String?
+    }
+
+    /// An actor whose volume stands out.
+    public struct Outlier: Sendable, Codable, Hashable {
+        public let actor: String
+        public let accesses: Int
+        public let bytes: Int64
+        public let medianAccesses: Int
+        public let why: String
+    }
+
+    /// Start of the period (Unix milliseconds, inclusive).
+    public let from: Int64
+    /// End of the period (Unix milliseconds, exclusive).
+    public let to: Int64
+    /// Records in the period.
+    public let totalRecords: Int
+    public let actors: [ActorSummary]
+    public let piiAccesses: [PIIAccess]
+    /// Allowed PII accesses that no grant covered (privacy officers' subject requests, or anomalies).
+    public let outsideGrant: [PIIAccess]
+    public let refusals: [Refusal]
+    public let outliers: [Outlier]
+
+    init(from: Int64, to: Int64, records: [AuditRecord]) {
+        self.from = from
+        self.to = to
+        totalRecords = records.count
+        let byActor = Dictionary(grouping: records, by: \.actor)
+        actors = byActor.keys.sorted().map { actor in
+            let mine = byActor[actor]!
+            let allowed = mine.filter { $0.outcome == .allowed }
+            return ActorSummary(actor: actor, roles: Array(Set(mine.compactMap(\.role))).sorted(), total: mine.count,
+                                allowedByDataClass: Dictionary(grouping: allowed, by: \.dataClass).mapValues(\.count),
+                                denied: mine.filter { $0.outcome == .denied }.count,
+                                errors: mine.filter { $0.outcome == .error }.count,
+                                bytes: allowed.reduce(0) { $0 + ($1.bytes ?? 0) })
+        }
+        let pii = records.filter { $0.dataClass == DataClass.pii.code }.map {
+            PIIAccess(sequence: $0.sequence, time: $0.time, actor: $0.actor, tenant: $0.tenant, subject: $0.subject,
+                      action: $0.action, purpose: $0.purpose, justification: $0.justification, grantID: $0.grantID,
+                      outcome: $0.outcome.rawValue)
+        }
+        piiAccesses = pii
+        outsideGrant = pii.filter { $0.outcome == AuditRecord.Outcome.allowed.rawValue && $0.grantID == nil }
+        refusals = records.filter { $0.outcome == .denied }.map {
+            Refusal(sequence: $0.sequence, time: $0.time, actor: $0.actor, action: $0.action, dataClass: $0.dataClass,
+                    tenant: $0.tenant, purpose: $0.purpose, reason: $0.reason)
+        }
+        // Outliers: an actor with at least 20 accesses and more than 5 times the median actor's
+        // count, or more than 5 times the median bytes.
+        let counts = actors.map(\.total).sorted()
+        let bytes = actors.map(\.bytes).sorted()
+        let medianCount = counts.isEmpty ? 0 : counts[counts.count / 2]
+        let medianBytes = bytes.isEmpty ? 0 : bytes[bytes.count / 2]
+        outliers = actors.compactMap { a in
+            if a.total >= 20 && a.total > 5 * max(medianCount, 1) {
+                return Outlier(actor: a.actor, accesses: a.total, bytes: a.bytes, medianAccesses: medianCount,
+                               why: "\(a.total) accesses, more than 5x the median actor (\(medianCount))")
+            }
+            if a.bytes > 5 * max(medianBytes, 1) && a.bytes >= 1 << 20 {
+                return Outlier(actor: a.actor, accesses: a.total, bytes: a.bytes, medianAccesses: medianCount,
+                               why: "\(a.bytes) bytes read, more than 5x the median actor (\(medianBytes))")
+            }
+            return nil
+        }
+    }
+
+    /// The review as Markdown, for people.
+    public var markdown: String {
+        let iso = ISO8601DateFormatter()
+        func time(_ ms: Int64) -> String { iso.string(from: Date(timeIntervalSince1970: Double(ms) / 1000)) }
+        func cell(_ s: String?) -> String { (s ?? "").replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ") }
+        var out = "# Access review \(time(from)) to \(time(to))\n\n\(totalRecords) access-log records in the period.\n\n"
+        out += "## Accesses per actor\n\n| actor | roles | records | allowed by data class | denied | errors | bytes |\n|---|---|---|---|---|---|---|\n"
+        for a in actors {
+            let classes = a.allowedByDataClass.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            out += "| \(cell(a.actor)) | \(a.roles.joined(separator: ", ")) | \(a.total) | \(classes) | \(a.denied) | \(a.errors) | \(a.bytes) |\n"
+        }
+        out += "\n## Personal-data accesses (\(piiAccesses.count))\n\n"
+        if piiAccesses.isEmpty { out += "None.\n" } else {
+            out += "| # | time | actor | tenant | subject | action | purpose | grant | justification | outcome |\n|---|---|---|---|---|---|---|---|---|---|\n"
+            for p in piiAccesses {
+                out += "| \(p.sequence) | \(time(p.time)) | \(cell(p.actor)) | \(cell(p.tenant)) | \(cell(p.subject)) | \(p.action) | \(p.purpose) | \(cell(p.grantID)) | \(cell(p.justification)) | \(p.outcome) |\n"
+            }
+        }
+        out += "\n## Allowed personal-data accesses outside any grant (\(outsideGrant.count))\n\n"
+        out += outsideGrant.isEmpty ? "None.\n" : outsideGrant.map { "- #\($0.sequence) \(time($0.time)) \($0.actor) \($0.action) \($0.subject ?? "") (\($0.purpose))\n" }.joined()
+        out += "\n## Refusals (\(refusals.count))\n\n"
+        if refusals.isEmpty { out += "None.\n" } else {
+            out += "| # | time | actor | action | data class | tenant | purpose | reason |\n|---|---|---|---|---|---|---|---|\n"
+            for r in refusals {
+                out += "| \(r.sequence) | \(time(r.time)) | \(cell(r.actor)) | \(r.action) | \(r.dataClass) | \(cell(r.tenant)) | \(r.purpose) | \(cell(r.reason)) |\n"
+            }
+        }
+        out += "\n## Volume outliers (\(outliers.count))\n\n"
+        out += outliers.isEmpty ? "None.\n" : outliers.map { "- \($0.actor): \($0.why)\n" }.joined()
+        return out
+    }
+}

@@ -1,0 +1,141 @@
+import ArgumentParser
+import Coffer
+import Foundation
+
+/// Parses a time given as an ISO 8601 date ("2026-11-01", midnight UTC) or date-time.
+func parseTime(_ text: String) throws -> Int64 {
+    let full = ISO8601DateFormatter()
+    if let date = full.date(from: text) { return Int64(date.timeIntervalSince1970 * 1000) }
+    let day = ISO8601DateFormatter()
+    day.formatOptions = [.withFullDate]
+    if let date = day.date(from: text) { return Int64(date.timeIntervalSince1970 * 1000) }
+    throw ValidationError("'\(text)' is not a date (2026-11-01) or date-time (2026-11-01T12:00:00Z)")
+}
+
+struct PrincipalCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "principal", abstract: "Manage who may act on the vault (admin).",
+        subcommands: [Add.self, List.self, Remove.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register a principal with roles.")
+        @OptionGroup var options: VaultOptions
+        @Argument(help: "Principal id.") var id: String
+        @Option(name: .customLong("role"), help: "A role: \(Role.all.map(\.code).joined(separator: ", ")). Repeat for several.")
+        var roles: [String] = []
+        @Option(name: .customLong("tenant"), help: "A tenant it may act on. Repeat for several; omit for all.")
+        var tenants: [String] = []
+
+        func run() async throws {
+            try await runReportingErrors {
+                let vault = try options.openVault()
+                let roles = try self.roles.map(Role.init(parsing:))
+                try await vault.addPrincipal(id, roles: roles, tenants: tenants.isEmpty ? nil : tenants,
+                                             context: options.context(defaultPurpose: .administration))
+                print("added principal \(id) with roles \(roles.map(\.code).joined(separator: ", "))")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List principals.")
+        @OptionGroup var options: VaultOptions
+        @Flag(name: .long, help: "Print JSON.") var json = false
+
+        func run() async throws {
+            try await runReportingErrors {
+                let vault = try options.openVault()
+                let all = try await vault.principals(context: options.context(defaultPurpose: .administration))
+                if json { print(try jsonText(all)); return }
+                printTable(header: ["PRINCIPAL", "ROLES", "TENANTS", "CREATED", "BY"], rows: all.map {
+                    [$0.id, $0.roles.map(\.code).joined(separator: ","), $0.tenants?.joined(separator: ",") ?? "*", isoTime($0.createdAt), $0.createdBy]
+                })
+            }
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a principal.")
+        @OptionGroup var options: VaultOptions
+        @Argument(help: "Principal id.") var id: String
+
+        func run() async throws {
+            try await runReportingErrors {
+                let vault = try options.openVault()
+                try await vault.removePrincipal(id, context: options.context(defaultPurpose: .administration))
+                print("removed principal \(id)")
+            }
+        }
+    }
+}
+
+struct GrantCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "grant", abstract: "Temporary access to personal data (privacy officers).",
+        subcommands: [Issue.self, Revoke.self, List.self])
+
+    struct Issue: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Grant a principal access to a tenant's (or one subject's) PII until a time.")
+        @OptionGroup var options: VaultOptions
+        @Option(name: .long, help: "Who receives the grant.") var to: String
+        @Option(name: .long, help: "Tenant id.") var tenant: String
+        @Option(name: .long, help: "One subject id (default: every subject of the tenant).") var subject: String?
+        @Option(name: .customLong("for"), help: "The purpose the grant allows, e.g. support.") var grantedPurpose: String
+        @Option(name: .long, help: "Expiry: a date-time, or a duration such as 2h, 3d (at most 90 days).") var until: String
+        @Option(name: .long, help: "Why the access is needed.") var reason: String
+
+        func expiry() throws -> Int64 {
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            if let unit = until.last, let value = Int64(until.dropLast()), "mhd".contains(unit) {
+                let ms: Int64 = unit == "m" ? 60_000 : unit == "h" ? 3_600_000 : 86_400_000
+                return now + value * ms
+            }
+            return try parseTime(until)
+        }
+
+        func run() async throws {
+            try await runReportingErrors {
+                let vault = try options.openVault()
+                let grant = try await vault.issueGrant(to: to, tenant: tenant, subject: subject,
+                                                       purpose: Purpose(parsing: grantedPurpose), expiresAt: expiry(),
+                                                       reason: reason, context: options.context(defaultPurpose: .subjectRequest))
+                print("\(grant.id) expires \(isoTime(grant.expiresAt))")
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a grant at once.")
+        @OptionGroup var options: VaultOptions
+        @Argument(help: "Grant id.") var id: String
+
+        func run() async throws {
+            try await runReportingErrors {
+                let vault = try options.openVault()
+                try await vault.revokeGrant(id, context: options.context(defaultPurpose: .subjectRequest))
+                print("revoked \(id)")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List grants, newest first.")
+        @OptionGroup var options: VaultOptions
+        @Option(name: .long, help: "Only grants to this principal.") var grantee: String?
+        @Option(name: .long, help: "Only grants on this tenant.") var tenant: String?
+        @Flag(name: .long, help: "Print JSON.") var json = false
+
+        func run() async throws {
+            try await runReportingErrors {
+                let vault = try options.openVault()
+                let grants = try await vault.grants(grantee: grantee, tenant: tenant, context: options.context(defaultPurpose: .subjectRequest))
+                if json { print(try jsonText(grants)); return }
+                let now = Int64(Date().timeIntervalSince1970 * 1000)
+                printTable(header: ["GRANT", "TO", "TENANT", "SUBJECT", "PURPOSE", "EXPIRES", "STATE", "BY", "REASON"], rows: grants.map {
+                    [$0.id, $0.grantee, $0.tenant, $0.subject ?? "*", $0.purpose.code, isoTime($0.expiresAt),
+                     $0.revokedAt != nil ? "revoked" : ($0.isActive(at: now) ? "active" : "expired"), $0.issuedBy, $0.reason]
+                })
+            }
+        }
+    }
+}

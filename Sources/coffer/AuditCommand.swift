@@ -1,0 +1,176 @@
+import ArgumentParser
+import Coffer
+import Foundation
+
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit", abstract: "Query, verify and review the access log (auditors).",
+        subcommands: [Query.self, Verify.self, Prove.self, Checkpoint.self, Review.self, Prune.self])
+
+    struct Query: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Records matching filters, newest first.")
+        enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, csv }
+
+        @OptionGroup var location: LocationOptions
+        @Option(name: .customLong("as"), help: "Who is querying (env COFFER_ACTOR; default $USER). --actor filters the records.")
+        var caller: String?
+        @Option(name: .customLong("tenant"), help: "Tenant id.") var tenantFilter: String?
+        @Option(name: .customLong("actor"), help: "Only accesses by this principal.") var actorFilter: String?
+        @Option(name: .long, help: "Subject id.") var subject: String?
+        @Option(name: .long, help: "Object id.") var object: String?
+        @Option(name: .long, help: "Action: read, write, delete, list, stat, grant, ...") var action: String?
+        @Option(name: .customLong("purpose"), help: "Only accesses with this purpose code.") var purposeFilter: String?
+        @Option(name: .long, help: "allowed, denied or error.") var outcome: String?
+        @Option(name: .long, help: "From this date or date-time.") var since: String?
+        @Option(name: .long, help: "Before this date or date-time.") var until: String?
+        @Option(name: .long, help: "Only records before this sequence number (paging).") var before: Int64?
+        @Option(name: .long, help: "At most this many records.") var limit: Int = 100
+        @Option(name: .long, help: "table, json (JSON lines) or csv.") var format: Format = .table
+
+        func run() async throws {
+            try await runReportingErrors {
+                let vault = try location.openVault()
+                var outcomeFilter: AuditRecord.Outcome?
+                if let outcome {
+                    guard let parsed = AuditRecord.Outcome(rawValue: outcome) else { throw ValidationError("--outcome is allowed, denied or error") }
+                    outcomeFilter = parsed
+                }
+                let query = AuditQuery(tenant: tenantFilter, actor: actorFilter, subject: subject, objectID: object, action: action,
+                                       purpose: purposeFilter, outcome: outcomeFilter, since: try since.map(parseTime),
+                                       until: try until.map(parseTime), before: before, limit: limit)
+                let environment = ProcessInfo.processInfo.environment
+                let context = try AccessContext(actor: caller ?? environment["COFFER_ACTOR"] ?? environment["USER"] ?? "operator",
+                                                purpose: .audit, client: "coffer-cli")
+                let records = try await vault.auditRecords(query, context: context)
+                switch format {
+                case .json:
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                    for record in records { print(String(decoding: try encoder.encode(record), as: UTF8.self)) }
+                case .csv:
+                    print(AuditCSV.header)
+                    for record in records { print(AuditCSV.line(record)) }
+                case .table:
+                    printTable(header: ["#", "TIME", "ACTOR", "ROLE", "ACTION", "CLASS", "TENANT", "OBJECT/SUBJECT", "PURPOSE", "OUTCOME", "BYTES"],
+                               rows: records.map { r in
+                                   [String(r.sequence), isoTime(r.time), r.actor, r.role ?? "-", r.action, r.dataClass, r.tenant ?? "-",
+                                    r.objectID ?? r.subject ?? "-", r.purpose,
+                                    r.outcome.rawValue + (r.errorCode.map { " (\($0))" } ?? ""), r.bytes.map(String.init) ?? "-"]
+                               })
+                }
+            }
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Recompute every record, the MAC chain, the Merkle tree and the checkpoints; name the first bad record.")
+        @OptionGroup var options: VaultOptions
+        @Option(name: .long, help: "A checkpoint file kept elsewhere: prove today's log extends it.") var checkpoint: String?
+        @Flag(name: .long, help: "Print JSON.") var json = false
+
+        func run() async throws {
+            try await runReportingErrors {
+                let vault = try options.openVault()
+                let external = try checkpoint.map { path -> AuditCheckpoint in
+                    guard let data = FileManager.default.contents(atPath: path) else { throw CofferError(.io, "cannot read \(path)") }
+                    do { return try JSONDecoder().decode(AuditCheckpoint.self, from: data) } catch {
+                        throw CofferError(.invalidFormat, "\(path) is not a Coffer audit checkpoint")
+                    }
+                }
+                let result = try await vault.verifyAuditLog(extending: external, context: options.context(defaultPurpose: .audit))
+                if json { print(try jsonText(result)) } else if result.ok {
+                    print("ok: \(result.treeSize) records, root \(result.rootHash), \(result.checkpointsChecked) signed checkpoints matched"
+                          + (external.map { "; extends the checkpoint at size \($0.treeSize)" } ?? ""))
+                } else {
+                    print("FAILED at record \(result.firstBadRecord ?? 0): \(result.problem ?? "")")
+                }
+                if !result.ok { throw ExitCode(3) }
+            }
+        }
+    }
+
+    struct Prove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print an inclusion proof (RFC 6962 audit path) of one record.")
+        @OptionGroup var options: VaultOptions
+        @Argument(help: "Record sequence number.") var id: Int64
+
+        func run() async throws {
+            try await runReportingErrors {
+                let vault = try options.openVault()
+                let proof = try await vault.auditProof(sequence: id, context: options.context(defaultPurpose: .audit))
+                print(try jsonText(proof))
+            }
+        }
+    }
+
+    struct Checkpoint: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Sign a checkpoint of the log now and print or save it.")
+        @OptionGroup var options: VaultOptions
+        @Option(name: .long, help: "Write the checkpoint to this file (keep it away from the vault).") var out: String?
+
+        func run() async throws {
+            try await runReportingErrors {
+                let vault = try options.openVault()
+                let checkpoint = try await vault.auditCheckpoint(context: options.context(defaultPurpose: .audit))
+                let text = try jsonText(checkpoint)
+                if let out {
+                    let file = try AtomicOutputFile(path: out)
+                    try FileDescriptorIO.writeAll(file.fd, UnsafeRawBufferPointer(start: text, count: text.utf8.count))
+                    try file.commit()
+                    print("checkpoint of \(checkpoint.treeSize) records written to \(out)")
+                } else {
+                    print(text)
+                }
+            }
+        }
+    }
+
+    struct Review: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The access review for a period, as Markdown or JSON.")
+        @OptionGroup var options: VaultOptions
+        @Option(name: .long, help: "Start date (inclusive).") var from: String
+        @Option(name: .long, help: "End date (exclusive).") var to: String
+        @Flag(name: .long, help: "Print JSON instead of Markdown.") var json = false
+
+        func run() async throws {
+            try await runReportingErrors {
+                let vault = try options.openVault()
+                let review = try await vault.accessReview(from: try parseTime(from), to: try parseTime(to),
+                                                          context: options.context(defaultPurpose: .audit))
+                print(json ? try jsonText(review) : review.markdown)
+            }
+        }
+    }
+
+    struct Prune: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete log records older than a date, keeping the hashes and checkpoints verification needs (admin).")
+        @OptionGroup var options: VaultOptions
+        @Option(name: .long, help: "Delete records before this date.") var before: String
+
+        func run() async throws {
+            try await runReportingErrors {
+                let vault = try options.openVault()
+                let count = try await vault.pruneAuditLog(before: try parseTime(before), context: options.context(defaultPurpose: .administration))
+                print("pruned \(count) records")
+            }
+        }
+    }
+}
+
+/// CSV of access-log records (RFC 4180 quoting).
+enum AuditCSV {
+    static let header = "sequence,time,actor,role,tenant,subject,object_id,object_version,object_kind,action,data_class,purpose,justification,outcome,error_code,bytes,request_id,client,grant_id,reason"
+
+    static func line(_ r: AuditRecord) -> String {
+        let fields: [String?] = [String(r.sequence), isoTime(r.time), r.actor, r.role, r.tenant, r.subject, r.objectID,
+                                 r.objectVersion.map(String.init), r.objectKind, r.action, r.dataClass, r.purpose, r.justification,
+                                 r.outcome.rawValue, r.errorCode, r.bytes.map(String.init), r.requestID, r.client, r.grantID, r.reason]
+        return fields.map { field in
+            guard let field else { return "" }
+            guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
+            return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        }.joined(separator: ",")
+    }
+}
