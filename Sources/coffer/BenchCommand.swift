@@ -6,7 +6,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput on this machine.",
-        subcommands: [Crypto.self, Store.self]
+        subcommands: [Crypto.self, Store.self, Audit.self]
     )
 
     struct Crypto: ParsableCommand {
@@ -100,4 +100,32 @@ func parseOpensslSpeed(_ text: String) throws -> Double {
         throw CofferError(.invalidArgument, "--openssl-speed takes openssl's figure, such as 5100000.00k")
     }
     return thousands * 1000
+}
+
+extension BenchCommand {
+    struct Audit: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Access-log costs: append rate, overhead on 4 KiB gets, query latency at several log sizes, verify rate.")
+
+        @Option(name: .long, help: "4 KiB gets per measurement.") var gets: Int = 2000
+        @Option(name: .long, help: "Concurrent callers for group commit.") var concurrency: Int = 16
+        @Option(name: .customLong("query-sizes"), help: "Comma-separated log sizes for query latency and verification.")
+        var querySizes: String = "10000,1000000"
+        @Flag(name: .long, help: "Print JSON.") var json = false
+
+        func run() async throws {
+            try await runReportingErrors {
+                let sizes = querySizes.split(separator: ",").compactMap { Int($0) }
+                guard !sizes.isEmpty, gets > 0, concurrency > 0 else { throw ValidationError("bad --gets, --concurrency or --query-sizes") }
+                let report = try await AuditBenchmark.run(gets: gets, concurrency: concurrency, querySizes: sizes)
+                if json { print(try jsonText(report)); return }
+                for m in report.measurements {
+                    print("\(m.name.padding(toLength: 34, withPad: " ", startingAt: 0)) \(String(format: "%12.2f", m.value)) \(m.unit)")
+                }
+                for (name, value) in report.getOverhead.sorted(by: { $0.key < $1.key }) {
+                    print("\(name.padding(toLength: 48, withPad: " ", startingAt: 0)) \(String(format: "%.2f", value))")
+                }
+            }
+        }
+    }
 }
