@@ -9,7 +9,7 @@ struct CofferCommand: AsyncParsableCommand {
         abstract: "Coffer: an embeddable encrypted vault for customer content and PII.",
         discussion: "See docs/ for the format, the keyring and the architecture.",
         subcommands: [InitCommand.self, TenantCommand.self, PutCommand.self, GetCommand.self, ListCommand.self,
-                      StatCommand.self, RemoveCommand.self, PrincipalCommand.self, GrantCommand.self, AuditCommand.self,
+                      StatCommand.self, RemoveCommand.self, PIICommand.self, PrincipalCommand.self, GrantCommand.self, AuditCommand.self,
                       KeysCommand.self, CryptoCommand.self, BenchCommand.self]
     )
 }

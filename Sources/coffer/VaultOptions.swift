@@ -44,7 +44,7 @@ struct VaultOptions: ParsableArguments {
     @Option(name: .long, help: "Purpose of the access (env COFFER_PURPOSE): service-operation, customer-request, support, security-investigation, legal, subject-request, administration, audit.")
     var purpose: String?
 
-    @Option(name: .long, help: "Justification of the access (free text; required for PII).")
+    @Option(name: .long, help: "Justification of the access (free text; required for PII; env COFFER_JUSTIFICATION).")
     var justification: String?
 
     private var environment: [String: String] { ProcessInfo.processInfo.environment }
@@ -63,7 +63,7 @@ struct VaultOptions: ParsableArguments {
     func context(defaultPurpose: Purpose? = nil) throws -> AccessContext {
         let code = purpose ?? (defaultPurpose == nil ? environment["COFFER_PURPOSE"] : nil)
         let purpose = try code.map(Purpose.init(parsing:)) ?? defaultPurpose ?? Purpose(parsing: "")
-        return try AccessContext(actor: actorID, purpose: purpose, justification: justification,
+        return try AccessContext(actor: actorID, purpose: purpose, justification: justification ?? environment["COFFER_JUSTIFICATION"],
                                  client: "coffer-cli")
     }
 

@@ -32,6 +32,10 @@ public struct AccessAction: Hashable, Sendable, Codable, CustomStringConvertible
     public static let principalAdmin = AccessAction("principal-admin")
     /// Reading the access log, its proofs and reports.
     public static let auditRead = AccessAction("audit-read")
+    /// Checking a password (the hash never leaves the vault).
+    public static let authenticate = AccessAction("authenticate")
+    /// Finding subjects through the blind index.
+    public static let find = AccessAction("find")
     /// Aggregate counts and sizes (reporting).
     public static let report = AccessAction("report")
 

@@ -32,6 +32,14 @@ enum Policy {
         Rule(role: .admin, actions: [.keyOperation, .principalAdmin, .tenantCreate, .list], dataClass: .administration,
              purposes: [.administration, .securityInvestigation]),
         Rule(role: .admin, actions: [.purge], dataClass: .auditLog, purposes: [.administration]),
+        // Personal data. Reading values needs a privacy officer's subject request, or a grant
+        // (checked in Vault+PII). The backend registers people, records consents and identifiers,
+        // checks passwords and finds accounts by email.
+        Rule(role: .service, actions: [.write, .authenticate, .find], dataClass: .pii,
+             purposes: [.serviceOperation, .customerRequest]),
+        Rule(role: .privacyOfficer, actions: [.read, .write, .find, .export, .erasure], dataClass: .pii,
+             purposes: [.subjectRequest, .legal]),
+        Rule(role: .admin, actions: [.find], dataClass: .pii, purposes: [.securityInvestigation]),
     ]
 
     /// The decision for `principal` doing `action` on `dataClass` of `tenant` for `purpose`.

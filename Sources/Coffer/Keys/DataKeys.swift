@@ -53,3 +53,8 @@ func makeIdentifier(_ prefix: String) throws -> String {
 
 /// Milliseconds since 1970.
 func nowMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+
+/// The wrap context of a data subject's key.
+func subjectKeyContext(subject: String, tenant: String) -> String {
+    "subject-key/\(subject)/tenant/\(tenant)"
+}

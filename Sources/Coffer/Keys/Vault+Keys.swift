@@ -27,11 +27,21 @@ extension Vault {
                     try db.execute(sql: "UPDATE data_key SET kek_id = ?, wrapped = ?, rewrapped_at = ? WHERE id = ?",
                                    arguments: [target.id, Data(rewrapped.sealed), now, id])
                 }
-                let canary = try target.wrap(SecureBytes.random(count: 32), context: "vault-canary")
+                let subjects = try Row.fetchAll(db, sql: "SELECT subject_id, tenant_id, kek_id, wrapped FROM subject_key")
+            for row in subjects {
+                let subject: String = row["subject_id"], tenant: String = row["tenant_id"]
+                let context = subjectKeyContext(subject: subject, tenant: tenant)
+                let old = WrappedKey(kekID: row["kek_id"], sealed: [UInt8](row["wrapped"] as Data))
+                let key = try newKeyring.keyEncryptionKey(id: old.kekID).unwrap(old, context: context)
+                let rewrapped = try target.wrap(key, context: context)
+                try db.execute(sql: "UPDATE subject_key SET kek_id = ?, wrapped = ?, rewrapped_at = ? WHERE subject_id = ?",
+                               arguments: [target.id, Data(rewrapped.sealed), now, subject])
+            }
+            let canary = try target.wrap(SecureBytes.random(count: 32), context: "vault-canary")
                 try db.execute(sql: "UPDATE vault_info SET value = ? WHERE name = 'canary_kek'", arguments: [target.id])
                 try db.execute(sql: "UPDATE vault_info SET value = ? WHERE name = 'canary'",
                                arguments: [Data(canary.sealed).base64EncodedString()])
-                return rows.count
+                return rows.count + subjects.count
             }
             // From now on the keys are wrapped under the new KEK, which only the new keyring holds.
             currentKeyring.withLock { $0 = newKeyring }
@@ -49,7 +59,13 @@ extension Vault {
         try await authorize(context, request)
         return try await performing(context, request) {
             try await control.read { db in
-                try Row.fetchAll(db, sql: "SELECT id, tenant_id, data_class, kek_id, created_at, rewrapped_at FROM data_key ORDER BY tenant_id, data_class")
+                // Per-subject PII keys are listed with data class `pii-subject` and the subject id.
+                try Row.fetchAll(db, sql: """
+                    SELECT id, tenant_id, data_class, kek_id, created_at, rewrapped_at FROM data_key
+                    UNION ALL
+                    SELECT subject_id, tenant_id, 'pii-subject', kek_id, created_at, rewrapped_at FROM subject_key
+                    ORDER BY 2, 3, 1
+                    """)
                     .map { DataKeyStatus(id: $0["id"], tenant: $0["tenant_id"], dataClass: $0["data_class"], kekID: $0["kek_id"],
                                          createdAt: $0["created_at"], rewrappedAt: $0["rewrapped_at"]) }
             }

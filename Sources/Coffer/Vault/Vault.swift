@@ -22,6 +22,10 @@ public final class Vault: Sendable {
     let content: DatabasePool
     let audit: AuditLog
     let appender: AuditAppender
+    /// `pii.sqlite`: data subjects, apart from content.
+    let pii: DatabasePool
+    let piiSettingsBox = Mutex(PIISettings())
+    private let subjectKeyCache = Mutex<[String: SecureBytes]>([:])
     /// False only for the benchmark's unaudited twin, which measures what the log costs.
     let auditing: Bool
     let logger: Logger
@@ -33,6 +37,7 @@ public final class Vault: Sendable {
         static let control = "control.sqlite"
         static let content = "content.sqlite"
         static let audit = "audit.sqlite"
+        static let pii = "pii.sqlite"
         static let writers = "writers"
     }
 
@@ -41,8 +46,9 @@ public final class Vault: Sendable {
     static let contentTuning = VaultDatabase.Tuning(pageSize: 65536, cacheKiB: 4 * 1024, mmapSize: 0)
     static let controlTuning = VaultDatabase.Tuning(pageSize: 4096, cacheKiB: 2 * 1024, mmapSize: 0)
 
-    private init(directory: URL, keyring: Keyring, control: DatabasePool, content: DatabasePool, audit: AuditLog,
-                 auditing: Bool, logger: Logger, segmentSize: Int) {
+    private init(directory: URL, keyring: Keyring, control: DatabasePool, content: DatabasePool, pii: DatabasePool,
+                 audit: AuditLog, auditing: Bool, logger: Logger, segmentSize: Int) {
+        self.pii = pii
         self.directory = directory
         self.currentKeyring = Mutex(keyring)
         self.control = control
@@ -148,7 +154,9 @@ public final class Vault: Sendable {
         if info["audit_created"] == nil {
             try control.write { db in try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('audit_created', '1')") }
         }
-        let vault = Vault(directory: directory, keyring: keyring, control: control, content: content, audit: audit,
+        let pii = try VaultDatabase.open(directory.appendingPathComponent(FileName.pii), migrator: VaultSchema.pii,
+                                         tuning: controlTuning)
+        let vault = Vault(directory: directory, keyring: keyring, control: control, content: content, pii: pii, audit: audit,
                           auditing: auditing, logger: logger, segmentSize: segmentSize)
         try vault.removeAbandonedWrites()
         return vault
@@ -165,7 +173,9 @@ public final class Vault: Sendable {
         } catch let error as CofferError where error.code == .authenticationFailed {
             throw CofferError(.invalidKey, "this keyring's key '\(canaryKEK)' is not the one the vault was made with; \(wrongKeyring)")
         }
-        let needed = try control.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT kek_id FROM data_key") }
+        let needed = try control.read { db in
+            try String.fetchAll(db, sql: "SELECT kek_id FROM data_key UNION SELECT kek_id FROM subject_key")
+        }
         for id in needed where (try? keyring.keyEncryptionKey(id: id)) == nil {
             throw CofferError(.keyNotFound, "this keyring does not hold key '\(id)', which wraps some of the vault's data keys; \(wrongKeyring)")
         }
@@ -175,6 +185,7 @@ public final class Vault: Sendable {
     public func close() throws {
         appender.stop()
         try content.close()
+        try pii.close()
         try control.close()
         try audit.pool.close()
     }
@@ -257,7 +268,26 @@ public final class Vault: Sendable {
         return keys
     }
 
+    /// The unwrapped key of one data subject, cached.
+    func subjectKey(_ subject: String, tenant: String) throws -> SecureBytes {
+        if let cached = subjectKeyCache.withLock({ $0[subject] }) { return cached }
+        guard let row = try VaultDatabase.guardedSync({
+            try control.read { db in
+                try Row.fetchOne(db, sql: "SELECT kek_id, wrapped FROM subject_key WHERE subject_id = ? AND tenant_id = ?",
+                                 arguments: [subject, tenant])
+            }
+        }) else {
+            throw CofferError(.notFound, "subject \(subject) has no key: it was erased")
+        }
+        let wrapped = WrappedKey(kekID: row["kek_id"], sealed: [UInt8](row["wrapped"] as Data))
+        let key = try keyring.keyEncryptionKey(id: wrapped.kekID).unwrap(wrapped, context: subjectKeyContext(subject: subject, tenant: tenant))
+        let fieldKey = try HKDF.deriveKey(from: key, salt: [UInt8](), info: Array("coffer/v1/pii-fields".utf8), length: 32)
+        subjectKeyCache.withLock { $0[subject] = fieldKey }
+        return fieldKey
+    }
+
     func forgetCachedKeys() {
+        subjectKeyCache.withLock { $0.removeAll() }
         keyCache.withLock { $0.removeAll() }
     }
 }

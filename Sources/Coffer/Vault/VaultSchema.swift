@@ -49,6 +49,67 @@ enum VaultSchema {
                 CREATE INDEX access_grant_grantee ON access_grant(grantee, tenant);
                 """)
         }
+        migrator.registerMigration("v3-pii-keys") { db in
+            // One data key per data subject: erasing a person is destroying this row's key.
+            try db.execute(sql: """
+                CREATE TABLE subject_key (
+                    subject_id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenant(id),
+                    kek_id TEXT NOT NULL,
+                    wrapped BLOB NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    rewrapped_at INTEGER
+                );
+                CREATE INDEX subject_key_kek ON subject_key(kek_id);
+                """)
+        }
+        return migrator
+    }
+
+    /// `pii.sqlite`: data subjects and their fields, each sealed under the subject's own key, and
+    /// the blind index that finds a subject by email or IP without storing either.
+    static var pii: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE subject (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL
+                );
+                CREATE INDEX subject_tenant ON subject(tenant_id);
+                CREATE TABLE field (
+                    subject_id TEXT NOT NULL REFERENCES subject(id) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    value BLOB NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    PRIMARY KEY (subject_id, name)
+                );
+                CREATE TABLE consent (
+                    subject_id TEXT NOT NULL REFERENCES subject(id) ON DELETE CASCADE,
+                    seq INTEGER NOT NULL,
+                    value BLOB NOT NULL,
+                    PRIMARY KEY (subject_id, seq)
+                );
+                CREATE TABLE identifier (
+                    id TEXT PRIMARY KEY,
+                    subject_id TEXT NOT NULL REFERENCES subject(id) ON DELETE CASCADE,
+                    value BLOB NOT NULL,
+                    first_seen INTEGER NOT NULL,
+                    last_seen INTEGER NOT NULL
+                );
+                CREATE INDEX identifier_subject ON identifier(subject_id);
+                CREATE TABLE lookup (
+                    kind TEXT NOT NULL,
+                    mac BLOB NOT NULL,
+                    subject_id TEXT NOT NULL REFERENCES subject(id) ON DELETE CASCADE,
+                    PRIMARY KEY (kind, mac, subject_id)
+                );
+                CREATE INDEX lookup_subject ON lookup(subject_id);
+                """)
+        }
         return migrator
     }
 

@@ -68,7 +68,8 @@ public final class SecureBytes: @unchecked Sendable {
         withUnsafeBytes { a in other.withUnsafeBytes { b in ConstantTime.equals(a, b) } }
     }
 
-    static func wipe(_ buffer: UnsafeMutableRawBufferPointer) {
+    /// Overwrites `buffer` with zeros in a way the compiler may not remove (`OPENSSL_cleanse`).
+    public static func wipe(_ buffer: UnsafeMutableRawBufferPointer) {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return }
         OPENSSL_cleanse(base, buffer.count)
     }
