@@ -36,3 +36,7 @@ if grep -rl -e "shop.example.test" -e "Reflected input" "$COFFER_VAULT" 2>/dev/n
     exit 1
 fi
 echo "no plaintext in $COFFER_VAULT: $(ls "$COFFER_VAULT" | tr '\n' ' ')"
+
+# Every access above was decided by policy and recorded first; the log verifies.
+$coffer audit query --limit 6 2>/dev/null
+$coffer audit verify 2>/dev/null
