@@ -14,6 +14,8 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var location: LocationOptions
         @Option(name: .customLong("as"), help: "Who is querying (env COFFER_ACTOR; default $USER). --actor filters the records.")
         var caller: String?
+        @Option(name: .customLong("as-purpose"), help: "The querying principal's purpose (default audit; privacy officers use subject-request or legal).")
+        var callerPurpose: String = "audit"
         @Option(name: .customLong("tenant"), help: "Tenant id.") var tenantFilter: String?
         @Option(name: .customLong("actor"), help: "Only accesses by this principal.") var actorFilter: String?
         @Option(name: .long, help: "Subject id.") var subject: String?
@@ -40,7 +42,7 @@ struct AuditCommand: AsyncParsableCommand {
                                        until: try until.map(parseTime), before: before, limit: limit)
                 let environment = ProcessInfo.processInfo.environment
                 let context = try AccessContext(actor: caller ?? environment["COFFER_ACTOR"] ?? environment["USER"] ?? "operator",
-                                                purpose: .audit, client: "coffer-cli")
+                                                purpose: try Purpose(parsing: callerPurpose), client: "coffer-cli")
                 let records = try await vault.auditRecords(query, context: context)
                 switch format {
                 case .json:
@@ -116,7 +118,7 @@ struct AuditCommand: AsyncParsableCommand {
                 let text = try jsonText(checkpoint)
                 if let out {
                     let file = try AtomicOutputFile(path: out)
-                    try FileDescriptorIO.writeAll(file.fd, UnsafeRawBufferPointer(start: text, count: text.utf8.count))
+                    try Array(text.utf8).withUnsafeBytes { try FileDescriptorIO.writeAll(file.fd, $0) }
                     try file.commit()
                     print("checkpoint of \(checkpoint.treeSize) records written to \(out)")
                 } else {

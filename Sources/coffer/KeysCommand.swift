@@ -5,12 +5,12 @@ struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
         abstract: "Make and manage keyrings.",
-        subcommands: [Generate.self, Rotate.self, Status.self]
+        subcommands: [Generate.self, Add.self, Rotate.self, Status.self]
     )
 
     struct Generate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write a new keyring (mode 0600) with one fresh active key-encryption key.")
+            abstract: "Write a new keyring (mode 0600): one fresh active key-encryption key, one blind-index key, one audit-signing key.")
 
         @Option(name: .long, help: "Where to write the keyring. An existing file is never overwritten.")
         var out: String
@@ -27,6 +27,31 @@ struct KeysCommand: AsyncParsableCommand {
         }
     }
 
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a key for a purpose (blind-index or audit-signing) to an existing keyring, such as one made before those purposes existed.")
+        @OptionGroup var location: LocationOptions
+        @Option(name: .long, help: "blind-index or audit-signing.") var purpose: String
+
+        func run() async throws {
+            try await runReportingErrors {
+                let (keyring, path) = try location.loadKeyring()
+                let wanted: Keyring.Purpose
+                switch purpose {
+                case Keyring.Purpose.blindIndex.rawValue: wanted = .blindIndex
+                case Keyring.Purpose.auditSigning.rawValue: wanted = .auditSigning
+                default: throw ValidationError("--purpose is blind-index or audit-signing (use `keys rotate` for key-encryption keys)")
+                }
+                guard keyring.secret(for: wanted) == nil else {
+                    throw CofferError(.alreadyExists, "the keyring already has a \(wanted) key; a vault keeps using the one it recorded")
+                }
+                let updated = try keyring.addingKey(for: wanted)
+                try updated.write(to: path, replacing: true)
+                print("added a \(wanted) key to \(path)")
+            }
+        }
+    }
+
     struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add a new active key-encryption key to the keyring and rewrap every data key under it (content untouched).")
@@ -36,6 +61,8 @@ struct KeysCommand: AsyncParsableCommand {
             try await runReportingErrors {
                 let (keyring, path) = try options.loadKeyring()
                 let vault = try Vault.open(at: options.vaultURL, keyring: keyring)
+                // Decided (and recorded) before the keyring file changes: a refused caller changes nothing.
+                _ = try await vault.keyStatus(context: options.context(defaultPurpose: .administration))
                 let rotated = try keyring.addingActiveKey()
                 // The new key is on disk before anything is wrapped under it.
                 try rotated.write(to: path, replacing: true)

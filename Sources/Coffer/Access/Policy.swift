@@ -22,7 +22,7 @@ enum Policy {
         Rule(role: .service, actions: [.list, .stat], dataClass: .metadata, purposes: [.serviceOperation, .customerRequest]),
         Rule(role: .service, actions: [.tenantCreate], dataClass: .administration, purposes: [.serviceOperation, .administration]),
         Rule(role: .support, actions: [.list, .stat], dataClass: .metadata, purposes: [.support, .customerRequest]),
-        Rule(role: .privacyOfficer, actions: [.grant, .revoke], dataClass: .administration, purposes: [.subjectRequest, .legal, .administration]),
+        Rule(role: .privacyOfficer, actions: [.grant, .revoke, .list], dataClass: .administration, purposes: [.subjectRequest, .legal, .administration]),
         Rule(role: .privacyOfficer, actions: [.read, .export, .list, .stat], dataClass: .content, purposes: [.subjectRequest, .legal]),
         Rule(role: .privacyOfficer, actions: [.list, .stat], dataClass: .metadata, purposes: [.subjectRequest, .legal]),
         Rule(role: .privacyOfficer, actions: [.auditRead], dataClass: .auditLog, purposes: [.subjectRequest, .legal]),

@@ -21,12 +21,16 @@ extension Vault {
         var decision = try decide(context, request)
         let now = nowMilliseconds()
         if case .success = decision {
-            if grantee == context.actor {
+            if ![Purpose.support, .customerRequest, .securityInvestigation, .legal, .subjectRequest].contains(purpose) {
+                decision = .failure(CofferError(.invalidArgument, "a grant is for support, customer-request, security-investigation, legal or subject-request, not \(purpose)"))
+            } else if grantee == context.actor {
                 decision = .failure(CofferError(.accessDenied, "nobody may grant access to themselves"))
             } else if reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
                 decision = .failure(CofferError(.purposeMissing, "a grant needs a reason"))
             } else if expiresAt <= now || expiresAt > now + 90 * 86_400_000 {
                 decision = .failure(CofferError(.invalidArgument, "a grant must expire in the future and within 90 days"))
+            } else if (try? classKeys(tenant: tenant, kind: .config)) == nil {
+                decision = .failure(CofferError(.unknownTenant, "unknown tenant '\(tenant)'"))
             } else if try principal(id: grantee) == nil {
                 decision = .failure(CofferError(.notFound, "no principal '\(grantee)' to grant to"))
             }

@@ -53,7 +53,11 @@ extension Vault {
             let removed = try await VaultDatabase.guarded {
                 try await control.write { db in
                     try db.execute(sql: "DELETE FROM principal WHERE id = ?", arguments: [id])
-                    return db.changesCount
+                    let removed = db.changesCount
+                    // A removed principal's grants end with it.
+                    try db.execute(sql: "UPDATE access_grant SET revoked_at = ?, revoked_by = ? WHERE grantee = ? AND revoked_at IS NULL",
+                                   arguments: [nowMilliseconds(), context.actor, id])
+                    return removed
                 }
             }
             guard removed == 1 else { throw CofferError(.notFound, "no principal '\(id)'") }

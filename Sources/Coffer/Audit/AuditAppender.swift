@@ -9,6 +9,7 @@ final class AuditAppender: @unchecked Sendable {
     private let condition = NSCondition()
     private var pending: [(entry: AuditEntry, continuation: CheckedContinuation<AuditRecord, any Error>)] = []
     private var stopping = false
+    private var finished = false
 
     init(log: AuditLog) {
         self.log = log
@@ -40,11 +41,22 @@ final class AuditAppender: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Stops the committer and waits until it has written what was queued and exited.
+    func stopAndWait() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        while !finished { condition.wait() }
+        condition.unlock()
+    }
+
     private func run() {
         while true {
             condition.lock()
             while pending.isEmpty && !stopping { condition.wait() }
             if pending.isEmpty && stopping {
+                finished = true
+                condition.broadcast()
                 condition.unlock()
                 return
             }

@@ -54,7 +54,9 @@ extension Vault {
     /// stay, so the rest of the log still verifies; the boundary is itself recorded in the log.
     /// - Returns: How many records were deleted.
     public func pruneAuditLog(before time: Int64, context: AccessContext) async throws -> Int {
-        let boundary = try audit.pruneBoundary(before: time)
+        // Never move the boundary back: an earlier or repeated prune keeps the previous one.
+        let previous = try await audit.pool.read { db in try AuditLog.prunedBefore(db) }
+        let boundary = max(try audit.pruneBoundary(before: time), previous)
         var request = auditRequest(.purge)
         let decision = try decide(context, request)
         if case .success = decision { request.bytes = nil }

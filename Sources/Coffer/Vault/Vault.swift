@@ -183,7 +183,7 @@ public final class Vault: Sendable {
 
     /// Closes the vault's files. Further calls fail.
     public func close() throws {
-        appender.stop()
+        appender.stopAndWait()
         try content.close()
         try pii.close()
         try control.close()

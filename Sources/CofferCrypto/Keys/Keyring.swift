@@ -116,7 +116,10 @@ public struct Keyring: Sendable {
     /// - Throws: ``CofferError`` `invalidArgument` for the active key, `keyNotFound` for an unknown id.
     public func removingKey(id: String) throws -> Keyring {
         guard id != activeKeyID else { throw CofferError(.invalidArgument, "key '\(id)' is the active key; rotate first") }
-        guard entries.contains(where: { $0.id == id }) else { throw CofferError(.keyNotFound, "keyring has no key '\(id)'") }
+        guard let entry = entries.first(where: { $0.id == id }) else { throw CofferError(.keyNotFound, "keyring has no key '\(id)'") }
+        guard entry.purpose == .keyEncryption else {
+            throw CofferError(.invalidArgument, "key '\(id)' is a \(entry.purpose) key; a vault needs it for its whole life, so it is never removed")
+        }
         return Keyring(entries: entries.filter { $0.id != id }, activeKeyID: activeKeyID, isDevelopment: isDevelopment)
     }
 
