@@ -209,9 +209,23 @@ struct KeyringTests {
         #expect(keyring.secret(for: .blindIndex)?.constantTimeEquals(firstBlind) == false, "the newest key of a purpose wins")
         #expect(keyring.secret(for: .auditSigning)?.count == 32)
         #expect(keyring.keyEncryptionKeyIDs.count == 1)
-        let onlyKEK = try generated.removingKey(id: generated.entries[2].id)
-        #expect(onlyKEK.secret(for: .auditSigning) == nil)
-        #expect(errorCode { _ = try onlyKEK.requiredSecret(for: .auditSigning) } == .keyNotFound)
+        // Keys other than KEKs are never removed: a vault needs them for its whole life.
+        #expect(errorCode { _ = try generated.removingKey(id: generated.entries[2].id) } == .invalidArgument)
+        // A keyring made before the other purposes existed holds only a KEK.
+        try withTemporaryDirectory { dir in
+            let path = dir.appendingPathComponent("old.json").path
+            let text = """
+                {"format": "coffer-keyring-v1", "active": "k1",
+                 "keys": [{"id": "k1", "material": "\(String(repeating: "ab", count: 31))cd"}]}
+                """
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            chmod(path, 0o600)
+            let onlyKEK = try Keyring.load(from: path)
+            #expect(onlyKEK.secret(for: .auditSigning) == nil)
+            let error = errorOf { _ = try onlyKEK.requiredSecret(for: .auditSigning) }
+            #expect(error?.code == .keyNotFound)
+            #expect(error?.message.contains("coffer keys add --purpose audit-signing") == true)
+        }
         let blindID = try #require(keyring.entries.last?.id)
         #expect(errorCode { _ = try keyring.keyEncryptionKey(id: blindID) } == .keyNotFound)
     }

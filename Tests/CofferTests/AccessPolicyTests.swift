@@ -25,12 +25,18 @@ struct AccessPolicyTests {
             let (id, _) = try await t.vault.put(tenant: "acme", kind: .testResult, name: "report", bytes: Array("hello".utf8), context: .test)
             let sam = accessContext("sam", .support)
 
-            let listed = try await t.recordsAdded { #expect(try await t.vault.list(tenant: "acme", context: sam).objects.map(\.id) == [id]) }
+            let listed = try await t.recordsAdded {
+                let page = try await t.vault.list(tenant: "acme", context: sam)
+                #expect(page.objects.map(\.id) == [id])
+            }
             #expect(listed.map(\.action) == ["list"])
             #expect(listed.first?.role == "support")
             #expect(listed.first?.outcome == .allowed)
             #expect(listed.first?.purpose == "support")
-            let statted = try await t.recordsAdded { #expect(try await t.vault.stat(tenant: "acme", objectID: id, context: sam).name == "report") }
+            let statted = try await t.recordsAdded {
+                let info = try await t.vault.stat(tenant: "acme", objectID: id, context: sam)
+                #expect(info.name == "report")
+            }
             #expect(statted.map(\.action) == ["stat"])
             #expect(statted.first?.dataClass == "metadata")
             #expect(statted.first?.objectID == id)

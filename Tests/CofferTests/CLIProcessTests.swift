@@ -37,18 +37,9 @@ struct CofferCLI {
     /// Runs to completion; returns exit status and standard output.
     @discardableResult
     func run(_ arguments: [String], input: Data? = nil) throws -> (status: Int32, output: String, error: String) {
-        let process = process(arguments)
-        let out = Pipe(), err = Pipe(), inPipe = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = inPipe
-        try process.run()
-        if let input { inPipe.fileHandleForWriting.write(input) }
-        try inPipe.fileHandleForWriting.close()
-        let output = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: errors, as: UTF8.self))
+        // posix_spawn rather than Foundation's Process.run, which intermittently crashes the test
+        // process on this toolchain (see AuditTestSupport.swift).
+        try spawn(arguments, input: input)
     }
 }
 
@@ -73,12 +64,9 @@ struct CLIProcessTests {
             let put = try cli.run(["put", "--tenant", "acme", "--kind", "test-result", "--name", "run-1"], input: content)
             #expect(put.status == 0)
             let id = String(put.output.split(separator: " ")[0])
-            let get = try cli.process(["get", "--tenant", "acme", id])
-            let pipe = Pipe()
-            get.standardOutput = pipe
-            try get.run()
-            let back = pipe.fileHandleForReading.readDataToEndOfFile()
-            get.waitUntilExit()
+            let outPath = cli.vault.deletingLastPathComponent().appendingPathComponent("got.bin").path
+            #expect(try cli.run(["get", "--tenant", "acme", id, "--out", outPath]).status == 0)
+            let back = try Data(contentsOf: URL(fileURLWithPath: outPath))
             #expect(back == content)
             #expect(try cli.run(["ls", "--tenant", "acme"]).output.contains("run-1"))
             #expect(try cli.run(["rm", "--tenant", "acme", id]).status == 0)
@@ -89,15 +77,9 @@ struct CLIProcessTests {
     @Test("a missing purpose and an unknown tenant are refused with clear messages")
     func refusals() async throws {
         try await withCLI { cli in
-            let noPurpose = cli.process(["ls", "--tenant", "acme"])
-            noPurpose.environment?["COFFER_PURPOSE"] = nil
-            let err = Pipe()
-            noPurpose.standardError = err
-            noPurpose.standardOutput = Pipe()
-            try noPurpose.run()
-            let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            noPurpose.waitUntilExit()
-            #expect(noPurpose.terminationStatus != 0)
+            let noPurpose = try cli.spawn(["ls", "--tenant", "acme"], environment: ["COFFER_PURPOSE": nil])
+            let message = noPurpose.error
+            #expect(noPurpose.status != 0)
             #expect(message.contains("purpose-missing"))
             let unknown = try cli.run(["ls", "--tenant", "globex"])
             #expect(unknown.status != 0)

@@ -57,8 +57,10 @@ extension Vault {
     /// Revokes a grant at once.
     public func revokeGrant(_ id: String, context: AccessContext) async throws {
         let existing = try await VaultDatabase.guarded {
-            try await control.read { db in try Row.fetchOne(db, sql: "SELECT * FROM access_grant WHERE id = ?", arguments: [id]) }
-        }.map(Self.grant)
+            try await control.readReleasingEarly { db in
+                try Row.fetchOne(db, sql: "SELECT * FROM access_grant WHERE id = ?", arguments: [id]).map(Self.grant)
+            }
+        }
         let request = AccessRequest(action: .revoke, dataClass: .administration, tenant: existing?.tenant,
                                     subject: existing?.subject, objectID: existing?.grantee, grantID: id)
         try await authorize(context, request)
@@ -78,7 +80,7 @@ extension Vault {
     public func grants(grantee: String? = nil, tenant: String? = nil, context: AccessContext) async throws -> [Grant] {
         try await authorize(context, AccessRequest(action: .list, dataClass: .administration, tenant: tenant))
         return try await VaultDatabase.guarded {
-            try await control.read { db in
+            try await control.readReleasingEarly { db in
                 try Row.fetchAll(db, sql: """
                     SELECT * FROM access_grant WHERE (?1 IS NULL OR grantee = ?1) AND (?2 IS NULL OR tenant = ?2)
                     ORDER BY issued_at DESC, id

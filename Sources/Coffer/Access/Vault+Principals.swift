@@ -68,7 +68,7 @@ extension Vault {
     public func principals(context: AccessContext) async throws -> [Principal] {
         try await authorize(context, AccessRequest(action: .list, dataClass: .administration))
         return try await VaultDatabase.guarded {
-            try await control.read { db in try Row.fetchAll(db, sql: "SELECT * FROM principal ORDER BY id").map(Self.principal) }
+            try await control.readReleasingEarly { db in try Row.fetchAll(db, sql: "SELECT * FROM principal ORDER BY id").map(Self.principal) }
         }
     }
 }

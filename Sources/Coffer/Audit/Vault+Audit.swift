@@ -55,7 +55,7 @@ extension Vault {
     /// - Returns: How many records were deleted.
     public func pruneAuditLog(before time: Int64, context: AccessContext) async throws -> Int {
         // Never move the boundary back: an earlier or repeated prune keeps the previous one.
-        let previous = try await audit.pool.read { db in try AuditLog.prunedBefore(db) }
+        let previous = try await audit.pool.readReleasingEarly { db in try AuditLog.prunedBefore(db) }
         let boundary = max(try audit.pruneBoundary(before: time), previous)
         var request = auditRequest(.purge)
         let decision = try decide(context, request)

@@ -58,7 +58,7 @@ extension Vault {
         let request = AccessRequest(action: .keyOperation, dataClass: .administration)
         try await authorize(context, request)
         return try await performing(context, request) {
-            try await control.read { db in
+            try await control.readReleasingEarly { db in
                 // Per-subject PII keys are listed with data class `pii-subject` and the subject id.
                 try Row.fetchAll(db, sql: """
                     SELECT id, tenant_id, data_class, kek_id, created_at, rewrapped_at FROM data_key

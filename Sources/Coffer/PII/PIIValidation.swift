@@ -15,9 +15,10 @@ enum PIIValidation {
     }
 
     static func containsCardNumber(_ text: String) -> Bool {
-        // Runs of digits joined by single spaces or dashes; every window of 13...19 digits is checked.
+        // Runs of digits (any script's decimal digits) joined by spaces or dashes; every
+        // window of 13...19 digits in a run is checked, so a number hidden in a longer run is found.
         var digits: [UInt8] = []
-        var lastWasSeparator = false
+        var separators = 0
         func check() -> Bool {
             guard digits.count >= 13 else { return false }
             for start in 0..<digits.count {
@@ -28,15 +29,15 @@ enum PIIValidation {
             return false
         }
         for scalar in text.unicodeScalars {
-            if let d = scalar.properties.numericType == .decimal ? UInt8(String(scalar)) : nil, scalar.isASCII {
-                digits.append(d)
-                lastWasSeparator = false
-            } else if (scalar == " " || scalar == "-") && !digits.isEmpty && !lastWasSeparator {
-                lastWasSeparator = true
+            if scalar.properties.numericType == .decimal, let value = scalar.properties.numericValue {
+                digits.append(UInt8(value))
+                separators = 0
+            } else if [" ", "-", "\u{00A0}", "\u{2013}", "\u{2014}"].contains(scalar) && !digits.isEmpty && separators < 3 {
+                separators += 1
             } else {
                 if check() { return true }
                 digits.removeAll()
-                lastWasSeparator = false
+                separators = 0
             }
         }
         return check()

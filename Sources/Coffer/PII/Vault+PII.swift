@@ -175,9 +175,9 @@ extension Vault {
     public func findSubjects(tenant: String? = nil, ip: String, context: AccessContext) async throws -> [String] {
         let address = try PIIValidation.ipAddress(ip)
         guard context.purpose == .securityInvestigation else {
-            try await record(context, AccessRequest(action: .find, dataClass: .pii, tenant: tenant),
-                             decision: .failure(CofferError(.accessDenied, "finding people by IP address is for security investigations only (purpose security-investigation)")))
-            return []
+            let refusal = CofferError(.accessDenied, "finding people by IP address is for security investigations only (purpose security-investigation)")
+            try await record(context, AccessRequest(action: .find, dataClass: .pii, tenant: tenant), decision: .failure(refusal))
+            throw refusal
         }
         return try await find(tenant: tenant, kind: "ip", value: address, context: context)
     }
@@ -187,7 +187,7 @@ extension Vault {
         try await authorizePII(context, action: .find, tenant: tenant, subject: nil, status: nil)
         let mac = try lookupMAC(kind: kind, tenant: tenant ?? "", value: value)
         return try await VaultDatabase.guarded {
-            try await pii.read { db in
+            try await pii.readReleasingEarly { db in
                 try String.fetchAll(db, sql: """
                     SELECT DISTINCT l.subject_id FROM lookup l JOIN subject s ON s.id = l.subject_id
                     WHERE l.kind = ? AND l.mac = ? AND (?3 IS NULL OR s.tenant_id = ?3) AND s.status != 'erased' ORDER BY l.subject_id

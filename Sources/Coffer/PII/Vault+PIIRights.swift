@@ -161,7 +161,7 @@ extension Vault {
         return try await performing(context, AccessRequest(action: .authenticate, dataClass: .pii, tenant: state.tenant, subject: id)) {
             let key = try subjectKey(id, tenant: state.tenant)
             guard let sealed = try await VaultDatabase.guarded({
-                try await pii.read { db in
+                try await pii.readReleasingEarly { db in
                     try Data.fetchOne(db, sql: "SELECT value FROM field WHERE subject_id = ? AND name = 'password-hash'", arguments: [id])
                 }
             }) else { return false }

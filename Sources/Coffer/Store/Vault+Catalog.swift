@@ -11,7 +11,7 @@ extension Vault {
         try await authorize(context, request)
         return try await performing(context, request) {
             let info = try await VaultDatabase.guarded {
-                try await content.read { db in try self.objectInfo(db, tenant: tenant, objectID: objectID) }
+                try await content.readReleasingEarly { db in try self.objectInfo(db, tenant: tenant, objectID: objectID) }
             }
             guard let info else { throw try notFound(tenant: tenant, objectID: objectID) }
             return info
@@ -41,7 +41,7 @@ extension Vault {
             sql += " ORDER BY updated_at DESC, id DESC LIMIT ?"
             arguments += [filter.limit + 1]
             let query = sql, queryArguments = arguments
-            let (objects, more) = try await VaultDatabase.guarded { try await content.read { db -> ([ObjectInfo], Bool) in
+            let (objects, more) = try await VaultDatabase.guarded { try await content.readReleasingEarly { db -> ([ObjectInfo], Bool) in
                 let ids = try String.fetchAll(db, sql: query, arguments: queryArguments)
                 let page = try ids.prefix(filter.limit).compactMap { try self.objectInfo(db, tenant: tenant, objectID: $0) }
                 return (page, ids.count > filter.limit)

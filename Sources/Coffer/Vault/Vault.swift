@@ -231,7 +231,7 @@ public final class Vault: Sendable {
         let request = AccessRequest(action: .list, dataClass: .administration)
         try await authorize(context, request)
         return try await performing(context, request) {
-            try await control.read { db in try String.fetchAll(db, sql: "SELECT id FROM tenant ORDER BY id") }
+            try await control.readReleasingEarly { db in try String.fetchAll(db, sql: "SELECT id FROM tenant ORDER BY id") }
         }
     }
 

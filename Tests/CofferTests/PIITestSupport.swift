@@ -1,0 +1,94 @@
+import Foundation
+import GRDB
+import Testing
+@testable import Coffer
+
+// Helpers of the PII vault tests (PII*Tests.swift, PasswordPolicyTests.swift). Names carry a
+// `pii` prefix so they do not collide with other test helpers of this module.
+
+/// The principals the PII tests add beside the vault creator ("store-tests": admin, auditor, service).
+enum PIIPrincipal {
+    /// A privacy officer.
+    static let officer = "pii-officer"
+    /// Support staff (PII only with a grant).
+    static let support = "pii-support"
+}
+
+extension AccessContext {
+    /// The backend (the creator's service role) doing its work, with a justification.
+    static let piiService = try! AccessContext(actor: "store-tests", purpose: .serviceOperation, justification: "pii test: backend work")
+    /// The privacy officer handling a subject request.
+    static let piiOfficer = try! AccessContext(actor: PIIPrincipal.officer, purpose: .subjectRequest,
+                                               justification: "pii test: subject access request")
+    /// The privacy officer acting on a legal obligation.
+    static let piiOfficerLegal = try! AccessContext(actor: PIIPrincipal.officer, purpose: .legal, justification: "pii test: court order")
+    /// The creator's admin role investigating an incident.
+    static let piiInvestigator = try! AccessContext(actor: "store-tests", purpose: .securityInvestigation,
+                                                    justification: "pii test: incident 17")
+    /// The creator's auditor role reading the log.
+    static let piiAuditor = try! AccessContext(actor: "store-tests", purpose: .audit)
+    /// Support staff helping a customer.
+    static let piiSupport = try! AccessContext(actor: PIIPrincipal.support, purpose: .support, justification: "pii test: ticket 4711")
+}
+
+extension PasswordHashParameters {
+    /// Cheap scrypt parameters for tests (N = 2^10): a hash takes about a millisecond.
+    static let piiTestFast = PasswordHashParameters(logN: 10, r: 8, p: 1)
+}
+
+/// The repository's sample breached-password list.
+let piiSampleBreachedListPath: String = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("data/breached-passwords-sample.txt").path
+
+/// A test vault (tenants `tenants`) with fast password hashing, the privacy officer and the
+/// support principal registered.
+func withPIIVault<R>(tenants: [String] = ["acme"], breached: BreachedPasswordList = BreachedPasswordList(),
+                     _ body: (TestVault) async throws -> R) async throws -> R {
+    try await withTestVault(tenants: tenants) { t in
+        t.vault.configurePII(PIISettings(passwordPolicy: PasswordPolicy(breached: breached), passwordHashing: .piiTestFast))
+        try await t.vault.addPrincipal(PIIPrincipal.officer, roles: [.privacyOfficer], context: .admin)
+        try await t.vault.addPrincipal(PIIPrincipal.support, roles: [.support], context: .admin)
+        return try await body(t)
+    }
+}
+
+extension Vault {
+    /// The stored (decrypted) value of one field, read through the internals: nil when absent.
+    func piiStoredField(_ subject: String, tenant: String, _ field: SubjectField) async throws -> String? {
+        let sealed = try await pii.read { db in
+            try Data.fetchOne(db, sql: "SELECT value FROM field WHERE subject_id = ? AND name = ?", arguments: [subject, field.rawValue])
+        }
+        guard let sealed else { return nil }
+        return try open(sealed, subject: subject, field: field.rawValue, key: subjectKey(subject, tenant: tenant))
+    }
+
+    /// A count from the PII file.
+    func piiCount(_ sql: String, _ arguments: StatementArguments = []) async throws -> Int {
+        try await pii.read { db in try Int.fetchOne(db, sql: sql, arguments: arguments) ?? -1 }
+    }
+
+    /// Every access-log record of `query`, oldest first, read as the creator's auditor.
+    func piiAuditRecords(_ query: AuditQuery) async throws -> [AuditRecord] {
+        Array(try await auditRecords(query, context: .piiAuditor).reversed())
+    }
+}
+
+/// The paths (relative to `directory`) of every regular file under `directory` whose bytes contain `needle`.
+func piiFiles(under directory: URL, containing needle: [UInt8]) throws -> [String] {
+    precondition(!needle.isEmpty)
+    let enumerator = try #require(FileManager.default.enumerator(at: directory, includingPropertiesForKeys: [.isRegularFileKey]))
+    var hits: [String] = []
+    for case let url as URL in enumerator where try url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile == true {
+        let data = try Data(contentsOf: url)
+        if data.range(of: Data(needle)) != nil {
+            hits.append(String(url.path.dropFirst(directory.path.count)))
+        }
+    }
+    return hits.sorted()
+}
+
+/// The names of the tables of one database, sorted.
+func piiTableNames(_ db: Database) throws -> [String] {
+    try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+}
