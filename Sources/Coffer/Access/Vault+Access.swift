@@ -39,12 +39,7 @@ extension Vault {
     /// Records a decision; throws the refusal after recording it.
     @discardableResult
     func record(_ context: AccessContext, _ request: AccessRequest, decision: Result<Role, CofferError>) async throws -> AuditRecord? {
-        var entry = AuditEntry(time: nowMilliseconds(), actor: context.actor, role: nil, tenant: request.tenant,
-                               subject: request.subject, objectID: request.objectID, objectVersion: request.objectVersion,
-                               objectKind: request.objectKind, action: request.action, dataClass: request.dataClass,
-                               purpose: context.purpose, justification: context.justification, outcome: .allowed,
-                               errorCode: nil, bytes: request.bytes, requestID: context.requestID, client: context.client,
-                               grantID: request.grantID, reason: nil)
+        var entry = AuditEntry(context, request, outcome: .allowed)
         switch decision {
         case .success(let role):
             entry.role = role.code
@@ -63,12 +58,9 @@ extension Vault {
     func recordFailure(_ context: AccessContext, _ request: AccessRequest, _ error: any Error) async {
         guard auditing else { return }
         let code = (error as? CofferError)?.code.description ?? "internal"
-        let entry = AuditEntry(time: nowMilliseconds(), actor: context.actor, role: nil, tenant: request.tenant,
-                               subject: request.subject, objectID: request.objectID, objectVersion: request.objectVersion,
-                               objectKind: request.objectKind, action: request.action, dataClass: request.dataClass,
-                               purpose: context.purpose, justification: context.justification, outcome: .error,
-                               errorCode: code, bytes: nil, requestID: context.requestID, client: context.client,
-                               grantID: request.grantID, reason: nil)
+        var entry = AuditEntry(context, request, outcome: .error)
+        entry.errorCode = code
+        entry.bytes = nil
         _ = try? await appender.append(entry)
     }
 
@@ -80,5 +72,16 @@ extension Vault {
             await recordFailure(context, request, error)
             throw error
         }
+    }
+}
+
+extension AuditEntry {
+    /// The entry for `request` made under `context`, with `outcome` (role, error and reason unset).
+    init(_ context: AccessContext, _ request: AccessRequest, outcome: AuditRecord.Outcome) {
+        self.init(time: nowMilliseconds(), actor: context.actor, role: nil, tenant: request.tenant, subject: request.subject,
+                  objectID: request.objectID, objectVersion: request.objectVersion, objectKind: request.objectKind,
+                  action: request.action, dataClass: request.dataClass, purpose: context.purpose,
+                  justification: context.justification, outcome: outcome, errorCode: nil, bytes: request.bytes,
+                  requestID: context.requestID, client: context.client, grantID: request.grantID, reason: nil)
     }
 }

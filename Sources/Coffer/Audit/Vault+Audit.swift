@@ -71,11 +71,9 @@ extension Vault {
             try await record(context, request, decision: decision)
             return
         }
-        let entry = AuditEntry(time: nowMilliseconds(), actor: context.actor, role: role.code, tenant: nil, subject: nil,
-                               objectID: nil, objectVersion: nil, objectKind: nil, action: .purge, dataClass: .auditLog,
-                               purpose: context.purpose, justification: context.justification, outcome: .allowed,
-                               errorCode: nil, bytes: nil, requestID: context.requestID, client: context.client,
-                               grantID: nil, reason: "pruned-before=\(boundary)")
+        var entry = AuditEntry(context, request, outcome: .allowed)
+        entry.role = role.code
+        entry.reason = "pruned-before=\(boundary)"
         _ = try await appender.append(entry)
     }
 }

@@ -41,7 +41,7 @@ enum SecretJSON {
                 case UInt8(ascii: "b"): out.append(0x08)
                 case UInt8(ascii: "f"): out.append(0x0C)
                 case UInt8(ascii: "u"):
-                    // \uXXXX: keep it simple and safe: BMP scalars only, surrogates become U+FFFD.
+                    // \u and four hex digits: BMP scalars only; surrogate halves become U+FFFD.
                     if i + 5 < range.upperBound, let v = UInt32(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[i + 2..<i + 6]), as: UTF8.self), radix: 16) {
                         out.append(contentsOf: Array(String(Unicode.Scalar(v).map(Character.init) ?? "\u{FFFD}").utf8))
                         i += 6
