@@ -31,7 +31,8 @@ public struct Consent: Sendable, Codable, Hashable {
     public let policyVersion: String
 }
 
-/// A technical identifier seen for a subject (kept at most 90 days, P10).
+/// A technical identifier seen for a subject. (P10 limits these to 90 days; enforcing that is
+/// the retention work, which this version does not have yet.)
 public struct TechnicalIdentifier: Sendable, Codable, Hashable {
     public let id: String
     public let ip: String?

@@ -90,6 +90,7 @@ extension Vault {
             _ = try classKeys(tenant: tenant, kind: .config)  // unknown tenants fail here
             if let password { hash = try PasswordHash.make(password, parameters: settings.passwordHashing) }
             let id = try makeIdentifier("subj")
+            let emailMAC = try lookupMAC(kind: "email", tenant: tenant, value: PIIValidation.emailKey(email))
             let key = try SecureBytes.random(count: 32)
             let kek = keyring.activeKey
             let wrapped = try kek.wrap(key, context: subjectKeyContext(subject: id, tenant: tenant))
@@ -105,17 +106,22 @@ extension Vault {
             if let company { fields.append((.company, company)) }
             if let hash { fields.append((.passwordHash, hash)) }
             let sealed = try fields.map { ($0.0.rawValue, try seal($0.1, subject: id, field: $0.0.rawValue, key: fieldKey)) }
-            let emailMAC = try lookupMAC(kind: "email", tenant: tenant, value: PIIValidation.emailKey(email))
-            try await VaultDatabase.guarded {
-                try await pii.write { db in
-                    try db.execute(sql: "INSERT INTO subject (id, tenant_id, status, created_at, updated_at) VALUES (?, ?, 'active', ?, ?)",
-                                   arguments: [id, tenant, now, now])
-                    for (field, value) in sealed {
-                        try db.execute(sql: "INSERT INTO field (subject_id, name, value, updated_at) VALUES (?, ?, ?, ?)",
-                                       arguments: [id, field, value, now])
+            do {
+                try await VaultDatabase.guarded {
+                    try await pii.write { db in
+                        try db.execute(sql: "INSERT INTO subject (id, tenant_id, status, created_at, updated_at) VALUES (?, ?, 'active', ?, ?)",
+                                       arguments: [id, tenant, now, now])
+                        for (field, value) in sealed {
+                            try db.execute(sql: "INSERT INTO field (subject_id, name, value, updated_at) VALUES (?, ?, ?, ?)",
+                                           arguments: [id, field, value, now])
+                        }
+                        try db.execute(sql: "INSERT INTO lookup (kind, mac, subject_id) VALUES ('email', ?, ?)", arguments: [emailMAC, id])
                     }
-                    try db.execute(sql: "INSERT INTO lookup (kind, mac, subject_id) VALUES ('email', ?, ?)", arguments: [emailMAC, id])
                 }
+            } catch {
+                // No key without its subject: undo the key row if the PII file refused the subject.
+                _ = try? await control.write { db in try db.execute(sql: "DELETE FROM subject_key WHERE subject_id = ?", arguments: [id]) }
+                throw error
             }
             return id
         }
@@ -186,13 +192,20 @@ extension Vault {
         if let tenant { try Self.validateTenantID(tenant) }
         try await authorizePII(context, action: .find, tenant: tenant, subject: nil, status: nil)
         let mac = try lookupMAC(kind: kind, tenant: tenant ?? "", value: value)
-        return try await VaultDatabase.guarded {
+        // A tenant-scoped principal finds only in its tenants; restricted subjects are found only
+        // for legal or subject-request purposes.
+        let scope = try principal(id: context.actor)?.tenants
+        let includeRestricted = context.purpose == .legal || context.purpose == .subjectRequest
+        let rows = try await VaultDatabase.guarded {
             try await pii.readReleasingEarly { db in
-                try String.fetchAll(db, sql: """
-                    SELECT DISTINCT l.subject_id FROM lookup l JOIN subject s ON s.id = l.subject_id
+                try Row.fetchAll(db, sql: """
+                    SELECT DISTINCT l.subject_id, s.tenant_id, s.status FROM lookup l JOIN subject s ON s.id = l.subject_id
                     WHERE l.kind = ? AND l.mac = ? AND (?3 IS NULL OR s.tenant_id = ?3) AND s.status != 'erased' ORDER BY l.subject_id
-                    """, arguments: [kind, mac, tenant])
+                    """, arguments: [kind, mac, tenant]).map { ($0[0] as String, $0[1] as String, $0[2] as String) }
             }
         }
+        return rows.filter { row in
+            (scope?.contains(row.1) ?? true) && (includeRestricted || row.2 != SubjectStatus.restricted.rawValue)
+        }.map(\.0)
     }
 }

@@ -127,9 +127,9 @@ extension Vault {
     /// Restricts processing of a subject (P17), or lifts the restriction. Privacy officers only.
     public func restrictSubject(_ id: String, lift: Bool = false, context: AccessContext) async throws {
         guard context.purpose == .subjectRequest || context.purpose == .legal else {
-            try await record(context, AccessRequest(action: .write, dataClass: .pii, subject: id),
-                             decision: .failure(CofferError(.accessDenied, "restriction is set and lifted for subject requests or legal reasons only")))
-            return
+            let refusal = CofferError(.accessDenied, "restriction is set and lifted for subject requests or legal reasons only")
+            try await record(context, AccessRequest(action: .write, dataClass: .pii, subject: id), decision: .failure(refusal))
+            throw refusal
         }
         let state = try await subjectForWrite(id, context: context)
         try await performing(context, AccessRequest(action: .write, dataClass: .pii, tenant: state.tenant, subject: id)) {

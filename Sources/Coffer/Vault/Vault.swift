@@ -5,8 +5,10 @@ import Synchronization
 
 /// An open vault: a directory of separate SQLite files and the keyring that unlocks them.
 ///
-/// - `control.sqlite`: tenants, wrapped data keys, principals and grants;
+/// - `control.sqlite`: tenants, wrapped data keys (content classes and data subjects), principals
+///   and grants;
 /// - `content.sqlite`: customer content as Tink-format ciphertext, one segment per row;
+/// - `pii.sqlite`: data subjects, every field sealed under the subject's own key;
 /// - `audit.sqlite`: the tamper-evident access log;
 /// - `writers/`: one lock file per put in progress, so a crashed writer's leftovers are found.
 ///
@@ -154,8 +156,14 @@ public final class Vault: Sendable {
         if info["audit_created"] == nil {
             try control.write { db in try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('audit_created', '1')") }
         }
-        let pii = try VaultDatabase.open(directory.appendingPathComponent(FileName.pii), migrator: VaultSchema.pii,
-                                         tuning: controlTuning)
+        let piiURL = directory.appendingPathComponent(FileName.pii)
+        if info["pii_created"] != nil && !FileManager.default.fileExists(atPath: piiURL.path) {
+            throw CofferError(.notFound, "\(piiURL.path) is missing; restore it from a backup (the vault will not recreate it empty)")
+        }
+        let pii = try VaultDatabase.open(piiURL, migrator: VaultSchema.pii, tuning: controlTuning)
+        if info["pii_created"] == nil {
+            try control.write { db in try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('pii_created', '1')") }
+        }
         let vault = Vault(directory: directory, keyring: keyring, control: control, content: content, pii: pii, audit: audit,
                           auditing: auditing, logger: logger, segmentSize: segmentSize)
         try vault.removeAbandonedWrites()
