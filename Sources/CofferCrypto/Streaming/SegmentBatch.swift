@@ -56,4 +56,19 @@ enum SegmentBatch {
     static func segments(segmentSize: Int, workers: Int) -> Int {
         max(2, 2 * workers, targetBytes / segmentSize)
     }
+
+    /// The copying form of the `fill` APIs: hands `bytes` to `fill`'s reader, space by space,
+    /// until all of them are taken.
+    static func copy(_ bytes: UnsafeRawBufferPointer,
+                     into fill: ((UnsafeMutableRawBufferPointer) throws -> Int) throws -> Int) throws {
+        var rest = bytes
+        while !rest.isEmpty {
+            _ = try fill { space in
+                let n = min(space.count, rest.count)
+                space.baseAddress!.copyMemory(from: rest.baseAddress!, byteCount: n)
+                rest = UnsafeRawBufferPointer(rebasing: rest[n...])
+                return n
+            }
+        }
+    }
 }

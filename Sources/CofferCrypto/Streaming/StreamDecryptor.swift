@@ -66,15 +66,7 @@ public final class StreamDecryptor {
 
     /// Decrypts more ciphertext.
     public func append(_ bytes: UnsafeRawBufferPointer, to sink: (PlaintextSegments) throws -> Void) throws {
-        var rest = bytes
-        while !rest.isEmpty {
-            try fill(to: sink) { space in
-                let n = min(space.count, rest.count)
-                space.baseAddress!.copyMemory(from: rest.baseAddress!, byteCount: n)
-                rest = UnsafeRawBufferPointer(rebasing: rest[n...])
-                return n
-            }
-        }
+        try SegmentBatch.copy(bytes) { reader in try fill(to: sink, reader) }
     }
 
     /// Decrypts more ciphertext.

@@ -84,15 +84,7 @@ public final class StreamEncryptor {
     ///   - bytes: Plaintext of any length.
     ///   - sink: Receives sealed segments when a batch fills up.
     public func append(_ bytes: UnsafeRawBufferPointer, to sink: (CiphertextSegments) throws -> Void) throws {
-        var rest = bytes
-        while !rest.isEmpty {
-            try fill(to: sink) { space in
-                let n = min(space.count, rest.count)
-                space.baseAddress!.copyMemory(from: rest.baseAddress!, byteCount: n)
-                rest = UnsafeRawBufferPointer(rebasing: rest[n...])
-                return n
-            }
-        }
+        try SegmentBatch.copy(bytes) { reader in try fill(to: sink, reader) }
     }
 
     /// Encrypts more plaintext.
