@@ -9,6 +9,10 @@ if ! build_log=$(swift build --product coffer 2>&1); then echo "$build_log" >&2;
 coffer=.build/debug/coffer
 export COFFER_VAULT=${COFFER_VAULT:-./coffer-data}
 export COFFER_ACTOR=${COFFER_ACTOR:-demo-operator}
+# The demo opts in to the development keyring explicitly: Coffer refuses it otherwise, so real
+# data never ends up under its published keys by a forgotten --keyring.
+export COFFER_KEYRING=${COFFER_KEYRING:-keys-example/development-keyring.json}
+export COFFER_ALLOW_DEVELOPMENT_KEYRING=1
 export COFFER_PURPOSE=service-operation
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -14,9 +14,9 @@ struct InitCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            let (keyring, _) = try options.loadKeyring()
-            let vault = try Vault.create(at: options.vaultURL, keyring: keyring, operator: options.actorID,
-                                         segmentSize: segmentSize)
+            let (_, file) = try options.loadKeyring()
+            let vault = try Vault.create(at: options.vaultURL, keyringFile: file, operator: options.actorID,
+                                         segmentSize: segmentSize, allowDevelopmentKeyring: options.location.developmentKeyringAllowed)
             try vault.close()
             print("created vault \(options.vaultURL.path); operator '\(options.actorID)' registered as administrator")
         }

@@ -5,7 +5,7 @@ struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
         abstract: "Make and manage keyrings.",
-        subcommands: [Generate.self, Add.self, Rotate.self, Status.self]
+        subcommands: [Generate.self, Add.self, Rotate.self, Retire.self, Status.self]
     )
 
     struct Generate: AsyncParsableCommand {
@@ -20,8 +20,7 @@ struct KeysCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let keyring = try Keyring.generate(development: development)
-                try keyring.write(to: out)
+                let keyring = try KeyringFile(path: out).create(development: development)
                 print("wrote keyring \(out) with active key \(keyring.activeKeyID)")
             }
         }
@@ -35,19 +34,17 @@ struct KeysCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let (keyring, path) = try location.loadKeyring()
                 let wanted: Keyring.Purpose
                 switch purpose {
                 case Keyring.Purpose.blindIndex.rawValue: wanted = .blindIndex
                 case Keyring.Purpose.auditSigning.rawValue: wanted = .auditSigning
                 default: throw ValidationError("--purpose is blind-index or audit-signing (use `keys rotate` for key-encryption keys)")
                 }
-                guard keyring.secret(for: wanted) == nil else {
-                    throw CofferError(.alreadyExists, "the keyring already has a \(wanted) key; a vault keeps using the one it recorded")
-                }
-                let updated = try keyring.addingKey(for: wanted)
-                try updated.write(to: path, replacing: true)
-                print("added a \(wanted) key to \(path)")
+                let file = try location.keyringFile()
+                // Under the keyring's lock, from the file as it is now: a rotation running beside
+                // this cannot lose its new key, nor this one.
+                try file.addKey(for: wanted)
+                print("added a \(wanted) key to \(file.path) (the previous file is kept as \(file.previousPath))")
             }
         }
     }
@@ -59,20 +56,31 @@ struct KeysCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let (keyring, path) = try options.loadKeyring()
-                let vault = try Vault.open(at: options.vaultURL, keyring: keyring)
-                // Decided (and recorded) before the keyring file changes: a refused caller changes nothing.
-                _ = try await vault.keyStatus(context: options.context(defaultPurpose: .administration))
-                let rotated = try keyring.addingActiveKey()
-                // The new key is on disk before anything is wrapped under it.
-                try rotated.write(to: path, replacing: true)
-                let count = try await vault.rotateKeys(to: rotated, context: options.context(defaultPurpose: .administration))
-                print("new active key \(rotated.activeKeyID); rewrapped \(count) data keys")
-                let status = try await vault.keyStatus(context: options.context(defaultPurpose: .administration))
-                let free = keyring.keyEncryptionKeyIDs.filter { id in !status.contains { $0.kekID == id } }
-                if !free.isEmpty {
-                    print("no data key depends on \(free.joined(separator: ", ")) any more (checked now; `coffer keys status` shows it)")
+                let vault = try options.openVault()
+                let rotation = try await vault.rotateKeys(context: options.context(defaultPurpose: .administration))
+                if rotation.resumed {
+                    print("finished an interrupted rotation to \(rotation.activeKEK); rewrapped \(rotation.rewrapped) keys")
+                } else {
+                    print("new active key \(rotation.activeKEK); rewrapped \(rotation.rewrapped) keys (keyring generation \(rotation.keyringGeneration))")
                 }
+                if !rotation.retirable.isEmpty {
+                    print("no key of this vault depends on \(rotation.retirable.joined(separator: ", ")) any more; `coffer keys retire ID` removes one")
+                }
+            }
+        }
+    }
+
+    struct Retire: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove a key-encryption key from the keyring once no key of the vault depends on it.")
+        @OptionGroup var options: VaultOptions
+        @Argument(help: "The KEK id (see `coffer keys status`).") var id: String
+
+        func run() async throws {
+            try await runReportingErrors {
+                let vault = try options.openVault()
+                let keyring = try await vault.retireKey(id, context: options.context(defaultPurpose: .administration))
+                print("removed \(id) from the keyring (generation \(keyring.generation)); the previous file is kept beside it with .previous")
             }
         }
     }
@@ -85,9 +93,9 @@ struct KeysCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let (keyring, _) = try options.loadKeyring()
-                let vault = try Vault.open(at: options.vaultURL, keyring: keyring)
+                let vault = try options.openVault()
                 let keys = try await vault.keyStatus(context: options.context(defaultPurpose: .administration))
+                let keyring = vault.keyring
                 if json { print(try jsonText(keys)); return }
                 printTable(header: ["DATA KEY", "TENANT", "CLASS", "KEK"],
                            rows: keys.map { [$0.id, $0.tenant, $0.dataClass, $0.kekID] })

@@ -4,13 +4,15 @@ import Foundation
 
 /// Where the vault is and which keyring opens it.
 struct LocationOptions: ParsableArguments {
-    static let developmentKeyring = "keys-example/development-keyring.json"
-
     @Option(name: .long, help: "Vault directory (env COFFER_VAULT; default ./coffer-data).")
     var vault: String?
 
-    @Option(name: .long, help: "Keyring file (env COFFER_KEYRING; default the development keyring in keys-example/, with a warning).")
+    @Option(name: .long, help: "Keyring file (env COFFER_KEYRING). Required: there is no default keyring.")
     var keyring: String?
+
+    @Flag(name: .customLong("allow-development-keyring"),
+          help: "Accept a development keyring, whose keys are public (env COFFER_ALLOW_DEVELOPMENT_KEYRING=1). Demos and tests only.")
+    var allowDevelopmentKeyring = false
 
     private var environment: [String: String] { ProcessInfo.processInfo.environment }
 
@@ -18,18 +20,44 @@ struct LocationOptions: ParsableArguments {
         URL(fileURLWithPath: vault ?? environment["COFFER_VAULT"] ?? "./coffer-data")
     }
 
-    /// Loads the keyring, warning on stderr when it is the development keyring.
-    func loadKeyring() throws -> (keyring: Keyring, path: String) {
-        let path = keyring ?? environment["COFFER_KEYRING"] ?? Self.developmentKeyring
-        let loaded = try Keyring.load(from: path)
-        if loaded.isDevelopment {
-            warn("warning: using the development keyring \(path); its keys are public. Use --keyring or COFFER_KEYRING for real data.")
-        }
-        return (loaded, path)
+    /// True when the caller opted in to a development keyring.
+    var developmentKeyringAllowed: Bool {
+        allowDevelopmentKeyring || environment["COFFER_ALLOW_DEVELOPMENT_KEYRING"] == "1"
     }
 
+    /// The keyring file named by --keyring or COFFER_KEYRING.
+    /// - Throws: ``CofferError`` `keyringUnreadable` when neither names one.
+    func keyringFile() throws -> KeyringFile {
+        guard let path = keyring ?? environment["COFFER_KEYRING"], !path.isEmpty else {
+            throw CofferError(.keyringUnreadable,
+                              "no keyring given; pass --keyring FILE or set COFFER_KEYRING (make one with `coffer keys generate --out FILE`)")
+        }
+        return KeyringFile(path: path)
+    }
+
+    /// Loads the keyring, refusing a development keyring without the opt-in and warning on
+    /// stderr with it.
+    func loadKeyring() throws -> (keyring: Keyring, file: KeyringFile) {
+        let file = try keyringFile()
+        let loaded = try file.load()
+        try checkDevelopment(loaded, path: file.path)
+        return (loaded, file)
+    }
+
+    /// Opens the vault with its keyring file.
     func openVault() throws -> Vault {
-        try Vault.open(at: vaultURL, keyring: loadKeyring().keyring)
+        let file = try keyringFile()
+        try checkDevelopment(file.load(), path: file.path)
+        return try Vault.open(at: vaultURL, keyringFile: file, allowDevelopmentKeyring: developmentKeyringAllowed)
+    }
+
+    private func checkDevelopment(_ keyring: Keyring, path: String) throws {
+        guard keyring.isDevelopment else { return }
+        guard developmentKeyringAllowed else {
+            throw CofferError(.keyringInsecure,
+                              "\(path) is a development keyring: its keys are public. Use a real keyring (`coffer keys generate --out FILE`), or pass --allow-development-keyring for a demo")
+        }
+        warn("warning: using the development keyring \(path); its keys are public. Never put real data under it.")
     }
 }
 
@@ -55,7 +83,7 @@ struct VaultOptions: ParsableArguments {
         actor ?? environment["COFFER_ACTOR"] ?? environment["USER"] ?? "operator"
     }
 
-    func loadKeyring() throws -> (keyring: Keyring, path: String) { try location.loadKeyring() }
+    func loadKeyring() throws -> (keyring: Keyring, file: KeyringFile) { try location.loadKeyring() }
 
     /// The access context. The purpose comes from --purpose; else from the command's own purpose
     /// (audit commands are for `audit`, key commands for `administration`); else from

@@ -56,6 +56,29 @@ struct KeyringTests {
         }
     }
 
+    @Test("the generation is read, written back, and must be a whole number of 0 or more")
+    func generation() throws {
+        try withTemporaryDirectory { dir in
+            let key = try material()
+            let base = keyringJSON(keys: [("k1", key)], active: "k1")
+            let withGeneration = base.replacingOccurrences(of: #""active""#, with: #""generation": 7, "active""#)
+            #expect(try Keyring.load(from: writeFile(withGeneration, in: dir)).generation == 7)
+            #expect(try Keyring.load(from: writeFile(base, named: "plain.json", in: dir)).generation == 0)
+            for bad in [#""generation": -1, "#, #""generation": "7", "#, #""generation": 1.5, "#] {
+                let text = base.replacingOccurrences(of: #""active""#, with: bad + #""active""#)
+                expectLoadFails(try writeFile(text, named: "bad-\(UUID().uuidString).json", in: dir), .keyringMalformed,
+                                mentioning: ["generation"])
+            }
+            let next = try Keyring.generate().nextGeneration().nextGeneration()
+            let path = dir.appendingPathComponent("next.json").path
+            try next.write(to: path)
+            let loaded = try Keyring.load(from: path)
+            #expect(loaded.generation == 2)
+            #expect(loaded.holdsEveryKey(of: next) && next.holdsEveryKey(of: loaded))
+            #expect(!loaded.holdsEveryKey(of: try next.addingActiveKey()), "a keyring without the new KEK does not hold it")
+        }
+    }
+
     @Test func generatedKeysDiffer() throws {
         let a = try Keyring.generate(), b = try Keyring.generate()
         #expect(a.activeKeyID != b.activeKeyID)

@@ -48,8 +48,10 @@ struct StoreKeyTests {
 
             let newKeyring = try t.keyring.addingActiveKey()
             #expect(newKeyring.activeKeyID != t.keyring.activeKeyID)
-            let count = try await t.vault.rotateKeys(to: newKeyring, context: .admin)
-            #expect(count == 2 * ObjectKind.all.count)
+            let rotation = try await t.vault.rotateKeys(to: newKeyring, context: .admin)
+            #expect(rotation.rewrapped == 2 * ObjectKind.all.count)
+            #expect(rotation.activeKEK == newKeyring.activeKeyID)
+            #expect(rotation.retirable == [t.keyring.activeKeyID])
             let after = try await t.vault.keyStatus(context: .admin)
             #expect(Set(after.map(\.kekID)) == [newKeyring.activeKeyID])
             #expect(after.allSatisfy { $0.rewrappedAt != nil })

@@ -42,7 +42,8 @@ public enum AuditBenchmark {
         for i in 0..<200 {
             ids.append(try await audited.put(tenant: "bench", kind: .testResult, name: "o\(i)", bytes: payload, context: context).objectID)
         }
-        let unaudited = try Vault.open(at: directory, keyring: keyring, logger: audited.logger, auditing: false)
+        let unaudited = try Vault.open(at: directory, keyring: keyring, source: .memory, allowDevelopmentKeyring: false,
+                                       logger: audited.logger, auditing: false)
         func getRate(_ vault: Vault, callers: Int) async throws -> Double {
             let perCaller = max(1, gets / callers)
             let ids = ids

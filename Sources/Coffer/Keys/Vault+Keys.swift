@@ -1,74 +1,66 @@
 import Foundation
-import GRDB
 
 extension Vault {
-    /// Rewraps every data key (and the vault's keyring check) under `newKeyring`'s active KEK,
-    /// in one transaction, without touching content. The new keyring must still hold the KEKs the
-    /// keys are wrapped under now; afterwards those can be retired once ``keyStatus(context:)``
-    /// shows nothing depends on them.
-    /// - Parameters:
-    ///   - newKeyring: The keyring with the new active KEK (already saved by the caller).
-    ///   - context: Who asks and why.
-    /// - Returns: How many data keys were rewrapped.
-    public func rotateKeys(to newKeyring: Keyring, context: AccessContext) async throws -> Int {
-        let request = AccessRequest(action: .keyOperation, dataClass: .administration)
-        try await authorize(context, request)
-        return try await performing(context, request) {
-            let target = newKeyring.activeKey
-            let now = nowMilliseconds()
-            let count = try await control.write { db -> Int in
-                let rows = try Row.fetchAll(db, sql: "SELECT id, tenant_id, data_class, kek_id, wrapped FROM data_key")
-                for row in rows {
-                    let id: String = row["id"], tenant: String = row["tenant_id"], dataClass: String = row["data_class"]
-                    let context = dataKeyContext(id: id, tenant: tenant, dataClass: dataClass)
-                    let old = WrappedKey(kekID: row["kek_id"], sealed: [UInt8](row["wrapped"] as Data))
-                    let key = try newKeyring.keyEncryptionKey(id: old.kekID).unwrap(old, context: context)
-                    let rewrapped = try target.wrap(key, context: context)
-                    try db.execute(sql: "UPDATE data_key SET kek_id = ?, wrapped = ?, rewrapped_at = ? WHERE id = ?",
-                                   arguments: [target.id, Data(rewrapped.sealed), now, id])
-                }
-                let subjects = try Row.fetchAll(db, sql: "SELECT subject_id, tenant_id, kek_id, wrapped FROM subject_key")
-            for row in subjects {
-                let subject: String = row["subject_id"], tenant: String = row["tenant_id"]
-                let context = subjectKeyContext(subject: subject, tenant: tenant)
-                let old = WrappedKey(kekID: row["kek_id"], sealed: [UInt8](row["wrapped"] as Data))
-                let key = try newKeyring.keyEncryptionKey(id: old.kekID).unwrap(old, context: context)
-                let rewrapped = try target.wrap(key, context: context)
-                try db.execute(sql: "UPDATE subject_key SET kek_id = ?, wrapped = ?, rewrapped_at = ? WHERE subject_id = ?",
-                               arguments: [target.id, Data(rewrapped.sealed), now, subject])
-            }
-            let canary = try target.wrap(SecureBytes.random(count: 32), context: "vault-canary")
-                try db.execute(sql: "UPDATE vault_info SET value = ? WHERE name = 'canary_kek'", arguments: [target.id])
-                try db.execute(sql: "UPDATE vault_info SET value = ? WHERE name = 'canary'",
-                               arguments: [Data(canary.sealed).base64EncodedString()])
-                return rows.count + subjects.count
-            }
-            // From now on the keys are wrapped under the new KEK, which only the new keyring holds.
-            currentKeyring.withLock { $0 = newKeyring }
-            forgetCachedKeys()
-            // Checkpoint so the old wrapped keys leave the WAL too (secure_delete zeroes freed pages).
-            await VaultDatabase.truncateWAL(control, logger: logger)
-            logger.debug("data keys rewrapped", metadata: ["count": "\(count)", "kek": "\(target.id)", "actor": "\(context.actor)"])
-            return count
-        }
+    /// Rotates the vault's keys: under the keyring file's lock, adds a fresh active KEK to the
+    /// file (keeping the old file as `KEYRING.previous`), reads the file back, and only then
+    /// rewraps every data key and subject key under the new KEK, in batches; content is not
+    /// touched. If a rotation was interrupted (a crash), this finishes it instead of starting
+    /// another. Other processes with the vault open reload the keyring and keep working.
+    /// - Parameter context: Who asks (an admin) and why.
+    /// - Returns: What was done, and which KEKs nothing depends on any more.
+    /// - Throws: ``CofferError`` `accessDenied`, `invalidArgument` for a keyring held in memory
+    ///   (use ``rotateKeys(to:context:)``), `io` when the keyring cannot be locked or saved,
+    ///   `keyNotFound`, `storage`.
+    public func rotateKeys(context: AccessContext) async throws -> KeyRotation {
+        try await keyOperation(context) { keys in try keys.rotate() }
     }
 
-    /// Every data key and the KEK it depends on.
+    /// Rotates a vault whose keyring the caller holds in memory to `newKeyring`'s active KEK.
+    /// The caller must have saved `newKeyring` durably first, and it must still hold every KEK
+    /// the vault's keys are wrapped under now; retire those once ``keyStatus(context:)`` shows
+    /// nothing depends on them.
+    /// - Parameters:
+    ///   - newKeyring: The keyring with the new active KEK.
+    ///   - context: Who asks (an admin) and why.
+    /// - Returns: What was done.
+    /// - Throws: ``CofferError`` `accessDenied`, `invalidArgument` for a vault opened with a
+    ///   keyring file (use ``rotateKeys(context:)``), `keyNotFound`, `storage`.
+    public func rotateKeys(to newKeyring: Keyring, context: AccessContext) async throws -> KeyRotation {
+        try await keyOperation(context) { keys in try keys.rotate(to: newKeyring) }
+    }
+
+    /// Removes the KEK `id` from the vault's keyring file, once no key of this vault depends on
+    /// it. Another vault sharing the keyring file is not checked: give each vault its own keyring.
+    /// - Parameters:
+    ///   - id: The KEK to remove.
+    ///   - context: Who asks (an admin) and why.
+    /// - Returns: The keyring as saved.
+    /// - Throws: ``CofferError`` `accessDenied`, `invalidArgument` while keys depend on it or for
+    ///   the active key, `keyNotFound`, `io`.
+    @discardableResult
+    public func retireKey(_ id: String, context: AccessContext) async throws -> Keyring {
+        try await keyOperation(context) { keys in try keys.retire(id) }
+    }
+
+    /// Every data key and subject key, and the KEK it depends on.
+    /// - Parameter context: Who asks (an admin) and why.
+    /// - Returns: The keys, by tenant and class.
+    /// - Throws: ``CofferError`` `accessDenied`, `storage`.
     public func keyStatus(context: AccessContext) async throws -> [DataKeyStatus] {
+        try await keyOperation(context) { keys in try keys.store.status() }
+    }
+
+    /// Decides and records a key operation, then runs it on the blocking pool (it may wait for
+    /// the keyring lock), recording the error if it fails.
+    private func keyOperation<T: Sendable>(_ context: AccessContext, _ body: @escaping @Sendable (KeyManager) throws -> T) async throws -> T {
         let request = AccessRequest(action: .keyOperation, dataClass: .administration)
         try await authorize(context, request)
         return try await performing(context, request) {
-            try await control.readReleasingEarly { db in
-                // Per-subject PII keys are listed with data class `pii-subject` and the subject id.
-                try Row.fetchAll(db, sql: """
-                    SELECT id, tenant_id, data_class, kek_id, created_at, rewrapped_at FROM data_key
-                    UNION ALL
-                    SELECT subject_id, tenant_id, 'pii-subject', kek_id, created_at, rewrapped_at FROM subject_key
-                    ORDER BY 2, 3, 1
-                    """)
-                    .map { DataKeyStatus(id: $0["id"], tenant: $0["tenant_id"], dataClass: $0["data_class"], kekID: $0["kek_id"],
-                                         createdAt: $0["created_at"], rewrappedAt: $0["rewrapped_at"]) }
-            }
+            let keys = self.keys
+            let result = try await BlockingPool.shared.run { try body(keys) }
+            // Old wrapped keys leave the WAL too (secure_delete zeroes the freed pages).
+            await VaultDatabase.truncateWAL(control, logger: logger)
+            return result
         }
     }
 }

@@ -91,16 +91,9 @@ extension Vault {
             if let password { hash = try PasswordHash.make(password, parameters: settings.passwordHashing) }
             let id = try makeIdentifier("subj")
             let emailMAC = try lookupMAC(kind: "email", tenant: tenant, value: PIIValidation.emailKey(email))
-            let key = try SecureBytes.random(count: 32)
-            let kek = keyring.activeKey
-            let wrapped = try kek.wrap(key, context: subjectKeyContext(subject: id, tenant: tenant))
             let now = nowMilliseconds()
-            try await VaultDatabase.guarded {
-                try await control.write { db in
-                    try db.execute(sql: "INSERT INTO subject_key (subject_id, tenant_id, kek_id, wrapped, created_at) VALUES (?, ?, ?, ?, ?)",
-                                   arguments: [id, tenant, kek.id, Data(wrapped.sealed), now])
-                }
-            }
+            let keys = self.keys
+            try await BlockingPool.shared.run { try keys.createSubjectKey(subject: id, tenant: tenant, now: now) }
             let fieldKey = try subjectKey(id, tenant: tenant)
             var fields: [(SubjectField, String)] = [(.name, name), (.email, email)]
             if let company { fields.append((.company, company)) }
@@ -120,7 +113,7 @@ extension Vault {
                 }
             } catch {
                 // No key without its subject: undo the key row if the PII file refused the subject.
-                _ = try? await control.write { db in try db.execute(sql: "DELETE FROM subject_key WHERE subject_id = ?", arguments: [id]) }
+                try? keys.destroySubjectKey(subject: id, tenant: tenant)
                 throw error
             }
             return id

@@ -17,9 +17,10 @@ import Synchronization
 public final class Vault: Sendable {
     /// The vault directory.
     public let directory: URL
-    /// The keyring in use (the new one after ``rotateKeys(to:context:)``).
-    public var keyring: Keyring { currentKeyring.withLock { $0 } }
-    let currentKeyring: Mutex<Keyring>
+    /// The keyring in use (reloaded when another process rotates the vault's keys).
+    public var keyring: Keyring { keys.keyring }
+    /// The key manager: keyring, wrapped keys, rotation.
+    let keys: KeyManager
     let control: DatabasePool
     let content: DatabasePool
     let audit: AuditLog
@@ -27,12 +28,10 @@ public final class Vault: Sendable {
     /// `pii.sqlite`: data subjects, apart from content.
     let pii: DatabasePool
     let piiSettingsBox = Mutex(PIISettings())
-    private let subjectKeyCache = Mutex<[String: SecureBytes]>([:])
     /// False only for the benchmark's unaudited twin, which measures what the log costs.
     let auditing: Bool
     let logger: Logger
     let segmentSize: Int
-    private let keyCache = Mutex<[String: ClassKeys]>([:])
 
     /// File names inside the vault directory.
     enum FileName {
@@ -41,6 +40,8 @@ public final class Vault: Sendable {
         static let audit = "audit.sqlite"
         static let pii = "pii.sqlite"
         static let writers = "writers"
+        /// Every database file; `init` refuses a directory holding any of them (or their WALs).
+        static let databases = [control, content, audit, pii]
     }
 
     /// Tuning of the content file: 64 KiB pages hold large segments with few overflow pages; a
@@ -48,11 +49,11 @@ public final class Vault: Sendable {
     static let contentTuning = VaultDatabase.Tuning(pageSize: 65536, cacheKiB: 4 * 1024, mmapSize: 0)
     static let controlTuning = VaultDatabase.Tuning(pageSize: 4096, cacheKiB: 2 * 1024, mmapSize: 0)
 
-    private init(directory: URL, keyring: Keyring, control: DatabasePool, content: DatabasePool, pii: DatabasePool,
+    private init(directory: URL, keys: KeyManager, control: DatabasePool, content: DatabasePool, pii: DatabasePool,
                  audit: AuditLog, auditing: Bool, logger: Logger, segmentSize: Int) {
         self.pii = pii
         self.directory = directory
-        self.currentKeyring = Mutex(keyring)
+        self.keys = keys
         self.control = control
         self.content = content
         self.audit = audit
@@ -64,22 +65,56 @@ public final class Vault: Sendable {
 
     deinit { appender.stop() }
 
-    /// Creates a new vault and registers the operator who made it as its first administrator.
+    /// Creates a new vault whose keyring is a file, and registers the operator who made it as
+    /// its first administrator. The file is reloaded when another process changes it, and key
+    /// rotation (``rotateKeys(context:)``) saves new keys to it under its lock.
     /// - Parameters:
-    ///   - directory: Where to create it (made with mode 0700 if missing; must not hold a vault).
+    ///   - directory: Where to create it (made with mode 0700 if missing; must hold no vault files).
+    ///   - keyringFile: The keyring whose active KEK wraps the vault's data keys.
+    ///   - operator: The principal id of the person or service creating it.
+    ///   - segmentSize: Ciphertext segment size for new objects (default 1 MiB).
+    ///   - allowDevelopmentKeyring: Accept a development keyring (its keys are public): only for
+    ///     demos and tests.
+    ///   - logger: Where Coffer logs (debug and trace only; never secrets).
+    /// - Returns: The open vault.
+    /// - Throws: ``CofferError`` `alreadyExists`, `keyringInsecure` (a development keyring
+    ///   without the opt-in), keyring loading errors, `invalidArgument`, `storage`, `io`.
+    public static func create(at directory: URL, keyringFile: KeyringFile, operator operatorID: String,
+                              segmentSize: Int = SegmentLayout.defaultSegmentSize, allowDevelopmentKeyring: Bool = false,
+                              logger: Logger = Logger(label: "coffer")) throws -> Vault {
+        try create(at: directory, keyring: keyringFile.load(), source: .file(keyringFile), operator: operatorID,
+                   segmentSize: segmentSize, allowDevelopmentKeyring: allowDevelopmentKeyring, logger: logger)
+    }
+
+    /// Creates a new vault whose keyring the caller holds in memory, and registers the operator
+    /// who made it as its first administrator.
+    /// - Parameters:
+    ///   - directory: Where to create it (made with mode 0700 if missing; must hold no vault files).
     ///   - keyring: The keyring whose active KEK wraps the vault's data keys.
     ///   - operator: The principal id of the person or service creating it.
     ///   - segmentSize: Ciphertext segment size for new objects (default 1 MiB).
+    ///   - allowDevelopmentKeyring: Accept a development keyring (its keys are public).
     ///   - logger: Where Coffer logs (debug and trace only; never secrets).
-    /// - Throws: ``CofferError`` `alreadyExists`, `storage`, `io`.
+    /// - Returns: The open vault.
+    /// - Throws: ``CofferError`` `alreadyExists`, `keyringInsecure`, `invalidArgument`, `storage`, `io`.
     public static func create(at directory: URL, keyring: Keyring, operator operatorID: String,
-                              segmentSize: Int = SegmentLayout.defaultSegmentSize,
+                              segmentSize: Int = SegmentLayout.defaultSegmentSize, allowDevelopmentKeyring: Bool = false,
                               logger: Logger = Logger(label: "coffer")) throws -> Vault {
+        try create(at: directory, keyring: keyring, source: .memory, operator: operatorID, segmentSize: segmentSize,
+                   allowDevelopmentKeyring: allowDevelopmentKeyring, logger: logger)
+    }
+
+    private static func create(at directory: URL, keyring: Keyring, source: KeyringSource, operator operatorID: String,
+                               segmentSize: Int, allowDevelopmentKeyring: Bool, logger: Logger) throws -> Vault {
+        try KeyManager.checkDevelopment(keyring, allowed: allowDevelopmentKeyring)
+        _ = try AccessContext(actor: operatorID, purpose: .administration)  // the operator must be a valid principal id
         _ = try SegmentLayout(segmentSize: segmentSize)
-        let controlURL = directory.appendingPathComponent(FileName.control)
-        if FileManager.default.fileExists(atPath: controlURL.path) {
-            throw CofferError(.alreadyExists, "\(directory.path) already holds a vault")
+        let present = FileName.databases.flatMap { [$0, $0 + "-wal"] }
+            .filter { FileManager.default.fileExists(atPath: directory.appendingPathComponent($0).path) }
+        guard present.isEmpty else {
+            throw CofferError(.alreadyExists, "\(directory.path) already holds vault files (\(present.joined(separator: ", "))); choose an empty directory")
         }
+        let controlURL = directory.appendingPathComponent(FileName.control)
         do {
             try FileManager.default.createDirectory(at: directory.appendingPathComponent(FileName.writers),
                                                     withIntermediateDirectories: true,
@@ -96,33 +131,65 @@ public final class Vault: Sendable {
         try control.write { db in
             try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('format', 'coffer-vault-v1'), ('created_at', ?), ('segment_size', ?), ('canary_kek', ?), ('canary', ?)",
                            arguments: [String(now), String(segmentSize), kek.id, Data(canary.sealed).base64EncodedString()])
-            try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('audit_key', ?)", arguments: [auditKey])
+            try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('audit_key', ?), ('keyring_generation', ?)",
+                           arguments: [auditKey, String(keyring.generation)])
             // The operator who creates the vault can use it at once; a production vault gives
             // these roles to different people with `coffer principal add`.
             try db.execute(sql: "INSERT INTO principal (id, roles, created_at, created_by) VALUES (?, ?, ?, ?)",
                            arguments: [operatorID, "admin,auditor,service", now, operatorID])
         }
         try control.close()
-        let vault = try open(at: directory, keyring: keyring, logger: logger)
+        let vault = try open(at: directory, keyring: keyring, source: source, allowDevelopmentKeyring: allowDevelopmentKeyring,
+                             logger: logger, auditing: true)
         try vault.control.write { db in
             try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('content_created', '1')")
         }
         return vault
     }
 
-    /// Opens an existing vault, migrating its files if needed, checking that the keyring is the
-    /// one its keys are wrapped under, and clearing what crashed writers left behind.
-    /// - Throws: ``CofferError`` `notFound` when there is no vault, `keyNotFound` or
-    ///   `authenticationFailed` for the wrong keyring, `schemaMismatch`, `storage`.
-    public static func open(at directory: URL, keyring: Keyring, logger: Logger = Logger(label: "coffer")) throws -> Vault {
-        try open(at: directory, keyring: keyring, logger: logger, auditing: true)
+    /// Opens an existing vault with a keyring file, migrating its files if needed, checking that
+    /// the keyring holds every key the vault depends on, and clearing what crashed writers left
+    /// behind. When another process rotates the vault's keys, this vault reloads the file.
+    /// - Parameters:
+    ///   - directory: The vault directory.
+    ///   - keyringFile: The vault's keyring file.
+    ///   - allowDevelopmentKeyring: Accept a development keyring (its keys are public).
+    ///   - logger: Where Coffer logs.
+    /// - Returns: The open vault.
+    /// - Throws: ``CofferError`` `notFound` when there is no vault, `keyNotFound` or `invalidKey`
+    ///   for the wrong keyring, `keyringInsecure`, `schemaMismatch`, `storage`.
+    public static func open(at directory: URL, keyringFile: KeyringFile, allowDevelopmentKeyring: Bool = false,
+                            logger: Logger = Logger(label: "coffer")) throws -> Vault {
+        try open(at: directory, keyring: keyringFile.load(), source: .file(keyringFile),
+                 allowDevelopmentKeyring: allowDevelopmentKeyring, logger: logger, auditing: true)
+    }
+
+    /// Opens an existing vault with a keyring the caller holds in memory.
+    /// - Parameters:
+    ///   - directory: The vault directory.
+    ///   - keyring: The vault's keyring.
+    ///   - allowDevelopmentKeyring: Accept a development keyring (its keys are public).
+    ///   - logger: Where Coffer logs.
+    /// - Returns: The open vault.
+    /// - Throws: ``CofferError`` `notFound` when there is no vault, `keyNotFound` or `invalidKey`
+    ///   for the wrong keyring, `keyringInsecure`, `schemaMismatch`, `storage`.
+    public static func open(at directory: URL, keyring: Keyring, allowDevelopmentKeyring: Bool = false,
+                            logger: Logger = Logger(label: "coffer")) throws -> Vault {
+        try open(at: directory, keyring: keyring, source: .memory, allowDevelopmentKeyring: allowDevelopmentKeyring,
+                 logger: logger, auditing: true)
     }
 
     /// `auditing: false` exists for the benchmark that measures what the log costs, on a scratch
     /// vault; nothing else turns the log off.
-    static func open(at directory: URL, keyring: Keyring, logger: Logger, auditing: Bool) throws -> Vault {
+    static func open(at directory: URL, keyring: Keyring, source: KeyringSource, allowDevelopmentKeyring: Bool,
+                     logger: Logger, auditing: Bool) throws -> Vault {
+        try KeyManager.checkDevelopment(keyring, allowed: allowDevelopmentKeyring)
         let controlURL = directory.appendingPathComponent(FileName.control)
         guard FileManager.default.fileExists(atPath: controlURL.path) else {
+            let others = FileName.databases.filter { FileManager.default.fileExists(atPath: directory.appendingPathComponent($0).path) }
+            if !others.isEmpty {
+                throw CofferError(.notFound, "\(controlURL.path) is missing, though \(others.joined(separator: ", ")) is there: it holds the vault's keys and principals; restore it from a backup (without it nothing in this vault can be read)")
+            }
             throw CofferError(.notFound, "no vault at \(directory.path); create one with `coffer init`")
         }
         let contentURL = directory.appendingPathComponent(FileName.content)
@@ -134,25 +201,30 @@ public final class Vault: Sendable {
         let content = try VaultDatabase.open(contentURL,
                                              migrator: VaultSchema.content, tuning: contentTuning)
         let info = try control.read { db in
-            try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT name, value FROM vault_info")
-                .map { ($0["name"] as String, $0["value"] as String) })
+            try Dictionary(Row.fetchAll(db, sql: "SELECT name, value FROM vault_info")
+                .compactMap { row -> (String, String)? in
+                    guard let name = try? row.decode(String.self, forColumn: "name"),
+                          let value = try? row.decode(String.self, forColumn: "value") else { return nil }
+                    return (name, value)
+                }, uniquingKeysWith: { first, _ in first })
         }
-        guard let canaryKEK = info["canary_kek"], let canaryText = info["canary"], let canary = Data(base64Encoded: canaryText),
-              let segmentSize = info["segment_size"].flatMap(Int.init) else {
+        guard info["canary_kek"] != nil, info["canary"] != nil, let segmentSize = info["segment_size"].flatMap(Int.init) else {
             throw CofferError(.schemaMismatch, "\(controlURL.path) is not a Coffer vault control file")
         }
-        try checkKeyring(keyring, control: control, canaryKEK: canaryKEK, canary: [UInt8](canary))
+        let keys = KeyManager(keyring: keyring, source: source, store: KeyStore(pool: control), logger: logger)
+        try keys.verifyKeyring()
         let auditURL = directory.appendingPathComponent(FileName.audit)
-        var auditKey = info["audit_key"]
         if info["audit_created"] != nil && !FileManager.default.fileExists(atPath: auditURL.path) {
             throw CofferError(.auditUnavailable, "the access log \(auditURL.path) is missing; restore it from a backup (no access is allowed without it)")
         }
-        if auditKey == nil {  // a vault made before the access log existed
-            let id = try keyring.requiredSecret(for: .auditSigning).id
-            try control.write { db in try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('audit_key', ?)", arguments: [id]) }
-            auditKey = id
+        let auditKey: String
+        if let recorded = info["audit_key"] {
+            auditKey = recorded
+        } else {  // a vault made before the access log existed
+            auditKey = try keys.keyring.requiredSecret(for: .auditSigning).id
+            try control.write { db in try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('audit_key', ?)", arguments: [auditKey]) }
         }
-        let audit = try AuditLog(url: auditURL, keyring: keyring, keyID: auditKey!, logger: logger)
+        let audit = try AuditLog(url: auditURL, keyring: keys.keyring, keyID: auditKey, logger: logger)
         if info["audit_created"] == nil {
             try control.write { db in try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('audit_created', '1')") }
         }
@@ -164,29 +236,10 @@ public final class Vault: Sendable {
         if info["pii_created"] == nil {
             try control.write { db in try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('pii_created', '1')") }
         }
-        let vault = Vault(directory: directory, keyring: keyring, control: control, content: content, pii: pii, audit: audit,
+        let vault = Vault(directory: directory, keys: keys, control: control, content: content, pii: pii, audit: audit,
                           auditing: auditing, logger: logger, segmentSize: segmentSize)
         try vault.removeAbandonedWrites()
         return vault
-    }
-
-    /// Proves the keyring holds every KEK the vault depends on, with the right material.
-    private static func checkKeyring(_ keyring: Keyring, control: DatabasePool, canaryKEK: String, canary: [UInt8]) throws {
-        let wrongKeyring = "pass the keyring this vault was created with (--keyring or COFFER_KEYRING)"
-        do {
-            let kek = try keyring.keyEncryptionKey(id: canaryKEK)
-            _ = try kek.unwrap(WrappedKey(kekID: canaryKEK, sealed: canary), context: "vault-canary")
-        } catch let error as CofferError where error.code == .keyNotFound {
-            throw CofferError(.keyNotFound, "this keyring does not hold key '\(canaryKEK)' the vault was checked with; \(wrongKeyring)")
-        } catch let error as CofferError where error.code == .authenticationFailed {
-            throw CofferError(.invalidKey, "this keyring's key '\(canaryKEK)' is not the one the vault was made with; \(wrongKeyring)")
-        }
-        let needed = try control.read { db in
-            try String.fetchAll(db, sql: "SELECT kek_id FROM data_key UNION SELECT kek_id FROM subject_key")
-        }
-        for id in needed where (try? keyring.keyEncryptionKey(id: id)) == nil {
-            throw CofferError(.keyNotFound, "this keyring does not hold key '\(id)', which wraps some of the vault's data keys; \(wrongKeyring)")
-        }
     }
 
     /// Closes the vault's files. Further calls fail.
@@ -210,26 +263,8 @@ public final class Vault: Sendable {
         let request = AccessRequest(action: .tenantCreate, dataClass: .administration, tenant: tenant)
         try await authorize(context, request)
         try await performing(context, request) {
-            let kek = keyring.activeKey
-            let now = nowMilliseconds()
-            var rows: [(id: String, dataClass: String, wrapped: WrappedKey)] = []
-            for kind in ObjectKind.all {
-                let id = try makeIdentifier("dk")
-                let wrapped = try kek.wrap(try SecureBytes.random(count: 32),
-                                           context: dataKeyContext(id: id, tenant: tenant, dataClass: kind.code))
-                rows.append((id, kind.code, wrapped))
-            }
-            let newKeys = rows
-            try await control.write { db in
-                if try Bool.fetchOne(db, sql: "SELECT 1 FROM tenant WHERE id = ?", arguments: [tenant]) == true {
-                    throw CofferError(.alreadyExists, "tenant '\(tenant)' already exists")
-                }
-                try db.execute(sql: "INSERT INTO tenant (id, created_at) VALUES (?, ?)", arguments: [tenant, now])
-                for row in newKeys {
-                    try db.execute(sql: "INSERT INTO data_key (id, tenant_id, data_class, kek_id, wrapped, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                                   arguments: [row.id, tenant, row.dataClass, row.wrapped.kekID, Data(row.wrapped.sealed), now])
-                }
-            }
+            let keys = self.keys
+            try await BlockingPool.shared.run { try keys.createTenant(tenant, now: nowMilliseconds()) }
             logger.debug("tenant created", metadata: ["tenant": "\(tenant)", "actor": "\(context.actor)"])
         }
     }
@@ -253,49 +288,22 @@ public final class Vault: Sendable {
     /// The keys of `tenant`'s data class `kind`, unwrapped once and cached.
     /// - Throws: ``CofferError`` `unknownTenant` when the tenant is not registered.
     func classKeys(tenant: String, kind: ObjectKind) throws -> ClassKeys {
-        let cacheKey = tenant + "\u{0}" + kind.code
-        if let cached = keyCache.withLock({ $0[cacheKey] }) { return cached }
-        let row = try control.read { db in
-            try Row.fetchOne(db, sql: "SELECT id, kek_id, wrapped FROM data_key WHERE tenant_id = ? AND data_class = ?",
-                             arguments: [tenant, kind.code])
+        if let found = try keys.classKeys(tenant: tenant, kind: kind) { return found }
+        let known = try VaultDatabase.guardedSync {
+            try control.read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM tenant WHERE id = ?", arguments: [tenant]) }
         }
-        guard let row else {
-            let known = try control.read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM tenant WHERE id = ?", arguments: [tenant]) }
-            if known == true {
-                throw CofferError(.notFound, "tenant '\(tenant)' has no data key for \(kind.code) (it was destroyed)")
-            }
-            throw CofferError(.unknownTenant, "unknown tenant '\(tenant)'; register it with `coffer tenant add \(tenant)`")
+        if known == true {
+            throw CofferError(.notFound, "tenant '\(tenant)' has no data key for \(kind.code) (it was destroyed)")
         }
-        let id: String = row["id"]
-        let kekID: String = row["kek_id"]
-        let wrapped = WrappedKey(kekID: kekID, sealed: [UInt8](row["wrapped"] as Data))
-        let dataKey = try keyring.keyEncryptionKey(id: kekID)
-            .unwrap(wrapped, context: dataKeyContext(id: id, tenant: tenant, dataClass: kind.code))
-        let keys = try ClassKeys(id: id, dataKey: dataKey)
-        keyCache.withLock { $0[cacheKey] = keys }
-        return keys
+        throw CofferError(.unknownTenant, "unknown tenant '\(tenant)'; register it with `coffer tenant add \(tenant)`")
     }
 
-    /// The unwrapped key of one data subject, cached.
+    /// The field key of one data subject, cached.
+    /// - Throws: ``CofferError`` `notFound` when the subject's key was destroyed.
     func subjectKey(_ subject: String, tenant: String) throws -> SecureBytes {
-        if let cached = subjectKeyCache.withLock({ $0[subject] }) { return cached }
-        guard let row = try VaultDatabase.guardedSync({
-            try control.read { db in
-                try Row.fetchOne(db, sql: "SELECT kek_id, wrapped FROM subject_key WHERE subject_id = ? AND tenant_id = ?",
-                                 arguments: [subject, tenant])
-            }
-        }) else {
+        guard let key = try keys.subjectFieldKey(subject: subject, tenant: tenant) else {
             throw CofferError(.notFound, "subject \(subject) has no key: it was erased")
         }
-        let wrapped = WrappedKey(kekID: row["kek_id"], sealed: [UInt8](row["wrapped"] as Data))
-        let key = try keyring.keyEncryptionKey(id: wrapped.kekID).unwrap(wrapped, context: subjectKeyContext(subject: subject, tenant: tenant))
-        let fieldKey = try HKDF.deriveKey(from: key, salt: [UInt8](), info: Array("coffer/v1/pii-fields".utf8), length: 32)
-        subjectKeyCache.withLock { $0[subject] = fieldKey }
-        return fieldKey
-    }
-
-    func forgetCachedKeys() {
-        subjectKeyCache.withLock { $0.removeAll() }
-        keyCache.withLock { $0.removeAll() }
+        return key
     }
 }

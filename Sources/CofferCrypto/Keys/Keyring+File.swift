@@ -128,6 +128,7 @@ extension Keyring {
             add("  \"development\": true,\n")
             add("  \"comment\": \"DEVELOPMENT KEYRING: its keys are public. Never protect real data with it.\",\n")
         }
+        if generation > 0 { add("  \"generation\": \(generation),\n") }
         add("  \"active\": \(quoted(activeKeyID)),\n  \"keys\": [\n")
         let hex = Array("0123456789abcdef".utf8)
         for (n, entry) in entries.enumerated() {

@@ -39,11 +39,16 @@ public struct Keyring: Sendable {
     public let activeKeyID: String
     /// True for the development keyring: never protect real data with it.
     public let isDevelopment: Bool
+    /// How many times the file has been changed through Coffer's key manager (0 for a file that
+    /// never was). A vault records the generation that its keys were last rewrapped for, so a
+    /// process holding an older copy knows to reload the file.
+    public let generation: Int
 
-    init(entries: [Entry], activeKeyID: String, isDevelopment: Bool) {
+    init(entries: [Entry], activeKeyID: String, isDevelopment: Bool, generation: Int = 0) {
         self.entries = entries
         self.activeKeyID = activeKeyID
         self.isDevelopment = isDevelopment
+        self.generation = generation
     }
 
     /// The active key-encryption key.
@@ -103,13 +108,13 @@ public struct Keyring: Sendable {
     /// data keys can still be unwrapped until they are rewrapped.
     public func addingActiveKey() throws -> Keyring {
         let entry = try Keyring.newEntry(purpose: .keyEncryption)
-        return Keyring(entries: entries + [entry], activeKeyID: entry.id, isDevelopment: isDevelopment)
+        return Keyring(entries: entries + [entry], activeKeyID: entry.id, isDevelopment: isDevelopment, generation: generation)
     }
 
     /// This keyring plus a fresh key for `purpose` (for purposes other than key encryption).
     public func addingKey(for purpose: Purpose) throws -> Keyring {
         Keyring(entries: entries + [try Keyring.newEntry(purpose: purpose)], activeKeyID: activeKeyID,
-                isDevelopment: isDevelopment)
+                isDevelopment: isDevelopment, generation: generation)
     }
 
     /// This keyring without the key-encryption key `id` (never the active one).
@@ -120,7 +125,23 @@ public struct Keyring: Sendable {
         guard entry.purpose == .keyEncryption else {
             throw CofferError(.invalidArgument, "key '\(id)' is a \(entry.purpose) key; a vault needs it for its whole life, so it is never removed")
         }
-        return Keyring(entries: entries.filter { $0.id != id }, activeKeyID: activeKeyID, isDevelopment: isDevelopment)
+        return Keyring(entries: entries.filter { $0.id != id }, activeKeyID: activeKeyID, isDevelopment: isDevelopment,
+                       generation: generation)
+    }
+
+    /// This keyring with its generation one higher (what the key manager saves).
+    public func nextGeneration() -> Keyring {
+        Keyring(entries: entries, activeKeyID: activeKeyID, isDevelopment: isDevelopment, generation: generation + 1)
+    }
+
+    /// True when this keyring holds every key of `other` (same id, purpose and material, compared
+    /// in constant time) and names the same active key: what the key manager checks after reading
+    /// back a file it saved, before anything is wrapped under a new key.
+    public func holdsEveryKey(of other: Keyring) -> Bool {
+        guard activeKeyID == other.activeKeyID else { return false }
+        return other.entries.allSatisfy { wanted in
+            entries.contains { $0.id == wanted.id && $0.purpose == wanted.purpose && $0.material.constantTimeEquals(wanted.material) }
+        }
     }
 
     private static func newEntry(purpose: Purpose) throws -> Entry {

@@ -47,7 +47,14 @@ struct KeyringFileParser {
         guard entries.contains(where: { $0.id == active && $0.purpose == .keyEncryption }) else {
             throw malformed("\"active\" names '\(active)', which is not a key-encryption key in \"keys\"")
         }
-        return Keyring(entries: entries, activeKeyID: active, isDevelopment: development)
+        var generation = 0
+        if let value = member("generation") {
+            guard case .number(let r) = value, let parsed = Int(SecretJSON.text(r, in: bytes)), parsed >= 0 else {
+                throw malformed("\"generation\" must be a whole number of 0 or more")
+            }
+            generation = parsed
+        }
+        return Keyring(entries: entries, activeKeyID: active, isDevelopment: development, generation: generation)
     }
 
     private func entry(_ item: SecretJSON.Value, position: Int) throws -> Keyring.Entry {

@@ -1,0 +1,74 @@
+import Foundation
+
+/// A fixed set of threads for work that blocks (file locks, SQLite, scrypt, bulk crypto), so
+/// that it never occupies a thread of Swift's cooperative pool. Callers `await` the result; the
+/// calling task is suspended, not blocked, while a pool thread runs the work.
+///
+/// The shape is swift-nio's `NIOThreadPool.runIfActive`: one queue of work items guarded by one
+/// condition, drained by `threadCount` threads that live as long as the pool.
+final class BlockingPool: @unchecked Sendable {
+    // @unchecked: `queue` and `stopped` are touched only with `condition` locked.
+    private let condition = NSCondition()
+    private var queue: [@Sendable () -> Void] = []
+    private var head = 0
+    private var stopped = false
+
+    /// The pool most of Coffer shares: as many threads as cores, at least two, so a blocking
+    /// wait (a lock held by another process) never stops unrelated work.
+    static let shared = BlockingPool(threadCount: max(2, ProcessInfo.processInfo.activeProcessorCount), name: "coffer.blocking")
+
+    /// Starts `threadCount` threads named `name`.
+    init(threadCount: Int, name: String) {
+        for n in 0..<threadCount {
+            let thread = Thread { [self] in work() }
+            thread.name = "\(name)-\(n)"
+            thread.start()
+        }
+    }
+
+    /// Runs `body` on a pool thread and returns its result.
+    /// - Throws: What `body` throws; ``CofferError`` `io` when the pool was stopped.
+    func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            condition.lock()
+            defer { condition.unlock() }
+            guard !stopped else {
+                continuation.resume(throwing: CofferError(.io, "the blocking-work pool is stopped"))
+                return
+            }
+            queue.append { continuation.resume(with: Result { try body() }) }
+            condition.signal()
+        }
+    }
+
+    /// Lets the threads finish what is queued and exit. Only pools made for one job are stopped;
+    /// the shared pool lives as long as the process.
+    func stop() {
+        condition.lock()
+        stopped = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func work() {
+        while true {
+            condition.lock()
+            while head == queue.count && !stopped { condition.wait() }
+            if head == queue.count {
+                condition.unlock()
+                return
+            }
+            let item = queue[head]
+            head += 1
+            if head == queue.count {  // drained: reuse the storage from the start
+                queue.removeAll(keepingCapacity: true)
+                head = 0
+            } else if head >= 1024 && head * 2 >= queue.count {  // never drained: drop the done half
+                queue.removeFirst(head)
+                head = 0
+            }
+            condition.unlock()
+            item()
+        }
+    }
+}

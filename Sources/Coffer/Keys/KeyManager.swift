@@ -1,0 +1,284 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Where a vault's keyring comes from.
+enum KeyringSource: Sendable {
+    /// A keyring file: reloaded when the vault meets a newer generation or a KEK it does not
+    /// hold, and changed only under the file's lock.
+    case file(KeyringFile)
+    /// A keyring the embedding process holds in memory (from its own secret store); the caller
+    /// saves new keyrings itself and passes them to ``Vault/rotateKeys(to:context:)``.
+    case memory
+}
+
+/// The key manager: the keyring, the vault's wrapped keys, and every change to either.
+///
+/// It alone unwraps data keys (and caches what it unwrapped), wraps new ones under the vault's
+/// wrap target, rotates and retires KEKs. Its invariants:
+/// - nothing is wrapped under a KEK until the keyring file holding it has been saved and read
+///   back (``KeyringFile/save(_:)``);
+/// - new keys are wrapped under the vault's wrap target, checked in the transaction that stores
+///   them, so a rotation running in another process never leaves one behind;
+/// - a rotation rewraps in batches and can be resumed after a crash (``WrapState/rotationTarget``);
+/// - a process whose keyring is older than the vault's reloads it and carries on.
+final class KeyManager: Sendable {
+    let source: KeyringSource
+    let store: KeyStore
+    private let logger: Logger
+    private let current: Mutex<Keyring>
+    private let classKeyCache = Mutex<[String: ClassKeys]>([:])
+    private let subjectKeyCache = Mutex<[String: SecureBytes]>([:])
+
+    /// Keys rewrapped per transaction.
+    static let rewrapBatchSize = 256
+    /// Test hook: runs after each rewrap batch with the number rewrapped so far.
+    let afterRewrapBatch = Mutex<(@Sendable (Int) throws -> Void)?>(nil)
+
+    init(keyring: Keyring, source: KeyringSource, store: KeyStore, logger: Logger) {
+        self.current = Mutex(keyring)
+        self.source = source
+        self.store = store
+        self.logger = logger
+    }
+
+    /// The keyring in use.
+    var keyring: Keyring { current.withLock { $0 } }
+
+    /// Refuses a development keyring unless the caller opted in.
+    static func checkDevelopment(_ keyring: Keyring, allowed: Bool) throws {
+        guard keyring.isDevelopment, !allowed else { return }
+        throw CofferError(.keyringInsecure,
+                          "this is a development keyring: its keys are public, so nothing it protects is secret. Pass a real keyring (make one with `coffer keys generate --out FILE`), or opt in to the development keyring explicitly (--allow-development-keyring)")
+    }
+
+    /// Re-reads the keyring file (a file source only) when it is newer than the copy in memory.
+    /// - Returns: True when the copy in memory changed.
+    @discardableResult
+    func reload() throws -> Bool {
+        guard case .file(let file) = source else { return false }
+        let loaded = try file.load()
+        return current.withLock { keyring in
+            guard loaded.generation > keyring.generation || !loaded.holdsEveryKey(of: keyring) || !keyring.holdsEveryKey(of: loaded) else {
+                return false
+            }
+            keyring = loaded
+            logger.debug("keyring reloaded", metadata: ["generation": "\(loaded.generation)"])
+            return true
+        }
+    }
+
+    /// The KEK `id`, reloading the keyring file once when the copy in memory lacks it.
+    func keyEncryptionKey(id: String) throws -> KeyEncryptionKey {
+        do {
+            return try keyring.keyEncryptionKey(id: id)
+        } catch let error as CofferError where error.code == .keyNotFound {
+            guard try reload() else { throw error }
+            return try keyring.keyEncryptionKey(id: id)
+        }
+    }
+
+    /// Proves at open that the keyring holds every KEK the vault depends on, with the right
+    /// material; reloads first when the vault was rotated with a newer generation.
+    func verifyKeyring() throws {
+        let state = try store.wrapState()
+        if state.keyringGeneration > keyring.generation { try reload() }
+        let wrongKeyring = "pass the keyring this vault was created with (--keyring or COFFER_KEYRING)"
+        let canary = try store.canary()
+        do {
+            _ = try keyEncryptionKey(id: canary.kekID).unwrap(canary, context: "vault-canary")
+        } catch let error as CofferError where error.code == .keyNotFound {
+            throw CofferError(.keyNotFound, "this keyring does not hold key '\(canary.kekID)' the vault was checked with; \(wrongKeyring)")
+        } catch let error as CofferError where error.code == .authenticationFailed {
+            throw CofferError(.invalidKey, "this keyring's key '\(canary.kekID)' is not the one the vault was made with; \(wrongKeyring)")
+        }
+        var needed = try store.kekIDsInUse()
+        if let target = state.rotationTarget { needed.insert(target) }
+        for id in needed.sorted() where (try? keyEncryptionKey(id: id)) == nil {
+            throw CofferError(.keyNotFound, "this keyring does not hold key '\(id)', which wraps some of the vault's data keys; \(wrongKeyring)")
+        }
+        if let target = state.rotationTarget {
+            logger.debug("a key rotation is under way or was interrupted", metadata: ["target": "\(target)"])
+        }
+    }
+
+    // MARK: Unwrapping
+
+    /// The keys of `tenant`'s data class `kind`, unwrapped once and cached; nil when the tenant
+    /// has no such data key.
+    func classKeys(tenant: String, kind: ObjectKind) throws -> ClassKeys? {
+        let cacheKey = tenant + "\u{0}" + kind.code
+        if let cached = classKeyCache.withLock({ $0[cacheKey] }) { return cached }
+        guard let stored = try store.dataKey(tenant: tenant, dataClass: kind.code),
+              case .dataClass(let id, _, _) = stored.owner else { return nil }
+        let dataKey = try keyEncryptionKey(id: stored.wrapped.kekID).unwrap(stored.wrapped, context: stored.wrapContext)
+        let keys = try ClassKeys(id: id, dataKey: dataKey)
+        classKeyCache.withLock { $0[cacheKey] = keys }
+        return keys
+    }
+
+    /// The field key of data subject `subject` of `tenant`, cached; nil when its key is gone.
+    func subjectFieldKey(subject: String, tenant: String) throws -> SecureBytes? {
+        let cacheKey = tenant + "\u{0}" + subject
+        if let cached = subjectKeyCache.withLock({ $0[cacheKey] }) { return cached }
+        guard let stored = try store.subjectKey(subject: subject, tenant: tenant) else { return nil }
+        let key = try keyEncryptionKey(id: stored.wrapped.kekID).unwrap(stored.wrapped, context: stored.wrapContext)
+        let fieldKey = try HKDF.deriveKey(from: key, salt: [UInt8](), info: Array("coffer/v1/pii-fields".utf8), length: 32)
+        subjectKeyCache.withLock { $0[cacheKey] = fieldKey }
+        return fieldKey
+    }
+
+    /// Forgets a subject's cached key (after its key row is destroyed).
+    func forgetSubject(_ subject: String, tenant: String) {
+        _ = subjectKeyCache.withLock { $0.removeValue(forKey: tenant + "\u{0}" + subject) }
+    }
+
+    // MARK: New keys
+
+    /// Registers `tenant` with one fresh data key per object kind, wrapped under the wrap target.
+    func createTenant(_ tenant: String, now: Int64) throws {
+        try wrappingUnderTarget { kek in
+            let keys = try ObjectKind.all.map { kind -> StoredKey in
+                let id = try makeIdentifier("dk")
+                let context = dataKeyContext(id: id, tenant: tenant, dataClass: kind.code)
+                return StoredKey(owner: .dataClass(keyID: id, tenant: tenant, dataClass: kind.code),
+                                 wrapped: try kek.wrap(try SecureBytes.random(count: 32), context: context))
+            }
+            try store.insertTenant(tenant, keys: keys, now: now)
+        }
+    }
+
+    /// Makes and stores a fresh key for a new data subject.
+    func createSubjectKey(subject: String, tenant: String, now: Int64) throws {
+        try wrappingUnderTarget { kek in
+            let owner = StoredKey.Owner.subject(subject: subject, tenant: tenant)
+            let wrapped = try kek.wrap(try SecureBytes.random(count: 32), context: subjectKeyContext(subject: subject, tenant: tenant))
+            try store.insertSubjectKey(StoredKey(owner: owner, wrapped: wrapped), now: now)
+        }
+    }
+
+    /// Destroys a subject's key and forgets it.
+    func destroySubjectKey(subject: String, tenant: String) throws {
+        try store.deleteSubjectKey(subject: subject)
+        forgetSubject(subject, tenant: tenant)
+    }
+
+    /// Runs `body` with the vault's wrap target; when a rotation moved the target on between the
+    /// read and the store, reloads the keyring and runs it again.
+    private func wrappingUnderTarget(_ body: (KeyEncryptionKey) throws -> Void) throws {
+        for _ in 0..<4 {
+            let kek = try keyEncryptionKey(id: try store.wrapState().wrapTarget)
+            do { return try body(kek) } catch is StaleWrapKEK { try reload() }
+        }
+        throw CofferError(.storage, "the vault's key-encryption key kept changing while a new key was stored; try again")
+    }
+
+    // MARK: Rotation and retirement
+
+    /// Rotates the vault to a fresh KEK in its keyring file (or finishes an interrupted
+    /// rotation), holding the file's lock throughout. Blocks: run it on the blocking pool.
+    func rotate() throws -> KeyRotation {
+        guard case .file(let file) = source else {
+            throw CofferError(.invalidArgument, "this vault's keyring is held in memory; save a keyring with a new active key and call rotateKeys(to:context:)")
+        }
+        return try file.withLock {
+            var keyring = try file.load()
+            let state = try store.wrapState()
+            let target: KeyEncryptionKey
+            let resumed: Bool
+            if let pending = state.rotationTarget {
+                guard let kek = try? keyring.keyEncryptionKey(id: pending) else {
+                    throw CofferError(.keyNotFound, "an interrupted rotation was rewrapping keys under '\(pending)', which \(file.path) does not hold; restore the keyring from \(file.previousPath) or a backup")
+                }
+                (target, resumed) = (kek, true)
+            } else {
+                keyring = try file.save(keyring.addingActiveKey())
+                (target, resumed) = (keyring.activeKey, false)
+                try store.beginRotation(target: target.id, keyringGeneration: keyring.generation)
+            }
+            current.withLock { $0 = keyring }
+            let count = try rewrapAll(under: target, using: keyring)
+            return try finish(target: target, keyring: keyring, rewrapped: count, resumed: resumed)
+        }
+    }
+
+    /// Rotates a vault with a keyring held in memory to `newKeyring`'s active KEK. The caller has
+    /// saved `newKeyring`; it must hold every KEK the vault's keys are wrapped under now.
+    func rotate(to newKeyring: Keyring) throws -> KeyRotation {
+        guard case .memory = source else {
+            throw CofferError(.invalidArgument, "this vault's keyring is a file; rotate with rotateKeys(context:), which saves the new key under the file's lock first")
+        }
+        let state = try store.wrapState()
+        var needed = try store.kekIDsInUse()
+        needed.insert(state.settledKEK)
+        if let target = state.rotationTarget { needed.insert(target) }
+        for id in needed.sorted() where (try? newKeyring.keyEncryptionKey(id: id)) == nil {
+            throw CofferError(.keyNotFound, "the new keyring does not hold key '\(id)', which wraps some of the vault's keys; it must keep every KEK until the rotation is done")
+        }
+        let target = newKeyring.activeKey
+        try store.beginRotation(target: target.id, keyringGeneration: newKeyring.generation)
+        current.withLock { $0 = newKeyring }
+        let count = try rewrapAll(under: target, using: newKeyring)
+        return try finish(target: target, keyring: newKeyring, rewrapped: count, resumed: false)
+    }
+
+    private func rewrapAll(under target: KeyEncryptionKey, using keyring: Keyring) throws -> Int {
+        var total = 0
+        while true {
+            let batch = try store.keys(notWrappedUnder: target.id, limit: Self.rewrapBatchSize)
+            if batch.isEmpty { return total }
+            let rewrapped = try batch.map { key -> (old: StoredKey, new: WrappedKey) in
+                let plain = try keyring.keyEncryptionKey(id: key.wrapped.kekID).unwrap(key.wrapped, context: key.wrapContext)
+                return (key, try target.wrap(plain, context: key.wrapContext))
+            }
+            total += try store.rewrap(rewrapped, now: nowMilliseconds())
+            try afterRewrapBatch.withLock { $0 }?(total)
+        }
+    }
+
+    private func finish(target: KeyEncryptionKey, keyring: Keyring, rewrapped: Int, resumed: Bool) throws -> KeyRotation {
+        let canary = try target.wrap(SecureBytes.random(count: 32), context: "vault-canary")
+        try store.finishRotation(canary: canary, keyringGeneration: keyring.generation)
+        let inUse = try store.kekIDsInUse()
+        let retirable = keyring.keyEncryptionKeyIDs.filter { $0 != target.id && !inUse.contains($0) }
+        logger.debug("keys rewrapped", metadata: ["count": "\(rewrapped)", "kek": "\(target.id)", "resumed": "\(resumed)"])
+        return KeyRotation(activeKEK: target.id, rewrapped: rewrapped, resumed: resumed, retirable: retirable,
+                           keyringGeneration: keyring.generation)
+    }
+
+    /// Removes KEK `id` from the keyring file, after checking under the file's lock that no key
+    /// of this vault depends on it and that it is not the one new keys are wrapped under.
+    func retire(_ id: String) throws -> Keyring {
+        guard case .file(let file) = source else {
+            throw CofferError(.invalidArgument, "this vault's keyring is held in memory; remove the key from your copy once keyStatus shows nothing depends on it")
+        }
+        let saved = try file.withLock { () throws -> Keyring in
+            let keyring = try file.load()
+            let state = try store.wrapState()
+            guard id != state.wrapTarget, id != state.settledKEK else {
+                throw CofferError(.invalidArgument, "key '\(id)' is the one this vault wraps its keys under; rotate first")
+            }
+            let dependents = try store.status().filter { $0.kekID == id }.count
+            guard dependents == 0 else {
+                throw CofferError(.invalidArgument, "\(dependents) of this vault's keys are still wrapped under '\(id)'; run `coffer keys rotate` first")
+            }
+            return try file.save(keyring.removingKey(id: id))
+        }
+        current.withLock { $0 = saved }
+        return saved
+    }
+}
+
+/// What a key rotation did.
+public struct KeyRotation: Sendable, Codable, Hashable {
+    /// The KEK every key of the vault is now wrapped under.
+    public let activeKEK: String
+    /// How many data and subject keys were rewrapped.
+    public let rewrapped: Int
+    /// True when this finished a rotation that had been interrupted, instead of starting one.
+    public let resumed: Bool
+    /// KEKs of the keyring that no key of this vault depends on any more (they can be retired).
+    public let retirable: [String]
+    /// The keyring file's generation after the rotation.
+    public let keyringGeneration: Int
+}
