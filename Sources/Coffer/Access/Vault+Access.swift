@@ -21,7 +21,8 @@ extension Vault {
     /// - Throws: ``CofferError`` `accessDenied`, `purposeMissing`, `auditUnavailable`.
     @discardableResult
     func authorize(_ context: AccessContext, _ request: AccessRequest) async throws -> AuditRecord? {
-        let decision = try decide(context, request)
+        // The decision reads the principal from the control file: off the cooperative pool.
+        let decision = try await BlockingPool.shared.run { try self.decide(context, request) }
         return try await record(context, request, decision: decision)
     }
 
