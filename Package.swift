@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
     ],
     targets: [
         // Layer 0: libcrypto as a system library (Debian: libssl-dev).
@@ -31,6 +32,7 @@ let package = Package(
                 "CofferCrypto",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Layer 4: the command-line tool, a thin client of `Coffer`.
@@ -49,7 +51,11 @@ let package = Package(
         .testTarget(
             name: "CofferTests",
             // `coffer` is built too, so the tests can run the CLI as a separate process.
-            dependencies: ["Coffer", "coffer", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "Coffer", "coffer",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
     ]
 )

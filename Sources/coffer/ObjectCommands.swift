@@ -25,12 +25,8 @@ struct PutCommand: AsyncParsableCommand {
             defer { if fd != STDIN_FILENO { close(fd) } }
             let writer = try await vault.makeWriter(tenant: tenant, kind: kind, name: name, context: context)
             let progress = ProgressLine("put")
-            var reported: Int64 = 0
-            try writer.write(readingFrom: fd) { total in
-                progress.add(Int(total - reported))
-                reported = total
-            }
-            let version = try writer.commit()
+            try await writer.write(readingFrom: fd) { total in progress.set(total: total) }
+            let version = try await writer.commit()
             progress.finish()
             print("\(writer.objectID) \(version.version)")
         }
@@ -145,8 +141,21 @@ struct RemoveCommand: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             let vault = try options.openVault()
-            try await vault.delete(tenant: tenant, objectID: id, version: version, context: options.context())
-            print(version.map { "deleted \(id) version \($0)" } ?? "deleted \(id)")
+            let outcome = try await vault.delete(tenant: tenant, objectID: id, version: version, context: options.context())
+            let what = version.map { "\(id) version \($0)" } ?? id
+            // A reader in another process may hold the WAL for a moment: retry for a few
+            // seconds before saying where the ciphertext still is.
+            let maintenance = vault.makeMaintenance()
+            var cleared = outcome.ciphertextCleared
+            for _ in 0..<8 where !cleared {
+                try await Task.sleep(for: .milliseconds(125))
+                cleared = await maintenance.runOnce().walsCleared
+            }
+            if cleared {
+                print("deleted \(what); its ciphertext is gone from content.sqlite and its WAL")
+            } else {
+                print("deleted \(what); a reader still holds the WAL, so the old ciphertext stays in content.sqlite and its WAL until Coffer's next checkpoint (the next delete, close or open of the vault retries it)")
+            }
         }
     }
 }

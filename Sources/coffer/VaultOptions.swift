@@ -98,18 +98,31 @@ struct VaultOptions: ParsableArguments {
     func openVault() throws -> Vault { try location.openVault() }
 }
 
-/// A progress line on stderr for long transfers, shown only when stderr is a terminal.
-final class ProgressLine {
+/// A progress line on stderr for long transfers, shown only when stderr is a terminal. Updated
+/// from the thread doing the transfer, so its state sits behind a lock.
+final class ProgressLine: @unchecked Sendable {
+    // @unchecked: `bytes` and `lastShown` are touched only with `lock` held.
     private let label: String
     private let enabled = isatty(STDERR_FILENO) == 1
     private let start = ContinuousClock.now
+    private let lock = NSLock()
     private var lastShown = ContinuousClock.now
-    private(set) var bytes: Int64 = 0
+    private var bytes: Int64 = 0
 
     init(_ label: String) { self.label = label }
 
+    /// Adds `count` bytes to the total.
     func add(_ count: Int) {
-        bytes += Int64(count)
+        lock.withLock { update(bytes + Int64(count)) }
+    }
+
+    /// Sets the total.
+    func set(total: Int64) {
+        lock.withLock { update(total) }
+    }
+
+    private func update(_ total: Int64) {
+        bytes = total
         guard enabled, ContinuousClock.now - lastShown > .milliseconds(250) else { return }
         lastShown = ContinuousClock.now
         show()
@@ -124,8 +137,10 @@ final class ProgressLine {
     }
 
     func finish() {
-        guard enabled, bytes > 0 else { return }
-        show()
-        FileHandle.standardError.write(Data("\n".utf8))
+        lock.withLock {
+            guard enabled, bytes > 0 else { return }
+            show()
+            FileHandle.standardError.write(Data("\n".utf8))
+        }
     }
 }

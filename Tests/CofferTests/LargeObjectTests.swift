@@ -23,10 +23,10 @@ struct LargeObjectTests {
             for i in 0..<n { chunk[i] = UInt8(truncatingIfNeeded: (offset + i) &* 2654435761 >> 13) }
             let slice = chunk[0..<n]
             sent.update(Array(slice))
-            try writer.write(Array(slice))
+            try await writer.write(Array(slice))
             offset += n
         }
-        let version = try writer.commit()
+        let version = try await writer.commit()
         #expect(version.size == Int64(size))
 
         let received = try SHA256.Hasher()

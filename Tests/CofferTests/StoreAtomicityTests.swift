@@ -20,8 +20,8 @@ struct StoreAtomicityTests {
             #expect(newVersion.objectID == existing)
             #expect(newVersion.version == 2)
             let v2 = testBytes(pendingSize, seed: 2), fresh = testBytes(pendingSize, seed: 3)
-            try write(v2, to: newVersion, piece: 1 << 20)
-            try write(fresh, to: newObject, piece: 1 << 20)
+            try await write(v2, to: newVersion, piece: 1 << 20)
+            try await write(fresh, to: newObject, piece: 1 << 20)
 
             // The writers really have stored segments.
             let pendingRow = try #require(try await t.vault.versionRowID(objectID: existing, version: 2))
@@ -50,8 +50,8 @@ struct StoreAtomicityTests {
             #expect(try await t.vault.segmentRowCount(versionRowID: pendingRow) > 0)
             #expect(try await second.list(tenant: "acme", context: .test).objects.map(\.id) == [existing])
 
-            let committedVersion = try newVersion.commit()
-            let committedObject = try newObject.commit()
+            let committedVersion = try await newVersion.commit()
+            let committedObject = try await newObject.commit()
             #expect(committedVersion.version == 2)
             #expect(committedObject.version == 1)
             let after = try await t.vault.list(tenant: "acme", context: .test)
@@ -68,12 +68,12 @@ struct StoreAtomicityTests {
     func abandonNewObject() async throws {
         try await withTestVault { t in
             let writer = try await t.vault.makeWriter(tenant: "acme", kind: .testResult, name: "scratch", context: .test)
-            try write(testBytes(pendingSize, seed: 4), to: writer, piece: 1 << 20)
+            try await write(testBytes(pendingSize, seed: 4), to: writer, piece: 1 << 20)
             let row = try #require(try await t.vault.versionRowID(objectID: writer.objectID, version: 1))
             #expect(try await t.vault.segmentRowCount(versionRowID: row) > 0)
             #expect(try lockFiles(t).count == 1)
 
-            try writer.abandon()
+            try await writer.abandon()
             #expect(try await t.vault.segmentRowCount(versionRowID: row) == 0)
             #expect(try await t.vault.contentCount("SELECT count(*) FROM segment") == 0)
             #expect(try await t.vault.contentCount("SELECT count(*) FROM version") == 0)
@@ -81,9 +81,9 @@ struct StoreAtomicityTests {
             #expect(try await t.vault.list(tenant: "acme", context: .test).objects.isEmpty)
             await expectCofferError(.notFound) { _ = try await t.vault.stat(tenant: "acme", objectID: writer.objectID, context: .test) }
             #expect(try lockFiles(t).isEmpty)
-            await expectCofferError(.invalidArgument) { try writer.write([1]) }
-            await expectCofferError(.invalidArgument) { _ = try writer.commit() }
-            try writer.abandon()  // twice is harmless
+            await expectCofferError(.invalidArgument) { try await writer.write([1]) }
+            await expectCofferError(.invalidArgument) { _ = try await writer.commit() }
+            try await writer.abandon()  // twice is harmless
         }
     }
 
@@ -94,10 +94,10 @@ struct StoreAtomicityTests {
             let (id, _) = try await t.vault.put(tenant: "acme", kind: .testResult, name: "kept", bytes: old, context: .test)
             let writer = try await t.vault.makeWriter(tenant: "acme", kind: .testResult, name: "kept", context: .test)
             #expect(writer.version == 2)
-            try write(testBytes(pendingSize, seed: 6), to: writer, piece: 1 << 20)
+            try await write(testBytes(pendingSize, seed: 6), to: writer, piece: 1 << 20)
             let row = try #require(try await t.vault.versionRowID(objectID: id, version: 2))
             #expect(try await t.vault.segmentRowCount(versionRowID: row) > 0)
-            try writer.abandon()
+            try await writer.abandon()
 
             #expect(try await t.vault.segmentRowCount(versionRowID: row) == 0)
             #expect(try await t.vault.versionRowID(objectID: id, version: 2) == nil)
@@ -132,8 +132,8 @@ struct StoreAtomicityTests {
             let (existing, _) = try await t.vault.put(tenant: "acme", kind: .testScript, name: "existing", bytes: old, context: .test)
             let newVersion = try await t.vault.makeWriter(tenant: "acme", kind: .testScript, name: "existing", context: .test)
             let newObject = try await t.vault.makeWriter(tenant: "acme", kind: .testScript, name: "fresh", context: .test)
-            try write(testBytes(pendingSize, seed: 8), to: newVersion, piece: 1 << 20)
-            try write(testBytes(pendingSize, seed: 9), to: newObject, piece: 1 << 20)
+            try await write(testBytes(pendingSize, seed: 8), to: newVersion, piece: 1 << 20)
+            try await write(testBytes(pendingSize, seed: 9), to: newObject, piece: 1 << 20)
             let pendingRow = try #require(try await t.vault.versionRowID(objectID: existing, version: 2))
             let freshRow = try #require(try await t.vault.versionRowID(objectID: newObject.objectID, version: 1))
             #expect(try lockFiles(t).count == 2)
@@ -170,8 +170,8 @@ struct StoreAtomicityTests {
 
             // Meanwhile the live writers in the original vault are untouched and still commit.
             #expect(try await t.vault.segmentRowCount(versionRowID: pendingRow) > 0)
-            _ = try newVersion.commit()
-            _ = try newObject.commit()
+            _ = try await newVersion.commit()
+            _ = try await newObject.commit()
             #expect(try await t.vault.stat(tenant: "acme", objectID: existing, context: .test).versions.map(\.version) == [1, 2])
         }
     }
@@ -180,7 +180,7 @@ struct StoreAtomicityTests {
     func pendingWithoutLockFile() async throws {
         try await withTestVault { t in
             let writer = try await t.vault.makeWriter(tenant: "acme", kind: .testScript, name: "orphan", context: .test)
-            try write(testBytes(pendingSize, seed: 10), to: writer, piece: 1 << 20)
+            try await write(testBytes(pendingSize, seed: 10), to: writer, piece: 1 << 20)
             let row = try #require(try await t.vault.versionRowID(objectID: writer.objectID, version: 1))
             // The lock file vanishing is what a dead writer looks like once its lock is released.
             for file in try lockFiles(t) { try FileManager.default.removeItem(at: file) }
@@ -188,7 +188,7 @@ struct StoreAtomicityTests {
             #expect(try await reopened.segmentRowCount(versionRowID: row) == 0)
             #expect(try await reopened.contentCount("SELECT count(*) FROM object") == 0)
             // The writer finds its version gone and fails rather than committing a version without rows.
-            #expect(throws: (any Error).self) { _ = try writer.commit() }
+            await #expect(throws: (any Error).self) { _ = try await writer.commit() }
             #expect(try await reopened.contentCount("SELECT count(*) FROM version") == 0)
             #expect(try await reopened.list(tenant: "acme", context: .test).objects.isEmpty)
             try reopened.close()
@@ -205,7 +205,7 @@ private func lockFiles(_ t: TestVault) throws -> [URL] {
 /// - Returns: The object id and the pending version's row id (checked to hold segments before the drop).
 private func writeAndDrop(_ vault: Vault, name: String, size: Int) async throws -> (String, Int64) {
     let writer = try await vault.makeWriter(tenant: "acme", kind: .testResult, name: name, context: .test)
-    try write(testBytes(size, seed: 11), to: writer, piece: 1 << 20)
+    try await write(testBytes(size, seed: 11), to: writer, piece: 1 << 20)
     let row = try #require(try await vault.versionRowID(objectID: writer.objectID, version: 1))
     #expect(try await vault.segmentRowCount(versionRowID: row) > 0)
     return (writer.objectID, row)

@@ -30,10 +30,10 @@ struct StorePlaintextLeakTests {
             // A put in progress (more than a batch, so segments are stored) and an abandoned one.
             let large = markedContent(4040 + 4080 * 2047 + 10)
             let pending = try await t.vault.makeWriter(tenant: "acme", kind: .runTelemetry, name: "pending-\(nameMarker)", context: .test)
-            try write(large, to: pending, piece: 1 << 20)
+            try await write(large, to: pending, piece: 1 << 20)
             let abandoned = try await t.vault.makeWriter(tenant: "acme", kind: .runTelemetry, name: "abandoned-\(nameMarker)", context: .test)
-            try write(large, to: abandoned, piece: 1 << 20)
-            try abandoned.abandon()
+            try await write(large, to: abandoned, piece: 1 << 20)
+            try await abandoned.abandon()
 
             try await t.vault.delete(tenant: "acme", objectID: gone, context: .test)
             try await t.vault.delete(tenant: "acme", objectID: kept, version: 1, context: .test)
@@ -47,7 +47,7 @@ struct StorePlaintextLeakTests {
             #expect(try filesContaining(contentMarker, in: t) == [], "content marker found while open")
             #expect(try filesContaining(Array(nameMarker.utf8), in: t) == [], "name marker found while open")
 
-            _ = try pending.commit()
+            _ = try await pending.commit()
             expectSameBytes(try await t.vault.readAll(tenant: "acme", objectID: pending.objectID, context: .test), large)
             try t.vault.close()
             #expect(try filesContaining(contentMarker, in: t) == [], "content marker found after close")
@@ -99,13 +99,13 @@ struct StorePlaintextLeakTests {
             let directoryMode = try FileManager.default.attributesOfItem(atPath: t.directory.path)[.posixPermissions] as? Int
             #expect(directoryMode == 0o700)
             let writer = try await t.vault.makeWriter(tenant: "acme", kind: .config, name: "open", context: .test)
-            defer { try? writer.abandon() }
             let files = try t.allFiles()
             #expect(files.count >= 5, "\(files.map(\.lastPathComponent))")
             for file in files {
                 let mode = try FileManager.default.attributesOfItem(atPath: file.path)[.posixPermissions] as? Int
                 #expect(mode.map { $0 & 0o077 } == 0, "\(file.lastPathComponent) mode \(String(mode ?? -1, radix: 8))")
             }
+            try await writer.abandon()
         }
     }
 }

@@ -43,8 +43,8 @@ struct StoreRoundTripTests {
         try await withTestVault { t in
             let plaintext = testBytes(size, seed: UInt64(piece * 31 + size))
             let writer = try await t.vault.makeWriter(tenant: "acme", kind: .testResult, name: "pieces", context: .test)
-            try write(plaintext, to: writer, piece: piece)
-            let info = try writer.commit()
+            try await write(plaintext, to: writer, piece: piece)
+            let info = try await writer.commit()
             #expect(info.size == Int64(size))
             #expect(info.storedSize == testLayout.ciphertextSize(plaintextSize: Int64(size)))
             let back = try await t.vault.readAll(tenant: "acme", objectID: writer.objectID, context: .test)
@@ -57,8 +57,8 @@ struct StoreRoundTripTests {
         try await withTestVault { t in
             let plaintext = testBytes(multiBatchSize, seed: 77)
             let writer = try await t.vault.makeWriter(tenant: "acme", kind: .testResult, name: "big", context: .test)
-            try write(plaintext, to: writer, piece: piece)
-            let info = try writer.commit()
+            try await write(plaintext, to: writer, piece: piece)
+            let info = try await writer.commit()
             #expect(info.size == Int64(multiBatchSize))
             let back = try await t.vault.readAll(tenant: "acme", objectID: writer.objectID, context: .test)
             expectSameBytes(back, plaintext)
@@ -71,8 +71,8 @@ struct StoreRoundTripTests {
             let plaintext = testBytes(20_000, seed: 5)
             let whole = try await t.vault.put(tenant: "acme", kind: .testResult, name: "a", bytes: plaintext, context: .test)
             let writer = try await t.vault.makeWriter(tenant: "acme", kind: .testResult, name: "b", context: .test)
-            try write(plaintext, to: writer, piece: 7)
-            let pieced = try writer.commit()
+            try await write(plaintext, to: writer, piece: 7)
+            let pieced = try await writer.commit()
             #expect(whole.version.digest == pieced.digest)
             var changed = plaintext
             changed[19_999] ^= 1
@@ -93,7 +93,7 @@ struct StoreRoundTripTests {
 
             let writer = try await t.vault.makeWriter(tenant: "acme", kind: .runTelemetry, name: "stream", context: .test)
             try await writer.write(contentsOf: pieces(plaintext, piece: piece))
-            let second = try writer.commit()
+            let second = try await writer.commit()
             #expect(writer.objectID == put.objectID)
             #expect(second.version == 2)
             #expect(second.digest == put.version.digest)
@@ -112,8 +112,8 @@ struct StoreRoundTripTests {
             try #require(fd >= 0)
             defer { close(fd) }
             let writer = try await t.vault.makeWriter(tenant: "acme", kind: .config, name: "from-fd", context: .test)
-            #expect(try writer.write(readingFrom: fd) == Int64(plaintext.count))
-            _ = try writer.commit()
+            #expect(try await writer.write(readingFrom: fd) == Int64(plaintext.count))
+            _ = try await writer.commit()
             expectSameBytes(try await t.vault.readAll(tenant: "acme", objectID: writer.objectID, context: .test), plaintext)
         }
     }

@@ -181,11 +181,11 @@ extension Vault {
 }
 
 /// Writes `bytes` to `writer` in pieces of `piece` bytes.
-func write(_ bytes: [UInt8], to writer: ObjectWriter, piece: Int) throws {
+func write(_ bytes: [UInt8], to writer: ObjectWriter, piece: Int) async throws {
     var offset = 0
     while offset < bytes.count {
         let end = min(bytes.count, offset + piece)
-        try bytes[offset..<end].withUnsafeBytes { try writer.write($0) }
+        try await writer.write(Array(bytes[offset..<end]))
         offset = end
     }
 }

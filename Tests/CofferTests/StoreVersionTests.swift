@@ -175,11 +175,11 @@ struct StoreVersionTests {
     func writerFinished() async throws {
         try await withTestVault { t in
             let writer = try await t.vault.makeWriter(tenant: "acme", kind: .config, name: "once", context: .test)
-            try writer.write([1, 2, 3])
-            _ = try writer.commit()
-            await expectCofferError(.invalidArgument) { try writer.write([4]) }
-            await expectCofferError(.invalidArgument) { _ = try writer.commit() }
-            try writer.abandon()  // a no-op after commit
+            try await writer.write([1, 2, 3])
+            _ = try await writer.commit()
+            await expectCofferError(.invalidArgument) { try await writer.write([4]) }
+            await expectCofferError(.invalidArgument) { _ = try await writer.commit() }
+            try await writer.abandon()  // a no-op after commit
             #expect(try await t.vault.readAll(tenant: "acme", objectID: writer.objectID, context: .test) == [1, 2, 3])
         }
     }

@@ -62,7 +62,8 @@ extension Vault {
         var entry = AuditEntry(context, request, outcome: .error)
         entry.errorCode = code
         entry.bytes = nil
-        _ = try? await appender.append(entry)
+        // When the log cannot take it now (a full disk), it is written ahead of the next record.
+        await appender.appendOrDefer(entry)
     }
 
     /// Runs an allowed access, recording an error outcome if it fails.

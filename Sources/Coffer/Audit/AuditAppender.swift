@@ -8,6 +8,9 @@ final class AuditAppender: @unchecked Sendable {
     private let log: AuditLog
     private let condition = NSCondition()
     private var pending: [(entry: AuditEntry, continuation: CheckedContinuation<AuditRecord, any Error>)] = []
+    /// Error outcomes that could not be written when they happened (a full disk): written ahead
+    /// of the next batch, so the log never keeps an allowed access without its failure.
+    private var deferred: [AuditEntry] = []
     private var stopping = false
     private var finished = false
 
@@ -31,6 +34,29 @@ final class AuditAppender: @unchecked Sendable {
             pending.append((entry, continuation))
             condition.signal()
         }
+    }
+
+    /// Appends `entry` (an error outcome); if the log cannot take it now, keeps it and writes it
+    /// ahead of the next record that can be written.
+    func appendOrDefer(_ entry: AuditEntry) async {
+        do {
+            _ = try await append(entry)
+        } catch {
+            keepForLater(entry)
+        }
+    }
+
+    private func keepForLater(_ entry: AuditEntry) {
+        condition.lock()
+        deferred.append(entry)
+        condition.unlock()
+    }
+
+    /// How many error outcomes wait to be written.
+    var deferredCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return deferred.count
     }
 
     /// Stops the committer after it has written what is queued.
@@ -61,12 +87,17 @@ final class AuditAppender: @unchecked Sendable {
                 return
             }
             let batch = pending
+            let late = deferred
             pending.removeAll(keepingCapacity: true)
+            deferred.removeAll()
             condition.unlock()
             do {
-                let records = try log.commit(batch.map(\.entry))
-                for (item, record) in zip(batch, records) { item.continuation.resume(returning: record) }
+                let records = try log.commit(late + batch.map(\.entry))
+                for (item, record) in zip(batch, records.dropFirst(late.count)) { item.continuation.resume(returning: record) }
             } catch {
+                condition.lock()
+                deferred.insert(contentsOf: late, at: 0)
+                condition.unlock()
                 for item in batch { item.continuation.resume(throwing: error) }
             }
         }

@@ -75,10 +75,10 @@ public enum StoreBenchmark {
                 var offset = 0
                 while offset < size {
                     let n = min(piece, size - offset)
-                    try writer.write(UnsafeRawBufferPointer(rebasing: payload[offset..<offset + n]))
+                    try await writer.write(unsafeBytes: UnsafeRawBufferPointer(rebasing: payload[offset..<offset + n]))
                     offset += n
                 }
-                _ = try writer.commit()
+                _ = try await writer.commit()
                 lastID = writer.objectID
             }
             try await timed("put-large-plain", unit: "bytes/s", amount: Double(size), times: 1) {
@@ -99,10 +99,11 @@ public enum StoreBenchmark {
 
         // Small objects: 4 KiB each.
         let small = UnsafeRawBufferPointer(rebasing: payload[0..<min(4096, size)])
+        let smallBytes = Array(small)
         var ids: [String] = []
         try await timed("put-4k-encrypted", unit: "ops/s", amount: Double(count), times: 1) {
             for i in 0..<count {
-                ids.append(try await encrypted.put(tenant: "bench", kind: .testResult, name: "small-\(i)", bytes: small, context: context).objectID)
+                ids.append(try await encrypted.put(tenant: "bench", kind: .testResult, name: "small-\(i)", bytes: smallBytes, context: context).objectID)
             }
         }
         var plainIDs: [Int64] = []

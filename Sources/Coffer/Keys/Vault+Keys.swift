@@ -59,7 +59,7 @@ extension Vault {
             let keys = self.keys
             let result = try await BlockingPool.shared.run { try body(keys) }
             // Old wrapped keys leave the WAL too (secure_delete zeroes the freed pages).
-            await VaultDatabase.truncateWAL(control, logger: logger)
+            await janitor.truncate(.control)
             return result
         }
     }

@@ -33,7 +33,7 @@ extension Vault {
                 try db.execute(sql: "UPDATE subject SET updated_at = ? WHERE id = ?", arguments: [now, id])
             }
         }
-        await VaultDatabase.truncateWAL(pii, logger: logger)
+        await janitor.truncate(.pii)
     }
 
     /// Corrects a field (P15): the new value replaces the old, which is left unrecoverable in the

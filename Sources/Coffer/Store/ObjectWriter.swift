@@ -5,9 +5,12 @@ import GRDB
 /// sealed segment by segment (Tink format, AAD binding tenant, object and version) and stored one
 /// segment per row. Nothing is visible to readers until ``commit()``; a writer that is abandoned,
 /// dropped or killed leaves nothing readable, and its rows are removed (at once, or by the next
-/// ``Vault/open(at:keyring:logger:)`` if the process died).
+/// open or maintenance pass if the process died).
 ///
-/// Calls are serialised by an internal lock; use one writer from one task at a time.
+/// The sealing and the database writes run on Coffer's blocking pool, never on the caller's
+/// cooperative thread. A write that fails (a full disk, say) abandons the version and is
+/// recorded in the access log as an error, so the log's allowed write never stands alone for an
+/// object that was never stored. Calls are serialised; use one writer from one task at a time.
 public final class ObjectWriter: @unchecked Sendable {
     // @unchecked: every mutable member is touched only while `lock` is held.
     /// The object id (new, or the existing object with the same tenant, kind and name).
@@ -20,6 +23,7 @@ public final class ObjectWriter: @unchecked Sendable {
     private let encryptor: StreamEncryptor
     private let digest: HMACSHA256.Authenticator
     private let writerLock: WriterLock
+    private let onFailure: @Sendable (any Error) async -> Void
     private let lock = NSLock()
     private var plaintextBytes: Int64 = 0
     private var ciphertextBytes: Int64 = 0
@@ -27,118 +31,164 @@ public final class ObjectWriter: @unchecked Sendable {
     private var finished = false
 
     init(vault: Vault, objectID: String, version: Int, versionRowID: Int64, keys: ClassKeys, aad: [UInt8],
-         writerLock: WriterLock) throws {
+         writerLock: WriterLock, onFailure: @escaping @Sendable (any Error) async -> Void) throws {
         self.vault = vault
         self.objectID = objectID
         self.version = version
         self.versionRowID = versionRowID
         self.writerLock = writerLock
+        self.onFailure = onFailure
         encryptor = try StreamEncryptor(aead: StreamingAEAD(key: keys.stream, segmentSize: vault.segmentSize), aad: aad)
         digest = try HMACSHA256.Authenticator(key: keys.digest)
     }
 
     deinit {
-        if !finished { try? abandonLocked() }
+        guard !finished else { return }
+        try? abandonLocked()
+        // Dropped without commit or abandon: the log says the write did not happen.
+        let onFailure = self.onFailure
+        Task { await onFailure(CofferError(.invalidArgument, "the writer was dropped before commit")) }
     }
 
     /// Adds bytes to the object.
     /// - Parameter bytes: The next piece of content, any size.
-    /// - Throws: ``CofferError`` `storage` when the database fails; the writer is then abandoned.
-    public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        try lock.withLock {
-            try checkOpen()
-            do {
-                digest.update(bytes)
-                try encryptor.append(bytes) { try self.store($0) }
-                plaintextBytes += Int64(bytes.count)
-            } catch {
-                try? abandonLocked()
-                throw VaultDatabase.translate(error)
-            }
+    /// - Throws: ``CofferError`` `storage` when the database fails (the message names the cause,
+    ///   such as a full disk); the writer is then abandoned and the failure recorded.
+    public func write(_ bytes: some ContiguousBytes & Sendable) async throws {
+        try await onPool { try bytes.withUnsafeBytes { try self.appendLocked($0) } }
+    }
+
+    /// Adds bytes from memory the caller keeps valid, unchanged, until this returns (the
+    /// unsafe-pointer core under ``write(_:)``, without a copy).
+    /// - Parameter bytes: The next piece of content, any size.
+    /// - Throws: The errors of ``write(_:)``.
+    public func write(unsafeBytes bytes: UnsafeRawBufferPointer) async throws {
+        let borrowed = BorrowedBytes(bytes: bytes)
+        try await onPool { try self.appendLocked(borrowed.bytes) }
+    }
+
+    /// Adds every buffer of `sequence`, in order, with memory bounded by one buffer and one batch.
+    /// - Throws: What `sequence` throws, and the errors of ``write(_:)``.
+    public func write<S: AsyncSequence>(contentsOf sequence: S) async throws where S.Element: ContiguousBytes & Sendable {
+        do {
+            for try await buffer in sequence { try await write(buffer) }
+        } catch {
+            await fail(error)
+            throw error
         }
     }
 
-    /// Adds bytes to the object.
-    public func write(_ bytes: some ContiguousBytes) throws {
-        try bytes.withUnsafeBytes { try write($0) }
-    }
-
-    /// Adds every buffer of `sequence`, in order.
-    public func write<S: AsyncSequence>(contentsOf sequence: S) async throws where S.Element: ContiguousBytes {
-        for try await buffer in sequence { try write(buffer) }
-    }
-
-    /// Reads `fd` to its end straight into the writer's batch buffer (no intermediate copy).
+    /// Reads `fd` to its end straight into the writer's batch buffer (no intermediate copy), on
+    /// the blocking pool.
     /// - Parameters:
     ///   - fd: A readable descriptor (file or pipe).
     ///   - progress: Called with the bytes read so far, after each read.
     /// - Returns: Bytes read.
     @discardableResult
-    public func write(readingFrom fd: Int32, progress: ((Int64) -> Void)? = nil) throws -> Int64 {
-        try lock.withLock {
-            try checkOpen()
-            var total: Int64 = 0
-            do {
-                while true {
-                    let n = try encryptor.fill(to: { try self.store($0) }) { space in
-                        let n = try FileDescriptorIO.readFully(fd, into: space)
-                        digest.update(UnsafeRawBufferPointer(rebasing: space[0..<n]))
-                        return n
-                    }
-                    if n == 0 { break }
-                    total += Int64(n)
-                    progress?(total)
-                }
-                plaintextBytes += total
-                return total
-            } catch {
-                try? abandonLocked()
-                throw VaultDatabase.translate(error)
-            }
-        }
+    public func write(readingFrom fd: Int32, progress: (@Sendable (Int64) -> Void)? = nil) async throws -> Int64 {
+        try await onPool { try self.readLocked(fd, progress: progress) }
     }
 
     /// Seals the last segment, stores it and makes the version visible, atomically.
     /// - Returns: The committed version.
-    public func commit() throws -> ObjectVersionInfo {
-        try lock.withLock {
-            try checkOpen()
-            do {
-                let mac = try digest.finalize()
-                let now = nowMilliseconds()
-                let (rowID, objectID, version) = (versionRowID, self.objectID, self.version)
-                // The last batch and the commit share one transaction (one fsync for small objects).
-                let (plaintext, ciphertext) = try vault.content.write { db -> (Int64, Int64) in
-                    try encryptor.finish { try self.insert($0, db) }
-                    let (plaintext, ciphertext, count) = (plaintextBytes, ciphertextBytes, segments)
-                    try db.execute(sql: """
-                        UPDATE version SET state = 1, writer = NULL, plaintext_size = ?, ciphertext_size = ?,
-                               segment_count = ?, digest = ?, committed_at = ? WHERE id = ? AND state = 0
-                        """, arguments: [plaintext, ciphertext, count, Data(mac), now, rowID])
-                    guard db.changesCount == 1 else {
-                        throw CofferError(.notFound, "the pending version was removed while it was being written")
-                    }
-                    try db.execute(sql: "UPDATE object SET latest_version = max(latest_version, ?), updated_at = ? WHERE id = ?",
-                                   arguments: [version, now, objectID])
-                    return (plaintext, ciphertext)
-                }
-                finished = true
-                writerLock.release()
-                return ObjectVersionInfo(version: version, size: plaintext, storedSize: ciphertext,
-                                         segmentSize: vault.segmentSize, digest: mac.hexString, createdAt: now)
-            } catch {
-                try? abandonLocked()
-                throw VaultDatabase.translate(error)
+    /// - Throws: ``CofferError`` `storage`, `invalidArgument` after a commit or abandon.
+    public func commit() async throws -> ObjectVersionInfo {
+        try await onPool { try self.commitLocked() }
+    }
+
+    /// Throws the version away: its rows are deleted and nothing becomes visible; recorded in
+    /// the log as an error outcome of the write.
+    public func abandon() async throws {
+        let wasOpen = try await BlockingPool.shared.run { () throws -> Bool in
+            try self.lock.withLock {
+                guard !self.finished else { return false }
+                try self.abandonLocked()
+                return true
             }
+        }
+        if wasOpen { await onFailure(CofferError(.invalidArgument, "the write was abandoned before commit")) }
+    }
+
+    /// Writes `bytes` and commits, in one trip to the blocking pool (the small-object path).
+    func writeAndCommit(_ bytes: some ContiguousBytes & Sendable) async throws -> ObjectVersionInfo {
+        try await onPool {
+            try bytes.withUnsafeBytes { try self.appendLocked($0) }
+            return try self.commitLocked()
         }
     }
 
-    /// Throws the version away: its rows are deleted and nothing becomes visible.
-    public func abandon() throws {
-        try lock.withLock {
-            guard !finished else { return }
-            try abandonLocked()
+    /// Runs `body` under the lock on the blocking pool; on failure abandons the version and
+    /// records the error.
+    private func onPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        do {
+            return try await BlockingPool.shared.run { try self.lock.withLock { try self.checkOpen(); return try body() } }
+        } catch let error as WriterFinished {
+            throw CofferError(.invalidArgument, error.description)
+        } catch {
+            let translated = VaultDatabase.translate(error)
+            await fail(translated)
+            throw translated
         }
+    }
+
+    /// Abandons the version after a failure and records the failure, once: a writer that has
+    /// already finished (committed, abandoned, or failed before) records nothing more.
+    private func fail(_ error: any Error) async {
+        let abandoned = (try? await BlockingPool.shared.run { () -> Bool in
+            self.lock.withLock {
+                guard !self.finished else { return false }
+                try? self.abandonLocked()
+                return true
+            }
+        }) ?? false
+        if abandoned { await onFailure(error) }
+    }
+
+    private func appendLocked(_ bytes: UnsafeRawBufferPointer) throws {
+        digest.update(bytes)
+        try encryptor.append(bytes) { try self.store($0) }
+        plaintextBytes += Int64(bytes.count)
+    }
+
+    private func readLocked(_ fd: Int32, progress: ((Int64) -> Void)?) throws -> Int64 {
+        var total: Int64 = 0
+        while true {
+            let n = try encryptor.fill(to: { try self.store($0) }) { space in
+                let n = try FileDescriptorIO.readFully(fd, into: space)
+                digest.update(UnsafeRawBufferPointer(rebasing: space[0..<n]))
+                return n
+            }
+            if n == 0 { break }
+            total += Int64(n)
+            progress?(total)
+        }
+        plaintextBytes += total
+        return total
+    }
+
+    private func commitLocked() throws -> ObjectVersionInfo {
+        let mac = try digest.finalize()
+        let now = nowMilliseconds()
+        let (rowID, objectID, version) = (versionRowID, self.objectID, self.version)
+        // The last batch and the commit share one transaction (one fsync for small objects).
+        let (plaintext, ciphertext) = try vault.content.write { db -> (Int64, Int64) in
+            try encryptor.finish { try self.insert($0, db) }
+            let (plaintext, ciphertext, count) = (plaintextBytes, ciphertextBytes, segments)
+            try db.execute(sql: """
+                UPDATE version SET state = 1, writer = NULL, plaintext_size = ?, ciphertext_size = ?,
+                       segment_count = ?, digest = ?, committed_at = ? WHERE id = ? AND state = 0
+                """, arguments: [plaintext, ciphertext, count, Data(mac), now, rowID])
+            guard db.changesCount == 1 else {
+                throw CofferError(.notFound, "the pending version was removed while it was being written")
+            }
+            try db.execute(sql: "UPDATE object SET latest_version = max(latest_version, ?), updated_at = ? WHERE id = ?",
+                           arguments: [version, now, objectID])
+            return (plaintext, ciphertext)
+        }
+        finished = true
+        writerLock.release()
+        return ObjectVersionInfo(version: version, size: plaintext, storedSize: ciphertext,
+                                 segmentSize: vault.segmentSize, digest: mac.hexString, createdAt: now)
     }
 
     private func abandonLocked() throws {
@@ -148,7 +198,7 @@ public final class ObjectWriter: @unchecked Sendable {
     }
 
     private func checkOpen() throws {
-        guard !finished else { throw CofferError(.invalidArgument, "this writer has already committed or been abandoned") }
+        guard !finished else { throw WriterFinished() }
     }
 
     /// Stores a batch of sealed segments in one transaction.
@@ -168,6 +218,16 @@ public final class ObjectWriter: @unchecked Sendable {
         segments += batch.count
         ciphertextBytes += Int64(batch.bytes.count)
     }
+}
+
+/// Caller-owned memory handed to a pool thread for the duration of one awaited call.
+private struct BorrowedBytes: @unchecked Sendable {
+    let bytes: UnsafeRawBufferPointer
+}
+
+/// A call on a writer that has committed or been abandoned.
+struct WriterFinished: Error, CustomStringConvertible {
+    var description: String { "this writer has already committed or been abandoned" }
 }
 
 extension Array where Element == UInt8 {

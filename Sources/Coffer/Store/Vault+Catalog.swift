@@ -52,14 +52,23 @@ extension Vault {
     }
 
     /// Deletes one version, or the whole object when `version` is nil. Freed pages are zeroed
-    /// (`secure_delete`) and the WAL is checkpointed and truncated, so no copy of the ciphertext
-    /// stays in the file.
-    /// - Throws: ``CofferError`` `notFound`.
-    public func delete(tenant: String, objectID: String, version: Int? = nil, context: AccessContext) async throws {
+    /// (`secure_delete`), and the WAL is checkpointed and truncated so that the zeroed pages
+    /// replace the old ones in the database file and the WAL keeps no copy. That checkpoint
+    /// waits a quarter of a second for readers; if one is in the way, the result says so and the
+    /// vault retries (``VaultMaintenance``, the next delete, ``close()``, the next open).
+    /// - Parameters:
+    ///   - tenant: The tenant.
+    ///   - objectID: The object.
+    ///   - version: One version, or nil for the whole object.
+    ///   - context: Who deletes and why.
+    /// - Returns: Whether the old ciphertext is already gone from the files.
+    /// - Throws: ``CofferError`` `notFound`, `accessDenied`, `storage`.
+    @discardableResult
+    public func delete(tenant: String, objectID: String, version: Int? = nil, context: AccessContext) async throws -> DeletionOutcome {
         try Self.validateTenantID(tenant)
         let request = AccessRequest(action: .delete, dataClass: .content, tenant: tenant, objectID: objectID, objectVersion: version)
         try await authorize(context, request)
-        try await performing(context, request) {
+        return try await performing(context, request) {
             let deleted = try await VaultDatabase.guarded { try await content.write { db -> Bool in
                 guard try Bool.fetchOne(db, sql: "SELECT 1 FROM object WHERE id = ? AND tenant_id = ? AND latest_version > 0",
                                         arguments: [objectID, tenant]) == true else { return false }
@@ -84,7 +93,7 @@ extension Vault {
                 if version != nil { throw CofferError(.notFound, "object \(objectID) has no version \(version!)") }
                 throw try notFound(tenant: tenant, objectID: objectID)
             }
-            await VaultDatabase.truncateWAL(content, logger: logger)
+            return DeletionOutcome(ciphertextCleared: await janitor.truncate(.content))
         }
     }
 
@@ -120,4 +129,13 @@ extension Vault {
         return ObjectInfo(id: objectID, tenant: tenant, kind: kind, name: name, latestVersion: row["latest_version"],
                           createdAt: row["created_at"], updatedAt: row["updated_at"], versions: versions)
     }
+}
+
+/// Where a deleted object's ciphertext is once ``Vault/delete(tenant:objectID:version:context:)``
+/// returns.
+public struct DeletionOutcome: Sendable, Hashable, Codable {
+    /// True when the WAL was checkpointed and truncated: the ciphertext is in neither the
+    /// database file nor its WAL. False while a reader holds the WAL: until the vault's retry
+    /// succeeds, the old pages are still in `content.sqlite` and its WAL.
+    public let ciphertextCleared: Bool
 }

@@ -75,9 +75,10 @@ extension Vault {
                 try? deletePendingVersion(rowID: rowID, objectID: objectID)
                 throw error
             }
+            let recorded = request
             return try ObjectWriter(vault: self, objectID: objectID, version: version, versionRowID: rowID, keys: keys,
                                     aad: Self.contentAAD(tenant: tenant, objectID: objectID, version: version),
-                                    writerLock: lock)
+                                    writerLock: lock, onFailure: { error in await self.recordFailure(context, recorded, error) })
         } catch {
             lock.release()
             throw VaultDatabase.translate(error)
@@ -87,21 +88,20 @@ extension Vault {
     /// Stores `bytes` as a new version of `name` in one call.
     /// - Returns: The object id and the committed version.
     @discardableResult
-    public func put(tenant: String, kind: ObjectKind, name: String, bytes: some ContiguousBytes,
+    public func put(tenant: String, kind: ObjectKind, name: String, bytes: some ContiguousBytes & Sendable,
                     context: AccessContext) async throws -> (objectID: String, version: ObjectVersionInfo) {
         let writer = try await makeWriter(tenant: tenant, kind: kind, name: name, context: context)
-        try writer.write(bytes)
-        return (writer.objectID, try writer.commit())
+        return (writer.objectID, try await writer.writeAndCommit(bytes))
     }
 
     /// Stores every buffer of `sequence` as a new version of `name`, with bounded memory.
     @discardableResult
     public func put<S: AsyncSequence>(tenant: String, kind: ObjectKind, name: String, contentsOf sequence: S,
                                       context: AccessContext) async throws -> (objectID: String, version: ObjectVersionInfo)
-    where S.Element: ContiguousBytes {
+    where S.Element: ContiguousBytes & Sendable {
         let writer = try await makeWriter(tenant: tenant, kind: kind, name: name, context: context)
         try await writer.write(contentsOf: sequence)
-        return (writer.objectID, try writer.commit())
+        return (writer.objectID, try await writer.commit())
     }
 
     /// Deletes a pending version's rows, and its object if nothing else was ever committed.
@@ -114,7 +114,9 @@ extension Vault {
     }
 
     /// Removes the pending versions of writers that no longer run (crashed or killed).
-    func removeAbandonedWrites() throws {
+    /// - Returns: How many pending versions were removed.
+    @discardableResult
+    func removeAbandonedWrites() throws -> Int {
         let writers = directory.appendingPathComponent(FileName.writers)
         let pending = try content.read { db in
             try Row.fetchAll(db, sql: "SELECT id, object_id, writer FROM version WHERE state = 0")
@@ -130,5 +132,6 @@ extension Vault {
             _ = try? content.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
             logger.debug("removed abandoned writes", metadata: ["count": "\(removed)"])
         }
+        return removed
     }
 }

@@ -32,6 +32,8 @@ public final class Vault: Sendable {
     let auditing: Bool
     let logger: Logger
     let segmentSize: Int
+    /// Empties WALs after deletes, corrections and rotations, retrying while readers hold them.
+    let janitor: WALJanitor
 
     /// File names inside the vault directory.
     enum FileName {
@@ -61,9 +63,20 @@ public final class Vault: Sendable {
         self.auditing = auditing
         self.logger = logger
         self.segmentSize = segmentSize
+        self.janitor = WALJanitor(control: control, content: content, pii: pii, logger: logger)
     }
 
     deinit { appender.stop() }
+
+    /// The vault's background work as a `Service` for a swift-service-lifecycle `ServiceGroup`:
+    /// retrying WAL truncations, removing dead writers' leftovers, signing log checkpoints.
+    /// - Parameter interval: Time between passes (default one minute).
+    /// - Returns: The service; run one per vault.
+    public func makeMaintenance(interval: Duration = .seconds(60)) -> VaultMaintenance {
+        let audit = self.audit
+        return VaultMaintenance(interval: interval, janitor: janitor, removeAbandonedWrites: { try self.removeAbandonedWrites() },
+                                signCheckpoint: { try audit.checkpointIfBehind() }, logger: logger)
+    }
 
     /// Creates a new vault whose keyring is a file, and registers the operator who made it as
     /// its first administrator. The file is reloaded when another process changes it, and key
@@ -245,6 +258,7 @@ public final class Vault: Sendable {
     /// Closes the vault's files. Further calls fail.
     public func close() throws {
         appender.stopAndWait()
+        janitor.retryPendingNow()
         try content.close()
         try pii.close()
         try control.close()

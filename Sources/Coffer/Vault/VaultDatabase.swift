@@ -14,11 +14,14 @@ enum VaultDatabase {
         var mmapSize = 0
     }
 
+    /// How long a statement waits for a lock another connection holds.
+    static let busyTimeoutMilliseconds = 30_000
+
     static func open(_ url: URL, migrator: DatabaseMigrator, tuning: Tuning, readOnly: Bool = false) throws -> DatabasePool {
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         configuration.readonly = readOnly
-        configuration.busyMode = .timeout(30)
+        configuration.busyMode = .timeout(Double(busyTimeoutMilliseconds) / 1000)
         configuration.maximumReaderCount = 4
         configuration.label = url.lastPathComponent
         // Arguments never appear in GRDB's errors or logs (they may hold ciphertext).
@@ -80,20 +83,12 @@ enum VaultDatabase {
         do { return try await body() } catch { throw translate(error) }
     }
 
-    /// Checkpoints the WAL into the database file and truncates it, so rows just deleted leave no
-    /// copy in the WAL. Best effort: a long-running reader can hold the WAL, in which case the
-    /// next checkpoint finishes the job; the change itself is already committed either way.
-    static func truncateWAL(_ pool: DatabasePool, logger: Logger) async {
-        do {
-            try await pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
-        } catch {
-            logger.debug("WAL checkpoint postponed", metadata: ["file": "\(pool.configuration.label ?? "?")"])
-        }
-    }
-
     /// A database error without statement arguments.
     static func describe(_ error: any Error) -> String {
         if let error = error as? DatabaseError {
+            if error.resultCode == .SQLITE_FULL {
+                return "the disk holding the vault is full (SQLite error 13); nothing of this operation was stored. Free space, then retry"
+            }
             return "SQLite error \(error.resultCode.rawValue): \(error.message ?? "unknown")"
         }
         return String(describing: type(of: error))
