@@ -49,7 +49,9 @@ let package = Package(
         .testTarget(
             name: "CofferTests",
             // `coffer` is built too, so the tests can run the CLI as a separate process.
-            dependencies: ["Coffer", "coffer", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["Coffer", "coffer", .product(name: "GRDB", package: "GRDB.swift")],
+            // Merkle, access-log and checkpoint vectors (scripts/make-*-vectors.py).
+            resources: [.copy("Resources")]
         ),
     ]
 )
