@@ -33,6 +33,13 @@ final class AuditAppender: @unchecked Sendable {
         }
     }
 
+    /// True once ``stop()`` or ``stopAndWait()`` was called (the vault is closed).
+    var isStopped: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return stopping
+    }
+
     /// Stops the committer after it has written what is queued.
     func stop() {
         condition.lock()
