@@ -158,6 +158,11 @@ public final class ObjectWriter: @unchecked Sendable {
 
     /// Inserts a batch of sealed segments, one row each, within the caller's transaction.
     private func insert(_ batch: CiphertextSegments, _ db: Database) throws {
+        // A pending version removed under its writer (its object deleted, or an open that found
+        // no lock) is `not-found`, not the foreign-key failure its segment rows would raise.
+        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM version WHERE id = ? AND state = 0", arguments: [versionRowID]) == true else {
+            throw CofferError(.notFound, "the pending version was removed while it was being written")
+        }
         let statement = try db.cachedStatement(sql: "INSERT INTO segment (version_id, idx, data) VALUES (?, ?, ?)")
         for j in 0..<batch.count {
             let bytes = batch[j]
