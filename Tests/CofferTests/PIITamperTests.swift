@@ -167,7 +167,7 @@ struct PIITamperTests {
     }
 
     @Test("a blind-index row moved to another subject makes find return that subject",
-          .bug("find trusts the lookup table: its rows are not bound to the subject they name"))
+          .bug(id: "8", "find trusts the lookup table: its rows are not bound to the subject they name"))
     func movedLookupRow() async throws {
         try await withPIIVault(tenants: ["acme", "globex"]) { t in
             let f = try await makePIIFixture(t)
@@ -184,7 +184,7 @@ struct PIITamperTests {
     }
 
     @Test("deleting the newest consent event turns a withdrawal back into consent",
-          .bug("consent history has no integrity across rows: a deleted event is not noticed"))
+          .bug(id: "8", "consent history has no integrity across rows: a deleted event is not noticed"))
     func deletedConsentEvent() async throws {
         try await withPIIVault(tenants: ["acme", "globex"]) { t in
             let f = try await makePIIFixture(t)

@@ -72,6 +72,7 @@ final class AuditAppender: @unchecked Sendable {
             condition.unlock()
             do {
                 let records = try log.commit(batch.map(\.entry))
+                CrashPoint.hit("audit.after-commit")
                 for (item, record) in zip(batch, records) { item.continuation.resume(returning: record) }
             } catch {
                 for item in batch { item.continuation.resume(throwing: error) }

@@ -110,6 +110,7 @@ public final class ObjectWriter: @unchecked Sendable {
                 // The last batch and the commit share one transaction (one fsync for small objects).
                 let (plaintext, ciphertext) = try vault.content.write { db -> (Int64, Int64) in
                     try encryptor.finish { try self.insert($0, db) }
+                    CrashPoint.hit("commit.after-segments")
                     let (plaintext, ciphertext, count) = (plaintextBytes, ciphertextBytes, segments)
                     try db.execute(sql: """
                         UPDATE version SET state = 1, writer = NULL, plaintext_size = ?, ciphertext_size = ?,
@@ -120,8 +121,10 @@ public final class ObjectWriter: @unchecked Sendable {
                     }
                     try db.execute(sql: "UPDATE object SET latest_version = max(latest_version, ?), updated_at = ? WHERE id = ?",
                                    arguments: [version, now, objectID])
+                    writerLock.removeFile()
                     return (plaintext, ciphertext)
                 }
+                CrashPoint.hit("commit.after-transaction")
                 finished = true
                 writerLock.release()
                 return ObjectVersionInfo(version: version, size: plaintext, storedSize: ciphertext,
