@@ -29,14 +29,18 @@ private let crashCases: [CrashCase] = [
     CrashCase(point: "audit.after-commit", operation: .get, after: .complete),
 ]
 
-/// More than one 8 MiB batch at 64 KiB segments, so a put has committed segment rows before it commits.
-private let crashContent: Data = Data(testBytes(9 * 1024 * 1024 + 12_345, seed: 77))
+/// More than one 8 MiB batch at 64 KiB segments, so a put has stored segment rows before it commits
+/// (used where that matters: a crash inside the commit transaction).
+private let largeCrashContent: Data = Data(testBytes(9 * 1024 * 1024 + 12_345, seed: 77))
+/// Several segments, for the other points (less work on a shared CI machine).
+private let smallCrashContent: Data = Data(testBytes(200_000, seed: 79))
 
 @Suite("Crash at injected points (COFFER_CRASH_AT)")
 struct CrashPointTests {
     @Test("killed inside commit, delete and the log's group commit: sound files, verified log, no partial object",
           arguments: crashCases)
     func crash(_ c: CrashCase) async throws {
+        let crashContent = c.point == "commit.after-segments" ? largeCrashContent : smallCrashContent
         try await withAuditCLI { cli in
             // An object the delete and get cases act on.
             let existing = try cli.spawn(["put", "--tenant", "acme", "--kind", "test-result", "--name", "existing"], input: crashContent)
@@ -127,7 +131,10 @@ struct CrashPointTests {
             let residue = try segments.map { segment in
                 try vaultFiles(under: cli.vault, containing: Array(segment[segment.count / 2..<segment.count / 2 + 16]))
             }
-            withKnownIssue("deleted ciphertext survives a crash between the delete's commit and its WAL checkpoint") {
+            // Intermittent: whether the old pages were already in content.sqlite when the process died
+            // depends on when SQLite last checkpointed.
+            withKnownIssue("deleted ciphertext survives a crash between the delete's commit and its WAL checkpoint",
+                           isIntermittent: true) {
                 for (i, hits) in residue.enumerated() { #expect(hits.isEmpty, "a slice of segment \(i) is still in \(hits)") }
             }
             // A later delete checkpoints the WAL and removes it.
