@@ -35,7 +35,7 @@ private let largeCrashContent: Data = Data(testBytes(9 * 1024 * 1024 + 12_345, s
 /// Several segments, for the other points (less work on a shared CI machine).
 private let smallCrashContent: Data = Data(testBytes(200_000, seed: 79))
 
-@Suite("Crash at injected points (COFFER_CRASH_AT)")
+@Suite("Crash at injected points (COFFER_CRASH_AT)", .serialized)  // one CLI pipeline at a time: less load on shared CI cores
 struct CrashPointTests {
     @Test("killed inside commit, delete and the log's group commit: sound files, verified log, no partial object",
           arguments: crashCases)
