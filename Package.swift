@@ -55,7 +55,9 @@ let package = Package(
                 "Coffer", "coffer",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            // Merkle, access-log and checkpoint vectors (scripts/make-*-vectors.py).
+            resources: [.copy("Resources")]
         ),
     ]
 )

@@ -25,5 +25,14 @@ let package = Package(
             path: "Benchmarks/StreamingCore",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "ConcurrentReads",
+            dependencies: [
+                .product(name: "Coffer", package: cofferIdentity),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/ConcurrentReads",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

@@ -188,7 +188,7 @@ struct StoreAtomicityTests {
             #expect(try await reopened.segmentRowCount(versionRowID: row) == 0)
             #expect(try await reopened.contentCount("SELECT count(*) FROM object") == 0)
             // The writer finds its version gone and fails rather than committing a version without rows.
-            await #expect(throws: (any Error).self) { _ = try await writer.commit() }
+            await expectCofferError(.notFound, "commit after its pending version was removed") { _ = try await writer.commit() }
             #expect(try await reopened.contentCount("SELECT count(*) FROM version") == 0)
             #expect(try await reopened.list(tenant: "acme", context: .test).objects.isEmpty)
             try reopened.close()

@@ -28,6 +28,7 @@ extension Vault {
 
     /// The policy decision alone (nothing recorded yet).
     func decide(_ context: AccessContext, _ request: AccessRequest) throws -> Result<Role, CofferError> {
+        try checkNotClosed()
         let principal = try principal(id: context.actor)
         var decision = Policy.decide(principal: principal, action: request.action, dataClass: request.dataClass,
                                      tenant: request.tenant, purpose: context.purpose)
@@ -35,6 +36,12 @@ extension Vault {
             decision = .failure(CofferError(.purposeMissing, "access to personal data needs a justification (--justification TEXT)"))
         }
         return decision
+    }
+
+    /// Refuses every access once the vault is closed: nothing could be recorded (the files'
+    /// connections are closed too, which would otherwise surface as a `storage` error).
+    func checkNotClosed() throws {
+        guard !appender.isStopped else { throw CofferError(.auditUnavailable, "the vault is closed; nothing can be recorded") }
     }
 
     /// Records a decision; throws the refusal after recording it.

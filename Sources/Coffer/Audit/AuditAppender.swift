@@ -59,6 +59,13 @@ final class AuditAppender: @unchecked Sendable {
         return deferred.count
     }
 
+    /// True once ``stop()`` or ``stopAndWait()`` was called (the vault is closed).
+    var isStopped: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return stopping
+    }
+
     /// Stops the committer after it has written what is queued.
     func stop() {
         condition.lock()
@@ -93,6 +100,7 @@ final class AuditAppender: @unchecked Sendable {
             condition.unlock()
             do {
                 let records = try log.commit(late + batch.map(\.entry))
+                CrashPoint.hit("audit.after-commit")
                 for (item, record) in zip(batch, records.dropFirst(late.count)) { item.continuation.resume(returning: record) }
             } catch {
                 condition.lock()

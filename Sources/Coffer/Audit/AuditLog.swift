@@ -140,6 +140,7 @@ final class AuditLog: Sendable {
                     previous = mac
                     records.append(record)
                 }
+                CrashPoint.hit("audit.after-records")
                 try db.execute(sql: "UPDATE log_state SET tree_size = ?, last_mac = ?, frontier = ? WHERE id = 1",
                                arguments: [size, Data(previous), Data(frontier.encoded)])
                 let lastCheckpoint = try Int64.fetchOne(db, sql: "SELECT max(tree_size) FROM checkpoint") ?? 0

@@ -37,7 +37,8 @@ extension Vault {
 
     /// Tenant and status of a subject, or nil.
     func subjectState(_ subject: String) throws -> (tenant: String, status: SubjectStatus)? {
-        try VaultDatabase.guardedSync {
+        try checkNotClosed()
+        return try VaultDatabase.guardedSync {
             try pii.read { db in try Row.fetchOne(db, sql: "SELECT tenant_id, status FROM subject WHERE id = ?", arguments: [subject]) }
         }.map { ($0["tenant_id"], SubjectStatus(rawValue: $0["status"]) ?? .active) }
     }

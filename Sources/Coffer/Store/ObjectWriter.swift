@@ -173,6 +173,7 @@ public final class ObjectWriter: @unchecked Sendable {
         // The last batch and the commit share one transaction (one fsync for small objects).
         let (plaintext, ciphertext) = try vault.content.write { db -> (Int64, Int64) in
             try encryptor.finish { try self.insert($0, db) }
+            CrashPoint.hit("commit.after-segments")
             let (plaintext, ciphertext, count) = (plaintextBytes, ciphertextBytes, segments)
             try db.execute(sql: """
                 UPDATE version SET state = 1, writer = NULL, plaintext_size = ?, ciphertext_size = ?,
@@ -183,8 +184,10 @@ public final class ObjectWriter: @unchecked Sendable {
             }
             try db.execute(sql: "UPDATE object SET latest_version = max(latest_version, ?), updated_at = ? WHERE id = ?",
                            arguments: [version, now, objectID])
+            writerLock.removeFile()
             return (plaintext, ciphertext)
         }
+        CrashPoint.hit("commit.after-transaction")
         finished = true
         writerLock.release()
         return ObjectVersionInfo(version: version, size: plaintext, storedSize: ciphertext,
@@ -208,6 +211,11 @@ public final class ObjectWriter: @unchecked Sendable {
 
     /// Inserts a batch of sealed segments, one row each, within the caller's transaction.
     private func insert(_ batch: CiphertextSegments, _ db: Database) throws {
+        // A pending version removed under its writer (its object deleted, or an open that found
+        // no lock) is `not-found`, not the foreign-key failure its segment rows would raise.
+        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM version WHERE id = ? AND state = 0", arguments: [versionRowID]) == true else {
+            throw CofferError(.notFound, "the pending version was removed while it was being written")
+        }
         let statement = try db.cachedStatement(sql: "INSERT INTO segment (version_id, idx, data) VALUES (?, ?, ?)")
         for j in 0..<batch.count {
             let bytes = batch[j]

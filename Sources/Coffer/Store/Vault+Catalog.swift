@@ -74,6 +74,7 @@ extension Vault {
                                         arguments: [objectID, tenant]) == true else { return false }
                 guard let version else {
                     try db.execute(sql: "DELETE FROM object WHERE id = ?", arguments: [objectID])
+                    CrashPoint.hit("delete.after-rows")
                     return true
                 }
                 try db.execute(sql: "DELETE FROM version WHERE object_id = ? AND version = ? AND state = 1", arguments: [objectID, version])
@@ -93,6 +94,7 @@ extension Vault {
                 if version != nil { throw CofferError(.notFound, "object \(objectID) has no version \(version!)") }
                 throw try notFound(tenant: tenant, objectID: objectID)
             }
+            CrashPoint.hit("delete.before-wal-truncate")
             return DeletionOutcome(ciphertextCleared: await janitor.truncate(.content))
         }
     }

@@ -72,7 +72,7 @@ extension Vault {
             do {
                 try await record(context, request, decision: decision)
             } catch {
-                try? deletePendingVersion(rowID: rowID, objectID: objectID)
+                try? deletePendingVersion(rowID: rowID, objectID: objectID, releasingNumber: version)
                 throw error
             }
             let recorded = request
@@ -105,9 +105,16 @@ extension Vault {
     }
 
     /// Deletes a pending version's rows, and its object if nothing else was ever committed.
-    func deletePendingVersion(rowID: Int64, objectID: String) throws {
+    /// With `releasingNumber` (a reservation undone because its decision could not be recorded),
+    /// the object's `next_version` is also given back if no other put took a number since, so
+    /// an access the log did not record leaves the content file as it was.
+    func deletePendingVersion(rowID: Int64, objectID: String, releasingNumber: Int? = nil) throws {
         try content.write { db in
             try db.execute(sql: "DELETE FROM version WHERE id = ? AND state = 0", arguments: [rowID])
+            if let number = releasingNumber {
+                try db.execute(sql: "UPDATE object SET next_version = ? WHERE id = ? AND next_version = ?",
+                               arguments: [number, objectID, number + 1])
+            }
             try db.execute(sql: "DELETE FROM object WHERE id = ? AND latest_version = 0 AND NOT EXISTS (SELECT 1 FROM version WHERE object_id = ?)",
                            arguments: [objectID, objectID])
         }

@@ -24,6 +24,14 @@ final class WriterLock: Sendable {
     }
 
     /// Unlocks and removes the lock file.
+    /// Removes the lock file but keeps the lock held. Called inside the commit transaction:
+    /// once the commit is durable no lock file is needed, and a process that dies just after it
+    /// leaves none behind; if it dies before, its pending version has no lock file and the next
+    /// open clears it (which cannot happen earlier: this process holds the write transaction).
+    func removeFile() {
+        unlink(path)
+    }
+
     func release() {
         unlink(path)
         close(fd)

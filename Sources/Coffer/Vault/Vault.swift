@@ -252,6 +252,11 @@ public final class Vault: Sendable {
         let vault = Vault(directory: directory, keys: keys, control: control, content: content, pii: pii, audit: audit,
                           auditing: auditing, logger: logger, segmentSize: segmentSize)
         try vault.removeAbandonedWrites()
+        // A process that died between a delete (or correction, or rotation) and its checkpoint
+        // left old pages in a WAL and the database file: empty every WAL now (or soon, if a
+        // reader in another process is in the way).
+        vault.janitor.markAllPending()
+        vault.janitor.retryPendingNow()
         return vault
     }
 

@@ -32,6 +32,12 @@ final class WALJanitor: Sendable {
     /// The files whose WAL still waits to be emptied.
     var pendingFiles: Set<File> { pending.withLock { $0 } }
 
+    /// Marks every file pending: at open, because a process that died between a delete's commit
+    /// and its checkpoint left the old pages behind and nothing else would empty them.
+    func markAllPending() {
+        pending.withLock { $0 = Set(File.allCases) }
+    }
+
     /// Tries to empty `file`'s WAL now (and any other pending one).
     /// - Returns: True when every WAL asked for is empty.
     @discardableResult

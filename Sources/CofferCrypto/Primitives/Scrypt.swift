@@ -18,6 +18,14 @@ public enum Scrypt {
         guard (10...20).contains(logN), (1...32).contains(r), (1...16).contains(p), salt.count >= 16, (16...64).contains(length) else {
             throw CofferError(.invalidArgument, "scrypt parameters out of range (ln 10-20, r 1-32, p 1-16, salt >= 16 bytes)")
         }
+        return try deriveUnchecked(password: password, salt: salt, logN: logN, r: r, p: p, length: length)
+    }
+
+    /// ``derive(password:salt:logN:r:p:length:)`` without its range checks. Internal: only the
+    /// RFC 7914 known-answer tests call it, whose vectors use parameters (N = 16, short or empty
+    /// salts) the public function refuses for passwords.
+    static func deriveUnchecked(password: UnsafeRawBufferPointer, salt: [UInt8], logN: Int, r: Int, p: Int,
+                                length: Int) throws -> SecureBytes {
         guard let kdf = EVP_KDF_fetch(nil, "SCRYPT", nil) else { throw OpenSSL.failure("EVP_KDF_fetch(SCRYPT)") }
         defer { EVP_KDF_free(kdf) }
         let n = UInt64(1) << UInt64(logN)
