@@ -5,10 +5,14 @@ import Darwin
 #endif
 import Foundation
 
-/// The regular-file fast path: the input is mapped read-only and every worker seals or opens its
-/// own segments straight from the mapping into the batch buffer, so no read copies the input.
-/// Output is written in order. (A file truncated by another process while it is mapped raises
-/// SIGBUS; Coffer's own files are never truncated in place.)
+/// The regular-file fast path: every worker reads its own segments with `pread` straight into
+/// its slot of the batch buffer and seals or opens them there, in place, so the input is copied
+/// once and the reads run in parallel. Output is written in order.
+///
+/// The input is not memory-mapped: a mapped file that another process truncates raises SIGBUS
+/// on the next access to a page past the new end, which kills the process. With `pread`, a file
+/// that shrinks or grows while it is read ends the operation with a ``CofferError`` `io` and no
+/// output file (``AtomicOutputFile`` in the CLI).
 extension StreamingAEAD {
     /// The size of `fd` when it is a regular file, else nil.
     static func regularFileSize(_ fd: Int32) -> Int64? {
@@ -17,28 +21,29 @@ extension StreamingAEAD {
         return Int64(info.st_size)
     }
 
-    /// Maps `size` bytes of `fd` read-only for sequential access.
-    static func mapInput(_ fd: Int32, size: Int64) throws -> UnsafeRawBufferPointer {
-        guard size > 0 else { return UnsafeRawBufferPointer(start: nil, count: 0) }
-        let address = mmap(nil, Int(size), PROT_READ, MAP_PRIVATE, fd, 0)
-        guard let address, address != MAP_FAILED else {
-            throw CofferError(.io, "cannot map input file: \(String(cString: strerror(errno)))")
+    /// Reads exactly `count` bytes of `fd` at `offset` into `destination`.
+    /// - Throws: ``CofferError`` `io` when the read fails or the file ends early (it was
+    ///   truncated while being read).
+    static func readExactly(_ fd: Int32, at offset: Int64, count: Int, into destination: UnsafeMutableRawPointer) throws {
+        var done = 0
+        while done < count {
+            let n = pread(fd, destination + done, count - done, off_t(offset + Int64(done)))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw CofferError(.io, "cannot read the input file: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 {
+                throw CofferError(.io, "the input file shrank while it was being read (another process truncated it); nothing was completed")
+            }
+            done += n
         }
-        _ = madvise(address, Int(size), MADV_SEQUENTIAL)
-        return UnsafeRawBufferPointer(start: address, count: Int(size))
     }
 
-    /// Drops the pages of `mapping` below `offset` from this process (they stay in the page
-    /// cache), so resident memory stays bounded by a batch however large the file.
-    static func release(_ mapping: UnsafeRawBufferPointer, below offset: Int64) {
-        guard let base = mapping.baseAddress else { return }
-        let page = Int64(sysconf(Int32(_SC_PAGESIZE)))
-        let end = offset / page * page
-        if end > 0 { _ = madvise(UnsafeMutableRawPointer(mutating: base), Int(end), MADV_DONTNEED) }
-    }
-
-    static func unmap(_ mapping: UnsafeRawBufferPointer) {
-        if let base = mapping.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), mapping.count) }
+    /// Refuses an input whose size changed during the operation.
+    static func checkUnchanged(_ fd: Int32, size: Int64) throws {
+        guard regularFileSize(fd) == size else {
+            throw CofferError(.io, "the input file changed size while it was being read (another process wrote to it); nothing was completed")
+        }
     }
 
     func sealFile(_ input: Int32, size: Int64, writingTo output: Int32, aad: some ContiguousBytes,
@@ -53,9 +58,7 @@ extension StreamingAEAD {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: slots * layout.segmentSize, alignment: 64)
         defer { SecureBytes.wipe(buffer); buffer.deallocate() }
         buffer.copyBytes(from: session.header)
-        let mapping = try Self.mapInput(input, size: size)
-        defer { Self.unmap(mapping) }
-        let layout = self.layout, base = buffer.baseAddress!, source = mapping.baseAddress
+        let layout = self.layout, base = buffer.baseAddress!
         func length(_ index: Int) -> Int {
             Int(min(Int64(layout.plaintextCapacity(ofSegment: index)), size - layout.plaintextOffset(ofSegment: index)))
         }
@@ -68,18 +71,18 @@ extension StreamingAEAD {
                 let index = batchStart + j
                 let body = base + j * layout.segmentSize + (index == 0 ? SegmentLayout.headerSize : 0)
                 let n = length(index)
-                try cipher.seal(segment: index, isLast: index == count - 1,
-                                plaintext: source.map { $0 + Int(layout.plaintextOffset(ofSegment: index)) },
-                                count: n, output: body)
+                try Self.readExactly(input, at: layout.plaintextOffset(ofSegment: index), count: n, into: body)
+                try cipher.seal(segment: index, isLast: index == count - 1, plaintext: UnsafeRawPointer(body), count: n,
+                                output: body)
             }
             if let failure { throw failure.error }
+            if first + k == count { try Self.checkUnchanged(input, size: size) }
             let last = first + k - 1
             let end = (k - 1) * layout.segmentSize + (last == 0 ? SegmentLayout.headerSize : 0)
                 + length(last) + SegmentLayout.tagSize
             try FileDescriptorIO.writeAll(output, UnsafeRawBufferPointer(rebasing: buffer[0..<end]))
             written += Int64(end)
             first += k
-            Self.release(mapping, below: first < count ? layout.plaintextOffset(ofSegment: first) : size)
         }
         return (size, written)
     }
@@ -88,15 +91,14 @@ extension StreamingAEAD {
                   workers: Int) throws -> Int64 {
         _ = try layout.plaintextSize(ciphertextSize: size)
         let count = layout.segmentCount(ciphertextSize: size)
-        let mapping = try Self.mapInput(input, size: size)
-        defer { Self.unmap(mapping) }
-        let header = Array(mapping[0..<SegmentLayout.headerSize])
+        var header = [UInt8](repeating: 0, count: SegmentLayout.headerSize)
+        try header.withUnsafeMutableBytes { try Self.readExactly(input, at: 0, count: $0.count, into: $0.baseAddress!) }
         let session = try self.session(header: header, aad: aad)
         let parallel = try ParallelSegments(session: session, encrypting: false, workers: workers)
         let slots = SegmentBatch.segments(segmentSize: layout.segmentSize, workers: workers)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: slots * layout.segmentSize, alignment: 64)
         defer { SecureBytes.wipe(buffer); buffer.deallocate() }
-        let layout = self.layout, base = buffer.baseAddress!, source = mapping.baseAddress!
+        let layout = self.layout, base = buffer.baseAddress!
         func cipherLength(_ index: Int) -> Int {
             let start = layout.ciphertextOffset(ofSegment: index)
             let end = index == count - 1 ? size : Int64(index + 1) * Int64(layout.segmentSize)
@@ -111,9 +113,10 @@ extension StreamingAEAD {
                 cipher, j in
                 let index = batchStart + j
                 let body = base + j * layout.segmentSize + (index == 0 ? SegmentLayout.headerSize : 0)
-                try cipher.open(segment: index, isLast: index == count - 1,
-                                ciphertext: source + Int(layout.ciphertextOffset(ofSegment: index)),
-                                count: cipherLength(index), output: body)
+                let n = cipherLength(index)
+                try Self.readExactly(input, at: layout.ciphertextOffset(ofSegment: index), count: n, into: body)
+                try cipher.open(segment: index, isLast: index == count - 1, ciphertext: UnsafeRawPointer(body), count: n,
+                                output: body)
             }
             let good = failure?.index ?? k
             if good > 0 {
@@ -125,8 +128,8 @@ extension StreamingAEAD {
             }
             if let failure { throw failure.error }
             first += k
-            Self.release(mapping, below: first < count ? layout.ciphertextOffset(ofSegment: first) : size)
         }
+        try Self.checkUnchanged(input, size: size)
         return plaintext
     }
 }
