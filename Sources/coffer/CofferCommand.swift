@@ -12,6 +12,12 @@ struct CofferCommand: AsyncParsableCommand {
                       StatCommand.self, RemoveCommand.self, PIICommand.self, PrincipalCommand.self, GrantCommand.self, AuditCommand.self,
                       KeysCommand.self, CryptoCommand.self, BenchCommand.self]
     )
+
+    /// Refuses arguments that are not valid UTF-8 (``RawArguments``), then parses and runs.
+    static func main() async {
+        RawArguments.refuseInvalidUTF8()
+        await main(nil)
+    }
 }
 
 /// Runs a command body, turning a ``CofferError`` into one line on stderr and a non-zero exit.

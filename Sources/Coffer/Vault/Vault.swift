@@ -33,6 +33,8 @@ public final class Vault: Sendable {
     let logger: Logger
     let segmentSize: Int
     private let keyCache = Mutex<[String: ClassKeys]>([:])
+    /// What grants take as now (``VaultClock``; tests move it forward instead of sleeping).
+    let clock = VaultClock()
 
     /// File names inside the vault directory.
     enum FileName {
@@ -202,7 +204,8 @@ public final class Vault: Sendable {
 
     /// Registers a tenant and makes its data keys (one per data class), wrapped under the active KEK.
     /// - Parameters:
-    ///   - tenant: Tenant id: 1-64 lower-case letters, digits, `-`, `_` or `.`.
+    ///   - tenant: Tenant id (``IdentifierRules/validateTenant(_:)``): 1-64 lower-case letters,
+    ///     digits, `-`, `_` or `.`, not `.` or `..`, not starting with `-`.
     ///   - context: Who asks and why.
     /// - Throws: ``CofferError`` `invalidArgument`, `alreadyExists`.
     public func createTenant(_ tenant: String, context: AccessContext) async throws {
@@ -243,12 +246,8 @@ public final class Vault: Sendable {
         }
     }
 
-    static func validateTenantID(_ tenant: String) throws {
-        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
-        guard !tenant.isEmpty, tenant.count <= 64, tenant.allSatisfy({ allowed.contains($0) }) else {
-            throw CofferError(.invalidArgument, "tenant id must be 1-64 lower-case letters, digits, '-', '_' or '.'")
-        }
-    }
+    /// Forwards to ``IdentifierRules/validateTenant(_:)``.
+    static func validateTenantID(_ tenant: String) throws { try IdentifierRules.validateTenant(tenant) }
 
     /// The keys of `tenant`'s data class `kind`, unwrapped once and cached.
     /// - Throws: ``CofferError`` `unknownTenant` when the tenant is not registered.
@@ -266,9 +265,9 @@ public final class Vault: Sendable {
             }
             throw CofferError(.unknownTenant, "unknown tenant '\(tenant)'; register it with `coffer tenant add \(tenant)`")
         }
-        let id: String = row["id"]
-        let kekID: String = row["kek_id"]
-        let wrapped = WrappedKey(kekID: kekID, sealed: [UInt8](row["wrapped"] as Data))
+        let id: String = try row.stored("id", in: "data_key")
+        let kekID: String = try row.stored("kek_id", in: "data_key")
+        let wrapped = WrappedKey(kekID: kekID, sealed: try row.storedBytes("wrapped", in: "data_key"))
         let dataKey = try keyring.keyEncryptionKey(id: kekID)
             .unwrap(wrapped, context: dataKeyContext(id: id, tenant: tenant, dataClass: kind.code))
         let keys = try ClassKeys(id: id, dataKey: dataKey)
@@ -287,7 +286,7 @@ public final class Vault: Sendable {
         }) else {
             throw CofferError(.notFound, "subject \(subject) has no key: it was erased")
         }
-        let wrapped = WrappedKey(kekID: row["kek_id"], sealed: [UInt8](row["wrapped"] as Data))
+        let wrapped = WrappedKey(kekID: try row.stored("kek_id", in: "subject_key"), sealed: try row.storedBytes("wrapped", in: "subject_key"))
         let key = try keyring.keyEncryptionKey(id: wrapped.kekID).unwrap(wrapped, context: subjectKeyContext(subject: subject, tenant: tenant))
         let fieldKey = try HKDF.deriveKey(from: key, salt: [UInt8](), info: Array("coffer/v1/pii-fields".utf8), length: 32)
         subjectKeyCache.withLock { $0[subject] = fieldKey }
