@@ -6,7 +6,7 @@ import Testing
 @Suite("Input validation: names, identifiers, ranges")
 struct InputValidationTests {
     @Test("object names with U+FFFD, control characters, no text or too much text are refused before anything is recorded",
-          arguments: ["x\u{FFFD}y", "tab\there", "line\nbreak", "cr\rhere", "nul\u{0}", "del\u{7F}", "c1\u{85}", "c1\u{9B}31m", "",
+          arguments: ["x\u{FFFD}y", "tab\there", "line\nbreak", "cr\rhere", "nul\u{0}", "del\u{7F}", "c1\u{85}", "c1\u{9B}31m", "sep\u{2028}arator", "para\u{2029}", "",
                       String(repeating: "n", count: 1025)])
     func badNames(name: String) async throws {
         try await withTestVault { t in

@@ -16,13 +16,14 @@ extension Vault {
     static let maximumNameBytes = 1024
 
     /// Refuses an empty or overlong name, and names holding U+FFFD (what undecodable bytes turn
-    /// into, so two different byte strings would become one name) or control characters (C0
-    /// including tab and line feed, DEL, C1).
+    /// into, so two different byte strings would become one name), control characters (C0
+    /// including tab and line feed, DEL, C1) or line and paragraph separators (U+2028, U+2029).
     static func validateName(_ name: String) throws {
         guard !name.isEmpty, name.utf8.count <= maximumNameBytes,
-              !name.unicodeScalars.contains(where: { $0 == "\u{FFFD}" || $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) else {
+              !name.unicodeScalars.contains(where: { $0 == "\u{FFFD}" || $0.value < 0x20 || (0x7F...0x9F).contains($0.value)
+                                                     || $0 == "\u{2028}" || $0 == "\u{2029}" }) else {
             throw CofferError(.invalidArgument,
-                              "object name must be 1 to \(maximumNameBytes) bytes of valid UTF-8 text without control characters (tabs and line breaks included) or U+FFFD")
+                              "object name must be 1 to \(maximumNameBytes) bytes of valid UTF-8 text without control characters (tabs and line breaks included), line separators or U+FFFD")
         }
     }
 
