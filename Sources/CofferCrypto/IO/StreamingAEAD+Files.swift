@@ -5,14 +5,11 @@ import Darwin
 #endif
 import Foundation
 
-/// The regular-file fast path: every worker reads its own segments with `pread` straight into
-/// its slot of the batch buffer and seals or opens them there, in place, so the input is copied
-/// once and the reads run in parallel. Output is written in order.
-///
-/// The input is not memory-mapped: a mapped file that another process truncates raises SIGBUS
-/// on the next access to a page past the new end, which kills the process. With `pread`, a file
-/// that shrinks or grows while it is read ends the operation with a ``CofferError`` `io` and no
-/// output file (``AtomicOutputFile`` in the CLI).
+/// The regular-file fast path: every worker seals or opens its own segments straight from the
+/// input (an ``InputFile``: a mapping guarded against truncation, or `pread` into the batch
+/// buffer) into its slot of the batch buffer. Output is written in order, a batch at a time,
+/// and only after the batch was checked to come from an intact file: a file that another process
+/// truncates or extends meanwhile ends the operation with ``CofferError`` `io`, not SIGBUS.
 extension StreamingAEAD {
     /// The size of `fd` when it is a regular file, else nil.
     static func regularFileSize(_ fd: Int32) -> Int64? {
@@ -21,33 +18,9 @@ extension StreamingAEAD {
         return Int64(info.st_size)
     }
 
-    /// Reads exactly `count` bytes of `fd` at `offset` into `destination`.
-    /// - Throws: ``CofferError`` `io` when the read fails or the file ends early (it was
-    ///   truncated while being read).
-    static func readExactly(_ fd: Int32, at offset: Int64, count: Int, into destination: UnsafeMutableRawPointer) throws {
-        var done = 0
-        while done < count {
-            let n = pread(fd, destination + done, count - done, off_t(offset + Int64(done)))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw CofferError(.io, "cannot read the input file: \(String(cString: strerror(errno)))")
-            }
-            if n == 0 {
-                throw CofferError(.io, "the input file shrank while it was being read (another process truncated it); nothing was completed")
-            }
-            done += n
-        }
-    }
-
-    /// Refuses an input whose size changed during the operation.
-    static func checkUnchanged(_ fd: Int32, size: Int64) throws {
-        guard regularFileSize(fd) == size else {
-            throw CofferError(.io, "the input file changed size while it was being read (another process wrote to it); nothing was completed")
-        }
-    }
-
+    /// `mapping: false` reads with `pread` only (tests of that path).
     func sealFile(_ input: Int32, size: Int64, writingTo output: Int32, aad: some ContiguousBytes,
-                  workers: Int) throws -> (plaintext: Int64, ciphertext: Int64) {
+                  workers: Int, mapping: Bool = true) throws -> (plaintext: Int64, ciphertext: Int64) {
         let count = layout.segmentCount(plaintextSize: size)
         guard Int64(count) <= SegmentLayout.maximumSegmentCount else {
             throw CofferError(.invalidArgument, "input needs more than 2^32 segments; use a larger segment size")
@@ -58,6 +31,7 @@ extension StreamingAEAD {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: slots * layout.segmentSize, alignment: 64)
         defer { SecureBytes.wipe(buffer); buffer.deallocate() }
         buffer.copyBytes(from: session.header)
+        let file = InputFile(fd: input, size: size, mapping: mapping)
         let layout = self.layout, base = buffer.baseAddress!
         func length(_ index: Int) -> Int {
             Int(min(Int64(layout.plaintextCapacity(ofSegment: index)), size - layout.plaintextOffset(ofSegment: index)))
@@ -71,28 +45,35 @@ extension StreamingAEAD {
                 let index = batchStart + j
                 let body = base + j * layout.segmentSize + (index == 0 ? SegmentLayout.headerSize : 0)
                 let n = length(index)
-                try Self.readExactly(input, at: layout.plaintextOffset(ofSegment: index), count: n, into: body)
-                try cipher.seal(segment: index, isLast: index == count - 1, plaintext: UnsafeRawPointer(body), count: n,
-                                output: body)
+                // Mapped: sealed from the mapping into the slot; read: sealed in place.
+                let plaintext = try file.bytes(at: layout.plaintextOffset(ofSegment: index), count: n, scratch: body)
+                try cipher.seal(segment: index, isLast: index == count - 1, plaintext: plaintext, count: n, output: body)
             }
             if let failure { throw failure.error }
-            if first + k == count { try Self.checkUnchanged(input, size: size) }
+            try first + k == count ? file.checkUnchanged() : file.checkIntact()
             let last = first + k - 1
             let end = (k - 1) * layout.segmentSize + (last == 0 ? SegmentLayout.headerSize : 0)
                 + length(last) + SegmentLayout.tagSize
             try FileDescriptorIO.writeAll(output, UnsafeRawBufferPointer(rebasing: buffer[0..<end]))
             written += Int64(end)
             first += k
+            file.release(below: first < count ? layout.plaintextOffset(ofSegment: first) : size)
         }
         return (size, written)
     }
 
+    /// `mapping: false` reads with `pread` only (tests of that path).
     func openFile(_ input: Int32, size: Int64, writingTo output: Int32, aad: some ContiguousBytes,
-                  workers: Int) throws -> Int64 {
+                  workers: Int, mapping: Bool = true) throws -> Int64 {
         _ = try layout.plaintextSize(ciphertextSize: size)
         let count = layout.segmentCount(ciphertextSize: size)
+        let file = InputFile(fd: input, size: size, mapping: mapping)
         var header = [UInt8](repeating: 0, count: SegmentLayout.headerSize)
-        try header.withUnsafeMutableBytes { try Self.readExactly(input, at: 0, count: $0.count, into: $0.baseAddress!) }
+        try header.withUnsafeMutableBytes { h in
+            let bytes = try file.bytes(at: 0, count: h.count, scratch: h.baseAddress!)
+            if bytes != UnsafeRawPointer(h.baseAddress!) { h.copyMemory(from: UnsafeRawBufferPointer(start: bytes, count: h.count)) }
+        }
+        try file.checkIntact()
         let session = try self.session(header: header, aad: aad)
         let parallel = try ParallelSegments(session: session, encrypting: false, workers: workers)
         let slots = SegmentBatch.segments(segmentSize: layout.segmentSize, workers: workers)
@@ -114,10 +95,11 @@ extension StreamingAEAD {
                 let index = batchStart + j
                 let body = base + j * layout.segmentSize + (index == 0 ? SegmentLayout.headerSize : 0)
                 let n = cipherLength(index)
-                try Self.readExactly(input, at: layout.ciphertextOffset(ofSegment: index), count: n, into: body)
-                try cipher.open(segment: index, isLast: index == count - 1, ciphertext: UnsafeRawPointer(body), count: n,
-                                output: body)
+                let ciphertext = try file.bytes(at: layout.ciphertextOffset(ofSegment: index), count: n, scratch: body)
+                try cipher.open(segment: index, isLast: index == count - 1, ciphertext: ciphertext, count: n, output: body)
             }
+            // A truncation shows as zeros, which fail authentication: report what happened.
+            try file.checkIntact()
             let good = failure?.index ?? k
             if good > 0 {
                 let segments = PlaintextSegments(firstSegment: first, count: good, base: UnsafeRawPointer(base),
@@ -128,8 +110,9 @@ extension StreamingAEAD {
             }
             if let failure { throw failure.error }
             first += k
+            file.release(below: first < count ? layout.ciphertextOffset(ofSegment: first) : size)
         }
-        try Self.checkUnchanged(input, size: size)
+        try file.checkUnchanged()
         return plaintext
     }
 }
