@@ -5,7 +5,7 @@
 # files checked for plaintext.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! build_log=$(swift build --product coffer 2>&1); then echo "$build_log" >&2; exit 1; fi
+if ! build_log=$(swift build --product coffer -Xswiftc -warnings-as-errors 2>&1); then echo "$build_log" >&2; exit 1; fi
 coffer=.build/debug/coffer
 export COFFER_VAULT=${COFFER_VAULT:-./coffer-data}
 export COFFER_ACTOR=${COFFER_ACTOR:-demo-operator}

@@ -2,14 +2,9 @@ import ArgumentParser
 import Coffer
 import Foundation
 
-/// Parses a time given as an ISO 8601 date ("2026-11-01", midnight UTC) or date-time.
+/// Parses a time option: an RFC 3339 date-time or a plain date (``Timestamp``, strict).
 func parseTime(_ text: String) throws -> Int64 {
-    let full = ISO8601DateFormatter()
-    if let date = full.date(from: text) { return Int64(date.timeIntervalSince1970 * 1000) }
-    let day = ISO8601DateFormatter()
-    day.formatOptions = [.withFullDate]
-    if let date = day.date(from: text) { return Int64(date.timeIntervalSince1970 * 1000) }
-    throw ValidationError("'\(text)' is not a date (2026-11-01) or date-time (2026-11-01T12:00:00Z)")
+    try Timestamp.milliseconds(parsing: text)
 }
 
 struct PrincipalCommand: AsyncParsableCommand {
@@ -32,7 +27,7 @@ struct PrincipalCommand: AsyncParsableCommand {
                 let roles = try self.roles.map(Role.init(parsing:))
                 try await vault.addPrincipal(id, roles: roles, tenants: tenants.isEmpty ? nil : tenants,
                                              context: options.context(defaultPurpose: .administration))
-                print("added principal \(id) with roles \(roles.map(\.code).joined(separator: ", "))")
+                print("added principal \(display(id)) with roles \(roles.map(\.code).joined(separator: ", "))")
             }
         }
     }
@@ -81,13 +76,18 @@ struct GrantCommand: AsyncParsableCommand {
         @Option(name: .long, help: "Tenant id.") var tenant: String
         @Option(name: .long, help: "One subject id (default: every subject of the tenant).") var subject: String?
         @Option(name: .customLong("for"), help: "The purpose the grant allows, e.g. support.") var grantedPurpose: String
-        @Option(name: .long, help: "Expiry: a date-time, or a duration such as 2h, 3d (at most 90 days).") var until: String
+        @Option(name: .long, help: "Expiry: an RFC 3339 date-time (2026-11-01T12:00:00Z) or date, or a duration such as 90m, 2h, 3d (at most 90 days).") var until: String
         @Option(name: .long, help: "Why the access is needed.") var reason: String
 
         func expiry() throws -> Int64 {
             let now = Int64(Date().timeIntervalSince1970 * 1000)
-            if let unit = until.last, let value = Int64(until.dropLast()), "mhd".contains(unit) {
+            if let unit = until.last, "mhd".contains(unit), !until.dropLast().isEmpty,
+               until.dropLast().allSatisfy({ $0.isASCII && $0.isNumber }) {
                 let ms: Int64 = unit == "m" ? 60_000 : unit == "h" ? 3_600_000 : 86_400_000
+                // At most 90 days are allowed anyway; a longer duration is refused, never overflowed.
+                guard let value = Int64(until.dropLast()), value <= 90 * 86_400_000 / ms else {
+                    throw CofferError(.invalidArgument, "--until \(until) is longer than the 90 days a grant may last")
+                }
                 return now + value * ms
             }
             return try parseTime(until)

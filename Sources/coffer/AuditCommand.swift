@@ -23,8 +23,8 @@ struct AuditCommand: AsyncParsableCommand {
         @Option(name: .long, help: "Action: read, write, delete, list, stat, grant, ...") var action: String?
         @Option(name: .customLong("purpose"), help: "Only accesses with this purpose code.") var purposeFilter: String?
         @Option(name: .long, help: "allowed, denied or error.") var outcome: String?
-        @Option(name: .long, help: "From this date or date-time.") var since: String?
-        @Option(name: .long, help: "Before this date or date-time.") var until: String?
+        @Option(name: .long, help: "From this date or RFC 3339 date-time (2026-11-01T12:00:00.5Z) or date (2026-11-01, midnight UTC).") var since: String?
+        @Option(name: .long, help: "Before this date or RFC 3339 date-time (2026-11-01T12:00:00.5Z) or date (2026-11-01, midnight UTC).") var until: String?
         @Option(name: .long, help: "Only records before this sequence number (paging).") var before: Int64?
         @Option(name: .long, help: "At most this many records.") var limit: Int = 100
         @Option(name: .long, help: "table, json (JSON lines) or csv.") var format: Format = .table
@@ -46,12 +46,9 @@ struct AuditCommand: AsyncParsableCommand {
                 let records = try await vault.auditRecords(query, context: context)
                 switch format {
                 case .json:
-                    let encoder = JSONEncoder()
-                    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                    for record in records { print(String(decoding: try encoder.encode(record), as: UTF8.self)) }
+                    for line in try AuditExport.lines(records, format: .jsonLines) { print(line) }
                 case .csv:
-                    print(AuditCSV.header)
-                    for record in records { print(AuditCSV.line(record)) }
+                    for line in try AuditExport.lines(records, format: .csv) { print(line) }
                 case .table:
                     printTable(header: ["#", "TIME", "ACTOR", "ROLE", "ACTION", "CLASS", "TENANT", "OBJECT/SUBJECT", "PURPOSE", "OUTCOME", "BYTES"],
                                rows: records.map { r in
@@ -158,21 +155,5 @@ struct AuditCommand: AsyncParsableCommand {
                 print("pruned \(count) records")
             }
         }
-    }
-}
-
-/// CSV of access-log records (RFC 4180 quoting).
-enum AuditCSV {
-    static let header = "sequence,time,actor,role,tenant,subject,object_id,object_version,object_kind,action,data_class,purpose,justification,outcome,error_code,bytes,request_id,client,grant_id,reason"
-
-    static func line(_ r: AuditRecord) -> String {
-        let fields: [String?] = [String(r.sequence), isoTime(r.time), r.actor, r.role, r.tenant, r.subject, r.objectID,
-                                 r.objectVersion.map(String.init), r.objectKind, r.action, r.dataClass, r.purpose, r.justification,
-                                 r.outcome.rawValue, r.errorCode, r.bytes.map(String.init), r.requestID, r.client, r.grantID, r.reason]
-        return fields.map { field in
-            guard let field else { return "" }
-            guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
-            return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-        }.joined(separator: ",")
     }
 }

@@ -30,7 +30,7 @@ struct BenchCommand: AsyncParsableCommand {
             guard (SegmentLayout.minimumSegmentSize...SegmentLayout.maximumSegmentSize).contains(segmentSize) else {
                 throw ValidationError("--segment-size must be between 4096 and 67108864")
             }
-            guard size > 0 else { throw ValidationError("--size must be positive") }
+            try checkBenchSize(size)
         }
 
         func run() throws {
@@ -71,7 +71,12 @@ extension BenchCommand {
         @Flag(name: .long, help: "Print JSON.") var json = false
 
         func validate() throws {
-            guard size > 0, count > 0, repetitions > 0 else { throw ValidationError("--size, --count and --repetitions must be positive") }
+            guard (SegmentLayout.minimumSegmentSize...SegmentLayout.maximumSegmentSize).contains(segmentSize) else {
+                throw ValidationError("--segment-size must be between 4096 and 67108864")
+            }
+            try checkBenchSize(size)
+            guard (1...1_000_000).contains(count) else { throw ValidationError("--count must be between 1 and 1000000") }
+            guard (1...100).contains(repetitions) else { throw ValidationError("--repetitions must be between 1 and 100") }
         }
 
         func run() async throws {
@@ -91,6 +96,14 @@ extension BenchCommand {
             }
         }
     }
+}
+
+/// The largest `--size` a benchmark takes: 16 GiB (it is held in memory).
+let maximumBenchSize = 16 << 30
+
+/// Refuses a benchmark size outside 1 byte ... ``maximumBenchSize``.
+func checkBenchSize(_ size: Int) throws {
+    guard (1...maximumBenchSize).contains(size) else { throw ValidationError("--size must be between 1 and \(maximumBenchSize) bytes") }
 }
 
 /// Parses openssl speed's figure (thousands of bytes per second, with or without the k).
@@ -113,10 +126,25 @@ extension BenchCommand {
         var querySizes: String = "10000,1000000"
         @Flag(name: .long, help: "Print JSON.") var json = false
 
+        /// The log sizes of `--query-sizes`: 1 to 8 of them, each 1 to 100 000 000.
+        func sizes() throws -> [Int] {
+            let parts = querySizes.split(separator: ",", omittingEmptySubsequences: false)
+            let sizes = parts.compactMap { Int($0) }
+            guard sizes.count == parts.count, (1...8).contains(sizes.count), sizes.allSatisfy({ (1...100_000_000).contains($0) }) else {
+                throw ValidationError("--query-sizes must be 1 to 8 comma-separated sizes, each 1 to 100000000")
+            }
+            return sizes
+        }
+
+        func validate() throws {
+            guard (1...1_000_000).contains(gets) else { throw ValidationError("--gets must be between 1 and 1000000") }
+            guard (1...1024).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 1024") }
+            _ = try sizes()
+        }
+
         func run() async throws {
             try await runReportingErrors {
-                let sizes = querySizes.split(separator: ",").compactMap { Int($0) }
-                guard !sizes.isEmpty, gets > 0, concurrency > 0 else { throw ValidationError("bad --gets, --concurrency or --query-sizes") }
+                let sizes = try self.sizes()
                 let report = try await AuditBenchmark.run(gets: gets, concurrency: concurrency, querySizes: sizes)
                 if json { print(try jsonText(report)); return }
                 for m in report.measurements {

@@ -12,14 +12,21 @@ struct CofferCommand: AsyncParsableCommand {
                       StatCommand.self, RemoveCommand.self, PIICommand.self, PrincipalCommand.self, GrantCommand.self, AuditCommand.self,
                       KeysCommand.self, CryptoCommand.self, BenchCommand.self]
     )
+
+    /// Refuses arguments that are not valid UTF-8 (``RawArguments``), then parses and runs.
+    static func main() async {
+        RawArguments.refuseInvalidUTF8()
+        await main(nil)
+    }
 }
 
 /// Runs a command body, turning a ``CofferError`` into one line on stderr and a non-zero exit.
+/// The message is escaped (``display(_:)``): it may quote a path or value from the caller.
 func runReportingErrors(_ body: () async throws -> Void) async throws {
     do {
         try await body()
     } catch let error as CofferError {
-        FileHandle.standardError.write(Data("coffer: error [\(error.code)]: \(error.message)\n".utf8))
+        FileHandle.standardError.write(Data("coffer: error [\(error.code)]: \(display(error.message))\n".utf8))
         let tampered: Set<CofferError.Code> = [.authenticationFailed, .tamperDetected, .truncated, .invalidFormat]
         throw ExitCode(tampered.contains(error.code) ? 3 : 1)
     }
@@ -31,7 +38,7 @@ func runReportingErrorsSync(_ body: () throws -> Void) throws {
     do {
         try body()
     } catch let error as CofferError {
-        FileHandle.standardError.write(Data("coffer: error [\(error.code)]: \(error.message)\n".utf8))
+        FileHandle.standardError.write(Data("coffer: error [\(error.code)]: \(display(error.message))\n".utf8))
         let tampered: Set<CofferError.Code> = [.authenticationFailed, .tamperDetected, .truncated, .invalidFormat]
         throw ExitCode(tampered.contains(error.code) ? 3 : 1)
     }

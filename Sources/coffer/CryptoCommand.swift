@@ -25,14 +25,16 @@ struct CryptoCommand: AsyncParsableCommand {
         @Option(name: .long, help: "Output file (default: standard output). Appears only when complete.")
         var out: String?
 
-        @Option(name: .long, help: "Worker threads (default: one per core).")
+        @Option(name: .long, help: "Worker threads, 1 to \(StreamingAEAD.maximumWorkers) (default: one per core).")
         var threads: Int = StreamingAEAD.defaultWorkers
 
         func validate() throws {
             guard (SegmentLayout.minimumSegmentSize...SegmentLayout.maximumSegmentSize).contains(segmentSize) else {
                 throw ValidationError("--segment-size must be between 4096 and 67108864")
             }
-            guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+            guard (1...StreamingAEAD.maximumWorkers).contains(threads) else {
+                throw ValidationError("--threads must be between 1 and \(StreamingAEAD.maximumWorkers)")
+            }
         }
 
         /// Opens input and output, runs `body`, commits the output only if `body` succeeded.

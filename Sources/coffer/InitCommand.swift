@@ -14,6 +14,9 @@ struct InitCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
+            // Vault.create registers the operator as a principal: an id no context could carry
+            // (empty, a comma, a control character) would lock everyone out of the new vault.
+            try IdentifierRules.validatePrincipal(options.actorID, as: "operator (--actor, COFFER_ACTOR or $USER)")
             let (_, file) = try options.loadKeyring()
             let vault = try Vault.create(at: options.vaultURL, keyringFile: file, operator: options.actorID,
                                          segmentSize: segmentSize, allowDevelopmentKeyring: options.location.developmentKeyringAllowed)

@@ -44,11 +44,16 @@ struct GetCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Byte range START-END, END inclusive (like HTTP ranges).") var range: String?
     @Option(name: .long, help: "Output file (appears only when complete).") var out: String?
 
+    /// `--range START-END`: two decimal numbers (digits only, no sign or spaces), START <= END.
     func parsedRange() throws -> ClosedRange<Int64>? {
         guard let range else { return nil }
         let parts = range.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 2, let start = Int64(parts[0]), let end = Int64(parts[1]), start >= 0, end >= start else {
-            throw ValidationError("--range must be START-END with 0 <= START <= END, e.g. 0-1023")
+        func number(_ part: Substring) -> Int64? {
+            guard !part.isEmpty, part.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else { return nil }
+            return Int64(part)
+        }
+        guard parts.count == 2, let start = number(parts[0]), let end = number(parts[1]), end >= start else {
+            throw CofferError(.invalidArgument, "--range must be START-END in decimal digits with START <= END, e.g. 0-1023 (END inclusive)")
         }
         return start...end
     }
@@ -120,7 +125,7 @@ struct StatCommand: AsyncParsableCommand {
             let vault = try options.openVault()
             let info = try await vault.stat(tenant: tenant, objectID: id, context: options.context())
             if json { print(try jsonText(info)); return }
-            print("id       \(info.id)\ntenant   \(info.tenant)\nkind     \(info.kind)\nname     \(info.name)")
+            print("id       \(display(info.id))\ntenant   \(display(info.tenant))\nkind     \(info.kind)\nname     \(display(info.name))")
             print("created  \(isoTime(info.createdAt))\nupdated  \(isoTime(info.updatedAt))")
             printTable(header: ["VERSION", "SIZE", "STORED", "SEGMENT", "COMMITTED", "DIGEST (HMAC-SHA256)"],
                        rows: info.versions.map { v in

@@ -1,3 +1,4 @@
+import Coffer
 import Foundation
 
 /// JSON text with sorted keys, for machine-readable output.
@@ -7,14 +8,19 @@ func jsonText(_ value: some Encodable) throws -> String {
     return String(decoding: try encoder.encode(value), as: UTF8.self)
 }
 
-/// Unix milliseconds as ISO 8601 (UTC, seconds).
+/// Unix milliseconds as RFC 3339 (UTC; milliseconds shown when not zero).
 func isoTime(_ milliseconds: Int64) -> String {
-    ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+    Timestamp(milliseconds: milliseconds).rfc3339
 }
 
-/// Prints rows under a header, columns padded to their widest cell.
+/// Text from callers or stored data made safe for the terminal: control and bidirectional
+/// characters escaped (``DisplayText/escaped(_:)``).
+func display(_ text: String) -> String { DisplayText.escaped(text) }
+
+/// Prints rows under a header, columns padded to their widest cell. Every cell is escaped
+/// (``display(_:)``), so a name cannot move the cursor, end a row early or reverse the text.
 func printTable(header: [String], rows: [[String]]) {
-    let all = [header] + rows
+    let all = ([header] + rows).map { $0.map(display) }
     let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
     for row in all {
         let cells = row.enumerated().map { column, cell in

@@ -81,14 +81,14 @@ struct PIICommand: AsyncParsableCommand {
                 print("subject  \(record.id)\ntenant   \(record.tenant)\nstatus   \(record.status.rawValue)")
                 for (label, value) in [("name", record.name), ("email", record.email), ("company", record.company),
                                        ("last4", record.billingLast4), ("billing", record.billingAddress)] {
-                    if let value { print("\(label.padding(toLength: 8, withPad: " ", startingAt: 0)) \(value)") }
+                    if let value { print("\(label.padding(toLength: 8, withPad: " ", startingAt: 0)) \(display(value))") }
                 }
                 print("password \(record.hasPassword ? "set" : "none")")
                 for (kind, granted) in record.currentConsents.sorted(by: { $0.key < $1.key }) {
-                    print("consent  \(kind): \(granted ? "granted" : "withdrawn")")
+                    print("consent  \(display(kind)): \(granted ? "granted" : "withdrawn")")
                 }
                 for identifier in record.identifiers {
-                    print("seen     \([identifier.ip, identifier.userAgent, identifier.device].compactMap { $0 }.joined(separator: " | ")) (\(isoTime(identifier.firstSeen)))")
+                    print("seen     \(display([identifier.ip, identifier.userAgent, identifier.device].compactMap { $0 }.joined(separator: " | "))) (\(isoTime(identifier.firstSeen)))")
                 }
             }
         }

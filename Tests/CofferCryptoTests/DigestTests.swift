@@ -16,7 +16,7 @@ struct DigestTests {
     }
 
     @Test func sha256Incremental() throws {
-        var hasher = try SHA256.Hasher()
+        let hasher = try SHA256.Hasher()
         hasher.update(Array("a".utf8))
         hasher.update([UInt8]())
         hasher.update(Array("bc".utf8))
@@ -55,7 +55,7 @@ struct DigestTests {
     }
 
     @Test func hmacIncremental() throws {
-        var mac = try HMACSHA256.Authenticator(key: key(Array("Jefe".utf8)))
+        let mac = try HMACSHA256.Authenticator(key: key(Array("Jefe".utf8)))
         mac.update(Array("what do ya want ".utf8))
         mac.update(Array("for nothing?".utf8))
         #expect(hexString(try mac.finalize()) == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")

@@ -15,7 +15,7 @@ struct FileStreamTests {
     private func transform(_ bytes: [UInt8], from source: Source, in directory: URL,
                            _ run: (Int32, Int32) throws -> Void) throws -> [UInt8] {
         let outURL = directory.appendingPathComponent("out-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        #expect(FileManager.default.createFile(atPath: outURL.path, contents: nil))
         let output = open(outURL.path, O_WRONLY | O_TRUNC)
         defer { close(output) }
         switch source {

@@ -203,53 +203,6 @@ extension CofferCLI {
     /// The vault's access log file.
     var auditPath: String { vault.appendingPathComponent("audit.sqlite").path }
 
-    /// Runs the command configured by ``process(_:)`` (same executable, arguments and environment)
-    /// to completion, like ``run(_:input:)``, but launched with `posix_spawn` and files for its
-    /// standard streams. Foundation's `Process.run()` on this toolchain sometimes crashes the whole
-    /// test process (SIGSEGV in a memcpy while it scans /proc/self/fd; swift-corelibs-foundation
-    /// PR 5472), the more often the more processes a run launches.
-    @discardableResult
-    func spawn(_ arguments: [String], input: Data? = nil,
-               environment overrides: [String: String?] = [:]) throws -> (status: Int32, output: String, error: String) {
-        let configured = process(arguments)
-        for (name, value) in overrides { configured.environment?[name] = value }
-        let path = try #require(configured.executableURL?.path)
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-spawn-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        let inPath = scratch.appendingPathComponent("stdin").path
-        let outPath = scratch.appendingPathComponent("stdout").path
-        let errPath = scratch.appendingPathComponent("stderr").path
-        try (input ?? Data()).write(to: URL(fileURLWithPath: inPath))
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, inPath, O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        // The child keeps none of the test process's other descriptors (glibc 2.34+).
-        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32
-        if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") {
-            _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
-        }
-        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = (configured.environment ?? [:]).map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { for pointer in argv + envp { free(pointer) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, path, &actions, nil, argv, envp)
-        guard spawned == 0 else { throw CofferError(.io, "posix_spawn \(path) failed: \(String(cString: strerror(spawned)))") }
-        var wait: Int32 = 0
-        while waitpid(pid, &wait, 0) < 0 {
-            guard errno == EINTR else { throw CofferError(.io, "waitpid failed: \(String(cString: strerror(errno)))") }
-        }
-        // Exit status, or 128 + the signal that ended it.
-        let status = wait & 0x7f == 0 ? (wait >> 8) & 0xff : 128 + (wait & 0x7f)
-        let output = try Data(contentsOf: URL(fileURLWithPath: outPath))
-        let errors = try Data(contentsOf: URL(fileURLWithPath: errPath))
-        return (status, String(decoding: output, as: UTF8.self), String(decoding: errors, as: UTF8.self))
-    }
-
     /// Opens the access log file directly (no `coffer` process may be running).
     func auditDatabase() throws -> DatabaseQueue { try DatabaseQueue(path: auditPath) }
 }

@@ -21,17 +21,16 @@ struct CofferCLI {
         throw CofferError(.notFound, "coffer binary not found beside the test bundle")
     }
 
-    func process(_ arguments: [String]) -> Process {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
+    /// The environment the CLI runs with: this vault, this keyring, actor `cli-test`, purpose
+    /// `service-operation`; `overrides` change or (nil) remove variables.
+    func environment(_ overrides: [String: String?] = [:]) -> [String: String] {
         var environment = ProcessInfo.processInfo.environment
         environment["COFFER_VAULT"] = vault.path
         environment["COFFER_KEYRING"] = keyring
         environment["COFFER_ACTOR"] = "cli-test"
         environment["COFFER_PURPOSE"] = "service-operation"
-        process.environment = environment
-        return process
+        for (name, value) in overrides { environment[name] = value }
+        return environment
     }
 
     /// Runs to completion; returns exit status and standard output.
@@ -90,23 +89,17 @@ struct CLIProcessTests {
     @Test("kill -9 during a put leaves no object, a sound database and a working vault")
     func killDuringPut() async throws {
         try await withCLI { cli in
-            let put = cli.process(["put", "--tenant", "acme", "--kind", "run-telemetry", "--name", "interrupted"])
-            let input = Pipe()
-            put.standardInput = input
-            put.standardOutput = Pipe()
-            put.standardError = Pipe()
-            try put.run()
+            let put = try cli.launch(["put", "--tenant", "acme", "--kind", "run-telemetry", "--name", "interrupted"], pipeInput: true)
             // Enough for several committed batches of segment rows, then kill mid-stream.
             let chunk = Data(repeating: 0x5A, count: 1 << 20)
-            for _ in 0..<48 { input.fileHandleForWriting.write(chunk) }
+            for _ in 0..<48 { try put.write(chunk) }
             let vaultPath = cli.vault.path
             let pendingRows = try DatabaseQueue(path: vaultPath + "/content.sqlite").read { db in
                 try Int.fetchOne(db, sql: "SELECT count(*) FROM segment") ?? 0
             }
             #expect(pendingRows > 0, "the put had stored segment rows before it was killed")
-            kill(put.processIdentifier, SIGKILL)
-            put.waitUntilExit()
-            #expect(put.terminationReason == .uncaughtSignal)
+            kill(put.pid, SIGKILL)
+            #expect(try put.wait().status == 128 + SIGKILL)
 
             // The next command opens the vault, which clears the dead writer's rows.
             let listing = try cli.run(["ls", "--tenant", "acme"])

@@ -135,7 +135,7 @@ struct GrantTests {
     @Test("activeGrant finds an unexpired grant, and not once it has expired")
     func expiry() async throws {
         try await withGrantVault { t in
-            let grant = try await t.vault.issueGrant(to: "bob", tenant: "acme", purpose: .support, expiresAt: nowMilliseconds() + 4000,
+            let grant = try await t.vault.issueGrant(to: "bob", tenant: "acme", purpose: .support, expiresAt: t.vault.clock.now() + 3_600_000,
                                                      reason: "short look", context: po)
             #expect(try t.vault.activeGrant(grantee: "bob", tenant: "acme", subject: nil, purpose: .support) == grant)
             #expect(try t.vault.activeGrant(grantee: "bob", tenant: "acme", subject: "subject-1", purpose: .support) == grant)
@@ -145,9 +145,11 @@ struct GrantTests {
             #expect(grant.isActive(at: grant.expiresAt - 1))
             #expect(!grant.isActive(at: grant.expiresAt))
 
-            let wait = grant.expiresAt - nowMilliseconds() + 200
-            if wait > 0 { try await Task.sleep(for: .milliseconds(wait)) }
-            #expect(nowMilliseconds() > grant.expiresAt)
+            // The vault's clock moves past the expiry; nobody sleeps on the wall clock.
+            t.vault.clock.advance(by: grant.expiresAt - t.vault.clock.now() - 1)
+            #expect(try t.vault.activeGrant(grantee: "bob", tenant: "acme", subject: nil, purpose: .support) == grant, "1 ms before expiry")
+            t.vault.clock.advance(by: 1)
+            #expect(t.vault.clock.now() >= grant.expiresAt)
             #expect(try t.vault.activeGrant(grantee: "bob", tenant: "acme", subject: nil, purpose: .support) == nil)
             // The expired grant is still listed (history), just not in force.
             #expect(try await t.vault.grants(grantee: "bob", context: .testAuditor) == [grant])

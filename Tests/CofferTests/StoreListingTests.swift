@@ -103,7 +103,7 @@ struct StoreListingTests {
     }
 
     @Test("names round-trip through the sealed name column", arguments: [
-        "plain", "with spaces and / slashes", "ünïcødé ✓ 名前 🔐", "tab\there", "x", "path/to/load-test.js",
+        "plain", "with spaces and / slashes", "ünïcødé ✓ 名前 🔐", "bidi \u{202E}txt.exe", "x", "path/to/load-test.js",
         String(repeating: "n", count: 1024), String(repeating: "é", count: 512),
     ])
     func namesRoundTrip(name: String) async throws {

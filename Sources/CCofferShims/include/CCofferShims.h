@@ -28,4 +28,19 @@ int coffer_scrypt(EVP_KDF *kdf,
 /// `OPENSSL_free`, a macro in C.
 void coffer_openssl_free(void *ptr);
 
+/// Guards `length` bytes mapped read-only from a file at `start` against SIGBUS: when another
+/// process truncates the file, an access past its new end would kill the process. While the
+/// range is registered, a SIGBUS inside it maps a page of zeros over the faulting page, marks
+/// the range as faulted and lets the access go on; the caller checks
+/// `coffer_mapping_guard_faulted` before using what it read. Faults outside every registered
+/// range go to the handler that was installed before (the default one kills the process).
+/// Returns a slot number, or -1 when no slot is free or the handler cannot be installed.
+int coffer_mapping_guard_register(const void *start, size_t length);
+
+/// 1 when a SIGBUS was caught in the slot's range since it was registered, else 0.
+int coffer_mapping_guard_faulted(int slot);
+
+/// Ends the guard of a slot (call before unmapping its range).
+void coffer_mapping_guard_unregister(int slot);
+
 #endif

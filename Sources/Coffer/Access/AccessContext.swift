@@ -19,12 +19,15 @@ public struct AccessContext: Sendable, Hashable {
     ///   - justification: Free text, required for PII access.
     ///   - requestID: The caller's request id.
     ///   - client: The caller's client description.
-    /// - Throws: ``CofferError`` `invalidArgument` for an empty or overlong actor.
+    /// - Throws: ``CofferError`` `invalidArgument` for an actor that breaks
+    ///   ``IdentifierRules/validatePrincipal(_:as:)`` (empty, overlong, commas, tabs, line breaks,
+    ///   control characters), or a request id or client over 256 characters or with control
+    ///   characters.
     public init(actor: String, purpose: Purpose, justification: String? = nil, requestID: String? = nil,
                 client: String? = nil) throws {
-        guard !actor.isEmpty, actor.count <= 128, !actor.contains(where: \.isNewline) else {
-            throw CofferError(.invalidArgument, "actor must be a principal id of 1 to 128 characters; pass --actor or set COFFER_ACTOR")
-        }
+        try IdentifierRules.validatePrincipal(actor, as: "actor (--actor or COFFER_ACTOR)")
+        try IdentifierRules.validateLabel(requestID, as: "request id")
+        try IdentifierRules.validateLabel(client, as: "client")
         self.actor = actor
         self.purpose = purpose
         self.justification = justification.flatMap { $0.isEmpty ? nil : $0 }

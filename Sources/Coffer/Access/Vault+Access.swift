@@ -57,6 +57,10 @@ extension Vault {
             entry.reason = refusal.message
             entry.bytes = nil
         }
+        // A byte count is a size: a negative one would be a bug, never something that happened.
+        if let bytes = entry.bytes, bytes < 0 {
+            throw CofferError(.invalidArgument, "refusing to record a negative byte count (\(bytes)); nothing was done")
+        }
         let record = auditing ? try await appender.append(entry) : nil
         if case .failure(let refusal) = decision { throw refusal }
         return record

@@ -17,9 +17,11 @@ extension Vault {
     public func issueGrant(to grantee: String, tenant: String, subject: String? = nil, purpose: Purpose,
                            expiresAt: Int64, reason: String, context: AccessContext) async throws -> Grant {
         try Self.validateTenantID(tenant)
+        try IdentifierRules.validatePrincipal(grantee, as: "grantee")
+        if let subject { try IdentifierRules.validateReference(subject, as: "subject id") }
         let request = AccessRequest(action: .grant, dataClass: .administration, tenant: tenant, subject: subject, objectID: grantee)
         var decision = try decide(context, request)
-        let now = nowMilliseconds()
+        let now = clock.now()
         if case .success = decision {
             if ![Purpose.support, .customerRequest, .securityInvestigation, .legal, .subjectRequest].contains(purpose) {
                 decision = .failure(CofferError(.invalidArgument, "a grant is for support, customer-request, security-investigation, legal or subject-request, not \(purpose)"))
@@ -55,7 +57,10 @@ extension Vault {
     }
 
     /// Revokes a grant at once.
+    /// - Throws: ``CofferError`` `invalidArgument` for a malformed id (unrecorded),
+    ///   `accessDenied`, `notFound`.
     public func revokeGrant(_ id: String, context: AccessContext) async throws {
+        try IdentifierRules.validateReference(id, as: "grant id")
         let existing = try await VaultDatabase.guarded {
             try await control.readReleasingEarly { db in
                 try Row.fetchOne(db, sql: "SELECT * FROM access_grant WHERE id = ?", arguments: [id]).map(Self.grant)
@@ -70,14 +75,18 @@ extension Vault {
             try await VaultDatabase.guarded {
                 try await control.write { db in
                     try db.execute(sql: "UPDATE access_grant SET revoked_at = ?, revoked_by = ? WHERE id = ?",
-                                   arguments: [nowMilliseconds(), context.actor, id])
+                                   arguments: [clock.now(), context.actor, id])
                 }
             }
         }
     }
 
     /// Grants, newest first, optionally only those of one grantee or tenant.
+    /// - Throws: ``CofferError`` `invalidArgument` for a malformed grantee or tenant filter
+    ///   (unrecorded), `accessDenied`.
     public func grants(grantee: String? = nil, tenant: String? = nil, context: AccessContext) async throws -> [Grant] {
+        if let grantee { try IdentifierRules.validatePrincipal(grantee, as: "grantee") }
+        if let tenant { try Self.validateTenantID(tenant) }
         try await authorize(context, AccessRequest(action: .list, dataClass: .administration, tenant: tenant))
         return try await VaultDatabase.guarded {
             try await control.readReleasingEarly { db in
@@ -91,7 +100,7 @@ extension Vault {
 
     /// The grant in force that lets `grantee` access `subject` of `tenant` for `purpose`, if any.
     func activeGrant(grantee: String, tenant: String, subject: String?, purpose: Purpose) throws -> Grant? {
-        let now = nowMilliseconds()
+        let now = clock.now()
         return try VaultDatabase.guardedSync {
             try control.read { db in
                 try Row.fetchAll(db, sql: """
@@ -102,9 +111,18 @@ extension Vault {
         }.first { $0.covers(tenant: tenant, subject: subject, purpose: purpose) }
     }
 
-    static func grant(_ row: Row) -> Grant {
-        Grant(id: row["id"], grantee: row["grantee"], tenant: row["tenant"], subject: row["subject"],
-              purpose: (try? Purpose(parsing: row["purpose"])) ?? .support, reason: row["reason"], issuedBy: row["issued_by"],
-              issuedAt: row["issued_at"], expiresAt: row["expires_at"], revokedAt: row["revoked_at"], revokedBy: row["revoked_by"])
+    /// A grant from its row.
+    /// - Throws: ``CofferError`` `tamperDetected` for a NULL or malformed column or an unknown
+    ///   purpose (a grant is never widened to a purpose it was not issued for).
+    static func grant(_ row: Row) throws -> Grant {
+        let t = "access_grant"
+        guard let purpose = try? Purpose(parsing: row.stored("purpose", in: t)) else {
+            throw CofferError(.tamperDetected, "an access_grant row has an unknown purpose: the vault file was changed outside Coffer")
+        }
+        return Grant(id: try row.stored("id", in: t), grantee: try row.stored("grantee", in: t), tenant: try row.stored("tenant", in: t),
+                     subject: try row.storedIfPresent("subject", in: t), purpose: purpose, reason: try row.stored("reason", in: t),
+                     issuedBy: try row.stored("issued_by", in: t), issuedAt: try row.stored("issued_at", in: t),
+                     expiresAt: try row.stored("expires_at", in: t), revokedAt: try row.storedIfPresent("revoked_at", in: t),
+                     revokedBy: try row.storedIfPresent("revoked_by", in: t))
     }
 }

@@ -9,23 +9,25 @@ extension Vault {
         }.map(Self.principal)
     }
 
-    static func principal(_ row: Row) -> Principal {
-        let roles = (row["roles"] as String).split(separator: ",").compactMap { try? Role(parsing: String($0)) }
-        let tenants = (row["tenants"] as String?).map { $0.split(separator: ",").map(String.init) }
-        return Principal(id: row["id"], roles: roles.sorted(), tenants: tenants, createdAt: row["created_at"], createdBy: row["created_by"])
+    /// A principal from its row.
+    /// - Throws: ``CofferError`` `tamperDetected` for a NULL or malformed column.
+    static func principal(_ row: Row) throws -> Principal {
+        let roles = try row.stored("roles", in: "principal", as: String.self).split(separator: ",").compactMap { try? Role(parsing: String($0)) }
+        let tenants = try row.storedIfPresent("tenants", in: "principal", as: String.self).map { $0.split(separator: ",").map(String.init) }
+        return Principal(id: try row.stored("id", in: "principal"), roles: roles.sorted(), tenants: tenants,
+                         createdAt: try row.stored("created_at", in: "principal"), createdBy: try row.stored("created_by", in: "principal"))
     }
 
     /// Registers a principal.
     /// - Parameters:
-    ///   - id: Its id, 1-128 characters without commas or line breaks.
+    ///   - id: Its id (``IdentifierRules/validatePrincipal(_:as:)``: 1-128 characters without
+    ///     commas, tabs, line breaks or control characters).
     ///   - roles: At least one role.
     ///   - tenants: The tenants it may act on; nil for all.
     ///   - context: Who asks (an admin) and why.
     /// - Throws: ``CofferError`` `accessDenied`, `alreadyExists`, `invalidArgument`.
     public func addPrincipal(_ id: String, roles: [Role], tenants: [String]? = nil, context: AccessContext) async throws {
-        guard !id.isEmpty, id.count <= 128, !id.contains(","), !id.contains(where: \.isNewline) else {
-            throw CofferError(.invalidArgument, "principal id must be 1-128 characters without commas or line breaks")
-        }
+        try IdentifierRules.validatePrincipal(id)
         guard !roles.isEmpty else { throw CofferError(.invalidArgument, "a principal needs at least one role") }
         for tenant in tenants ?? [] { try Self.validateTenantID(tenant) }
         let request = AccessRequest(action: .principalAdmin, dataClass: .administration, subject: nil, objectID: id)
@@ -45,7 +47,10 @@ extension Vault {
     }
 
     /// Removes a principal (not yourself).
+    /// - Throws: ``CofferError`` `invalidArgument` for a malformed id (unrecorded),
+    ///   `accessDenied`, `notFound`.
     public func removePrincipal(_ id: String, context: AccessContext) async throws {
+        try IdentifierRules.validatePrincipal(id)
         let request = AccessRequest(action: .principalAdmin, dataClass: .administration, objectID: id)
         try await authorize(context, request)
         try await performing(context, request) {

@@ -74,7 +74,7 @@ public struct AccessReview: Sendable, Codable, Hashable {
                                 allowedByDataClass: Dictionary(grouping: allowed, by: \.dataClass).mapValues(\.count),
                                 denied: mine.filter { $0.outcome == .denied }.count,
                                 errors: mine.filter { $0.outcome == .error }.count,
-                                bytes: allowed.reduce(0) { $0 + ($1.bytes ?? 0) })
+                                bytes: allowed.reduce(0) { Self.saturatingSum($0, $1.bytes ?? 0) })
         }
         let pii = records.filter { $0.dataClass == DataClass.pii.code }.map {
             PIIAccess(sequence: $0.sequence, time: $0.time, actor: $0.actor, tenant: $0.tenant, subject: $0.subject,
@@ -98,7 +98,8 @@ public struct AccessReview: Sendable, Codable, Hashable {
                 return Outlier(actor: a.actor, accesses: a.total, bytes: a.bytes, medianAccesses: medianCount,
                                why: "\(a.total) accesses, more than 5x the median actor (\(medianCount))")
             }
-            if a.bytes > 5 * max(medianBytes, 1) && a.bytes >= 1 << 20 {
+            let (limit, overflow) = Int64(5).multipliedReportingOverflow(by: max(medianBytes, 1))
+            if !overflow && a.bytes > limit && a.bytes >= 1 << 20 {
                 return Outlier(actor: a.actor, accesses: a.total, bytes: a.bytes, medianAccesses: medianCount,
                                why: "\(a.bytes) bytes read, more than 5x the median actor (\(medianBytes))")
             }
@@ -106,11 +107,17 @@ public struct AccessReview: Sendable, Codable, Hashable {
         }
     }
 
+    /// `a + b` for byte counts: a negative count (which Coffer never records) counts as 0, and a
+    /// sum past `Int64.max` stays at `Int64.max` instead of trapping.
+    static func saturatingSum(_ a: Int64, _ b: Int64) -> Int64 {
+        let (sum, overflow) = a.addingReportingOverflow(max(b, 0))
+        return overflow ? .max : sum
+    }
+
     /// The review as Markdown, for people.
     public var markdown: String {
-        let iso = ISO8601DateFormatter()
-        func time(_ ms: Int64) -> String { iso.string(from: Date(timeIntervalSince1970: Double(ms) / 1000)) }
-        func cell(_ s: String?) -> String { (s ?? "").replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ") }
+        func time(_ ms: Int64) -> String { Timestamp(milliseconds: ms).rfc3339 }
+        func cell(_ s: String?) -> String { DisplayText.escaped(s ?? "").replacingOccurrences(of: "|", with: "\\|") }
         var out = "# Access review \(time(from)) to \(time(to))\n\n\(totalRecords) access-log records in the period.\n\n"
         out += "## Accesses per actor\n\n| actor | roles | records | allowed by data class | denied | errors | bytes |\n|---|---|---|---|---|---|---|\n"
         for a in actors {
@@ -125,7 +132,7 @@ public struct AccessReview: Sendable, Codable, Hashable {
             }
         }
         out += "\n## Allowed personal-data accesses outside any grant (\(outsideGrant.count))\n\n"
-        out += outsideGrant.isEmpty ? "None.\n" : outsideGrant.map { "- #\($0.sequence) \(time($0.time)) \($0.actor) \($0.action) \($0.subject ?? "") (\($0.purpose))\n" }.joined()
+        out += outsideGrant.isEmpty ? "None.\n" : outsideGrant.map { "- #\($0.sequence) \(time($0.time)) \(cell($0.actor)) \($0.action) \(cell($0.subject)) (\($0.purpose))\n" }.joined()
         out += "\n## Refusals (\(refusals.count))\n\n"
         if refusals.isEmpty { out += "None.\n" } else {
             out += "| # | time | actor | action | data class | tenant | purpose | reason |\n|---|---|---|---|---|---|---|---|\n"
@@ -134,7 +141,7 @@ public struct AccessReview: Sendable, Codable, Hashable {
             }
         }
         out += "\n## Volume outliers (\(outliers.count))\n\n"
-        out += outliers.isEmpty ? "None.\n" : outliers.map { "- \($0.actor): \($0.why)\n" }.joined()
+        out += outliers.isEmpty ? "None.\n" : outliers.map { "- \(cell($0.actor)): \(cell($0.why))\n" }.joined()
         return out
     }
 }

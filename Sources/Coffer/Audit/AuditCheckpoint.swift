@@ -47,11 +47,14 @@ extension AuditLog {
     func checkpointNow() throws -> AuditCheckpoint {
         try pool.write { db in
             guard let state = try Row.fetchOne(db, sql: "SELECT frontier FROM log_state WHERE id = 1"),
-                  let frontier = MerkleFrontier(encoded: [UInt8](state["frontier"] as Data)) else {
+                  let frontier = MerkleFrontier(encoded: try state.storedBytes("frontier", in: "log_state")) else {
                 throw CofferError(.tamperDetected, "the access log's state row is missing or corrupt")
             }
             try insertCheckpoint(db, size: frontier.size, root: frontier.root)
-            return try Self.checkpoint(Row.fetchOne(db, sql: "SELECT * FROM checkpoint WHERE tree_size = ?", arguments: [frontier.size])!)
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM checkpoint WHERE tree_size = ?", arguments: [frontier.size]) else {
+                throw CofferError(.storage, "the checkpoint just signed at size \(frontier.size) could not be read back")
+            }
+            return try Self.checkpoint(row)
         }
     }
 
@@ -59,10 +62,14 @@ extension AuditLog {
         try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM checkpoint ORDER BY tree_size").map(Self.checkpoint) }
     }
 
-    static func checkpoint(_ row: Row) -> AuditCheckpoint {
-        AuditCheckpoint(treeSize: row["tree_size"], rootHash: [UInt8](row["root"] as Data).hexString, time: row["time"],
-                        keyID: row["key_id"], publicKey: [UInt8](row["public_key"] as Data).hexString,
-                        signature: [UInt8](row["signature"] as Data).hexString)
+    /// A checkpoint from its row.
+    /// - Throws: ``CofferError`` `tamperDetected` for a NULL or malformed column.
+    static func checkpoint(_ row: Row) throws -> AuditCheckpoint {
+        let t = "checkpoint"
+        return AuditCheckpoint(treeSize: try row.stored("tree_size", in: t), rootHash: try row.storedBytes("root", in: t).hexString,
+                               time: try row.stored("time", in: t), keyID: try row.stored("key_id", in: t),
+                               publicKey: try row.storedBytes("public_key", in: t).hexString,
+                               signature: try row.storedBytes("signature", in: t).hexString)
     }
 }
 

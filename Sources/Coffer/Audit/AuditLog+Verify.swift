@@ -44,14 +44,16 @@ extension AuditLog {
                 FROM leaf l LEFT JOIN record r ON r.seq = l.seq ORDER BY l.seq
                 """)
             while let row = try rows.next() {
-                let seq: Int64 = row["leaf_seq"]
                 let expected = frontier.size + 1
+                guard let seq: Int64 = try? row.stored("leaf_seq", in: "leaf"), let leaf = try? row.storedBytes("leaf_hash", in: "leaf"),
+                      let leafMAC = try? row.storedBytes("leaf_mac", in: "leaf") else {
+                    return bad(expected, "the leaf after record \(frontier.size) was altered (a NULL or malformed column)")
+                }
                 if let orphan = orphans, orphan < seq { return bad(orphan, "record \(orphan) has no leaf: it was inserted outside Coffer") }
                 guard seq == expected else {
                     return bad(expected, seq > expected ? "record \(expected) is missing: deleted from the log" : "record \(seq) appears twice")
                 }
-                let leaf = [UInt8](row["leaf_hash"] as Data)
-                if row["seq"] as Int64? != nil {
+                if (try? row.storedIfPresent("seq", in: "record", as: Int64.self)) != nil {
                     // A row that no longer decodes (an outcome edited to an unknown value) is a bad
                     // record to report, not a reason to abandon the verification.
                     guard let record = try? Self.record(row) else {
@@ -65,7 +67,7 @@ extension AuditLog {
                     return bad(seq, "record \(seq) is missing: deleted from the log (only records before \(prunedBefore) were pruned)")
                 }
                 let mac = try chainMAC(sequence: seq, leaf: leaf, previous: previous)
-                guard ConstantTime.equals(mac, [UInt8](row["leaf_mac"] as Data)) else {
+                guard ConstantTime.equals(mac, leafMAC) else {
                     return bad(seq, "record \(seq) is not authentic: forged, reordered, or the records before it were changed")
                 }
                 frontier.append(leaf)
@@ -84,9 +86,9 @@ extension AuditLog {
                 let next = checkpoints[nextCheckpoint]
                 return bad(frontier.size + 1, "a signed checkpoint covers \(next.treeSize) records but the log holds \(frontier.size): records were removed from the end")
             }
-            let stateSize: Int64 = state["tree_size"]
-            guard stateSize == frontier.size, [UInt8](state["last_mac"] as Data) == previous,
-                  [UInt8](state["frontier"] as Data) == frontier.encoded else {
+            let stateSize: Int64 = (try? state.stored("tree_size", in: "log_state")) ?? -1
+            guard stateSize == frontier.size, (try? state.storedBytes("last_mac", in: "log_state")) == previous,
+                  (try? state.storedBytes("frontier", in: "log_state")) == frontier.encoded else {
                 return bad(min(stateSize, frontier.size) + 1, "the log's state (\(stateSize) records) does not match its records (\(frontier.size)): records were removed from the end or the state was edited")
             }
             if let external {

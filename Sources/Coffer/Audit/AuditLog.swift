@@ -114,11 +114,11 @@ final class AuditLog: Sendable {
         do {
             return try pool.write { db in
                 guard let state = try Row.fetchOne(db, sql: "SELECT tree_size, last_mac, frontier FROM log_state WHERE id = 1"),
-                      var frontier = MerkleFrontier(encoded: [UInt8](state["frontier"] as Data)) else {
+                      var frontier = MerkleFrontier(encoded: try state.storedBytes("frontier", in: "log_state")) else {
                     throw CofferError(.tamperDetected, "the access log's state row is missing or corrupt; run `coffer audit verify`")
                 }
-                var size: Int64 = state["tree_size"]
-                var previous = [UInt8](state["last_mac"] as Data)
+                var size: Int64 = try state.stored("tree_size", in: "log_state")
+                var previous = try state.storedBytes("last_mac", in: "log_state")
                 guard frontier.size == size else {
                     throw CofferError(.tamperDetected, "the access log's state is inconsistent; run `coffer audit verify`")
                 }
@@ -162,16 +162,23 @@ final class AuditLog: Sendable {
          r.grantID, r.reason]
     }
 
+    /// A record from its row.
+    /// - Throws: ``CofferError`` `tamperDetected` for a NULL or malformed column or an unknown outcome.
     static func record(_ row: Row) throws -> AuditRecord {
-        guard let outcome = AuditRecord.Outcome(rawValue: row["outcome"]) else {
-            throw CofferError(.tamperDetected, "record \(row["seq"] as Int64) has an unknown outcome")
+        let t = "record"
+        let sequence: Int64 = try row.stored("seq", in: t)
+        guard let outcome = AuditRecord.Outcome(rawValue: try row.stored("outcome", in: t)) else {
+            throw CofferError(.tamperDetected, "record \(sequence) has an unknown outcome")
         }
-        return AuditRecord(sequence: row["seq"], time: row["time"], actor: row["actor"], role: row["role"],
-                           tenant: row["tenant"], subject: row["subject"], objectID: row["object_id"],
-                           objectVersion: row["object_version"], objectKind: row["object_kind"], action: row["action"],
-                           dataClass: row["data_class"], purpose: row["purpose"], justification: row["justification"],
-                           outcome: outcome, errorCode: row["error_code"], bytes: row["bytes"], requestID: row["request_id"],
-                           client: row["client"], grantID: row["grant_id"], reason: row["reason"])
+        func optional<T: DatabaseValueConvertible>(_ column: String) throws -> T? { try row.storedIfPresent(column, in: t) }
+        return AuditRecord(sequence: sequence, time: try row.stored("time", in: t), actor: try row.stored("actor", in: t),
+                           role: try optional("role"), tenant: try optional("tenant"), subject: try optional("subject"),
+                           objectID: try optional("object_id"), objectVersion: try optional("object_version"),
+                           objectKind: try optional("object_kind"), action: try row.stored("action", in: t),
+                           dataClass: try row.stored("data_class", in: t), purpose: try row.stored("purpose", in: t),
+                           justification: try optional("justification"), outcome: outcome, errorCode: try optional("error_code"),
+                           bytes: try optional("bytes"), requestID: try optional("request_id"), client: try optional("client"),
+                           grantID: try optional("grant_id"), reason: try optional("reason"))
     }
 }
 

@@ -94,11 +94,14 @@ enum PIIValidation {
         let trimmed = value.trimmingCharacters(in: .whitespaces)
         var v4 = in_addr(), v6 = in6_addr()
         var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        func text(_ buffer: [CChar]) -> String {
+            String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
         if inet_pton(AF_INET, trimmed, &v4) == 1, inet_ntop(AF_INET, &v4, &buffer, socklen_t(buffer.count)) != nil {
-            return String(cString: buffer)
+            return text(buffer)
         }
         if inet_pton(AF_INET6, trimmed, &v6) == 1, inet_ntop(AF_INET6, &v6, &buffer, socklen_t(buffer.count)) != nil {
-            return String(cString: buffer)
+            return text(buffer)
         }
         throw CofferError(.invalidPII, "ip is not a valid IPv4 or IPv6 address")
     }

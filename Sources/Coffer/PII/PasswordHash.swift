@@ -48,7 +48,8 @@ enum PasswordHash {
         }
         let parameters = PasswordHashParameters(logN: logN, r: r, p: p)
         let derived = try derive(password, salt: salt, parameters: parameters, length: expected.count)
-        return (derived.withUnsafeBytes { ConstantTime.equals($0, UnsafeRawBufferPointer(start: expected, count: expected.count)) }, parameters)
+        let matches = derived.withUnsafeBytes { d in expected.withUnsafeBytes { e in ConstantTime.equals(d, e) } }
+        return (matches, parameters)
     }
 
     private static func derive(_ password: String, salt: [UInt8], parameters: PasswordHashParameters, length: Int = 32) throws -> SecureBytes {

@@ -40,7 +40,13 @@ extension Vault {
         try checkNotClosed()
         return try VaultDatabase.guardedSync {
             try pii.read { db in try Row.fetchOne(db, sql: "SELECT tenant_id, status FROM subject WHERE id = ?", arguments: [subject]) }
-        }.map { ($0["tenant_id"], SubjectStatus(rawValue: $0["status"]) ?? .active) }
+        }.map { row in
+            // An unknown status is never taken for `active`: that would lift a restriction.
+            guard let status = SubjectStatus(rawValue: try row.stored("status", in: "subject")) else {
+                throw CofferError(.tamperDetected, "a subject row has an unknown status: the PII file was changed outside Coffer")
+            }
+            return (try row.stored("tenant_id", in: "subject"), status)
+        }
     }
 
     /// Decides and records a PII access: policy, then a grant if policy alone refuses, then the
@@ -48,6 +54,9 @@ extension Vault {
     @discardableResult
     func authorizePII(_ context: AccessContext, action: AccessAction, tenant: String?, subject: String?,
                       status: SubjectStatus?) async throws -> String? {
+        // A malformed id is refused before policy: nothing is recorded for it.
+        if let tenant { try Self.validateTenantID(tenant) }
+        if let subject { try IdentifierRules.validateReference(subject, as: "subject id") }
         var request = AccessRequest(action: action, dataClass: .pii, tenant: tenant, subject: subject)
         var decision = try decide(context, request)
         if case .failure(let refusal) = decision, refusal.code == .accessDenied, context.justification != nil,
@@ -125,6 +134,7 @@ extension Vault {
     /// privacy officer's subject request; always a justification.
     /// - Parameter fields: Only these fields (nil for all).
     public func subject(_ id: String, fields: Set<SubjectField>? = nil, context: AccessContext) async throws -> SubjectRecord {
+        try IdentifierRules.validateReference(id, as: "subject id")
         guard let state = try subjectState(id) else {
             await recordFailure(context, AccessRequest(action: .read, dataClass: .pii, subject: id), CofferError(.notFound, ""))
             throw CofferError(.notFound, "no subject \(id)")
@@ -139,26 +149,31 @@ extension Vault {
         let key = try subjectKey(id, tenant: tenant)
         return try VaultDatabase.guardedSync {
             try pii.read { db in
-                let subject = try Row.fetchOne(db, sql: "SELECT created_at, updated_at FROM subject WHERE id = ?", arguments: [id])!
+                guard let subject = try Row.fetchOne(db, sql: "SELECT created_at, updated_at FROM subject WHERE id = ?", arguments: [id]) else {
+                    throw CofferError(.notFound, "no subject \(id)")
+                }
                 var values: [SubjectField: String] = [:]
                 for row in try Row.fetchAll(db, sql: "SELECT name, value FROM field WHERE subject_id = ?", arguments: [id]) {
-                    guard let field = SubjectField(rawValue: row["name"]), fields?.contains(field) ?? true else { continue }
-                    values[field] = try open(row["value"], subject: id, field: field.rawValue, key: key)
+                    guard let field = SubjectField(rawValue: try row.stored("name", in: "field")), fields?.contains(field) ?? true else { continue }
+                    values[field] = try open(row.stored("value", in: "field"), subject: id, field: field.rawValue, key: key)
                 }
                 let wantsConsents = fields == nil, wantsIdentifiers = fields == nil
                 let consents = wantsConsents ? try Row.fetchAll(db, sql: "SELECT seq, value FROM consent WHERE subject_id = ? ORDER BY seq", arguments: [id]).map { row -> Consent in
-                    try JSONDecoder().decode(Consent.self, from: Data(try open(row["value"], subject: id, field: "consent-\(row["seq"] as Int64)", key: key).utf8))
+                    try JSONDecoder().decode(Consent.self, from: Data(try open(row.stored("value", in: "consent"), subject: id, field: "consent-\(try row.stored("seq", in: "consent", as: Int64.self))", key: key).utf8))
                 } : []
                 let identifiers = wantsIdentifiers ? try Row.fetchAll(db, sql: "SELECT id, value, first_seen, last_seen FROM identifier WHERE subject_id = ? ORDER BY first_seen", arguments: [id]).map { row -> TechnicalIdentifier in
                     let parts = try JSONDecoder().decode([String: String].self,
-                                                         from: Data(try open(row["value"], subject: id, field: "identifier-\(row["id"] as String)", key: key).utf8))
-                    return TechnicalIdentifier(id: row["id"], ip: parts["ip"], userAgent: parts["userAgent"], device: parts["device"],
-                                               firstSeen: row["first_seen"], lastSeen: row["last_seen"])
+                                                         from: Data(try open(row.stored("value", in: "identifier"), subject: id,
+                                                                             field: "identifier-\(try row.stored("id", in: "identifier", as: String.self))", key: key).utf8))
+                    return TechnicalIdentifier(id: try row.stored("id", in: "identifier"), ip: parts["ip"], userAgent: parts["userAgent"],
+                                               device: parts["device"], firstSeen: try row.stored("first_seen", in: "identifier"),
+                                               lastSeen: try row.stored("last_seen", in: "identifier"))
                 } : []
                 return SubjectRecord(id: id, tenant: tenant, status: status, name: values[.name], email: values[.email],
                                      company: values[.company], billingLast4: values[.billingLast4], billingAddress: values[.billingAddress],
                                      hasPassword: try Bool.fetchOne(db, sql: "SELECT 1 FROM field WHERE subject_id = ? AND name = 'password-hash'", arguments: [id]) == true,
-                                     consents: consents, identifiers: identifiers, createdAt: subject["created_at"], updatedAt: subject["updated_at"])
+                                     consents: consents, identifiers: identifiers, createdAt: try subject.stored("created_at", in: "subject"),
+                                     updatedAt: try subject.stored("updated_at", in: "subject"))
             }
         }
     }
@@ -195,7 +210,9 @@ extension Vault {
                 try Row.fetchAll(db, sql: """
                     SELECT DISTINCT l.subject_id, s.tenant_id, s.status FROM lookup l JOIN subject s ON s.id = l.subject_id
                     WHERE l.kind = ? AND l.mac = ? AND (?3 IS NULL OR s.tenant_id = ?3) AND s.status != 'erased' ORDER BY l.subject_id
-                    """, arguments: [kind, mac, tenant]).map { ($0[0] as String, $0[1] as String, $0[2] as String) }
+                    """, arguments: [kind, mac, tenant]).map { row -> (String, String, String) in
+                        (try row.stored(at: 0, in: "lookup"), try row.stored(at: 1, in: "subject"), try row.stored(at: 2, in: "subject"))
+                    }
             }
         }
         return rows.filter { row in

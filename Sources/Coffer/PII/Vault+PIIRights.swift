@@ -4,6 +4,7 @@ import GRDB
 extension Vault {
     /// Looks up a subject for a write, refusing unknown subjects with a recorded error.
     private func subjectForWrite(_ id: String, action: AccessAction = .write, context: AccessContext) async throws -> (tenant: String, status: SubjectStatus) {
+        try IdentifierRules.validateReference(id, as: "subject id")
         guard let state = try subjectState(id) else {
             await recordFailure(context, AccessRequest(action: action, dataClass: .pii, subject: id), CofferError(.notFound, ""))
             throw CofferError(.notFound, "no subject \(id)")
@@ -126,6 +127,7 @@ extension Vault {
 
     /// Restricts processing of a subject (P17), or lifts the restriction. Privacy officers only.
     public func restrictSubject(_ id: String, lift: Bool = false, context: AccessContext) async throws {
+        try IdentifierRules.validateReference(id, as: "subject id")
         guard context.purpose == .subjectRequest || context.purpose == .legal else {
             let refusal = CofferError(.accessDenied, "restriction is set and lifted for subject requests or legal reasons only")
             try await record(context, AccessRequest(action: .write, dataClass: .pii, subject: id), decision: .failure(refusal))

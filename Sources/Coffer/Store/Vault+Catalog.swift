@@ -7,6 +7,7 @@ extension Vault {
     ///   object is reported the same way), `unknownTenant`.
     public func stat(tenant: String, objectID: String, context: AccessContext) async throws -> ObjectInfo {
         try Self.validateTenantID(tenant)
+        try IdentifierRules.validateReference(objectID, as: "object id")
         let request = AccessRequest(action: .stat, dataClass: .metadata, tenant: tenant, objectID: objectID)
         try await authorize(context, request)
         return try await performing(context, request) {
@@ -66,6 +67,7 @@ extension Vault {
     @discardableResult
     public func delete(tenant: String, objectID: String, version: Int? = nil, context: AccessContext) async throws -> DeletionOutcome {
         try Self.validateTenantID(tenant)
+        try IdentifierRules.validateReference(objectID, as: "object id")
         let request = AccessRequest(action: .delete, dataClass: .content, tenant: tenant, objectID: objectID, objectVersion: version)
         try await authorize(context, request)
         return try await performing(context, request) {
@@ -110,11 +112,11 @@ extension Vault {
             SELECT kind, name_sealed, latest_version, created_at, updated_at FROM object
             WHERE id = ? AND tenant_id = ? AND latest_version > 0
             """, arguments: [objectID, tenant]) else { return nil }
-        let kind = try ObjectKind(parsing: row["kind"])
+        let kind = try Self.storedKind(row)
         let keys = try classKeys(tenant: tenant, kind: kind)
         let name: String
         do {
-            let plain = try AESGCM.open([UInt8](row["name_sealed"] as Data), key: keys.name,
+            let plain = try AESGCM.open(try row.storedBytes("name_sealed", in: "object"), key: keys.name,
                                         aad: Self.nameAAD(tenant: tenant, objectID: objectID))
             name = String(decoding: plain, as: UTF8.self)
         } catch {
@@ -124,12 +126,11 @@ extension Vault {
             SELECT version, plaintext_size, ciphertext_size, segment_size, digest, committed_at FROM version
             WHERE object_id = ? AND state = 1 ORDER BY version
             """, arguments: [objectID]).map { v in
-            ObjectVersionInfo(version: v["version"], size: v["plaintext_size"], storedSize: v["ciphertext_size"],
-                              segmentSize: v["segment_size"], digest: [UInt8](v["digest"] as Data).hexString,
-                              createdAt: v["committed_at"])
+            try Self.versionInfo(v, number: v.stored("version", in: "version"))
         }
-        return ObjectInfo(id: objectID, tenant: tenant, kind: kind, name: name, latestVersion: row["latest_version"],
-                          createdAt: row["created_at"], updatedAt: row["updated_at"], versions: versions)
+        return ObjectInfo(id: objectID, tenant: tenant, kind: kind, name: name, latestVersion: try row.stored("latest_version", in: "object"),
+                          createdAt: try row.stored("created_at", in: "object"), updatedAt: try row.stored("updated_at", in: "object"),
+                          versions: versions)
     }
 }
 

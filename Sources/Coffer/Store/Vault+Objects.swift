@@ -12,9 +12,18 @@ extension Vault {
         Array("coffer/name/v1\u{0}\(tenant)\u{0}\(objectID)".utf8)
     }
 
+    /// The longest object name, in UTF-8 bytes.
+    static let maximumNameBytes = 1024
+
+    /// Refuses an empty or overlong name, and names holding U+FFFD (what undecodable bytes turn
+    /// into, so two different byte strings would become one name), control characters (C0
+    /// including tab and line feed, DEL, C1) or line and paragraph separators (U+2028, U+2029).
     static func validateName(_ name: String) throws {
-        guard !name.isEmpty, name.utf8.count <= 1024, !name.contains(where: { $0.isNewline }) else {
-            throw CofferError(.invalidArgument, "object name must be 1 to 1024 bytes of text without line breaks")
+        guard !name.isEmpty, name.utf8.count <= maximumNameBytes,
+              !name.unicodeScalars.contains(where: { $0 == "\u{FFFD}" || $0.value < 0x20 || (0x7F...0x9F).contains($0.value)
+                                                     || $0 == "\u{2028}" || $0 == "\u{2029}" }) else {
+            throw CofferError(.invalidArgument,
+                              "object name must be 1 to \(maximumNameBytes) bytes of valid UTF-8 text without control characters (tabs and line breaks included), line separators or U+FFFD")
         }
     }
 
@@ -50,8 +59,8 @@ extension Vault {
                 var version = 1
                 if let row = try Row.fetchOne(db, sql: "SELECT id, next_version FROM object WHERE tenant_id = ? AND kind = ? AND name_mac = ?",
                                               arguments: [tenant, kind.code, Data(nameMAC)]) {
-                    objectID = row["id"]
-                    version = row["next_version"]
+                    objectID = try row.stored("id", in: "object")
+                    version = try row.stored("next_version", in: "object")
                     try db.execute(sql: "UPDATE object SET next_version = next_version + 1 WHERE id = ?", arguments: [objectID])
                 } else {
                     try db.execute(sql: """
@@ -130,9 +139,9 @@ extension Vault {
         }
         var removed = 0
         for row in pending {
-            let token: String? = row["writer"]
+            let token: String? = try row.storedIfPresent("writer", in: "version")
             guard token.map({ WriterLock.isAbandoned(token: $0, directory: writers) }) ?? true else { continue }
-            try deletePendingVersion(rowID: row["id"], objectID: row["object_id"])
+            try deletePendingVersion(rowID: row.stored("id", in: "version"), objectID: row.stored("object_id", in: "version"))
             removed += 1
         }
         if removed > 0 {

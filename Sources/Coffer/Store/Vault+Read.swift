@@ -11,22 +11,27 @@ extension Vault {
     ///   - tenant: The tenant.
     ///   - objectID: The object.
     ///   - version: The version (default: the newest).
-    ///   - range: Plaintext byte offsets, both ends inclusive (clamped to the object's size).
+    ///   - range: Plaintext byte offsets, both ends inclusive: it must start at 0 or later and
+    ///     before the end of the version (at 0 for an empty one); its end is clamped to the size.
     ///   - context: Who reads and why.
     ///   - sink: Receives the plaintext in order.
     /// - Returns: The version read.
-    /// - Throws: ``CofferError`` `notFound`, `unknownTenant`, `tamperDetected` when stored
+    /// - Throws: ``CofferError`` `invalidArgument` for a malformed tenant or object id or a range
+    ///   outside the version (refused before anything is recorded), `notFound`, `unknownTenant`,
+    ///   `tamperDetected` when stored
     ///   ciphertext fails authentication (the sink has then received only authenticated bytes).
     @discardableResult
     public func read(tenant: String, objectID: String, version: Int? = nil, range: ClosedRange<Int64>? = nil,
                      context: AccessContext, to sink: (UnsafeRawBufferPointer) throws -> Void) async throws -> ObjectVersionInfo {
         try Self.validateTenantID(tenant)
+        try IdentifierRules.validateReference(objectID, as: "object id")
+        if let range, range.lowerBound < 0 { throw CofferError(.invalidArgument, "a range must start at 0 or later") }
         var request = AccessRequest(action: .read, dataClass: .content, tenant: tenant, objectID: objectID, objectVersion: version)
         let decision = try decide(context, request)
         if case .success = decision, let target = try? versionForLog(tenant: tenant, objectID: objectID, version: version) {
             request.objectKind = target.kind
             request.objectVersion = target.version
-            request.bytes = range.map { min($0.upperBound, max(target.size - 1, 0)) - $0.lowerBound + 1 } ?? target.size
+            request.bytes = try Self.bytesServed(range: range, size: target.size)
         }
         // Durable before a byte leaves: a refusal, or a log that cannot be written, ends here.
         try await record(context, request, decision: decision)
@@ -39,6 +44,18 @@ extension Vault {
         }
     }
 
+    /// How many bytes a read of `range` (nil: all) serves from a version of `size` bytes.
+    /// - Throws: ``CofferError`` `invalidArgument` when the range starts past the end (an empty
+    ///   version only takes ranges starting at 0), so no bogus count is ever recorded.
+    static func bytesServed(range: ClosedRange<Int64>?, size: Int64) throws -> Int64 {
+        guard size >= 0 else { throw CofferError(.tamperDetected, "a version records a negative size") }
+        guard let range else { return size }
+        guard range.lowerBound >= 0, range.lowerBound < max(size, 1) else {
+            throw CofferError(.invalidArgument, "range starts at \(range.lowerBound), past the end of the object (\(size) bytes)")
+        }
+        return size == 0 ? 0 : min(range.upperBound, size - 1) - range.lowerBound + 1
+    }
+
     /// Kind, version number and size of what a read will serve, for its log record.
     private func versionForLog(tenant: String, objectID: String, version: Int?) throws -> (kind: String, version: Int, size: Int64)? {
         try content.read { db in
@@ -46,7 +63,7 @@ extension Vault {
                 SELECT o.kind, v.version, v.plaintext_size FROM object o JOIN version v ON v.object_id = o.id
                 WHERE o.id = ? AND o.tenant_id = ? AND v.state = 1 AND v.version = coalesce(?, o.latest_version)
                 """, arguments: [objectID, tenant, version])
-        }.map { ($0[0], $0[1], $0[2]) }
+        }.map { (try $0.stored(at: 0, in: "object"), try $0.stored(at: 1, in: "version"), try $0.stored(at: 2, in: "version")) }
     }
 
     /// The synchronous body of ``read(tenant:objectID:version:range:context:to:)``: one read
@@ -58,18 +75,16 @@ extension Vault {
                                                 arguments: [objectID, tenant]) else {
                 throw try self.notFound(tenant: tenant, objectID: objectID)
             }
-            let number = version ?? object["latest_version"]
+            let number = try version ?? object.stored("latest_version", in: "object")
             guard let row = try Row.fetchOne(db, sql: """
                 SELECT id, plaintext_size, ciphertext_size, segment_size, digest, committed_at FROM version
                 WHERE object_id = ? AND version = ? AND state = 1
                 """, arguments: [objectID, number]) else {
                 throw CofferError(.notFound, "object \(objectID) has no version \(number)")
             }
-            let rowID: Int64 = row["id"]
-            let info = ObjectVersionInfo(version: number, size: row["plaintext_size"], storedSize: row["ciphertext_size"],
-                                         segmentSize: row["segment_size"], digest: [UInt8](row["digest"] as Data).hexString,
-                                         createdAt: row["committed_at"])
-            let keys = try self.classKeys(tenant: tenant, kind: ObjectKind(parsing: object["kind"]))
+            let rowID: Int64 = try row.stored("id", in: "version")
+            let info = try Self.versionInfo(row, number: number)
+            let keys = try self.classKeys(tenant: tenant, kind: Self.storedKind(object))
             let aead = try StreamingAEAD(key: keys.stream, segmentSize: info.segmentSize)
             let aad = Self.contentAAD(tenant: tenant, objectID: objectID, version: number)
             do {
@@ -83,6 +98,28 @@ extension Vault {
                                   "object \(objectID) version \(number): stored ciphertext failed its check (\(error.message)); the content file was changed outside Coffer")
             }
             return info
+        }
+    }
+
+    /// A committed version's details from its `version` row.
+    /// - Throws: ``CofferError`` `tamperDetected` for a NULL, malformed or negative column.
+    static func versionInfo(_ row: Row, number: Int) throws -> ObjectVersionInfo {
+        let info = ObjectVersionInfo(version: number, size: try row.stored("plaintext_size", in: "version"),
+                                     storedSize: try row.stored("ciphertext_size", in: "version"),
+                                     segmentSize: try row.stored("segment_size", in: "version"),
+                                     digest: try row.storedBytes("digest", in: "version").hexString,
+                                     createdAt: try row.stored("committed_at", in: "version"))
+        guard info.size >= 0, info.storedSize >= 0 else {
+            throw CofferError(.tamperDetected, "a version row records a negative size: the vault file was changed outside Coffer")
+        }
+        return info
+    }
+
+    /// The kind of an `object` row.
+    /// - Throws: ``CofferError`` `tamperDetected` when it is NULL or not a kind Coffer knows.
+    static func storedKind(_ row: Row) throws -> ObjectKind {
+        do { return try ObjectKind(parsing: row.stored("kind", in: "object")) } catch let error as CofferError where error.code == .invalidArgument {
+            throw CofferError(.tamperDetected, "an object row has an unknown kind: the vault file was changed outside Coffer")
         }
     }
 
@@ -103,7 +140,7 @@ extension Vault {
                                        arguments: [rowID])
         var expected = 0
         while let row = try rows.next() {
-            guard row[0] as Int == expected else {
+            guard try row.stored(at: 0, in: "segment", as: Int.self) == expected else {
                 throw CofferError(.truncated, "segment \(expected) is missing")
             }
             try row.withUnsafeData(atIndex: 1) { data in

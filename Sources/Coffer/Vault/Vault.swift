@@ -34,6 +34,8 @@ public final class Vault: Sendable {
     let segmentSize: Int
     /// Empties WALs after deletes, corrections and rotations, retrying while readers hold them.
     let janitor: WALJanitor
+    /// What grants take as now (``VaultClock``; tests move it forward instead of sleeping).
+    let clock = VaultClock()
 
     /// File names inside the vault directory.
     enum FileName {
@@ -120,7 +122,7 @@ public final class Vault: Sendable {
     private static func create(at directory: URL, keyring: Keyring, source: KeyringSource, operator operatorID: String,
                                segmentSize: Int, allowDevelopmentKeyring: Bool, logger: Logger) throws -> Vault {
         try KeyManager.checkDevelopment(keyring, allowed: allowDevelopmentKeyring)
-        _ = try AccessContext(actor: operatorID, purpose: .administration)  // the operator must be a valid principal id
+        try IdentifierRules.validatePrincipal(operatorID, as: "operator")
         _ = try SegmentLayout(segmentSize: segmentSize)
         let present = FileName.databases.flatMap { [$0, $0 + "-wal"] }
             .filter { FileManager.default.fileExists(atPath: directory.appendingPathComponent($0).path) }
@@ -215,11 +217,8 @@ public final class Vault: Sendable {
                                              migrator: VaultSchema.content, tuning: contentTuning)
         let info = try control.read { db in
             try Dictionary(Row.fetchAll(db, sql: "SELECT name, value FROM vault_info")
-                .compactMap { row -> (String, String)? in
-                    guard let name = try? row.decode(String.self, forColumn: "name"),
-                          let value = try? row.decode(String.self, forColumn: "value") else { return nil }
-                    return (name, value)
-                }, uniquingKeysWith: { first, _ in first })
+                .map { row -> (String, String) in (try row.stored("name", in: "vault_info"), try row.stored("value", in: "vault_info")) },
+                uniquingKeysWith: { first, _ in first })
         }
         guard info["canary_kek"] != nil, info["canary"] != nil, let segmentSize = info["segment_size"].flatMap(Int.init) else {
             throw CofferError(.schemaMismatch, "\(controlURL.path) is not a Coffer vault control file")
@@ -274,7 +273,8 @@ public final class Vault: Sendable {
 
     /// Registers a tenant and makes its data keys (one per data class), wrapped under the active KEK.
     /// - Parameters:
-    ///   - tenant: Tenant id: 1-64 lower-case letters, digits, `-`, `_` or `.`.
+    ///   - tenant: Tenant id (``IdentifierRules/validateTenant(_:)``): 1-64 lower-case letters,
+    ///     digits, `-`, `_` or `.`, not `.` or `..`, not starting with `-`.
     ///   - context: Who asks and why.
     /// - Throws: ``CofferError`` `invalidArgument`, `alreadyExists`.
     public func createTenant(_ tenant: String, context: AccessContext) async throws {
@@ -297,12 +297,8 @@ public final class Vault: Sendable {
         }
     }
 
-    static func validateTenantID(_ tenant: String) throws {
-        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
-        guard !tenant.isEmpty, tenant.count <= 64, tenant.allSatisfy({ allowed.contains($0) }) else {
-            throw CofferError(.invalidArgument, "tenant id must be 1-64 lower-case letters, digits, '-', '_' or '.'")
-        }
-    }
+    /// Forwards to ``IdentifierRules/validateTenant(_:)``.
+    static func validateTenantID(_ tenant: String) throws { try IdentifierRules.validateTenant(tenant) }
 
     /// The keys of `tenant`'s data class `kind`, unwrapped once and cached.
     /// - Throws: ``CofferError`` `unknownTenant` when the tenant is not registered.

@@ -5,10 +5,11 @@ import Darwin
 #endif
 import Foundation
 
-/// The regular-file fast path: the input is mapped read-only and every worker seals or opens its
-/// own segments straight from the mapping into the batch buffer, so no read copies the input.
-/// Output is written in order. (A file truncated by another process while it is mapped raises
-/// SIGBUS; Coffer's own files are never truncated in place.)
+/// The regular-file fast path: every worker seals or opens its own segments straight from the
+/// input (an ``InputFile``: a mapping guarded against truncation, or `pread` into the batch
+/// buffer) into its slot of the batch buffer. Output is written in order, a batch at a time,
+/// and only after the batch was checked to come from an intact file: a file that another process
+/// truncates or extends meanwhile ends the operation with ``CofferError`` `io`, not SIGBUS.
 extension StreamingAEAD {
     /// The size of `fd` when it is a regular file, else nil.
     static func regularFileSize(_ fd: Int32) -> Int64? {
@@ -17,32 +18,9 @@ extension StreamingAEAD {
         return Int64(info.st_size)
     }
 
-    /// Maps `size` bytes of `fd` read-only for sequential access.
-    static func mapInput(_ fd: Int32, size: Int64) throws -> UnsafeRawBufferPointer {
-        guard size > 0 else { return UnsafeRawBufferPointer(start: nil, count: 0) }
-        let address = mmap(nil, Int(size), PROT_READ, MAP_PRIVATE, fd, 0)
-        guard let address, address != MAP_FAILED else {
-            throw CofferError(.io, "cannot map input file: \(String(cString: strerror(errno)))")
-        }
-        _ = madvise(address, Int(size), MADV_SEQUENTIAL)
-        return UnsafeRawBufferPointer(start: address, count: Int(size))
-    }
-
-    /// Drops the pages of `mapping` below `offset` from this process (they stay in the page
-    /// cache), so resident memory stays bounded by a batch however large the file.
-    static func release(_ mapping: UnsafeRawBufferPointer, below offset: Int64) {
-        guard let base = mapping.baseAddress else { return }
-        let page = Int64(sysconf(Int32(_SC_PAGESIZE)))
-        let end = offset / page * page
-        if end > 0 { _ = madvise(UnsafeMutableRawPointer(mutating: base), Int(end), MADV_DONTNEED) }
-    }
-
-    static func unmap(_ mapping: UnsafeRawBufferPointer) {
-        if let base = mapping.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), mapping.count) }
-    }
-
+    /// `mapping: false` reads with `pread` only (tests of that path).
     func sealFile(_ input: Int32, size: Int64, writingTo output: Int32, aad: some ContiguousBytes,
-                  workers: Int) throws -> (plaintext: Int64, ciphertext: Int64) {
+                  workers: Int, mapping: Bool = true) throws -> (plaintext: Int64, ciphertext: Int64) {
         let count = layout.segmentCount(plaintextSize: size)
         guard Int64(count) <= SegmentLayout.maximumSegmentCount else {
             throw CofferError(.invalidArgument, "input needs more than 2^32 segments; use a larger segment size")
@@ -53,9 +31,8 @@ extension StreamingAEAD {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: slots * layout.segmentSize, alignment: 64)
         defer { SecureBytes.wipe(buffer); buffer.deallocate() }
         buffer.copyBytes(from: session.header)
-        let mapping = try Self.mapInput(input, size: size)
-        defer { Self.unmap(mapping) }
-        let layout = self.layout, base = buffer.baseAddress!, source = mapping.baseAddress
+        let file = InputFile(fd: input, size: size, mapping: mapping)
+        let layout = self.layout, base = buffer.baseAddress!
         func length(_ index: Int) -> Int {
             Int(min(Int64(layout.plaintextCapacity(ofSegment: index)), size - layout.plaintextOffset(ofSegment: index)))
         }
@@ -68,35 +45,41 @@ extension StreamingAEAD {
                 let index = batchStart + j
                 let body = base + j * layout.segmentSize + (index == 0 ? SegmentLayout.headerSize : 0)
                 let n = length(index)
-                try cipher.seal(segment: index, isLast: index == count - 1,
-                                plaintext: source.map { $0 + Int(layout.plaintextOffset(ofSegment: index)) },
-                                count: n, output: body)
+                // Mapped: sealed from the mapping into the slot; read: sealed in place.
+                let plaintext = try file.bytes(at: layout.plaintextOffset(ofSegment: index), count: n, scratch: body)
+                try cipher.seal(segment: index, isLast: index == count - 1, plaintext: plaintext, count: n, output: body)
             }
             if let failure { throw failure.error }
+            try first + k == count ? file.checkUnchanged() : file.checkIntact()
             let last = first + k - 1
             let end = (k - 1) * layout.segmentSize + (last == 0 ? SegmentLayout.headerSize : 0)
                 + length(last) + SegmentLayout.tagSize
             try FileDescriptorIO.writeAll(output, UnsafeRawBufferPointer(rebasing: buffer[0..<end]))
             written += Int64(end)
             first += k
-            Self.release(mapping, below: first < count ? layout.plaintextOffset(ofSegment: first) : size)
+            file.release(below: first < count ? layout.plaintextOffset(ofSegment: first) : size)
         }
         return (size, written)
     }
 
+    /// `mapping: false` reads with `pread` only (tests of that path).
     func openFile(_ input: Int32, size: Int64, writingTo output: Int32, aad: some ContiguousBytes,
-                  workers: Int) throws -> Int64 {
+                  workers: Int, mapping: Bool = true) throws -> Int64 {
         _ = try layout.plaintextSize(ciphertextSize: size)
         let count = layout.segmentCount(ciphertextSize: size)
-        let mapping = try Self.mapInput(input, size: size)
-        defer { Self.unmap(mapping) }
-        let header = Array(mapping[0..<SegmentLayout.headerSize])
+        let file = InputFile(fd: input, size: size, mapping: mapping)
+        var header = [UInt8](repeating: 0, count: SegmentLayout.headerSize)
+        try header.withUnsafeMutableBytes { h in
+            let bytes = try file.bytes(at: 0, count: h.count, scratch: h.baseAddress!)
+            if bytes != UnsafeRawPointer(h.baseAddress!) { h.copyMemory(from: UnsafeRawBufferPointer(start: bytes, count: h.count)) }
+        }
+        try file.checkIntact()
         let session = try self.session(header: header, aad: aad)
         let parallel = try ParallelSegments(session: session, encrypting: false, workers: workers)
         let slots = SegmentBatch.segments(segmentSize: layout.segmentSize, workers: workers)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: slots * layout.segmentSize, alignment: 64)
         defer { SecureBytes.wipe(buffer); buffer.deallocate() }
-        let layout = self.layout, base = buffer.baseAddress!, source = mapping.baseAddress!
+        let layout = self.layout, base = buffer.baseAddress!
         func cipherLength(_ index: Int) -> Int {
             let start = layout.ciphertextOffset(ofSegment: index)
             let end = index == count - 1 ? size : Int64(index + 1) * Int64(layout.segmentSize)
@@ -111,10 +94,12 @@ extension StreamingAEAD {
                 cipher, j in
                 let index = batchStart + j
                 let body = base + j * layout.segmentSize + (index == 0 ? SegmentLayout.headerSize : 0)
-                try cipher.open(segment: index, isLast: index == count - 1,
-                                ciphertext: source + Int(layout.ciphertextOffset(ofSegment: index)),
-                                count: cipherLength(index), output: body)
+                let n = cipherLength(index)
+                let ciphertext = try file.bytes(at: layout.ciphertextOffset(ofSegment: index), count: n, scratch: body)
+                try cipher.open(segment: index, isLast: index == count - 1, ciphertext: ciphertext, count: n, output: body)
             }
+            // A truncation shows as zeros, which fail authentication: report what happened.
+            try file.checkIntact()
             let good = failure?.index ?? k
             if good > 0 {
                 let segments = PlaintextSegments(firstSegment: first, count: good, base: UnsafeRawPointer(base),
@@ -125,8 +110,9 @@ extension StreamingAEAD {
             }
             if let failure { throw failure.error }
             first += k
-            Self.release(mapping, below: first < count ? layout.ciphertextOffset(ofSegment: first) : size)
+            file.release(below: first < count ? layout.ciphertextOffset(ofSegment: first) : size)
         }
+        try file.checkUnchanged()
         return plaintext
     }
 }

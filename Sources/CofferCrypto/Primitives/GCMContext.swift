@@ -8,6 +8,16 @@ package final class GCMContext {
     static let keySize = 32
     static let nonceSize = 12
     static let tagSize = 16
+    /// The most bytes one `EVP_*Update` call is given (its length is an `int`): 1 GiB.
+    static let maximumUpdate = 1 << 30
+
+    /// `count` as the `int` length libcrypto takes, refused when it does not fit.
+    static func updateLength(_ count: Int) throws -> Int {
+        guard count <= Int(Int32.max) else {
+            throw CofferError(.invalidArgument, "associated data of \(count) bytes is more than libcrypto takes in one call")
+        }
+        return count
+    }
 
     private let context: OpaquePointer
     private let encrypting: Bool
@@ -49,15 +59,21 @@ package final class GCMContext {
         var written: Int32 = 0
         if let aadBase = aad.baseAddress, aad.count > 0 {
             try OpenSSL.check(EVP_EncryptUpdate(context, nil, &written, aadBase.assumingMemoryBound(to: UInt8.self),
-                                                Int32(aad.count)), "EVP_EncryptUpdate(aad)")
+                                                Int32(try GCMContext.updateLength(aad.count))), "EVP_EncryptUpdate(aad)")
         }
-        if count > 0 {
-            try OpenSSL.check(EVP_EncryptUpdate(context, output!.assumingMemoryBound(to: UInt8.self), &written,
-                                                input!.assumingMemoryBound(to: UInt8.self), Int32(count)),
+        var done = 0
+        while done < count {
+            // libcrypto takes an `int` length: more than 2 GiB goes in several updates.
+            let n = min(count - done, GCMContext.maximumUpdate)
+            try OpenSSL.check(EVP_EncryptUpdate(context, output!.assumingMemoryBound(to: UInt8.self) + done, &written,
+                                                input!.assumingMemoryBound(to: UInt8.self) + done, Int32(n)),
                               "EVP_EncryptUpdate")
+            // GCM is a stream mode: every byte in comes out at once.
+            guard Int(written) == n else { throw CofferError(.cryptoFailure, "EVP_EncryptUpdate wrote \(written) of \(n) bytes") }
+            done += n
         }
         var tail: Int32 = 0
-        try OpenSSL.check(EVP_EncryptFinal_ex(context, output.map { $0.assumingMemoryBound(to: UInt8.self) + Int(written) },
+        try OpenSSL.check(EVP_EncryptFinal_ex(context, output.map { $0.assumingMemoryBound(to: UInt8.self) + done },
                                               &tail), "EVP_EncryptFinal_ex")
         try OpenSSL.check(EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_GET_TAG, Int32(GCMContext.tagSize), tag),
                           "EVP_CTRL_AEAD_GET_TAG")
@@ -78,15 +94,20 @@ package final class GCMContext {
         var written: Int32 = 0
         if let aadBase = aad.baseAddress, aad.count > 0 {
             try OpenSSL.check(EVP_DecryptUpdate(context, nil, &written, aadBase.assumingMemoryBound(to: UInt8.self),
-                                                Int32(aad.count)), "EVP_DecryptUpdate(aad)")
+                                                Int32(try GCMContext.updateLength(aad.count))), "EVP_DecryptUpdate(aad)")
         }
-        if count > 0 {
-            try OpenSSL.check(EVP_DecryptUpdate(context, output!.assumingMemoryBound(to: UInt8.self), &written,
-                                                input!.assumingMemoryBound(to: UInt8.self), Int32(count)),
+        var done = 0
+        while done < count {
+            let n = min(count - done, GCMContext.maximumUpdate)
+            try OpenSSL.check(EVP_DecryptUpdate(context, output!.assumingMemoryBound(to: UInt8.self) + done, &written,
+                                                input!.assumingMemoryBound(to: UInt8.self) + done, Int32(n)),
                               "EVP_DecryptUpdate")
+            // GCM is a stream mode: every byte in comes out at once.
+            guard Int(written) == n else { throw CofferError(.cryptoFailure, "EVP_DecryptUpdate wrote \(written) of \(n) bytes") }
+            done += n
         }
         var tail: Int32 = 0
-        let verdict = EVP_DecryptFinal_ex(context, output.map { $0.assumingMemoryBound(to: UInt8.self) + Int(written) },
+        let verdict = EVP_DecryptFinal_ex(context, output.map { $0.assumingMemoryBound(to: UInt8.self) + done },
                                           &tail)
         if verdict != 1 {
             OpenSSL.clearErrors()

@@ -24,6 +24,9 @@ public enum HMACSHA256 {
     /// An incremental HMAC-SHA256. Call ``finalize()`` once.
     public final class Authenticator {
         private let context: OpaquePointer
+        /// The first update libcrypto refused; ``finalize()`` throws it, so no tag of partial
+        /// input is ever returned.
+        private var failure: CofferError?
 
         /// Starts a MAC under `key`.
         public init(key: SecureBytes) throws {
@@ -41,16 +44,20 @@ public enum HMACSHA256 {
 
         deinit { EVP_MAC_CTX_free(context) }
 
-        /// Adds bytes to the message.
+        /// Adds bytes to the message. If libcrypto refuses them, ``finalize()`` throws.
         public func update(_ bytes: some ContiguousBytes) {
             bytes.withUnsafeBytes { b in
-                guard let base = b.baseAddress, b.count > 0 else { return }
-                _ = EVP_MAC_update(context, base.assumingMemoryBound(to: UInt8.self), b.count)
+                guard failure == nil, let base = b.baseAddress, b.count > 0 else { return }
+                if EVP_MAC_update(context, base.assumingMemoryBound(to: UInt8.self), b.count) != 1 {
+                    failure = OpenSSL.failure("EVP_MAC_update")
+                }
             }
         }
 
         /// Returns the tag and ends the computation.
+        /// - Throws: ``CofferError`` `cryptoFailure` when an update or the final step failed.
         public func finalize() throws -> [UInt8] {
+            if let failure { throw failure }
             var out = [UInt8](repeating: 0, count: HMACSHA256.byteCount)
             var length = 0
             try OpenSSL.check(EVP_MAC_final(context, &out, &length, out.count), "EVP_MAC_final")

@@ -16,6 +16,9 @@ public enum SHA256 {
     /// An incremental SHA-256 over one `EVP_MD_CTX`.
     public final class Hasher {
         private let context: OpaquePointer
+        /// The first update libcrypto refused; ``finalize()`` throws it, so no digest of
+        /// partial input is ever returned.
+        private var failure: CofferError?
 
         /// Starts a new digest.
         public init() throws {
@@ -30,24 +33,21 @@ public enum SHA256 {
 
         deinit { EVP_MD_CTX_free(context) }
 
-        /// Adds bytes to the digest.
+        /// Adds bytes to the digest. If libcrypto refuses them, ``finalize()`` throws.
         public func update(_ bytes: UnsafeRawBufferPointer) {
-            guard let base = bytes.baseAddress, bytes.count > 0 else { return }
-            // EVP_DigestUpdate on an initialised SHA-256 context cannot fail.
-            _ = EVP_DigestUpdate(context, base, bytes.count)
+            guard failure == nil, let base = bytes.baseAddress, bytes.count > 0 else { return }
+            if EVP_DigestUpdate(context, base, bytes.count) != 1 { failure = OpenSSL.failure("EVP_DigestUpdate") }
         }
 
-        /// Adds bytes to the digest.
+        /// Adds bytes to the digest. If libcrypto refuses them, ``finalize()`` throws.
         public func update(_ bytes: some ContiguousBytes) {
-            let context = self.context
-            bytes.withUnsafeBytes { b in
-                guard let base = b.baseAddress, b.count > 0 else { return }
-                _ = EVP_DigestUpdate(context, base, b.count)
-            }
+            bytes.withUnsafeBytes { update($0) }
         }
 
         /// Returns the digest and ends the hasher.
+        /// - Throws: ``CofferError`` `cryptoFailure` when an update or the final step failed.
         public func finalize() throws -> [UInt8] {
+            if let failure { throw failure }
             var out = [UInt8](repeating: 0, count: SHA256.byteCount)
             var length: UInt32 = 0
             try OpenSSL.check(EVP_DigestFinal_ex(context, &out, &length), "EVP_DigestFinal_ex")

@@ -6,7 +6,13 @@ public enum SecureRandom {
     /// - Throws: ``CofferError`` with code `cryptoFailure` if the generator fails.
     public static func fill(_ buffer: UnsafeMutableRawBufferPointer) throws {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return }
-        try OpenSSL.check(RAND_bytes(base.assumingMemoryBound(to: UInt8.self), Int32(buffer.count)), "RAND_bytes")
+        var done = 0
+        while done < buffer.count {
+            // RAND_bytes takes an `int` length: larger buffers are filled in pieces.
+            let n = min(buffer.count - done, 1 << 30)
+            try OpenSSL.check(RAND_bytes(base.assumingMemoryBound(to: UInt8.self) + done, Int32(n)), "RAND_bytes")
+            done += n
+        }
     }
 
     /// Returns `count` random bytes (for salts, nonces and identifiers, not for keys: use

@@ -12,6 +12,9 @@ package final class ParallelSegments {
     package var workers: Int { ciphers.count }
 
     package init(session: StreamSession, encrypting: Bool, workers: Int) throws {
+        guard workers <= StreamingAEAD.maximumWorkers else {
+            throw CofferError(.invalidArgument, "at most \(StreamingAEAD.maximumWorkers) worker threads, not \(workers)")
+        }
         var ciphers: [SegmentCipher] = []
         for _ in 0..<max(1, workers) { ciphers.append(try session.makeCipher(encrypting: encrypting)) }
         self.ciphers = ciphers

@@ -24,7 +24,11 @@ public struct StreamingAEAD: Sendable {
     }
 
     /// The number of threads the parallel paths use by default: one per active core.
-    public static var defaultWorkers: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+    public static var defaultWorkers: Int { min(maximumWorkers, max(1, ProcessInfo.processInfo.activeProcessorCount)) }
+
+    /// The most threads a parallel path accepts; more are refused with `invalidArgument`
+    /// (each worker owns a cipher context and batch slots, so the count must stay bounded).
+    public static let maximumWorkers = 256
 
     /// Starts a stream with a fresh random header.
     package func newSession(aad: some ContiguousBytes) throws -> StreamSession {
