@@ -161,8 +161,9 @@ struct FailClosedTests {
             do {
                 let vault = try Vault.open(at: view, keyring: t.keyring)
                 vault.configurePII(t.vault.piiSettings)
-                // A put stops earlier, when its writer lock cannot be made in writers/ (`io`).
-                await expectEverythingRefused(vault, f, code: .auditUnavailable, "read-only directory", putCode: .io)
+                // A put's writer lock cannot be made in writers/ either, but the refusal to record
+                // comes first, as for every other operation.
+                await expectEverythingRefused(vault, f, code: .auditUnavailable, "read-only directory", putCode: .auditUnavailable)
                 try? vault.close()
             } catch let error as CofferError {
                 // Refusing to open at all is as closed as it gets; the message must say why.

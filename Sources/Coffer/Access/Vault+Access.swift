@@ -12,20 +12,11 @@ struct AccessRequest: Sendable {
     var objectKind: String?
     var bytes: Int64?
     var grantID: String?
+    /// What an allowed access's record says beside its fields (a refusal's reason is its message).
+    var reason: String?
 }
 
 extension Vault {
-    /// Decides `request` for `context` and records the decision durably before returning.
-    /// Refusals are recorded, then thrown. If the record cannot be written, nothing happens.
-    /// - Returns: The record (nil when auditing is off, which only benchmarks do).
-    /// - Throws: ``CofferError`` `accessDenied`, `purposeMissing`, `auditUnavailable`.
-    @discardableResult
-    func authorize(_ context: AccessContext, _ request: AccessRequest) async throws -> AuditRecord? {
-        // The decision reads the principal from the control file: off the cooperative pool.
-        let decision = try await BlockingPool.shared.run { try self.decide(context, request) }
-        return try await record(context, request, decision: decision)
-    }
-
     /// The policy decision alone (nothing recorded yet).
     func decide(_ context: AccessContext, _ request: AccessRequest) throws -> Result<Role, CofferError> {
         try checkNotClosed()
@@ -44,13 +35,15 @@ extension Vault {
         guard !appender.isStopped else { throw CofferError(.auditUnavailable, "the vault is closed; nothing can be recorded") }
     }
 
-    /// Records a decision; throws the refusal after recording it.
+    /// Records a decision; throws the refusal after recording it. Only ``guarded(_:_:resolve:refine:_:)``
+    /// calls it.
     @discardableResult
     func record(_ context: AccessContext, _ request: AccessRequest, decision: Result<Role, CofferError>) async throws -> AuditRecord? {
         var entry = AuditEntry(context, request, outcome: .allowed)
         switch decision {
         case .success(let role):
             entry.role = role.code
+            entry.reason = request.reason
         case .failure(let refusal):
             entry.outcome = .denied
             entry.errorCode = refusal.code.description
@@ -66,7 +59,9 @@ extension Vault {
         return record
     }
 
-    /// Records that an allowed access then failed. Best effort: the access already failed.
+    /// Records that an allowed access then failed (``guarded(_:_:resolve:refine:_:)``, and the
+    /// streams and writers it hands out, whose failures come later). Written later if the log
+    /// cannot take it now.
     func recordFailure(_ context: AccessContext, _ request: AccessRequest, _ error: any Error) async {
         guard auditing else { return }
         let code = (error as? CofferError)?.code.description ?? "internal"
@@ -75,16 +70,6 @@ extension Vault {
         entry.bytes = nil
         // When the log cannot take it now (a full disk), it is written ahead of the next record.
         await appender.appendOrDefer(entry)
-    }
-
-    /// Runs an allowed access, recording an error outcome if it fails.
-    func performing<T>(_ context: AccessContext, _ request: AccessRequest, _ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch {
-            await recordFailure(context, request, error)
-            throw error
-        }
     }
 }
 

@@ -19,31 +19,26 @@ extension Vault {
         try Self.validateTenantID(tenant)
         try IdentifierRules.validatePrincipal(grantee, as: "grantee")
         if let subject { try IdentifierRules.validateReference(subject, as: "subject id") }
-        let request = AccessRequest(action: .grant, dataClass: .administration, tenant: tenant, subject: subject, objectID: grantee)
-        var decision = try decide(context, request)
         let now = clock.now()
-        if case .success = decision {
-            if ![Purpose.support, .customerRequest, .securityInvestigation, .legal, .subjectRequest].contains(purpose) {
-                decision = .failure(CofferError(.invalidArgument, "a grant is for support, customer-request, security-investigation, legal or subject-request, not \(purpose)"))
-            } else if grantee == context.actor {
-                decision = .failure(CofferError(.accessDenied, "nobody may grant access to themselves"))
-            } else if reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-                decision = .failure(CofferError(.purposeMissing, "a grant needs a reason"))
-            } else if expiresAt <= now || expiresAt > now + 90 * 86_400_000 {
-                decision = .failure(CofferError(.invalidArgument, "a grant must expire in the future and within 90 days"))
-            } else if (try? classKeys(tenant: tenant, kind: .config)) == nil {
-                decision = .failure(CofferError(.unknownTenant, "unknown tenant '\(tenant)'"))
-            } else if try principal(id: grantee) == nil {
-                decision = .failure(CofferError(.notFound, "no principal '\(grantee)' to grant to"))
-            }
-        }
         let id = try makeIdentifier("grant")
-        var granted = request
-        granted.grantID = id
-        try await record(context, granted, decision: decision)
-        let grant = Grant(id: id, grantee: grantee, tenant: tenant, subject: subject, purpose: purpose, reason: reason,
-                          issuedBy: context.actor, issuedAt: now, expiresAt: expiresAt, revokedAt: nil, revokedBy: nil)
-        try await performing(context, granted) {
+        let request = AccessRequest(action: .grant, dataClass: .administration, tenant: tenant, subject: subject, objectID: grantee,
+                                    grantID: id)
+        return try await guarded(context, request, refine: { access in
+            guard access.isAllowed else { return }
+            if ![Purpose.support, .customerRequest, .securityInvestigation, .legal, .subjectRequest].contains(purpose) {
+                access.refuse(CofferError(.invalidArgument, "a grant is for support, customer-request, security-investigation, legal or subject-request, not \(purpose)"))
+            } else if grantee == context.actor {
+                access.refuse(CofferError(.accessDenied, "nobody may grant access to themselves"))
+            } else if reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                access.refuse(CofferError(.purposeMissing, "a grant needs a reason"))
+            } else if expiresAt <= now || expiresAt > now + 90 * 86_400_000 {
+                access.refuse(CofferError(.invalidArgument, "a grant must expire in the future and within 90 days"))
+            } else if (try? classKeys(tenant: tenant, kind: .config)) == nil {
+                access.refuse(CofferError(.unknownTenant, "unknown tenant '\(tenant)'"))
+            } else if try principal(id: grantee) == nil {
+                access.refuse(CofferError(.notFound, "no principal '\(grantee)' to grant to"))
+            }
+        }) { _ in
             try await VaultDatabase.guarded {
                 try await control.write { db in
                     try db.execute(sql: """
@@ -52,8 +47,9 @@ extension Vault {
                         """, arguments: [id, grantee, tenant, subject, purpose.code, reason, context.actor, now, expiresAt])
                 }
             }
+            return Grant(id: id, grantee: grantee, tenant: tenant, subject: subject, purpose: purpose, reason: reason,
+                         issuedBy: context.actor, issuedAt: now, expiresAt: expiresAt, revokedAt: nil, revokedBy: nil)
         }
-        return grant
     }
 
     /// Revokes a grant at once.
@@ -61,15 +57,16 @@ extension Vault {
     ///   `accessDenied`, `notFound`.
     public func revokeGrant(_ id: String, context: AccessContext) async throws {
         try IdentifierRules.validateReference(id, as: "grant id")
-        let existing = try await VaultDatabase.guarded {
-            try await control.readReleasingEarly { db in
-                try Row.fetchOne(db, sql: "SELECT * FROM access_grant WHERE id = ?", arguments: [id]).map(Self.grant)
+        var existing: Grant?
+        let request = AccessRequest(action: .revoke, dataClass: .administration, grantID: id)
+        try await guarded(context, request, resolve: { request in
+            existing = try await VaultDatabase.guarded {
+                try await control.readReleasingEarly { db in
+                    try Row.fetchOne(db, sql: "SELECT * FROM access_grant WHERE id = ?", arguments: [id]).map(Self.grant)
+                }
             }
-        }
-        let request = AccessRequest(action: .revoke, dataClass: .administration, tenant: existing?.tenant,
-                                    subject: existing?.subject, objectID: existing?.grantee, grantID: id)
-        try await authorize(context, request)
-        try await performing(context, request) {
+            (request.tenant, request.subject, request.objectID) = (existing?.tenant, existing?.subject, existing?.grantee)
+        }) { _ in
             guard let existing else { throw CofferError(.notFound, "no grant \(id)") }
             guard existing.revokedAt == nil else { throw CofferError(.invalidArgument, "grant \(id) is already revoked") }
             try await VaultDatabase.guarded {
@@ -87,13 +84,14 @@ extension Vault {
     public func grants(grantee: String? = nil, tenant: String? = nil, context: AccessContext) async throws -> [Grant] {
         if let grantee { try IdentifierRules.validatePrincipal(grantee, as: "grantee") }
         if let tenant { try Self.validateTenantID(tenant) }
-        try await authorize(context, AccessRequest(action: .list, dataClass: .administration, tenant: tenant))
-        return try await VaultDatabase.guarded {
-            try await control.readReleasingEarly { db in
-                try Row.fetchAll(db, sql: """
-                    SELECT * FROM access_grant WHERE (?1 IS NULL OR grantee = ?1) AND (?2 IS NULL OR tenant = ?2)
-                    ORDER BY issued_at DESC, id
-                    """, arguments: [grantee, tenant]).map(Self.grant)
+        return try await guarded(context, AccessRequest(action: .list, dataClass: .administration, tenant: tenant)) { _ in
+            try await VaultDatabase.guarded {
+                try await control.readReleasingEarly { db in
+                    try Row.fetchAll(db, sql: """
+                        SELECT * FROM access_grant WHERE (?1 IS NULL OR grantee = ?1) AND (?2 IS NULL OR tenant = ?2)
+                        ORDER BY issued_at DESC, id
+                        """, arguments: [grantee, tenant]).map(Self.grant)
+                }
             }
         }
     }

@@ -31,8 +31,7 @@ extension Vault {
         guard !roles.isEmpty else { throw CofferError(.invalidArgument, "a principal needs at least one role") }
         for tenant in tenants ?? [] { try Self.validateTenantID(tenant) }
         let request = AccessRequest(action: .principalAdmin, dataClass: .administration, subject: nil, objectID: id)
-        try await authorize(context, request)
-        try await performing(context, request) {
+        try await guarded(context, request) { _ in
             try await VaultDatabase.guarded {
                 try await control.write { db in
                     if try Bool.fetchOne(db, sql: "SELECT 1 FROM principal WHERE id = ?", arguments: [id]) == true {
@@ -52,8 +51,7 @@ extension Vault {
     public func removePrincipal(_ id: String, context: AccessContext) async throws {
         try IdentifierRules.validatePrincipal(id)
         let request = AccessRequest(action: .principalAdmin, dataClass: .administration, objectID: id)
-        try await authorize(context, request)
-        try await performing(context, request) {
+        try await guarded(context, request) { _ in
             guard id != context.actor else { throw CofferError(.invalidArgument, "a principal cannot remove itself") }
             let removed = try await VaultDatabase.guarded {
                 try await control.write { db in
@@ -71,9 +69,10 @@ extension Vault {
 
     /// Every principal, by id.
     public func principals(context: AccessContext) async throws -> [Principal] {
-        try await authorize(context, AccessRequest(action: .list, dataClass: .administration))
-        return try await VaultDatabase.guarded {
-            try await control.readReleasingEarly { db in try Row.fetchAll(db, sql: "SELECT * FROM principal ORDER BY id").map(Self.principal) }
+        try await guarded(context, AccessRequest(action: .list, dataClass: .administration)) { _ in
+            try await VaultDatabase.guarded {
+                try await control.readReleasingEarly { db in try Row.fetchAll(db, sql: "SELECT * FROM principal ORDER BY id").map(Self.principal) }
+            }
         }
     }
 }

@@ -9,7 +9,9 @@ import Foundation
 final class BlockingPool: @unchecked Sendable {
     // @unchecked: `queue` and `stopped` are touched only with `condition` locked.
     private let condition = NSCondition()
-    private var queue: [@Sendable () -> Void] = []
+    /// Work items; a taken slot is set to nil at once, so what an item captured is released as
+    /// soon as it has run, not when the queue next drains.
+    private var queue: [(@Sendable () -> Void)?] = []
     private var head = 0
     private var stopped = false
 
@@ -59,6 +61,7 @@ final class BlockingPool: @unchecked Sendable {
                 return
             }
             let item = queue[head]
+            queue[head] = nil
             head += 1
             if head == queue.count {  // drained: reuse the storage from the start
                 queue.removeAll(keepingCapacity: true)
@@ -68,7 +71,7 @@ final class BlockingPool: @unchecked Sendable {
                 head = 0
             }
             condition.unlock()
-            item()
+            item?()
         }
     }
 }

@@ -54,8 +54,7 @@ extension Vault {
     /// the keyring lock), recording the error if it fails.
     private func keyOperation<T: Sendable>(_ context: AccessContext, _ body: @escaping @Sendable (KeyManager) throws -> T) async throws -> T {
         let request = AccessRequest(action: .keyOperation, dataClass: .administration)
-        try await authorize(context, request)
-        return try await performing(context, request) {
+        return try await guarded(context, request) { _ in
             let keys = self.keys
             let result = try await BlockingPool.shared.run { try body(keys) }
             // Old wrapped keys leave the WAL too (secure_delete zeroes the freed pages).

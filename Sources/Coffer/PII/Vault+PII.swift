@@ -49,30 +49,67 @@ extension Vault {
         }
     }
 
-    /// Decides and records a PII access: policy, then a grant if policy alone refuses, then the
-    /// subject's restriction; justification required throughout. Returns the grant used, if any.
-    @discardableResult
-    func authorizePII(_ context: AccessContext, action: AccessAction, tenant: String?, subject: String?,
-                      status: SubjectStatus?) async throws -> String? {
+    /// A PII access through the access gate (``guarded(_:_:resolve:refine:_:)``): the subject's
+    /// tenant and status are resolved first (an unknown subject is recorded as an error), then
+    /// policy decides, a grant stands in where policy alone refuses a read or a find, and the
+    /// subject's restriction is applied; a justification is required throughout.
+    /// - Parameters:
+    ///   - check: The operation's own refusals, after all the above; its reason replaces a
+    ///     refusal by policy.
+    ///   - body: Performs the access, given the subject's state (nil without a subject).
+    func guardedPII<T>(_ context: AccessContext, _ action: AccessAction, subject: String? = nil, tenant: String? = nil,
+                       check: (inout PendingAccess) -> Void = { _ in },
+                       _ body: ((tenant: String, status: SubjectStatus)?) async throws -> T) async throws -> T {
         // A malformed id is refused before policy: nothing is recorded for it.
         if let tenant { try Self.validateTenantID(tenant) }
         if let subject { try IdentifierRules.validateReference(subject, as: "subject id") }
-        var request = AccessRequest(action: action, dataClass: .pii, tenant: tenant, subject: subject)
-        var decision = try decide(context, request)
-        if case .failure(let refusal) = decision, refusal.code == .accessDenied, context.justification != nil,
-           [.read, .find].contains(action), let principal = try principal(id: context.actor),
-           let tenant, let grant = try activeGrant(grantee: context.actor, tenant: tenant, subject: subject, purpose: context.purpose) {
-            request.grantID = grant.id
-            decision = .success(principal.roles.first ?? .support)
+        var state: (tenant: String, status: SubjectStatus)?
+        let request = AccessRequest(action: action, dataClass: .pii, tenant: tenant, subject: subject)
+        return try await guarded(context, request, resolve: { request in
+            guard let subject else { return }
+            guard let found = try await BlockingPool.shared.run({ try self.subjectState(subject) }) else {
+                throw CofferError(.notFound, "no subject \(subject)")
+            }
+            state = found
+            request.tenant = found.tenant
+        }, refine: { access in
+            try await refinePII(&access, context, status: state?.status)
+            // The operation's own rule (a purpose only it allows) is the reason given, whatever
+            // policy said.
+            check(&access)
+        }) { _ in try await body(state) }
+    }
+
+    /// The PII rules on top of policy: a grant where policy alone refuses a read or a find, then
+    /// the subject's restriction and erasure.
+    private func refinePII(_ access: inout PendingAccess, _ context: AccessContext, status: SubjectStatus?) async throws {
+        let request = access.request
+        if case .failure(let refusal) = access.decision, refusal.code == .accessDenied, context.justification != nil,
+           [.read, .find].contains(request.action), let tenant = request.tenant {
+            let found = try await BlockingPool.shared.run { () throws -> (Principal, Grant)? in
+                guard let principal = try self.principal(id: context.actor),
+                      let grant = try self.activeGrant(grantee: context.actor, tenant: tenant, subject: request.subject, purpose: context.purpose)
+                else { return nil }
+                return (principal, grant)
+            }
+            if let (principal, grant) = found {
+                access.request.grantID = grant.id
+                access.decision = .success(principal.roles.first ?? .support)
+            }
         }
-        if case .success = decision, status == .restricted, context.purpose != .legal, context.purpose != .subjectRequest {
-            decision = .failure(CofferError(.accessDenied, "processing of subject \(subject ?? "") is restricted: only legal or subject-request purposes may touch it"))
+        let subject = request.subject ?? ""
+        if access.isAllowed, status == .restricted, context.purpose != .legal, context.purpose != .subjectRequest {
+            access.refuse(CofferError(.accessDenied, "processing of subject \(subject) is restricted: only legal or subject-request purposes may touch it"))
         }
-        if case .success = decision, status == .erased {
-            decision = .failure(CofferError(.notFound, "subject \(subject ?? "") was erased"))
+        if access.isAllowed, status == .erased {
+            access.refuse(CofferError(.notFound, "subject \(subject) was erased"))
         }
-        try await record(context, request, decision: decision)
-        return request.grantID
+    }
+
+    /// Runs scrypt (hashing or checking a password) on the blocking pool, at most
+    /// ``scryptLimiter``'s limit at once.
+    func scrypt<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await scryptLimiter.run { try await BlockingPool.shared.run(body) }
     }
 
     // MARK: - Adding and reading
@@ -94,11 +131,12 @@ extension Vault {
             try PIIValidation.refuseCardNumbers(password, field: "password")
             try settings.passwordPolicy.check(password)
         }
-        try await authorizePII(context, action: .write, tenant: tenant, subject: nil, status: nil)
-        let request = AccessRequest(action: .write, dataClass: .pii, tenant: tenant)
-        return try await performing(context, request) {
+        return try await guardedPII(context, .write, tenant: tenant) { _ in
             _ = try classKeys(tenant: tenant, kind: .config)  // unknown tenants fail here
-            if let password { hash = try PasswordHash.make(password, parameters: settings.passwordHashing) }
+            if let password {
+                let parameters = settings.passwordHashing
+                hash = try await scrypt { try PasswordHash.make(password, parameters: parameters) }
+            }
             let id = try makeIdentifier("subj")
             let emailMAC = try lookupMAC(kind: "email", tenant: tenant, value: PIIValidation.emailKey(email))
             let now = nowMilliseconds()
@@ -134,14 +172,9 @@ extension Vault {
     /// privacy officer's subject request; always a justification.
     /// - Parameter fields: Only these fields (nil for all).
     public func subject(_ id: String, fields: Set<SubjectField>? = nil, context: AccessContext) async throws -> SubjectRecord {
-        try IdentifierRules.validateReference(id, as: "subject id")
-        guard let state = try subjectState(id) else {
-            await recordFailure(context, AccessRequest(action: .read, dataClass: .pii, subject: id), CofferError(.notFound, ""))
-            throw CofferError(.notFound, "no subject \(id)")
-        }
-        try await authorizePII(context, action: .read, tenant: state.tenant, subject: id, status: state.status)
-        return try await performing(context, AccessRequest(action: .read, dataClass: .pii, tenant: state.tenant, subject: id)) {
-            try readSubject(id, tenant: state.tenant, status: state.status, fields: fields)
+        try await guardedPII(context, .read, subject: id) { state in
+            guard let state else { throw CofferError(.notFound, "no subject \(id)") }
+            return try await BlockingPool.shared.run { try self.readSubject(id, tenant: state.tenant, status: state.status, fields: fields) }
         }
     }
 
@@ -189,17 +222,22 @@ extension Vault {
     /// investigations (purpose security-investigation).
     public func findSubjects(tenant: String? = nil, ip: String, context: AccessContext) async throws -> [String] {
         let address = try PIIValidation.ipAddress(ip)
-        guard context.purpose == .securityInvestigation else {
-            let refusal = CofferError(.accessDenied, "finding people by IP address is for security investigations only (purpose security-investigation)")
-            try await record(context, AccessRequest(action: .find, dataClass: .pii, tenant: tenant), decision: .failure(refusal))
-            throw refusal
+        return try await find(tenant: tenant, kind: "ip", value: address, context: context) { access in
+            guard context.purpose == .securityInvestigation else {
+                access.refuse(CofferError(.accessDenied, "finding people by IP address is for security investigations only (purpose security-investigation)"))
+                return
+            }
         }
-        return try await find(tenant: tenant, kind: "ip", value: address, context: context)
     }
 
-    private func find(tenant: String?, kind: String, value: String, context: AccessContext) async throws -> [String] {
-        if let tenant { try Self.validateTenantID(tenant) }
-        try await authorizePII(context, action: .find, tenant: tenant, subject: nil, status: nil)
+    private func find(tenant: String?, kind: String, value: String, context: AccessContext,
+                      check: (inout PendingAccess) -> Void = { _ in }) async throws -> [String] {
+        try await guardedPII(context, .find, tenant: tenant, check: check) { _ in
+            try await findAllowed(tenant: tenant, kind: kind, value: value, context: context)
+        }
+    }
+
+    private func findAllowed(tenant: String?, kind: String, value: String, context: AccessContext) async throws -> [String] {
         let mac = try lookupMAC(kind: kind, tenant: tenant ?? "", value: value)
         // A tenant-scoped principal finds only in its tenants; restricted subjects are found only
         // for legal or subject-request purposes.

@@ -2,15 +2,15 @@ import Foundation
 import GRDB
 
 extension Vault {
-    /// Looks up a subject for a write, refusing unknown subjects with a recorded error.
-    private func subjectForWrite(_ id: String, action: AccessAction = .write, context: AccessContext) async throws -> (tenant: String, status: SubjectStatus) {
-        try IdentifierRules.validateReference(id, as: "subject id")
-        guard let state = try subjectState(id) else {
-            await recordFailure(context, AccessRequest(action: action, dataClass: .pii, subject: id), CofferError(.notFound, ""))
-            throw CofferError(.notFound, "no subject \(id)")
+    /// A write (or `action`) on subject `id` through the access gate; the body gets the subject's
+    /// tenant. An unknown subject is recorded as an error and thrown as `not-found`.
+    private func guardedSubject<T>(_ id: String, _ action: AccessAction = .write, context: AccessContext,
+                                   check: (inout PendingAccess) -> Void = { _ in },
+                                   _ body: (_ tenant: String) async throws -> T) async throws -> T {
+        try await guardedPII(context, action, subject: id, check: check) { state in
+            guard let state else { throw CofferError(.notFound, "no subject \(id)") }
+            return try await body(state.tenant)
         }
-        try await authorizePII(context, action: action, tenant: state.tenant, subject: id, status: state.status)
-        return state
     }
 
     /// Replaces fields in one transaction, then checkpoints the WAL so the old ciphertext leaves
@@ -48,10 +48,9 @@ extension Vault {
         case .email: normalised = try PIIValidation.email(value)
         default: normalised = try PIIValidation.text(value, field: field.rawValue)
         }
-        let state = try await subjectForWrite(id, context: context)
-        try await performing(context, AccessRequest(action: .write, dataClass: .pii, tenant: state.tenant, subject: id)) {
+        try await guardedSubject(id, context: context) { tenant in
             let lookups = field == .email ? [(kind: "email", value: PIIValidation.emailKey(normalised))] : []
-            try await replaceFields(id, tenant: state.tenant, [(field, normalised)], lookups: lookups)
+            try await replaceFields(id, tenant: tenant, [(field, normalised)], lookups: lookups)
         }
     }
 
@@ -60,9 +59,8 @@ extension Vault {
         try PIIValidation.refuseCardNumbers(last4, field: "last4")
         let digits = try PIIValidation.last4(last4)
         let address = try PIIValidation.text(address, field: "billing address", maximum: 1024)
-        let state = try await subjectForWrite(id, context: context)
-        try await performing(context, AccessRequest(action: .write, dataClass: .pii, tenant: state.tenant, subject: id)) {
-            try await replaceFields(id, tenant: state.tenant, [(.billingLast4, digits), (.billingAddress, address)])
+        try await guardedSubject(id, context: context) { tenant in
+            try await replaceFields(id, tenant: tenant, [(.billingLast4, digits), (.billingAddress, address)])
         }
     }
 
@@ -74,9 +72,8 @@ extension Vault {
             throw CofferError(.invalidPII, "consent kind must be letters, digits and '-', such as marketing")
         }
         let version = try PIIValidation.text(policyVersion, field: "policy version", maximum: 64)
-        let state = try await subjectForWrite(id, context: context)
-        try await performing(context, AccessRequest(action: .write, dataClass: .pii, tenant: state.tenant, subject: id)) {
-            let key = try subjectKey(id, tenant: state.tenant)
+        try await guardedSubject(id, context: context) { tenant in
+            let key = try subjectKey(id, tenant: tenant)
             let consent = Consent(kind: kind, granted: granted, time: nowMilliseconds(), policyVersion: version)
             let json = String(decoding: try JSONEncoder().encode(consent), as: UTF8.self)
             try await VaultDatabase.guarded {
@@ -100,9 +97,8 @@ extension Vault {
         let address = try ip.map(PIIValidation.ipAddress)
         let agent = try userAgent.map { try PIIValidation.text($0, field: "user agent", maximum: 1024) }
         let deviceName = try device.map { try PIIValidation.text($0, field: "device", maximum: 256) }
-        let state = try await subjectForWrite(id, context: context)
-        return try await performing(context, AccessRequest(action: .write, dataClass: .pii, tenant: state.tenant, subject: id)) {
-            let key = try subjectKey(id, tenant: state.tenant)
+        return try await guardedSubject(id, context: context) { tenant in
+            let key = try subjectKey(id, tenant: tenant)
             let identifierID = try makeIdentifier("ident")
             var parts: [String: String] = [:]
             parts["ip"] = address
@@ -110,7 +106,7 @@ extension Vault {
             parts["device"] = deviceName
             let json = String(decoding: try JSONEncoder().encode(parts), as: UTF8.self)
             let sealed = try seal(json, subject: id, field: "identifier-\(identifierID)", key: key)
-            let mac = try address.map { try lookupMAC(kind: "ip", tenant: state.tenant, value: $0) }
+            let mac = try address.map { try lookupMAC(kind: "ip", tenant: tenant, value: $0) }
             let now = nowMilliseconds()
             try await VaultDatabase.guarded {
                 try await pii.write { db in
@@ -127,14 +123,12 @@ extension Vault {
 
     /// Restricts processing of a subject (P17), or lifts the restriction. Privacy officers only.
     public func restrictSubject(_ id: String, lift: Bool = false, context: AccessContext) async throws {
-        try IdentifierRules.validateReference(id, as: "subject id")
-        guard context.purpose == .subjectRequest || context.purpose == .legal else {
-            let refusal = CofferError(.accessDenied, "restriction is set and lifted for subject requests or legal reasons only")
-            try await record(context, AccessRequest(action: .write, dataClass: .pii, subject: id), decision: .failure(refusal))
-            throw refusal
-        }
-        let state = try await subjectForWrite(id, context: context)
-        try await performing(context, AccessRequest(action: .write, dataClass: .pii, tenant: state.tenant, subject: id)) {
+        try await guardedSubject(id, context: context, check: { access in
+            guard context.purpose == .subjectRequest || context.purpose == .legal else {
+                access.refuse(CofferError(.accessDenied, "restriction is set and lifted for subject requests or legal reasons only"))
+                return
+            }
+        }) { _ in
             try await VaultDatabase.guarded {
                 try await pii.write { db in
                     try db.execute(sql: "UPDATE subject SET status = ?, updated_at = ? WHERE id = ?",
@@ -149,9 +143,10 @@ extension Vault {
         try PIIValidation.refuseCardNumbers(password, field: "password")
         let settings = piiSettings
         try settings.passwordPolicy.check(password)
-        let state = try await subjectForWrite(id, context: context)
-        try await performing(context, AccessRequest(action: .write, dataClass: .pii, tenant: state.tenant, subject: id)) {
-            try await replaceFields(id, tenant: state.tenant, [(.passwordHash, try PasswordHash.make(password, parameters: settings.passwordHashing))])
+        try await guardedSubject(id, context: context) { tenant in
+            let parameters = settings.passwordHashing
+            let hash = try await scrypt { try PasswordHash.make(password, parameters: parameters) }
+            try await replaceFields(id, tenant: tenant, [(.passwordHash, hash)])
         }
     }
 
@@ -159,19 +154,19 @@ extension Vault {
     /// hash is remade with today's.
     /// - Returns: Whether the password matches.
     public func verifyPassword(_ id: String, password: String, context: AccessContext) async throws -> Bool {
-        let state = try await subjectForWrite(id, action: .authenticate, context: context)
-        return try await performing(context, AccessRequest(action: .authenticate, dataClass: .pii, tenant: state.tenant, subject: id)) {
-            let key = try subjectKey(id, tenant: state.tenant)
+        try await guardedSubject(id, .authenticate, context: context) { tenant in
+            let key = try subjectKey(id, tenant: tenant)
             guard let sealed = try await VaultDatabase.guarded({
                 try await pii.readReleasingEarly { db in
                     try Data.fetchOne(db, sql: "SELECT value FROM field WHERE subject_id = ? AND name = 'password-hash'", arguments: [id])
                 }
             }) else { return false }
             let stored = try open(sealed, subject: id, field: SubjectField.passwordHash.rawValue, key: key)
-            let (matches, parameters) = try PasswordHash.verify(password, against: stored)
+            let (matches, parameters) = try await scrypt { try PasswordHash.verify(password, against: stored) }
             let current = piiSettings.passwordHashing
             if matches && parameters < current {
-                try await replaceFields(id, tenant: state.tenant, [(.passwordHash, try PasswordHash.make(password, parameters: current))])
+                let hash = try await scrypt { try PasswordHash.make(password, parameters: current) }
+                try await replaceFields(id, tenant: tenant, [(.passwordHash, hash)])
             }
             return matches
         }

@@ -9,8 +9,7 @@ extension Vault {
         try Self.validateTenantID(tenant)
         try IdentifierRules.validateReference(objectID, as: "object id")
         let request = AccessRequest(action: .stat, dataClass: .metadata, tenant: tenant, objectID: objectID)
-        try await authorize(context, request)
-        return try await performing(context, request) {
+        return try await guarded(context, request) { _ in
             let info = try await VaultDatabase.guarded {
                 try await content.readReleasingEarly { db in try self.objectInfo(db, tenant: tenant, objectID: objectID) }
             }
@@ -24,8 +23,7 @@ extension Vault {
         try Self.validateTenantID(tenant)
         guard (1...1000).contains(filter.limit) else { throw CofferError(.invalidArgument, "limit must be 1 to 1000") }
         let request = AccessRequest(action: .list, dataClass: .metadata, tenant: tenant, objectKind: filter.kind?.code)
-        try await authorize(context, request)
-        return try await performing(context, request) {
+        return try await guarded(context, request) { _ in
             _ = try classKeys(tenant: tenant, kind: filter.kind ?? .testScript)  // unknown tenant fails here
             var sql = "SELECT id FROM object WHERE tenant_id = ? AND latest_version > 0"
             var arguments: StatementArguments = [tenant]
@@ -69,8 +67,7 @@ extension Vault {
         try Self.validateTenantID(tenant)
         try IdentifierRules.validateReference(objectID, as: "object id")
         let request = AccessRequest(action: .delete, dataClass: .content, tenant: tenant, objectID: objectID, objectVersion: version)
-        try await authorize(context, request)
-        return try await performing(context, request) {
+        return try await guarded(context, request) { _ in
             let deleted = try await VaultDatabase.guarded { try await content.write { db -> Bool in
                 guard try Bool.fetchOne(db, sql: "SELECT 1 FROM object WHERE id = ? AND tenant_id = ? AND latest_version > 0",
                                         arguments: [objectID, tenant]) == true else { return false }

@@ -38,59 +38,79 @@ extension Vault {
     public func makeWriter(tenant: String, kind: ObjectKind, name: String, context: AccessContext) async throws -> ObjectWriter {
         try Self.validateTenantID(tenant)
         try Self.validateName(name)
-        var request = AccessRequest(action: .write, dataClass: .content, tenant: tenant, objectKind: kind.code)
-        let decision = try decide(context, request)
-        if case .failure = decision { try await record(context, request, decision: decision) }
-        let keys: ClassKeys
-        do { keys = try classKeys(tenant: tenant, kind: kind) } catch {
-            try await record(context, request, decision: decision)
-            await recordFailure(context, request, error)
-            throw error
+        /// The version reserved for the writer, once the access is allowed.
+        struct Reservation: Sendable {
+            let keys: ClassKeys, objectID: String, version: Int, rowID: Int64, lock: WriterLock
         }
-        let nameMAC = try HMACSHA256.authenticate(Array("\(kind.code)\u{0}\(name)".utf8), key: keys.nameIndex)
-        let newID = try makeIdentifier("obj")
-        let sealedName = try AESGCM.seal(Array(name.utf8), key: keys.name, aad: Self.nameAAD(tenant: tenant, objectID: newID))
-        let lock = try WriterLock(directory: directory.appendingPathComponent(FileName.writers))
-        let now = nowMilliseconds()
-        let segmentSize = self.segmentSize
-        do {
-            let (objectID, version, rowID) = try await content.write { db -> (String, Int, Int64) in
-                var objectID = newID
-                var version = 1
-                if let row = try Row.fetchOne(db, sql: "SELECT id, next_version FROM object WHERE tenant_id = ? AND kind = ? AND name_mac = ?",
-                                              arguments: [tenant, kind.code, Data(nameMAC)]) {
-                    objectID = try row.stored("id", in: "object")
-                    version = try row.stored("next_version", in: "object")
-                    try db.execute(sql: "UPDATE object SET next_version = next_version + 1 WHERE id = ?", arguments: [objectID])
-                } else {
-                    try db.execute(sql: """
-                        INSERT INTO object (id, tenant_id, kind, name_mac, name_sealed, latest_version, next_version, created_at, updated_at)
-                        VALUES (?, ?, ?, ?, ?, 0, 2, ?, ?)
-                        """, arguments: [objectID, tenant, kind.code, Data(nameMAC), Data(sealedName), now, now])
-                }
-                try db.execute(sql: """
-                    INSERT INTO version (object_id, version, state, writer, data_key_id, segment_size, created_at)
-                    VALUES (?, ?, 0, ?, ?, ?, ?)
-                    """, arguments: [objectID, version, lock.token, keys.id, segmentSize, now])
-                return (objectID, version, db.lastInsertedRowID)
-            }
-            // The decision is recorded with the reserved ids before any content is written; if it
-            // cannot be recorded, the reservation is undone and nothing is written.
-            request.objectID = objectID
-            request.objectVersion = version
+        var reservation: Result<Reservation, any Error>?
+        let request = AccessRequest(action: .write, dataClass: .content, tenant: tenant, objectKind: kind.code)
+        return try await guarded(context, request, refine: { access in
+            guard access.isAllowed else { return }
+            // The version is reserved before the decision is recorded, so the record names it; if
+            // the record cannot be written, the reservation is undone and nothing is written.
+            // A failure here is the allowed access failing: recorded as an error by the body.
             do {
-                try await record(context, request, decision: decision)
+                let reserved = try await reserveVersion(tenant: tenant, kind: kind, name: name)
+                reservation = .success(reserved)
+                access.request.objectID = reserved.objectID
+                access.request.objectVersion = reserved.version
+                access.undo = { [self] in
+                    try? deletePendingVersion(rowID: reserved.rowID, objectID: reserved.objectID, releasingNumber: reserved.version)
+                    reserved.lock.release()
+                }
             } catch {
-                try? deletePendingVersion(rowID: rowID, objectID: objectID, releasingNumber: version)
+                reservation = .failure(error)
+            }
+        }) { recorded in
+            guard let reservation else { throw CofferError(.storage, "no version was reserved") }
+            let reserved = try reservation.get()
+            do {
+                return try ObjectWriter(vault: self, objectID: reserved.objectID, version: reserved.version, versionRowID: reserved.rowID,
+                                        keys: reserved.keys,
+                                        aad: Self.contentAAD(tenant: tenant, objectID: reserved.objectID, version: reserved.version),
+                                        writerLock: reserved.lock, onFailure: { error in await self.recordFailure(context, recorded, error) })
+            } catch {
+                try? deletePendingVersion(rowID: reserved.rowID, objectID: reserved.objectID)
+                reserved.lock.release()
                 throw error
             }
-            let recorded = request
-            return try ObjectWriter(vault: self, objectID: objectID, version: version, versionRowID: rowID, keys: keys,
-                                    aad: Self.contentAAD(tenant: tenant, objectID: objectID, version: version),
-                                    writerLock: lock, onFailure: { error in await self.recordFailure(context, recorded, error) })
-        } catch {
-            lock.release()
-            throw VaultDatabase.translate(error)
+        }
+
+        /// Finds or creates the object and inserts a pending version row under a fresh writer lock.
+        func reserveVersion(tenant: String, kind: ObjectKind, name: String) async throws -> Reservation {
+            let keys = try classKeys(tenant: tenant, kind: kind)
+            let nameMAC = try HMACSHA256.authenticate(Array("\(kind.code)\u{0}\(name)".utf8), key: keys.nameIndex)
+            let newID = try makeIdentifier("obj")
+            let sealedName = try AESGCM.seal(Array(name.utf8), key: keys.name, aad: Self.nameAAD(tenant: tenant, objectID: newID))
+            let lock = try WriterLock(directory: directory.appendingPathComponent(FileName.writers))
+            let now = nowMilliseconds()
+            let segmentSize = self.segmentSize
+            do {
+                let (objectID, version, rowID) = try await content.write { db -> (String, Int, Int64) in
+                    var objectID = newID
+                    var version = 1
+                    if let row = try Row.fetchOne(db, sql: "SELECT id, next_version FROM object WHERE tenant_id = ? AND kind = ? AND name_mac = ?",
+                                                  arguments: [tenant, kind.code, Data(nameMAC)]) {
+                        objectID = try row.stored("id", in: "object")
+                        version = try row.stored("next_version", in: "object")
+                        try db.execute(sql: "UPDATE object SET next_version = next_version + 1 WHERE id = ?", arguments: [objectID])
+                    } else {
+                        try db.execute(sql: """
+                            INSERT INTO object (id, tenant_id, kind, name_mac, name_sealed, latest_version, next_version, created_at, updated_at)
+                            VALUES (?, ?, ?, ?, ?, 0, 2, ?, ?)
+                            """, arguments: [objectID, tenant, kind.code, Data(nameMAC), Data(sealedName), now, now])
+                    }
+                    try db.execute(sql: """
+                        INSERT INTO version (object_id, version, state, writer, data_key_id, segment_size, created_at)
+                        VALUES (?, ?, 0, ?, ?, ?, ?)
+                        """, arguments: [objectID, version, lock.token, keys.id, segmentSize, now])
+                    return (objectID, version, db.lastInsertedRowID)
+                }
+                return Reservation(keys: keys, objectID: objectID, version: version, rowID: rowID, lock: lock)
+            } catch {
+                lock.release()
+                throw VaultDatabase.translate(error)
+            }
         }
     }
 

@@ -22,27 +22,25 @@ extension Vault {
     public func stream(tenant: String, objectID: String, version: Int? = nil, range: ClosedRange<Int64>? = nil,
                        context: AccessContext) async throws -> ObjectReadStream {
         try Self.validateTenantID(tenant)
-        if let range, range.lowerBound < 0 { throw CofferError(.invalidArgument, "a range starts at offset 0 or later") }
-        var request = AccessRequest(action: .read, dataClass: .content, tenant: tenant, objectID: objectID, objectVersion: version)
+        try IdentifierRules.validateReference(objectID, as: "object id")
+        if let range, range.lowerBound < 0 { throw CofferError(.invalidArgument, "a range must start at 0 or later") }
         let store = SQLiteSegmentStore(pool: content)
-        let asked = request
-        let decision = try await BlockingPool.shared.run { try self.decide(context, asked) }
         var pinned: PinnedVersion?
-        if case .success = decision {
-            pinned = try await BlockingPool.shared.run { try store.pinnedVersion(tenant: tenant, objectID: objectID, version: version) }
-        }
         var served: Range<Int64>?
-        if let pinned {
-            let size = pinned.info.size
-            served = try Self.plaintextRange(range, size: size)
-            request.objectKind = pinned.kind.code
-            request.objectVersion = pinned.info.version
-            request.bytes = served.map { $0.upperBound - $0.lowerBound }
-        }
+        let request = AccessRequest(action: .read, dataClass: .content, tenant: tenant, objectID: objectID, objectVersion: version)
         // Durable before a byte leaves: a refusal, or a log that cannot be written, ends here.
-        try await record(context, request, decision: decision)
-        let recorded = request
-        return try await performing(context, request) {
+        return try await guarded(context, request, refine: { access in
+            guard access.isAllowed else { return }
+            pinned = try await BlockingPool.shared.run { try store.pinnedVersion(tenant: tenant, objectID: objectID, version: version) }
+            guard let pinned else { return }  // recorded as allowed, then not-found
+            // Checked against the version before anything is recorded: the record holds exactly
+            // the bytes the stream serves.
+            let range = try Self.plaintextRange(range, size: pinned.info.size)
+            served = range
+            access.request.objectKind = pinned.kind.code
+            access.request.objectVersion = pinned.info.version
+            access.request.bytes = range.upperBound - range.lowerBound
+        }) { recorded in
             guard let pinned, let served else {
                 if let version, try await BlockingPool.shared.run({ try store.pinnedVersion(tenant: tenant, objectID: objectID, version: nil) }) != nil {
                     throw CofferError(.notFound, "object \(objectID) has no version \(version)")
@@ -61,6 +59,7 @@ extension Vault {
     /// The half-open plaintext range a read of `range` serves from an object of `size` bytes.
     /// - Throws: ``CofferError`` `invalidArgument` for a range that starts past the end.
     static func plaintextRange(_ range: ClosedRange<Int64>?, size: Int64) throws -> Range<Int64> {
+        guard size >= 0 else { throw CofferError(.tamperDetected, "a version records a negative size") }
         guard let range else { return 0..<size }
         guard range.lowerBound >= 0 else { throw CofferError(.invalidArgument, "a range starts at offset 0 or later") }
         guard range.lowerBound < max(size, 1) else {

@@ -36,6 +36,9 @@ public final class Vault: Sendable {
     let janitor: WALJanitor
     /// What grants take as now (``VaultClock``; tests move it forward instead of sleeping).
     let clock = VaultClock()
+    /// Bounds concurrent scrypt hashes (128 MiB each): one core's worth fewer than the blocking
+    /// pool has threads, so password work never takes every thread.
+    let scryptLimiter = AsyncLimiter(limit: max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
 
     /// File names inside the vault directory.
     enum FileName {
@@ -280,8 +283,7 @@ public final class Vault: Sendable {
     public func createTenant(_ tenant: String, context: AccessContext) async throws {
         try Self.validateTenantID(tenant)
         let request = AccessRequest(action: .tenantCreate, dataClass: .administration, tenant: tenant)
-        try await authorize(context, request)
-        try await performing(context, request) {
+        try await guarded(context, request) { _ in
             let keys = self.keys
             try await BlockingPool.shared.run { try keys.createTenant(tenant, now: nowMilliseconds()) }
             logger.debug("tenant created", metadata: ["tenant": "\(tenant)", "actor": "\(context.actor)"])
@@ -291,8 +293,7 @@ public final class Vault: Sendable {
     /// The registered tenants, sorted by id.
     public func tenants(context: AccessContext) async throws -> [String] {
         let request = AccessRequest(action: .list, dataClass: .administration)
-        try await authorize(context, request)
-        return try await performing(context, request) {
+        return try await guarded(context, request) { _ in
             try await control.readReleasingEarly { db in try String.fetchAll(db, sql: "SELECT id FROM tenant ORDER BY id") }
         }
     }

@@ -1,0 +1,69 @@
+import Foundation
+
+/// One access on its way through ``Vault/guarded(_:_:resolve:refine:_:)``: what it is about and
+/// how it was decided, which the refine step may change before anything is recorded.
+struct PendingAccess: Sendable {
+    /// What the access is about, as it will be recorded.
+    var request: AccessRequest
+    /// The decision: the role that allows it, or the refusal.
+    var decision: Result<Role, CofferError>
+    /// Undoes what the refine step reserved (a version number, say) if the decision then cannot
+    /// be recorded.
+    var undo: (@Sendable () -> Void)?
+
+    /// True while nothing has refused it.
+    var isAllowed: Bool {
+        if case .success = decision { return true }
+        return false
+    }
+
+    /// Refuses the access (recorded as `denied` with this code and reason).
+    mutating func refuse(_ refusal: CofferError) {
+        decision = .failure(refusal)
+    }
+}
+
+extension Vault {
+    /// The one path every public operation takes, as swift-nio funnels every system call through
+    /// one wrapper:
+    ///
+    /// 1. `resolve` (by default nothing) completes what the access is about, such as the tenant of a data
+    ///    subject; if it fails the failure is recorded (outcome `error`) and thrown;
+    /// 2. the policy decides, off the cooperative pool (it reads the principal);
+    /// 3. `refine` (by default nothing) runs the operation's own checks, which may refuse it (a grant
+    ///    beyond its limits, a restricted subject) or allow what policy refused (a PII grant),
+    ///    and adds what the record should say (the version and byte count a read serves). If it
+    ///    throws, the access is abandoned before it is recorded: that is for input found invalid
+    ///    only once the target is known (a range past the end), never for a refusal;
+    /// 4. the decision is recorded, durably; a refusal is thrown after it is recorded; if the
+    ///    record cannot be written, `undo` runs and nothing happens;
+    /// 5. `body` performs the access with the recorded request; if it fails, the failure is
+    ///    recorded (outcome `error`, written later if the log is full) and thrown.
+    func guarded<T>(_ context: AccessContext, _ request: AccessRequest,
+                    resolve: (inout AccessRequest) async throws -> Void = { _ in },
+                    refine: (inout PendingAccess) async throws -> Void = { _ in },
+                    _ body: (AccessRequest) async throws -> T) async throws -> T {
+        var request = request
+        do { try await resolve(&request) } catch {
+            await recordFailure(context, request, error)
+            throw error
+        }
+        let asked = request
+        let decision = try await BlockingPool.shared.run { try self.decide(context, asked) }
+        var access = PendingAccess(request: request, decision: decision)
+        try await refine(&access)
+        do {
+            try await record(context, access.request, decision: access.decision)
+        } catch {
+            if access.isAllowed { access.undo?() }
+            throw error
+        }
+        let recorded = access.request
+        do {
+            return try await body(recorded)
+        } catch {
+            await recordFailure(context, recorded, error)
+            throw error
+        }
+    }
+}
