@@ -33,22 +33,16 @@ extension Vault {
                 access.refuse(CofferError(.purposeMissing, "a grant needs a reason"))
             } else if expiresAt <= now || expiresAt > now + 90 * 86_400_000 {
                 access.refuse(CofferError(.invalidArgument, "a grant must expire in the future and within 90 days"))
-            } else if (try? classKeys(tenant: tenant, kind: .config)) == nil {
+            } else if try !tenantStore.exists(tenant) {
                 access.refuse(CofferError(.unknownTenant, "unknown tenant '\(tenant)'"))
             } else if try principal(id: grantee) == nil {
                 access.refuse(CofferError(.notFound, "no principal '\(grantee)' to grant to"))
             }
         }) { _ in
-            try await VaultDatabase.guarded {
-                try await control.write { db in
-                    try db.execute(sql: """
-                        INSERT INTO access_grant (id, grantee, tenant, subject, purpose, reason, issued_by, issued_at, expires_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """, arguments: [id, grantee, tenant, subject, purpose.code, reason, context.actor, now, expiresAt])
-                }
-            }
-            return Grant(id: id, grantee: grantee, tenant: tenant, subject: subject, purpose: purpose, reason: reason,
-                         issuedBy: context.actor, issuedAt: now, expiresAt: expiresAt, revokedAt: nil, revokedBy: nil)
+            let grant = Grant(id: id, grantee: grantee, tenant: tenant, subject: subject, purpose: purpose, reason: reason,
+                              issuedBy: context.actor, issuedAt: now, expiresAt: expiresAt, revokedAt: nil, revokedBy: nil)
+            try await accessStore.insertGrant(grant)
+            return grant
         }
     }
 
@@ -60,21 +54,12 @@ extension Vault {
         var existing: Grant?
         let request = AccessRequest(action: .revoke, dataClass: .administration, grantID: id)
         try await guarded(context, request, resolve: { request in
-            existing = try await VaultDatabase.guarded {
-                try await control.readReleasingEarly { db in
-                    try Row.fetchOne(db, sql: "SELECT * FROM access_grant WHERE id = ?", arguments: [id]).map(Self.grant)
-                }
-            }
+            existing = try await accessStore.grant(id: id)
             (request.tenant, request.subject, request.objectID) = (existing?.tenant, existing?.subject, existing?.grantee)
         }) { _ in
             guard let existing else { throw CofferError(.notFound, "no grant \(id)") }
             guard existing.revokedAt == nil else { throw CofferError(.invalidArgument, "grant \(id) is already revoked") }
-            try await VaultDatabase.guarded {
-                try await control.write { db in
-                    try db.execute(sql: "UPDATE access_grant SET revoked_at = ?, revoked_by = ? WHERE id = ?",
-                                   arguments: [clock.now(), context.actor, id])
-                }
-            }
+            try await accessStore.revokeGrant(id, by: context.actor, at: clock.now())
         }
     }
 
@@ -85,42 +70,13 @@ extension Vault {
         if let grantee { try IdentifierRules.validatePrincipal(grantee, as: "grantee") }
         if let tenant { try Self.validateTenantID(tenant) }
         return try await guarded(context, AccessRequest(action: .list, dataClass: .administration, tenant: tenant)) { _ in
-            try await VaultDatabase.guarded {
-                try await control.readReleasingEarly { db in
-                    try Row.fetchAll(db, sql: """
-                        SELECT * FROM access_grant WHERE (?1 IS NULL OR grantee = ?1) AND (?2 IS NULL OR tenant = ?2)
-                        ORDER BY issued_at DESC, id
-                        """, arguments: [grantee, tenant]).map(Self.grant)
-                }
-            }
+            try await accessStore.grants(grantee: grantee, tenant: tenant)
         }
     }
 
     /// The grant in force that lets `grantee` access `subject` of `tenant` for `purpose`, if any.
     func activeGrant(grantee: String, tenant: String, subject: String?, purpose: Purpose) throws -> Grant? {
-        let now = clock.now()
-        return try VaultDatabase.guardedSync {
-            try control.read { db in
-                try Row.fetchAll(db, sql: """
-                    SELECT * FROM access_grant WHERE grantee = ? AND tenant = ? AND revoked_at IS NULL AND expires_at > ?
-                    ORDER BY expires_at DESC
-                    """, arguments: [grantee, tenant, now]).map(Self.grant)
-            }
-        }.first { $0.covers(tenant: tenant, subject: subject, purpose: purpose) }
-    }
-
-    /// A grant from its row.
-    /// - Throws: ``CofferError`` `tamperDetected` for a NULL or malformed column or an unknown
-    ///   purpose (a grant is never widened to a purpose it was not issued for).
-    static func grant(_ row: Row) throws -> Grant {
-        let t = "access_grant"
-        guard let purpose = try? Purpose(parsing: row.stored("purpose", in: t)) else {
-            throw CofferError(.tamperDetected, "an access_grant row has an unknown purpose: the vault file was changed outside Coffer")
-        }
-        return Grant(id: try row.stored("id", in: t), grantee: try row.stored("grantee", in: t), tenant: try row.stored("tenant", in: t),
-                     subject: try row.storedIfPresent("subject", in: t), purpose: purpose, reason: try row.stored("reason", in: t),
-                     issuedBy: try row.stored("issued_by", in: t), issuedAt: try row.stored("issued_at", in: t),
-                     expiresAt: try row.stored("expires_at", in: t), revokedAt: try row.storedIfPresent("revoked_at", in: t),
-                     revokedBy: try row.storedIfPresent("revoked_by", in: t))
+        try accessStore.grantsInForce(grantee: grantee, tenant: tenant, at: clock.now())
+            .first { $0.covers(tenant: tenant, subject: subject, purpose: purpose) }
     }
 }

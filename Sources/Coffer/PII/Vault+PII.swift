@@ -132,7 +132,7 @@ extension Vault {
             try settings.passwordPolicy.check(password)
         }
         return try await guardedPII(context, .write, tenant: tenant) { _ in
-            _ = try classKeys(tenant: tenant, kind: .config)  // unknown tenants fail here
+            try requireTenant(tenant)
             if let password {
                 let parameters = settings.passwordHashing
                 hash = try await scrypt { try PasswordHash.make(password, parameters: parameters) }

@@ -24,7 +24,7 @@ extension Vault {
         guard (1...1000).contains(filter.limit) else { throw CofferError(.invalidArgument, "limit must be 1 to 1000") }
         let request = AccessRequest(action: .list, dataClass: .metadata, tenant: tenant, objectKind: filter.kind?.code)
         return try await guarded(context, request) { _ in
-            _ = try classKeys(tenant: tenant, kind: filter.kind ?? .testScript)  // unknown tenant fails here
+            try requireTenant(tenant)
             var sql = "SELECT id FROM object WHERE tenant_id = ? AND latest_version > 0"
             var arguments: StatementArguments = [tenant]
             if let kind = filter.kind {
@@ -99,7 +99,7 @@ extension Vault {
     }
 
     func notFound(tenant: String, objectID: String) throws -> CofferError {
-        _ = try classKeys(tenant: tenant, kind: .testScript)  // an unknown tenant is reported as such
+        try requireTenant(tenant)  // an unknown tenant is reported as such
         return CofferError(.notFound, "tenant '\(tenant)' has no object \(objectID)")
     }
 

@@ -34,6 +34,10 @@ public final class Vault: Sendable {
     let segmentSize: Int
     /// Empties WALs after deletes, corrections and rotations, retrying while readers hold them.
     let janitor: WALJanitor
+    /// Principals and grants (access administration's persistence).
+    let accessStore: AccessStore
+    /// The tenant registry.
+    let tenantStore: TenantStore
     /// What grants take as now (``VaultClock``; tests move it forward instead of sleeping).
     let clock = VaultClock()
     /// Bounds concurrent scrypt hashes (128 MiB each): one core's worth fewer than the blocking
@@ -69,6 +73,8 @@ public final class Vault: Sendable {
         self.logger = logger
         self.segmentSize = segmentSize
         self.janitor = WALJanitor(control: control, content: content, pii: pii, logger: logger)
+        self.accessStore = AccessStore(pool: control)
+        self.tenantStore = TenantStore(pool: control)
     }
 
     deinit { appender.stop() }
@@ -294,7 +300,7 @@ public final class Vault: Sendable {
     public func tenants(context: AccessContext) async throws -> [String] {
         let request = AccessRequest(action: .list, dataClass: .administration)
         return try await guarded(context, request) { _ in
-            try await control.readReleasingEarly { db in try String.fetchAll(db, sql: "SELECT id FROM tenant ORDER BY id") }
+            try await tenantStore.all()
         }
     }
 
@@ -305,13 +311,18 @@ public final class Vault: Sendable {
     /// - Throws: ``CofferError`` `unknownTenant` when the tenant is not registered.
     func classKeys(tenant: String, kind: ObjectKind) throws -> ClassKeys {
         if let found = try keys.classKeys(tenant: tenant, kind: kind) { return found }
-        let known = try VaultDatabase.guardedSync {
-            try control.read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM tenant WHERE id = ?", arguments: [tenant]) }
-        }
-        if known == true {
+        if try tenantStore.exists(tenant) {
             throw CofferError(.notFound, "tenant '\(tenant)' has no data key for \(kind.code) (it was destroyed)")
         }
         throw CofferError(.unknownTenant, "unknown tenant '\(tenant)'; register it with `coffer tenant add \(tenant)`")
+    }
+
+    /// Throws `unknownTenant` unless `tenant` is registered (asked of the tenant registry, not
+    /// learned by unwrapping a content key).
+    func requireTenant(_ tenant: String) throws {
+        guard try tenantStore.exists(tenant) else {
+            throw CofferError(.unknownTenant, "unknown tenant '\(tenant)'; register it with `coffer tenant add \(tenant)`")
+        }
     }
 
     /// The field key of one data subject, cached.

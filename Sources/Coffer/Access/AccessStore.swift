@@ -1,0 +1,157 @@
+import Foundation
+import GRDB
+
+/// Persistence of access administration: principals and grants in `control.sqlite`. The only
+/// code that knows the SQL of the `principal` and `access_grant` tables; a second engine
+/// implements the same calls.
+struct AccessStore: Sendable {
+    let pool: DatabasePool
+
+    // MARK: Principals
+
+    /// The principal `id`, or nil when it is not registered.
+    func principal(id: String) throws -> Principal? {
+        try VaultDatabase.guardedSync {
+            try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM principal WHERE id = ?", arguments: [id]) }
+        }.map(Self.principal)
+    }
+
+    /// Every principal, by id.
+    func principals() async throws -> [Principal] {
+        try await VaultDatabase.guarded {
+            try await pool.readReleasingEarly { db in try Row.fetchAll(db, sql: "SELECT * FROM principal ORDER BY id").map(Self.principal) }
+        }
+    }
+
+    /// Registers a principal.
+    /// - Throws: ``CofferError`` `alreadyExists`.
+    func insertPrincipal(_ id: String, roles: [Role], tenants: [String]?, createdBy: String, at time: Int64) async throws {
+        try await VaultDatabase.guarded {
+            try await pool.write { db in
+                if try Bool.fetchOne(db, sql: "SELECT 1 FROM principal WHERE id = ?", arguments: [id]) == true {
+                    throw CofferError(.alreadyExists, "principal '\(id)' already exists")
+                }
+                try db.execute(sql: "INSERT INTO principal (id, roles, tenants, created_at, created_by) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [id, Set(roles).map(\.code).sorted().joined(separator: ","),
+                                           tenants?.joined(separator: ","), time, createdBy])
+            }
+        }
+    }
+
+    /// Removes a principal and revokes its grants in the same transaction.
+    /// - Returns: False when there was no such principal.
+    func deletePrincipal(_ id: String, by actor: String, at time: Int64) async throws -> Bool {
+        try await VaultDatabase.guarded {
+            try await pool.write { db in
+                try db.execute(sql: "DELETE FROM principal WHERE id = ?", arguments: [id])
+                let removed = db.changesCount
+                // A removed principal's grants end with it.
+                try db.execute(sql: "UPDATE access_grant SET revoked_at = ?, revoked_by = ? WHERE grantee = ? AND revoked_at IS NULL",
+                               arguments: [time, actor, id])
+                return removed == 1
+            }
+        }
+    }
+
+    /// A principal from its row.
+    /// - Throws: ``CofferError`` `tamperDetected` for a NULL or malformed column.
+    static func principal(_ row: Row) throws -> Principal {
+        let roles = try row.stored("roles", in: "principal", as: String.self).split(separator: ",").compactMap { try? Role(parsing: String($0)) }
+        let tenants = try row.storedIfPresent("tenants", in: "principal", as: String.self).map { $0.split(separator: ",").map(String.init) }
+        return Principal(id: try row.stored("id", in: "principal"), roles: roles.sorted(), tenants: tenants,
+                         createdAt: try row.stored("created_at", in: "principal"), createdBy: try row.stored("created_by", in: "principal"))
+    }
+
+    // MARK: Grants
+
+    /// Stores a new grant.
+    func insertGrant(_ grant: Grant) async throws {
+        try await VaultDatabase.guarded {
+            try await pool.write { db in
+                try db.execute(sql: """
+                    INSERT INTO access_grant (id, grantee, tenant, subject, purpose, reason, issued_by, issued_at, expires_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [grant.id, grant.grantee, grant.tenant, grant.subject, grant.purpose.code, grant.reason,
+                                     grant.issuedBy, grant.issuedAt, grant.expiresAt])
+            }
+        }
+    }
+
+    /// The grant `id`, or nil.
+    func grant(id: String) async throws -> Grant? {
+        try await VaultDatabase.guarded {
+            try await pool.readReleasingEarly { db in
+                try Row.fetchOne(db, sql: "SELECT * FROM access_grant WHERE id = ?", arguments: [id]).map(Self.grant)
+            }
+        }
+    }
+
+    /// Marks grant `id` revoked.
+    func revokeGrant(_ id: String, by actor: String, at time: Int64) async throws {
+        try await VaultDatabase.guarded {
+            try await pool.write { db in
+                try db.execute(sql: "UPDATE access_grant SET revoked_at = ?, revoked_by = ? WHERE id = ?", arguments: [time, actor, id])
+            }
+        }
+    }
+
+    /// Grants, newest first, optionally only those of one grantee or tenant.
+    func grants(grantee: String?, tenant: String?) async throws -> [Grant] {
+        try await VaultDatabase.guarded {
+            try await pool.readReleasingEarly { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT * FROM access_grant WHERE (?1 IS NULL OR grantee = ?1) AND (?2 IS NULL OR tenant = ?2)
+                    ORDER BY issued_at DESC, id
+                    """, arguments: [grantee, tenant]).map(Self.grant)
+            }
+        }
+    }
+
+    /// The grants of `grantee` on `tenant` in force at `time`, latest expiry first.
+    func grantsInForce(grantee: String, tenant: String, at time: Int64) throws -> [Grant] {
+        try VaultDatabase.guardedSync {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT * FROM access_grant WHERE grantee = ? AND tenant = ? AND revoked_at IS NULL AND expires_at > ?
+                    ORDER BY expires_at DESC
+                    """, arguments: [grantee, tenant, time]).map(Self.grant)
+            }
+        }
+    }
+
+    /// A grant from its row.
+    /// - Throws: ``CofferError`` `tamperDetected` for a NULL or malformed column or an unknown
+    ///   purpose (a grant is never widened to a purpose it was not issued for).
+    static func grant(_ row: Row) throws -> Grant {
+        let t = "access_grant"
+        guard let purpose = try? Purpose(parsing: row.stored("purpose", in: t)) else {
+            throw CofferError(.tamperDetected, "an access_grant row has an unknown purpose: the vault file was changed outside Coffer")
+        }
+        return Grant(id: try row.stored("id", in: t), grantee: try row.stored("grantee", in: t), tenant: try row.stored("tenant", in: t),
+                     subject: try row.storedIfPresent("subject", in: t), purpose: purpose, reason: try row.stored("reason", in: t),
+                     issuedBy: try row.stored("issued_by", in: t), issuedAt: try row.stored("issued_at", in: t),
+                     expiresAt: try row.stored("expires_at", in: t), revokedAt: try row.storedIfPresent("revoked_at", in: t),
+                     revokedBy: try row.storedIfPresent("revoked_by", in: t))
+    }
+}
+
+/// The registry of tenants in `control.sqlite` (registering one, with its data keys, is the
+/// key manager's `KeyStore.insertTenant`): what other subsystems ask instead of unwrapping a
+/// content key to learn whether a tenant exists.
+struct TenantStore: Sendable {
+    let pool: DatabasePool
+
+    /// True when `tenant` is registered.
+    func exists(_ tenant: String) throws -> Bool {
+        try VaultDatabase.guardedSync {
+            try pool.read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM tenant WHERE id = ?", arguments: [tenant]) ?? false }
+        }
+    }
+
+    /// Every tenant id, sorted.
+    func all() async throws -> [String] {
+        try await VaultDatabase.guarded {
+            try await pool.readReleasingEarly { db in try String.fetchAll(db, sql: "SELECT id FROM tenant ORDER BY id") }
+        }
+    }
+}
