@@ -38,15 +38,7 @@ extension Vault {
     /// Tenant and status of a subject, or nil.
     func subjectState(_ subject: String) throws -> (tenant: String, status: SubjectStatus)? {
         try checkNotClosed()
-        return try VaultDatabase.guardedSync {
-            try pii.read { db in try Row.fetchOne(db, sql: "SELECT tenant_id, status FROM subject WHERE id = ?", arguments: [subject]) }
-        }.map { row in
-            // An unknown status is never taken for `active`: that would lift a restriction.
-            guard let status = SubjectStatus(rawValue: try row.stored("status", in: "subject")) else {
-                throw CofferError(.tamperDetected, "a subject row has an unknown status: the PII file was changed outside Coffer")
-            }
-            return (try row.stored("tenant_id", in: "subject"), status)
-        }
+        return try people.state(of: subject)
     }
 
     /// A PII access through the access gate (``guarded(_:_:resolve:refine:_:)``): the subject's
@@ -146,19 +138,9 @@ extension Vault {
             var fields: [(SubjectField, String)] = [(.name, name), (.email, email)]
             if let company { fields.append((.company, company)) }
             if let hash { fields.append((.passwordHash, hash)) }
-            let sealed = try fields.map { ($0.0.rawValue, try seal($0.1, subject: id, field: $0.0.rawValue, key: fieldKey)) }
+            let sealed = try fields.map { (name: $0.0.rawValue, value: try seal($0.1, subject: id, field: $0.0.rawValue, key: fieldKey)) }
             do {
-                try await VaultDatabase.guarded {
-                    try await pii.write { db in
-                        try db.execute(sql: "INSERT INTO subject (id, tenant_id, status, created_at, updated_at) VALUES (?, ?, 'active', ?, ?)",
-                                       arguments: [id, tenant, now, now])
-                        for (field, value) in sealed {
-                            try db.execute(sql: "INSERT INTO field (subject_id, name, value, updated_at) VALUES (?, ?, ?, ?)",
-                                           arguments: [id, field, value, now])
-                        }
-                        try db.execute(sql: "INSERT INTO lookup (kind, mac, subject_id) VALUES ('email', ?, ?)", arguments: [emailMAC, id])
-                    }
-                }
+                try await people.insertSubject(id, tenant: tenant, fields: sealed, emailMAC: emailMAC, at: now)
             } catch {
                 // No key without its subject: undo the key row if the PII file refused the subject.
                 try? keys.destroySubjectKey(subject: id, tenant: tenant)
@@ -180,35 +162,26 @@ extension Vault {
 
     func readSubject(_ id: String, tenant: String, status: SubjectStatus, fields: Set<SubjectField>?) throws -> SubjectRecord {
         let key = try subjectKey(id, tenant: tenant)
-        return try VaultDatabase.guardedSync {
-            try pii.read { db in
-                guard let subject = try Row.fetchOne(db, sql: "SELECT created_at, updated_at FROM subject WHERE id = ?", arguments: [id]) else {
-                    throw CofferError(.notFound, "no subject \(id)")
-                }
-                var values: [SubjectField: String] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT name, value FROM field WHERE subject_id = ?", arguments: [id]) {
-                    guard let field = SubjectField(rawValue: try row.stored("name", in: "field")), fields?.contains(field) ?? true else { continue }
-                    values[field] = try open(row.stored("value", in: "field"), subject: id, field: field.rawValue, key: key)
-                }
-                let wantsConsents = fields == nil, wantsIdentifiers = fields == nil
-                let consents = wantsConsents ? try Row.fetchAll(db, sql: "SELECT seq, value FROM consent WHERE subject_id = ? ORDER BY seq", arguments: [id]).map { row -> Consent in
-                    try JSONDecoder().decode(Consent.self, from: Data(try open(row.stored("value", in: "consent"), subject: id, field: "consent-\(try row.stored("seq", in: "consent", as: Int64.self))", key: key).utf8))
-                } : []
-                let identifiers = wantsIdentifiers ? try Row.fetchAll(db, sql: "SELECT id, value, first_seen, last_seen FROM identifier WHERE subject_id = ? ORDER BY first_seen", arguments: [id]).map { row -> TechnicalIdentifier in
-                    let parts = try JSONDecoder().decode([String: String].self,
-                                                         from: Data(try open(row.stored("value", in: "identifier"), subject: id,
-                                                                             field: "identifier-\(try row.stored("id", in: "identifier", as: String.self))", key: key).utf8))
-                    return TechnicalIdentifier(id: try row.stored("id", in: "identifier"), ip: parts["ip"], userAgent: parts["userAgent"],
-                                               device: parts["device"], firstSeen: try row.stored("first_seen", in: "identifier"),
-                                               lastSeen: try row.stored("last_seen", in: "identifier"))
-                } : []
-                return SubjectRecord(id: id, tenant: tenant, status: status, name: values[.name], email: values[.email],
-                                     company: values[.company], billingLast4: values[.billingLast4], billingAddress: values[.billingAddress],
-                                     hasPassword: try Bool.fetchOne(db, sql: "SELECT 1 FROM field WHERE subject_id = ? AND name = 'password-hash'", arguments: [id]) == true,
-                                     consents: consents, identifiers: identifiers, createdAt: try subject.stored("created_at", in: "subject"),
-                                     updatedAt: try subject.stored("updated_at", in: "subject"))
-            }
+        let everything = fields == nil
+        guard let stored = try people.sealedSubject(id, withHistory: everything) else { throw CofferError(.notFound, "no subject \(id)") }
+        var values: [SubjectField: String] = [:]
+        for (name, sealed) in stored.fields {
+            guard let field = SubjectField(rawValue: name), fields?.contains(field) ?? true else { continue }
+            values[field] = try open(sealed, subject: id, field: field.rawValue, key: key)
         }
+        let consents = try stored.consents.map { consent in
+            try JSONDecoder().decode(Consent.self, from: Data(try open(consent.value, subject: id, field: "consent-\(consent.seq)", key: key).utf8))
+        }
+        let identifiers = try stored.identifiers.map { identifier -> TechnicalIdentifier in
+            let parts = try JSONDecoder().decode([String: String].self,
+                                                 from: Data(try open(identifier.value, subject: id, field: "identifier-\(identifier.id)", key: key).utf8))
+            return TechnicalIdentifier(id: identifier.id, ip: parts["ip"], userAgent: parts["userAgent"], device: parts["device"],
+                                       firstSeen: identifier.firstSeen, lastSeen: identifier.lastSeen)
+        }
+        return SubjectRecord(id: id, tenant: tenant, status: status, name: values[.name], email: values[.email],
+                             company: values[.company], billingLast4: values[.billingLast4], billingAddress: values[.billingAddress],
+                             hasPassword: stored.fields[SubjectField.passwordHash.rawValue] != nil,
+                             consents: consents, identifiers: identifiers, createdAt: stored.createdAt, updatedAt: stored.updatedAt)
     }
 
     /// Subjects with this email (in `tenant`, or in every tenant), through the blind index: no
@@ -243,18 +216,9 @@ extension Vault {
         // for legal or subject-request purposes.
         let scope = try principal(id: context.actor)?.tenants
         let includeRestricted = context.purpose == .legal || context.purpose == .subjectRequest
-        let rows = try await VaultDatabase.guarded {
-            try await pii.readReleasingEarly { db in
-                try Row.fetchAll(db, sql: """
-                    SELECT DISTINCT l.subject_id, s.tenant_id, s.status FROM lookup l JOIN subject s ON s.id = l.subject_id
-                    WHERE l.kind = ? AND l.mac = ? AND (?3 IS NULL OR s.tenant_id = ?3) AND s.status != 'erased' ORDER BY l.subject_id
-                    """, arguments: [kind, mac, tenant]).map { row -> (String, String, String) in
-                        (try row.stored(at: 0, in: "lookup"), try row.stored(at: 1, in: "subject"), try row.stored(at: 2, in: "subject"))
-                    }
-            }
-        }
+        let rows = try await people.find(kind: kind, mac: mac, tenant: tenant)
         return rows.filter { row in
-            (scope?.contains(row.1) ?? true) && (includeRestricted || row.2 != SubjectStatus.restricted.rawValue)
-        }.map(\.0)
+            (scope?.contains(row.tenant) ?? true) && (includeRestricted || row.status != SubjectStatus.restricted.rawValue)
+        }.map(\.subject)
     }
 }

@@ -18,22 +18,9 @@ extension Vault {
     private func replaceFields(_ id: String, tenant: String, _ values: [(SubjectField, String)],
                                lookups: [(kind: String, value: String)] = []) async throws {
         let key = try subjectKey(id, tenant: tenant)
-        let sealed = try values.map { ($0.0.rawValue, try seal($0.1, subject: id, field: $0.0.rawValue, key: key)) }
-        let macs = try lookups.map { ($0.kind, try lookupMAC(kind: $0.kind, tenant: tenant, value: $0.value)) }
-        let now = nowMilliseconds()
-        try await VaultDatabase.guarded {
-            try await pii.write { db in
-                for (field, value) in sealed {
-                    try db.execute(sql: "INSERT OR REPLACE INTO field (subject_id, name, value, updated_at) VALUES (?, ?, ?, ?)",
-                                   arguments: [id, field, value, now])
-                }
-                for (kind, mac) in macs {
-                    try db.execute(sql: "DELETE FROM lookup WHERE subject_id = ? AND kind = ?", arguments: [id, kind])
-                    try db.execute(sql: "INSERT INTO lookup (kind, mac, subject_id) VALUES (?, ?, ?)", arguments: [kind, mac, id])
-                }
-                try db.execute(sql: "UPDATE subject SET updated_at = ? WHERE id = ?", arguments: [now, id])
-            }
-        }
+        let sealed = try values.map { (name: $0.0.rawValue, value: try seal($0.1, subject: id, field: $0.0.rawValue, key: key)) }
+        let macs = try lookups.map { (kind: $0.kind, mac: try lookupMAC(kind: $0.kind, tenant: tenant, value: $0.value)) }
+        try await people.replaceFields(id, fields: sealed, lookups: macs, at: nowMilliseconds())
         await janitor.truncate(.pii)
     }
 
@@ -76,14 +63,8 @@ extension Vault {
             let key = try subjectKey(id, tenant: tenant)
             let consent = Consent(kind: kind, granted: granted, time: nowMilliseconds(), policyVersion: version)
             let json = String(decoding: try JSONEncoder().encode(consent), as: UTF8.self)
-            try await VaultDatabase.guarded {
-                try await pii.write { db in
-                    let seq = (try Int64.fetchOne(db, sql: "SELECT max(seq) FROM consent WHERE subject_id = ?", arguments: [id]) ?? 0) + 1
-                    try db.execute(sql: "INSERT INTO consent (subject_id, seq, value) VALUES (?, ?, ?)",
-                                   arguments: [id, seq, try seal(json, subject: id, field: "consent-\(seq)", key: key)])
-                    try db.execute(sql: "UPDATE subject SET updated_at = ? WHERE id = ?", arguments: [consent.time, id])
-                }
-            }
+            let sealer: @Sendable (Int64) throws -> Data = { seq in try self.seal(json, subject: id, field: "consent-\(seq)", key: key) }
+            try await people.appendConsent(id, at: consent.time, seal: sealer)
         }
     }
 
@@ -108,15 +89,7 @@ extension Vault {
             let sealed = try seal(json, subject: id, field: "identifier-\(identifierID)", key: key)
             let mac = try address.map { try lookupMAC(kind: "ip", tenant: tenant, value: $0) }
             let now = nowMilliseconds()
-            try await VaultDatabase.guarded {
-                try await pii.write { db in
-                    try db.execute(sql: "INSERT INTO identifier (id, subject_id, value, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)",
-                                   arguments: [identifierID, id, sealed, now, now])
-                    if let mac {
-                        try db.execute(sql: "INSERT OR IGNORE INTO lookup (kind, mac, subject_id) VALUES ('ip', ?, ?)", arguments: [mac, id])
-                    }
-                }
-            }
+            try await people.insertIdentifier(identifierID, subject: id, value: sealed, ipMAC: mac, at: now)
             return identifierID
         }
     }
@@ -129,12 +102,7 @@ extension Vault {
                 return
             }
         }) { _ in
-            try await VaultDatabase.guarded {
-                try await pii.write { db in
-                    try db.execute(sql: "UPDATE subject SET status = ?, updated_at = ? WHERE id = ?",
-                                   arguments: [lift ? "active" : "restricted", nowMilliseconds(), id])
-                }
-            }
+            try await people.setStatus(id, lift ? .active : .restricted, at: nowMilliseconds())
         }
     }
 
@@ -156,11 +124,7 @@ extension Vault {
     public func verifyPassword(_ id: String, password: String, context: AccessContext) async throws -> Bool {
         try await guardedSubject(id, .authenticate, context: context) { tenant in
             let key = try subjectKey(id, tenant: tenant)
-            guard let sealed = try await VaultDatabase.guarded({
-                try await pii.readReleasingEarly { db in
-                    try Data.fetchOne(db, sql: "SELECT value FROM field WHERE subject_id = ? AND name = 'password-hash'", arguments: [id])
-                }
-            }) else { return false }
+            guard let sealed = try await people.sealedField(id, name: SubjectField.passwordHash.rawValue) else { return false }
             let stored = try open(sealed, subject: id, field: SubjectField.passwordHash.rawValue, key: key)
             let (matches, parameters) = try await scrypt { try PasswordHash.verify(password, against: stored) }
             let current = piiSettings.passwordHashing

@@ -38,6 +38,8 @@ public final class Vault: Sendable {
     let accessStore: AccessStore
     /// The tenant registry.
     let tenantStore: TenantStore
+    /// The PII vault's persistence (`pii.sqlite`).
+    let people: PeopleStore
     /// What grants take as now (``VaultClock``; tests move it forward instead of sleeping).
     let clock = VaultClock()
     /// Bounds concurrent scrypt hashes (128 MiB each): one core's worth fewer than the blocking
@@ -75,6 +77,7 @@ public final class Vault: Sendable {
         self.janitor = WALJanitor(control: control, content: content, pii: pii, logger: logger)
         self.accessStore = AccessStore(pool: control)
         self.tenantStore = TenantStore(pool: control)
+        self.people = PeopleStore(pool: pii)
     }
 
     deinit { appender.stop() }
