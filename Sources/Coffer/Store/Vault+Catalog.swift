@@ -10,9 +10,7 @@ extension Vault {
         try IdentifierRules.validateReference(objectID, as: "object id")
         let request = AccessRequest(action: .stat, dataClass: .metadata, tenant: tenant, objectID: objectID)
         return try await guarded(context, request) { _ in
-            let info = try await VaultDatabase.guarded {
-                try await content.readReleasingEarly { db in try self.objectInfo(db, tenant: tenant, objectID: objectID) }
-            }
+            let info = try await catalog.object(tenant: tenant, id: objectID).map { try objectInfo($0, tenant: tenant) }
             guard let info else { throw try notFound(tenant: tenant, objectID: objectID) }
             return info
         }
@@ -25,26 +23,14 @@ extension Vault {
         let request = AccessRequest(action: .list, dataClass: .metadata, tenant: tenant, objectKind: filter.kind?.code)
         return try await guarded(context, request) { _ in
             try requireTenant(tenant)
-            var sql = "SELECT id FROM object WHERE tenant_id = ? AND latest_version > 0"
-            var arguments: StatementArguments = [tenant]
-            if let kind = filter.kind {
-                sql += " AND kind = ?"
-                arguments += [kind.code]
-            }
-            if let cursor = filter.cursor {
-                let parts = cursor.split(separator: ":", maxSplits: 1)
+            var cursor: CatalogCursor?
+            if let text = filter.cursor {
+                let parts = text.split(separator: ":", maxSplits: 1)
                 guard parts.count == 2, let time = Int64(parts[0]) else { throw CofferError(.invalidArgument, "malformed cursor") }
-                sql += " AND (updated_at < ? OR (updated_at = ? AND id < ?))"
-                arguments += [time, time, String(parts[1])]
+                cursor = CatalogCursor(updatedAt: time, id: String(parts[1]))
             }
-            sql += " ORDER BY updated_at DESC, id DESC LIMIT ?"
-            arguments += [filter.limit + 1]
-            let query = sql, queryArguments = arguments
-            let (objects, more) = try await VaultDatabase.guarded { try await content.readReleasingEarly { db -> ([ObjectInfo], Bool) in
-                let ids = try String.fetchAll(db, sql: query, arguments: queryArguments)
-                let page = try ids.prefix(filter.limit).compactMap { try self.objectInfo(db, tenant: tenant, objectID: $0) }
-                return (page, ids.count > filter.limit)
-            } }
+            let (sealed, more) = try await catalog.page(tenant: tenant, kind: filter.kind, after: cursor, limit: filter.limit)
+            let objects = try sealed.map { try objectInfo($0, tenant: tenant) }
             let next = more ? objects.last.map { "\($0.updatedAt):\($0.id)" } : nil
             return ObjectPage(objects: objects, nextCursor: next)
         }
@@ -68,27 +54,7 @@ extension Vault {
         try IdentifierRules.validateReference(objectID, as: "object id")
         let request = AccessRequest(action: .delete, dataClass: .content, tenant: tenant, objectID: objectID, objectVersion: version)
         return try await guarded(context, request) { _ in
-            let deleted = try await VaultDatabase.guarded { try await content.write { db -> Bool in
-                guard try Bool.fetchOne(db, sql: "SELECT 1 FROM object WHERE id = ? AND tenant_id = ? AND latest_version > 0",
-                                        arguments: [objectID, tenant]) == true else { return false }
-                guard let version else {
-                    try db.execute(sql: "DELETE FROM object WHERE id = ?", arguments: [objectID])
-                    CrashPoint.hit("delete.after-rows")
-                    return true
-                }
-                try db.execute(sql: "DELETE FROM version WHERE object_id = ? AND version = ? AND state = 1", arguments: [objectID, version])
-                guard db.changesCount == 1 else { return false }
-                let newest = try Int.fetchOne(db, sql: "SELECT max(version) FROM version WHERE object_id = ? AND state = 1",
-                                              arguments: [objectID])
-                if let newest {
-                    try db.execute(sql: "UPDATE object SET latest_version = ? WHERE id = ?", arguments: [newest, objectID])
-                } else if try Bool.fetchOne(db, sql: "SELECT 1 FROM version WHERE object_id = ?", arguments: [objectID]) != true {
-                    try db.execute(sql: "DELETE FROM object WHERE id = ?", arguments: [objectID])
-                } else {
-                    try db.execute(sql: "UPDATE object SET latest_version = 0 WHERE id = ?", arguments: [objectID])
-                }
-                return true
-            } }
+            let deleted = try await catalog.delete(tenant: tenant, objectID: objectID, version: version)
             guard deleted else {
                 if version != nil { throw CofferError(.notFound, "object \(objectID) has no version \(version!)") }
                 throw try notFound(tenant: tenant, objectID: objectID)
@@ -104,30 +70,17 @@ extension Vault {
     }
 
     /// The committed details of an object, with its name decrypted.
-    func objectInfo(_ db: Database, tenant: String, objectID: String) throws -> ObjectInfo? {
-        guard let row = try Row.fetchOne(db, sql: """
-            SELECT kind, name_sealed, latest_version, created_at, updated_at FROM object
-            WHERE id = ? AND tenant_id = ? AND latest_version > 0
-            """, arguments: [objectID, tenant]) else { return nil }
-        let kind = try Self.storedKind(row)
-        let keys = try classKeys(tenant: tenant, kind: kind)
+    func objectInfo(_ object: SealedObject, tenant: String) throws -> ObjectInfo {
+        let keys = try classKeys(tenant: tenant, kind: object.kind)
         let name: String
         do {
-            let plain = try AESGCM.open(try row.storedBytes("name_sealed", in: "object"), key: keys.name,
-                                        aad: Self.nameAAD(tenant: tenant, objectID: objectID))
+            let plain = try AESGCM.open(object.nameSealed, key: keys.name, aad: Self.nameAAD(tenant: tenant, objectID: object.id))
             name = String(decoding: plain, as: UTF8.self)
         } catch {
-            throw CofferError(.tamperDetected, "object \(objectID): its stored name failed authentication")
+            throw CofferError(.tamperDetected, "object \(object.id): its stored name failed authentication")
         }
-        let versions = try Row.fetchAll(db, sql: """
-            SELECT version, plaintext_size, ciphertext_size, segment_size, digest, committed_at FROM version
-            WHERE object_id = ? AND state = 1 ORDER BY version
-            """, arguments: [objectID]).map { v in
-            try Self.versionInfo(v, number: v.stored("version", in: "version"))
-        }
-        return ObjectInfo(id: objectID, tenant: tenant, kind: kind, name: name, latestVersion: try row.stored("latest_version", in: "object"),
-                          createdAt: try row.stored("created_at", in: "object"), updatedAt: try row.stored("updated_at", in: "object"),
-                          versions: versions)
+        return ObjectInfo(id: object.id, tenant: tenant, kind: object.kind, name: name, latestVersion: object.latestVersion,
+                          createdAt: object.createdAt, updatedAt: object.updatedAt, versions: object.versions)
     }
 }
 

@@ -86,26 +86,9 @@ extension Vault {
             let now = nowMilliseconds()
             let segmentSize = self.segmentSize
             do {
-                let (objectID, version, rowID) = try await content.write { db -> (String, Int, Int64) in
-                    var objectID = newID
-                    var version = 1
-                    if let row = try Row.fetchOne(db, sql: "SELECT id, next_version FROM object WHERE tenant_id = ? AND kind = ? AND name_mac = ?",
-                                                  arguments: [tenant, kind.code, Data(nameMAC)]) {
-                        objectID = try row.stored("id", in: "object")
-                        version = try row.stored("next_version", in: "object")
-                        try db.execute(sql: "UPDATE object SET next_version = next_version + 1 WHERE id = ?", arguments: [objectID])
-                    } else {
-                        try db.execute(sql: """
-                            INSERT INTO object (id, tenant_id, kind, name_mac, name_sealed, latest_version, next_version, created_at, updated_at)
-                            VALUES (?, ?, ?, ?, ?, 0, 2, ?, ?)
-                            """, arguments: [objectID, tenant, kind.code, Data(nameMAC), Data(sealedName), now, now])
-                    }
-                    try db.execute(sql: """
-                        INSERT INTO version (object_id, version, state, writer, data_key_id, segment_size, created_at)
-                        VALUES (?, ?, 0, ?, ?, ?, ?)
-                        """, arguments: [objectID, version, lock.token, keys.id, segmentSize, now])
-                    return (objectID, version, db.lastInsertedRowID)
-                }
+                let (objectID, version, rowID) = try await catalog.reserveVersion(
+                    tenant: tenant, kind: kind, nameMAC: nameMAC, newID: newID, sealedName: sealedName, writer: lock.token,
+                    dataKeyID: keys.id, segmentSize: segmentSize, at: now)
                 return Reservation(keys: keys, objectID: objectID, version: version, rowID: rowID, lock: lock)
             } catch {
                 lock.release()
@@ -133,20 +116,10 @@ extension Vault {
         return (writer.objectID, try await writer.commit())
     }
 
-    /// Deletes a pending version's rows, and its object if nothing else was ever committed.
-    /// With `releasingNumber` (a reservation undone because its decision could not be recorded),
-    /// the object's `next_version` is also given back if no other put took a number since, so
-    /// an access the log did not record leaves the content file as it was.
+    /// Deletes a pending version's rows, and its object if nothing else was ever committed
+    /// (``CatalogStore/deletePendingVersion(row:objectID:releasingNumber:)``).
     func deletePendingVersion(rowID: Int64, objectID: String, releasingNumber: Int? = nil) throws {
-        try content.write { db in
-            try db.execute(sql: "DELETE FROM version WHERE id = ? AND state = 0", arguments: [rowID])
-            if let number = releasingNumber {
-                try db.execute(sql: "UPDATE object SET next_version = ? WHERE id = ? AND next_version = ?",
-                               arguments: [number, objectID, number + 1])
-            }
-            try db.execute(sql: "DELETE FROM object WHERE id = ? AND latest_version = 0 AND NOT EXISTS (SELECT 1 FROM version WHERE object_id = ?)",
-                           arguments: [objectID, objectID])
-        }
+        try catalog.deletePendingVersion(row: rowID, objectID: objectID, releasingNumber: releasingNumber)
     }
 
     /// Removes the pending versions of writers that no longer run (crashed or killed).
@@ -154,18 +127,15 @@ extension Vault {
     @discardableResult
     func removeAbandonedWrites() throws -> Int {
         let writers = directory.appendingPathComponent(FileName.writers)
-        let pending = try content.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, object_id, writer FROM version WHERE state = 0")
-        }
         var removed = 0
-        for row in pending {
-            let token: String? = try row.storedIfPresent("writer", in: "version")
-            guard token.map({ WriterLock.isAbandoned(token: $0, directory: writers) }) ?? true else { continue }
-            try deletePendingVersion(rowID: row.stored("id", in: "version"), objectID: row.stored("object_id", in: "version"))
+        for pending in try catalog.pendingVersions() {
+            guard pending.writer.map({ WriterLock.isAbandoned(token: $0, directory: writers) }) ?? true else { continue }
+            try deletePendingVersion(rowID: pending.row, objectID: pending.objectID)
             removed += 1
         }
         if removed > 0 {
-            _ = try? content.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+            janitor.markPending(.content)
+            janitor.retryPendingNow()
             logger.debug("removed abandoned writes", metadata: ["count": "\(removed)"])
         }
         return removed

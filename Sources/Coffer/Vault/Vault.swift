@@ -40,6 +40,8 @@ public final class Vault: Sendable {
     let tenantStore: TenantStore
     /// The PII vault's persistence (`pii.sqlite`).
     let people: PeopleStore
+    /// The content catalog: objects and versions (`content.sqlite`).
+    let catalog: CatalogStore
     /// What grants take as now (``VaultClock``; tests move it forward instead of sleeping).
     let clock = VaultClock()
     /// Bounds concurrent scrypt hashes (128 MiB each): one core's worth fewer than the blocking
@@ -78,6 +80,7 @@ public final class Vault: Sendable {
         self.accessStore = AccessStore(pool: control)
         self.tenantStore = TenantStore(pool: control)
         self.people = PeopleStore(pool: pii)
+        self.catalog = CatalogStore(pool: content)
     }
 
     deinit { appender.stop() }

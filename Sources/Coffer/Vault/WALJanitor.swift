@@ -32,6 +32,11 @@ final class WALJanitor: Sendable {
     /// The files whose WAL still waits to be emptied.
     var pendingFiles: Set<File> { pending.withLock { $0 } }
 
+    /// Marks `file` pending (tried by the next attempt).
+    func markPending(_ file: File) {
+        _ = pending.withLock { $0.insert(file) }
+    }
+
     /// Marks every file pending: at open, because a process that died between a delete's commit
     /// and its checkpoint left the old pages behind and nothing else would empty them.
     func markAllPending() {

@@ -1,0 +1,151 @@
+import Foundation
+import GRDB
+
+/// An object as the catalog keeps it: its name still sealed.
+struct SealedObject: Sendable {
+    let id: String
+    let kind: ObjectKind
+    let nameSealed: [UInt8]
+    let latestVersion: Int
+    let createdAt: Int64
+    let updatedAt: Int64
+    /// The committed versions, oldest first.
+    let versions: [ObjectVersionInfo]
+}
+
+/// A listing cursor: the last object of the previous page.
+struct CatalogCursor: Sendable {
+    let updatedAt: Int64
+    let id: String
+}
+
+/// Persistence of the content catalog: objects and versions in `content.sqlite` (the segments
+/// are `SegmentStore`'s). The only code that knows the SQL of `object` and `version` outside
+/// the writer's commit; a second engine keeps the same rows in PostgreSQL.
+struct CatalogStore: Sendable {
+    let pool: DatabasePool
+
+    /// A committed object of `tenant`, or nil (another tenant's object is nil too).
+    func object(tenant: String, id: String) async throws -> SealedObject? {
+        try await VaultDatabase.guarded {
+            try await pool.readReleasingEarly { db in try Self.object(db, tenant: tenant, id: id) }
+        }
+    }
+
+    /// One page of `tenant`'s committed objects, most recently updated first, read in one
+    /// transaction; `more` is true when another page follows.
+    func page(tenant: String, kind: ObjectKind?, after cursor: CatalogCursor?, limit: Int) async throws -> (objects: [SealedObject], more: Bool) {
+        var sql = "SELECT id FROM object WHERE tenant_id = ? AND latest_version > 0"
+        var arguments: StatementArguments = [tenant]
+        if let kind {
+            sql += " AND kind = ?"
+            arguments += [kind.code]
+        }
+        if let cursor {
+            sql += " AND (updated_at < ? OR (updated_at = ? AND id < ?))"
+            arguments += [cursor.updatedAt, cursor.updatedAt, cursor.id]
+        }
+        sql += " ORDER BY updated_at DESC, id DESC LIMIT ?"
+        arguments += [limit + 1]
+        let (query, queryArguments) = (sql, arguments)
+        return try await VaultDatabase.guarded {
+            try await pool.readReleasingEarly { db in
+                let ids = try String.fetchAll(db, sql: query, arguments: queryArguments)
+                let objects = try ids.prefix(limit).compactMap { try Self.object(db, tenant: tenant, id: $0) }
+                return (objects, ids.count > limit)
+            }
+        }
+    }
+
+    /// Deletes one committed version, or the object with all its versions (and, by cascade,
+    /// segments) when `version` is nil, in one transaction.
+    /// - Returns: False when there was no such object or version.
+    func delete(tenant: String, objectID: String, version: Int?) async throws -> Bool {
+        try await VaultDatabase.guarded { try await pool.write { db -> Bool in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM object WHERE id = ? AND tenant_id = ? AND latest_version > 0",
+                                    arguments: [objectID, tenant]) == true else { return false }
+            guard let version else {
+                try db.execute(sql: "DELETE FROM object WHERE id = ?", arguments: [objectID])
+                CrashPoint.hit("delete.after-rows")
+                return true
+            }
+            try db.execute(sql: "DELETE FROM version WHERE object_id = ? AND version = ? AND state = 1", arguments: [objectID, version])
+            guard db.changesCount == 1 else { return false }
+            let newest = try Int.fetchOne(db, sql: "SELECT max(version) FROM version WHERE object_id = ? AND state = 1", arguments: [objectID])
+            if let newest {
+                try db.execute(sql: "UPDATE object SET latest_version = ? WHERE id = ?", arguments: [newest, objectID])
+            } else if try Bool.fetchOne(db, sql: "SELECT 1 FROM version WHERE object_id = ?", arguments: [objectID]) != true {
+                try db.execute(sql: "DELETE FROM object WHERE id = ?", arguments: [objectID])
+            } else {
+                try db.execute(sql: "UPDATE object SET latest_version = 0 WHERE id = ?", arguments: [objectID])
+            }
+            return true
+        } }
+    }
+
+    /// Finds the object (tenant, kind, name MAC) or creates it with `newID` and `sealedName`,
+    /// and inserts a pending version row for `writer`, in one transaction.
+    /// - Returns: The object id, the version number and the version's row.
+    func reserveVersion(tenant: String, kind: ObjectKind, nameMAC: [UInt8], newID: String, sealedName: [UInt8], writer: String,
+                        dataKeyID: String, segmentSize: Int, at time: Int64) async throws -> (objectID: String, version: Int, row: Int64) {
+        try await VaultDatabase.guarded { try await pool.write { db in
+            var objectID = newID
+            var version = 1
+            if let row = try Row.fetchOne(db, sql: "SELECT id, next_version FROM object WHERE tenant_id = ? AND kind = ? AND name_mac = ?",
+                                          arguments: [tenant, kind.code, Data(nameMAC)]) {
+                objectID = try row.stored("id", in: "object")
+                version = try row.stored("next_version", in: "object")
+                try db.execute(sql: "UPDATE object SET next_version = next_version + 1 WHERE id = ?", arguments: [objectID])
+            } else {
+                try db.execute(sql: """
+                    INSERT INTO object (id, tenant_id, kind, name_mac, name_sealed, latest_version, next_version, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, 0, 2, ?, ?)
+                    """, arguments: [objectID, tenant, kind.code, Data(nameMAC), Data(sealedName), time, time])
+            }
+            try db.execute(sql: """
+                INSERT INTO version (object_id, version, state, writer, data_key_id, segment_size, created_at)
+                VALUES (?, ?, 0, ?, ?, ?, ?)
+                """, arguments: [objectID, version, writer, dataKeyID, segmentSize, time])
+            return (objectID, version, db.lastInsertedRowID)
+        } }
+    }
+
+    /// Deletes a pending version's rows, and its object if nothing else was ever committed. With
+    /// `releasingNumber` (a reservation undone because its decision could not be recorded), the
+    /// object's `next_version` is also given back if no other put took a number since.
+    func deletePendingVersion(row: Int64, objectID: String, releasingNumber: Int? = nil) throws {
+        try VaultDatabase.guardedSync { try pool.write { db in
+            try db.execute(sql: "DELETE FROM version WHERE id = ? AND state = 0", arguments: [row])
+            if let number = releasingNumber {
+                try db.execute(sql: "UPDATE object SET next_version = ? WHERE id = ? AND next_version = ?",
+                               arguments: [number, objectID, number + 1])
+            }
+            try db.execute(sql: "DELETE FROM object WHERE id = ? AND latest_version = 0 AND NOT EXISTS (SELECT 1 FROM version WHERE object_id = ?)",
+                           arguments: [objectID, objectID])
+        } }
+    }
+
+    /// Every pending version with its writer's token.
+    func pendingVersions() throws -> [(row: Int64, objectID: String, writer: String?)] {
+        try VaultDatabase.guardedSync { try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, object_id, writer FROM version WHERE state = 0").map { row in
+                (row: try row.stored("id", in: "version"), objectID: try row.stored("object_id", in: "version"),
+                 writer: try row.storedIfPresent("writer", in: "version"))
+            }
+        } }
+    }
+
+    private static func object(_ db: Database, tenant: String, id: String) throws -> SealedObject? {
+        guard let row = try Row.fetchOne(db, sql: """
+            SELECT kind, name_sealed, latest_version, created_at, updated_at FROM object
+            WHERE id = ? AND tenant_id = ? AND latest_version > 0
+            """, arguments: [id, tenant]) else { return nil }
+        let versions = try Row.fetchAll(db, sql: """
+            SELECT version, plaintext_size, ciphertext_size, segment_size, digest, committed_at FROM version
+            WHERE object_id = ? AND state = 1 ORDER BY version
+            """, arguments: [id]).map { v in try Vault.versionInfo(v, number: v.stored("version", in: "version")) }
+        return SealedObject(id: id, kind: try Vault.storedKind(row), nameSealed: try row.storedBytes("name_sealed", in: "object"),
+                            latestVersion: try row.stored("latest_version", in: "object"), createdAt: try row.stored("created_at", in: "object"),
+                            updatedAt: try row.stored("updated_at", in: "object"), versions: versions)
+    }
+}
