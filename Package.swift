@@ -35,11 +35,22 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Benchmark-only code (`coffer bench`): the fixed-nonce baseline GCM, the unencrypted
+        // store yardstick, the unaudited vault. Not in any product; reaches the layers below
+        // through `package` access only.
+        .target(
+            name: "CofferBench",
+            dependencies: [
+                "Coffer", "CofferCrypto",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Layer 4: the command-line tool, a thin client of `Coffer`.
         .executableTarget(
             name: "coffer",
             dependencies: [
-                "Coffer",
+                "Coffer", "CofferCrypto", "CofferBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

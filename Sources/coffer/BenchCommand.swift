@@ -1,5 +1,6 @@
 import ArgumentParser
 import Coffer
+import CofferBench
 import Foundation
 
 struct BenchCommand: AsyncParsableCommand {

@@ -47,12 +47,13 @@ func dataKeyContext(id: String, tenant: String, dataClass: String) -> String {
 }
 
 /// Identifiers Coffer makes: a prefix and 128 random bits in lower-case hex.
-func makeIdentifier(_ prefix: String) throws -> String {
+/// - Throws: ``CofferError`` `cryptoFailure` when the random generator fails.
+package func makeIdentifier(_ prefix: String) throws -> String {
     prefix + "_" + (try SecureRandom.bytes(16)).map { String(format: "%02x", $0) }.joined()
 }
 
 /// Milliseconds since 1970.
-func nowMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+package func nowMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
 
 /// The wrap context of a data subject's key.
 func subjectKeyContext(subject: String, tenant: String) -> String {
