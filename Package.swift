@@ -5,7 +5,10 @@ let package = Package(
     name: "Coffer",
     platforms: [.macOS(.v14)],
     products: [
+        // The backend imports both: `Coffer` (the vault) and `CofferCrypto` (keyrings, errors,
+        // the streaming format), which `Coffer`'s public API uses.
         .library(name: "Coffer", targets: ["Coffer"]),
+        .library(name: "CofferCrypto", targets: ["CofferCrypto"]),
         .executable(name: "coffer", targets: ["coffer"]),
     ],
     dependencies: [
@@ -63,7 +66,7 @@ let package = Package(
             name: "CofferTests",
             // `coffer` is built too, so the tests can run the CLI as a separate process.
             dependencies: [
-                "Coffer", "coffer",
+                "Coffer", "CofferCrypto", "coffer",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

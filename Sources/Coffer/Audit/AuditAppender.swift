@@ -1,3 +1,4 @@
+import CofferCrypto
 import Foundation
 
 /// Group commit for the access log: callers hand over a record and suspend; one committer

@@ -1,3 +1,4 @@
+import CofferCrypto
 import Foundation
 
 /// Access-log records as text for other tools: JSON lines, or CSV a spreadsheet can open

@@ -1,3 +1,4 @@
+import CofferCrypto
 /// The hashing of RFC 6962 (Certificate Transparency) Merkle trees over the access log.
 ///
 /// leaf = SHA-256(0x00 || record), node = SHA-256(0x01 || left || right); the empty tree's root

@@ -1,3 +1,4 @@
+import CofferCrypto
 import Foundation
 
 /// A fixed set of threads for work that blocks (file locks, SQLite, scrypt, bulk crypto), so

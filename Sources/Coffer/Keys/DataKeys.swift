@@ -1,3 +1,4 @@
+import CofferCrypto
 import Foundation
 
 /// The keys one (tenant, data class) data key yields, derived with HKDF so each use has its own key.

@@ -1,3 +1,4 @@
+import CofferCrypto
 import Foundation
 
 /// scrypt cost parameters, stored with every hash.

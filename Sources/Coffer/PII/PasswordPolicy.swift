@@ -1,3 +1,4 @@
+import CofferCrypto
 import Foundation
 
 /// Policy P13: a password is accepted if it has at least 8 characters with a digit, a lower-case

@@ -1,3 +1,4 @@
+import CofferCrypto
 /// The kind of a content object. Each kind is a data class with its own data key per tenant,
 /// so retention and erasure can destroy one class without touching the others.
 public struct ObjectKind: Hashable, Sendable, CustomStringConvertible, Codable {

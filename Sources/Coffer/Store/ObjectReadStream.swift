@@ -1,3 +1,4 @@
+import CofferCrypto
 import Foundation
 
 /// The plaintext of one object version, as an `AsyncSequence` of chunks.

@@ -1,3 +1,4 @@
+import CofferCrypto
 /// A point in time as Unix milliseconds, read from and written as RFC 3339 text.
 ///
 /// Coffer keeps every time as Unix milliseconds (UTC). `Timestamp` is the one place that turns
