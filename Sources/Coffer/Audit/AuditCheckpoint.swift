@@ -28,6 +28,8 @@ public struct AuditCheckpoint: Sendable, Codable, Hashable {
     }
 
     /// True when the signature is valid under `publicKey` (hex), or under the checkpoint's own key.
+    /// - Parameter expected: The public key to trust (hex), nil to use the checkpoint's own ``publicKey``.
+    /// - Returns: False for a bad signature or malformed hex.
     public func hasValidSignature(publicKey expected: String? = nil) -> Bool {
         guard let key = [UInt8](hex: expected ?? publicKey), let signature = [UInt8](hex: signature) else { return false }
         return Ed25519.isValid(signature: signature, message: Array(signedText.utf8), publicKey: key)

@@ -4,12 +4,19 @@ import GRDB
 
 /// Filters for ``Vault/auditRecords(_:context:)``. Every filter is optional; results are newest first.
 public struct AuditQuery: Sendable, Hashable {
+    /// Only records of this tenant.
     public var tenant: String?
+    /// Only records of this actor.
     public var actor: String?
+    /// Only records about this data subject.
     public var subject: String?
+    /// Only records about this object.
     public var objectID: String?
+    /// Only records of this action (``AccessAction`` code).
     public var action: String?
+    /// Only records of this purpose (``Purpose`` code).
     public var purpose: String?
+    /// Only records with this outcome.
     public var outcome: AuditRecord.Outcome?
     /// From this time (Unix milliseconds, inclusive).
     public var since: Int64?
@@ -21,6 +28,18 @@ public struct AuditQuery: Sendable, Hashable {
     public var limit: Int
 
     /// Creates a query (by default the newest 100 records).
+    /// - Parameters:
+    ///   - tenant: Only records of this tenant.
+    ///   - actor: Only records of this actor.
+    ///   - subject: Only records about this data subject.
+    ///   - objectID: Only records about this object.
+    ///   - action: Only records of this action code.
+    ///   - purpose: Only records of this purpose code.
+    ///   - outcome: Only records with this outcome.
+    ///   - since: From this time (Unix milliseconds, inclusive).
+    ///   - until: Until this time (Unix milliseconds, exclusive).
+    ///   - before: Only records older than this sequence number.
+    ///   - limit: At most this many records (1...10000).
     public init(tenant: String? = nil, actor: String? = nil, subject: String? = nil, objectID: String? = nil,
                 action: String? = nil, purpose: String? = nil, outcome: AuditRecord.Outcome? = nil, since: Int64? = nil,
                 until: Int64? = nil, before: Int64? = nil, limit: Int = 100) {

@@ -13,12 +13,16 @@ public struct PasswordPolicy: Sendable {
     public var breachCheckForBothForms: Bool
 
     /// Creates a policy.
+    /// - Parameters:
+    ///   - breached: Passwords known from breaches (default: none).
+    ///   - breachCheckForBothForms: Check the list for the 8-character form too.
     public init(breached: BreachedPasswordList = BreachedPasswordList(), breachCheckForBothForms: Bool = true) {
         self.breached = breached
         self.breachCheckForBothForms = breachCheckForBothForms
     }
 
     /// Checks `password`.
+    /// - Parameter password: The candidate password.
     /// - Throws: ``CofferError`` `passwordPolicy` naming every rule the password breaks.
     public func check(_ password: String) throws {
         let characters = Array(password)
@@ -79,6 +83,7 @@ public struct BreachedPasswordList: Sendable {
     public init() {}
 
     /// Loads a list file.
+    /// - Parameter path: The list file.
     /// - Throws: ``CofferError`` `io` when the file cannot be read.
     public init(contentsOf path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -96,6 +101,8 @@ public struct BreachedPasswordList: Sendable {
     public var count: Int { sha1.count + plain.count }
 
     /// True when `password` is in the list.
+    /// - Parameter password: The candidate password.
+    /// - Returns: True when listed, in clear or as its SHA-1 (and, failing closed, when the SHA-1 cannot be computed).
     public func contains(_ password: String) -> Bool {
         if plain.contains(password) { return true }
         guard !sha1.isEmpty else { return false }

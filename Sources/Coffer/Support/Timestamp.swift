@@ -1,4 +1,5 @@
 import CofferCrypto
+
 /// A point in time as Unix milliseconds, read from and written as RFC 3339 text.
 ///
 /// Coffer keeps every time as Unix milliseconds (UTC). `Timestamp` is the one place that turns

@@ -13,7 +13,7 @@ import ServiceLifecycle
 /// - signs an access-log checkpoint when records were appended since the newest one.
 ///
 /// ```swift
-/// let group = ServiceGroup(services: [vault.maintenance, httpServer], logger: logger)
+/// let group = ServiceGroup(services: [vault.makeMaintenance(), httpServer], logger: logger)
 /// try await group.run()
 /// ```
 public final class VaultMaintenance: Service, Sendable {
@@ -35,6 +35,7 @@ public final class VaultMaintenance: Service, Sendable {
 
     /// Runs a pass every ``interval`` until the task is cancelled or the service group shuts
     /// down gracefully; then a last pass empties what it can.
+    /// - Throws: Nothing: passes log their failures and go on (`throws` is `Service`'s signature).
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
