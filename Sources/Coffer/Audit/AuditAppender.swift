@@ -23,7 +23,7 @@ package final class AuditAppender: @unchecked Sendable {
     }
 
     /// Appends `entry`, returning once it is durable.
-    /// - Throws: ``CofferError`` `auditUnavailable` when the log cannot be written.
+    /// - Throws: `CofferError` `auditUnavailable` when the log cannot be written.
     package func append(_ entry: AuditEntry) async throws -> AuditRecord {
         try await withCheckedThrowingContinuation { continuation in
             condition.lock()

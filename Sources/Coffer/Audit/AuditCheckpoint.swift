@@ -66,7 +66,7 @@ extension AuditLog {
     }
 
     /// A checkpoint from its row.
-    /// - Throws: ``CofferError`` `tamperDetected` for a NULL or malformed column.
+    /// - Throws: `CofferError` `tamperDetected` for a NULL or malformed column.
     static func checkpoint(_ row: Row) throws -> AuditCheckpoint {
         let t = "checkpoint"
         return AuditCheckpoint(treeSize: try row.stored("tree_size", in: t), rootHash: try row.storedBytes("root", in: t).hexString,

@@ -59,7 +59,7 @@ public struct AuditQuery: Sendable, Hashable {
 
 extension AuditLog {
     /// The records matching `query`, newest first.
-    /// - Throws: ``CofferError`` `invalidArgument` for a limit outside 1...10000, `storage`.
+    /// - Throws: `CofferError` `invalidArgument` for a limit outside 1...10000, `storage`.
     package func records(_ query: AuditQuery) throws -> [AuditRecord] {
         guard (1...10_000).contains(query.limit) else { throw CofferError(.invalidArgument, "limit must be 1 to 10000") }
         var conditions: [String] = []

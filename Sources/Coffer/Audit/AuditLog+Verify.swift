@@ -27,7 +27,7 @@ extension AuditLog {
     /// first bad record. With `external`, also proves the log extends that checkpoint.
     /// - Parameter external: A checkpoint kept elsewhere that the log must extend.
     /// - Returns: The verdict; a failed check is a verdict, not an error.
-    /// - Throws: ``CofferError`` `storage` when the log cannot be read.
+    /// - Throws: `CofferError` `storage` when the log cannot be read.
     package func verify(extending external: AuditCheckpoint? = nil) throws -> AuditVerification {
         try pool.read { db in
             guard let state = try Row.fetchOne(db, sql: "SELECT tree_size, last_mac, frontier FROM log_state WHERE id = 1") else {

@@ -84,7 +84,7 @@ package final class AuditLog: Sendable {
     }
 
     /// Opens (or creates) the log at `url`, keyed by the keyring's audit-signing key `keyID`.
-    /// - Throws: ``CofferError`` `keyNotFound` when the keyring lacks the key, `storage`.
+    /// - Throws: `CofferError` `keyNotFound` when the keyring lacks the key, `storage`.
     package init(url: URL, keyring: Keyring, keyID: String, logger: Logger) throws {
         let seed = try keyring.secret(id: keyID, purpose: .auditSigning)
         self.keyID = keyID
@@ -109,7 +109,7 @@ package final class AuditLog: Sendable {
 
     /// Appends `entries` in one transaction, durable (WAL fsync) when it returns.
     /// - Returns: The records as stored, with their sequence numbers.
-    /// - Throws: ``CofferError`` `auditUnavailable` when the log cannot be written.
+    /// - Throws: `CofferError` `auditUnavailable` when the log cannot be written.
     package func commit(_ entries: [AuditEntry]) throws -> [AuditRecord] {
         guard let mode = fileMode(path) else {
             throw CofferError(.auditUnavailable, "the access log \(path) is missing; no access is allowed without it")
@@ -169,7 +169,7 @@ package final class AuditLog: Sendable {
     }
 
     /// A record from its row.
-    /// - Throws: ``CofferError`` `tamperDetected` for a NULL or malformed column or an unknown outcome.
+    /// - Throws: `CofferError` `tamperDetected` for a NULL or malformed column or an unknown outcome.
     static func record(_ row: Row) throws -> AuditRecord {
         let t = "record"
         let sequence: Int64 = try row.stored("seq", in: t)

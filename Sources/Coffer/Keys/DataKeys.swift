@@ -26,7 +26,7 @@ struct ClassKeys: Sendable {
     }
 }
 
-/// One row of ``Vault/keyStatus()``: a data key and the KEK it depends on.
+/// One row of ``Vault/keyStatus(context:)``: a data key and the KEK it depends on.
 public struct DataKeyStatus: Sendable, Codable, Hashable {
     /// The data key's id.
     public let id: String
@@ -48,7 +48,7 @@ func dataKeyContext(id: String, tenant: String, dataClass: String) -> String {
 }
 
 /// Identifiers Coffer makes: a prefix and 128 random bits in lower-case hex.
-/// - Throws: ``CofferError`` `cryptoFailure` when the random generator fails.
+/// - Throws: `CofferError` `cryptoFailure` when the random generator fails.
 package func makeIdentifier(_ prefix: String) throws -> String {
     prefix + "_" + (try SecureRandom.bytes(16)).map { String(format: "%02x", $0) }.joined()
 }

@@ -23,7 +23,7 @@ public struct PasswordPolicy: Sendable {
 
     /// Checks `password`.
     /// - Parameter password: The candidate password.
-    /// - Throws: ``CofferError`` `passwordPolicy` naming every rule the password breaks.
+    /// - Throws: `CofferError` `passwordPolicy` naming every rule the password breaks.
     public func check(_ password: String) throws {
         let characters = Array(password)
         let inBreach = breached.contains(password)
@@ -84,7 +84,7 @@ public struct BreachedPasswordList: Sendable {
 
     /// Loads a list file.
     /// - Parameter path: The list file.
-    /// - Throws: ``CofferError`` `io` when the file cannot be read.
+    /// - Throws: `CofferError` `io` when the file cannot be read.
     public init(contentsOf path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CofferError(.io, "cannot read the breached-password list \(path)")

@@ -27,7 +27,7 @@ public struct ObjectKind: Hashable, Sendable, CustomStringConvertible, Codable {
 
     /// The kind with `code`.
     /// - Parameter code: A kind's code, such as `test-script`.
-    /// - Throws: ``CofferError`` `invalidArgument` for an unknown code.
+    /// - Throws: `CofferError` `invalidArgument` for an unknown code.
     public init(parsing code: String) throws {
         guard let known = ObjectKind.all.first(where: { $0.code == code }) else {
             throw CofferError(.invalidArgument, "unknown kind '\(code)'; use one of \(ObjectKind.all.map(\.code).joined(separator: ", "))")

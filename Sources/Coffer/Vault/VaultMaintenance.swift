@@ -8,7 +8,7 @@ import ServiceLifecycle
 ///
 /// Each pass, every ``interval``:
 /// - empties the WALs a delete, correction or rotation could not empty at once because a reader
-///   was in the way (``WALJanitor``), so old ciphertext does not linger in them;
+///   was in the way (the WAL janitor), so old ciphertext does not linger in them;
 /// - removes what writers that died (in any process) left pending;
 /// - signs an access-log checkpoint when records were appended since the newest one.
 ///
