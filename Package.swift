@@ -5,7 +5,10 @@ let package = Package(
     name: "Coffer",
     platforms: [.macOS(.v14)],
     products: [
+        // The backend imports both: `Coffer` (the vault) and `CofferCrypto` (keyrings, errors,
+        // the streaming format), which `Coffer`'s public API uses.
         .library(name: "Coffer", targets: ["Coffer"]),
+        .library(name: "CofferCrypto", targets: ["CofferCrypto"]),
         .executable(name: "coffer", targets: ["coffer"]),
     ],
     dependencies: [
@@ -13,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
+        // Only for `swift package generate-documentation --target Coffer`; no target depends on it.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", exact: "1.5.0"),
     ],
     targets: [
         // Layer 0: libcrypto as a system library (Debian: libssl-dev).
@@ -35,11 +40,22 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Benchmark-only code (`coffer bench`): the fixed-nonce baseline GCM, the unencrypted
+        // store yardstick, the unaudited vault. Not in any product; reaches the layers below
+        // through `package` access only.
+        .target(
+            name: "CofferBench",
+            dependencies: [
+                "Coffer", "CofferCrypto",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Layer 4: the command-line tool, a thin client of `Coffer`.
         .executableTarget(
             name: "coffer",
             dependencies: [
-                "Coffer",
+                "Coffer", "CofferCrypto", "CofferBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -52,7 +68,7 @@ let package = Package(
             name: "CofferTests",
             // `coffer` is built too, so the tests can run the CLI as a separate process.
             dependencies: [
-                "Coffer", "coffer",
+                "Coffer", "CofferCrypto", "coffer",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

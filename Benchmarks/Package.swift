@@ -20,6 +20,7 @@ let package = Package(
             name: "StreamingCore",
             dependencies: [
                 .product(name: "Coffer", package: cofferIdentity),
+                .product(name: "CofferCrypto", package: cofferIdentity),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/StreamingCore",
@@ -29,6 +30,7 @@ let package = Package(
             name: "ConcurrentReads",
             dependencies: [
                 .product(name: "Coffer", package: cofferIdentity),
+                .product(name: "CofferCrypto", package: cofferIdentity),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/ConcurrentReads",

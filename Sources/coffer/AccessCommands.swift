@@ -1,5 +1,6 @@
 import ArgumentParser
 import Coffer
+import CofferCrypto
 import Foundation
 
 /// Parses a time option: an RFC 3339 date-time or a plain date (``Timestamp``, strict).

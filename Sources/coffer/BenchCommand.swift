@@ -1,5 +1,7 @@
 import ArgumentParser
 import Coffer
+import CofferBench
+import CofferCrypto
 import Foundation
 
 struct BenchCommand: AsyncParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Coffer
+import CofferCrypto
 
 struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

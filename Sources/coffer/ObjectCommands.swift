@@ -1,5 +1,6 @@
 import ArgumentParser
 import Coffer
+import CofferCrypto
 import Foundation
 
 struct PutCommand: AsyncParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Coffer
+import CofferCrypto
 import Foundation
 
 /// Options of every `coffer pii` command: the vault and caller, plus the password settings.

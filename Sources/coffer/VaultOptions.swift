@@ -1,5 +1,6 @@
 import ArgumentParser
 import Coffer
+import CofferCrypto
 import Foundation
 
 /// Where the vault is and which keyring opens it.

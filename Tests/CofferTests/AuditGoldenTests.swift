@@ -3,6 +3,7 @@ import GRDB
 import Logging
 import Testing
 @testable import Coffer
+import CofferCrypto
 
 // Access-log records, leaf hashes, chain MACs and a checkpoint signature computed in Python from
 // the documented format (scripts/make-audit-vectors.py). A silent change of the canonical bytes,

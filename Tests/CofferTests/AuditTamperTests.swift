@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import Coffer
+import CofferCrypto
 
 /// One edit of one column of record 5 (a refusal: nobody reading acme's object).
 struct FieldEdit: Sendable, CustomTestStringConvertible {

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import Coffer
+import CofferCrypto
 
 extension AccessContext {
     /// The vault creator ("store-tests") reading the access log with its auditor role.

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import Coffer
+import CofferCrypto
 
 /// Runs the `coffer` binary built beside the tests, as a separate process.
 struct CofferCLI {

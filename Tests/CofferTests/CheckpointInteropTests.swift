@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import Coffer
+import CofferCrypto
 
 /// What `scripts/verify-checkpoint.py` reads: the checkpoint, the log's leaf hashes and records.
 private struct CheckpointExport: Encodable {

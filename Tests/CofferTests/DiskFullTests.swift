@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Coffer
+import CofferCrypto
 
 /// A tmpfs of `megabytes` mounted on a fresh directory for the duration of `body` (Coffer's
 /// tests run as root on Linux, like CI).

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import Coffer
+import CofferCrypto
 
 // Fail closed beyond the file-mode pre-check: the log file deleted while the vault is open, calls
 // after close(), a read-only vault directory, and a real write failure (a full filesystem under

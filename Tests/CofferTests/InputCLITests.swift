@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import Coffer
+import CofferCrypto
 
 @Suite("CLI input and failure handling")
 struct InputCLITests {

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import Coffer
+import CofferCrypto
 
 @Suite("Input validation: names, identifiers, ranges")
 struct InputValidationTests {

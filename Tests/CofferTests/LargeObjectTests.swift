@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Coffer
+import CofferCrypto
 
 @Suite("Large objects")
 struct LargeObjectTests {

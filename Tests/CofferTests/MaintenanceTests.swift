@@ -4,6 +4,7 @@ import Logging
 import ServiceLifecycle
 import Testing
 @testable import Coffer
+import CofferCrypto
 
 /// A read transaction on `file` from another connection, held until `release()`: it keeps the
 /// WAL from being checkpointed past its snapshot, as a long reader in another process would.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Coffer
+import CofferCrypto
 
 /// A CLI vault (operator `cli-test`, tenant `acme`, privacy officer `po`) in a fresh temporary directory.
 private func withPIICLI(_ body: (CofferCLI) async throws -> Void) async throws {

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import Coffer
+import CofferCrypto
 
 // The PII file and the subject keys edited by someone with write access to the files but not the
 // keyring. Values are sealed under the subject's key with the subject and field in the associated

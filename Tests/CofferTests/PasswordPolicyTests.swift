@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import Coffer
+import CofferCrypto
 
 /// The message `policy` refuses `password` with, or nil when it accepts it.
 private func refusal(_ password: String, _ policy: PasswordPolicy = PasswordPolicy()) -> String? {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Coffer
+import CofferCrypto
 
 /// What a finished child process left: its exit status (128 + signal when a signal ended it),
 /// standard output and standard error.

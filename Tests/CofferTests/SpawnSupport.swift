@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Coffer
+import CofferCrypto
 
 /// A `coffer` process started with `posix_spawn`, its standard output and error going to files.
 ///

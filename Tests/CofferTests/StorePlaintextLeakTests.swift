@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Coffer
+import CofferCrypto
 
 private let contentMarker = Array("COFFER-PLAINTEXT-MARKER-7f3a9c".utf8)
 private let nameMarker = "COFFER-NAME-MARKER-51d2e8"

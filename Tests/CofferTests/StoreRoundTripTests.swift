@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Coffer
+import CofferCrypto
 
 /// Sizes at and around the segment boundaries of a 4096-byte segment (4040 plaintext bytes in
 /// segment 0, 4080 in later ones), and one that spans more than one encryptor batch.

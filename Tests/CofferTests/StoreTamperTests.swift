@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import Coffer
+import CofferCrypto
 
 /// Five segments at 4096 bytes: plaintext offsets 0, 4040, 8120, 12200 and 16280 (100 bytes).
 private let tamperSize = 4040 + 4080 * 3 + 100

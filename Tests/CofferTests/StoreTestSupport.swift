@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import Coffer
+import CofferCrypto
 
 /// The segment size most store tests use, so segment boundaries are cheap to reach.
 let testSegmentSize = 4096

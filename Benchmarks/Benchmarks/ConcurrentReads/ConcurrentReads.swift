@@ -5,6 +5,7 @@
 // 200 concurrent gets, so gets per second = iterations per second x 200 (docs/benchmarks.md).
 import Benchmark
 import Coffer
+import CofferCrypto
 import Foundation
 import Synchronization
 

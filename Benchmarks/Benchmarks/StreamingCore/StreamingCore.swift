@@ -3,6 +3,7 @@
 // throughput is reported through `scaledIterations` as bytes (see docs/benchmarks.md).
 import Benchmark
 import Coffer
+import CofferCrypto
 
 let payload = 64 * 1024 * 1024
 

@@ -1,3 +1,4 @@
+import CofferCrypto
 /// Who is accessing data and why. Every vault operation takes one; it is what policy decides on
 /// and what the access log records.
 public struct AccessContext: Sendable, Hashable {

@@ -1,3 +1,4 @@
+import CofferCrypto
 import Foundation
 
 /// One access on its way through ``Vault/guarded(_:_:resolve:refine:_:)``: what it is about and

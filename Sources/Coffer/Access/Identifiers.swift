@@ -1,3 +1,5 @@
+import CofferCrypto
+
 /// The rules for the identifiers Coffer stores, decides on and logs: principal ids (actors,
 /// grantees, the operator of a new vault), tenant ids, and the subject, object and grant ids
 /// callers pass in. A refused identifier is refused before policy, so nothing is recorded for it.

@@ -1,3 +1,5 @@
+import CofferCrypto
+
 /// The access policy: which role may do what, on which data, for which purposes. Deny by default.
 ///
 /// | role | may | purposes |

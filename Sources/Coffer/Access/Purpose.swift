@@ -1,3 +1,5 @@
+import CofferCrypto
+
 /// Why data is accessed: a code from a closed set. Every operation carries one.
 public struct Purpose: Hashable, Sendable, CustomStringConvertible, Codable {
     /// The code as stored in the access log.

@@ -1,3 +1,5 @@
+import CofferCrypto
+
 /// What a principal may do. Deny by default: a principal can do only what one of its roles allows.
 public struct Role: Hashable, Sendable, Codable, CustomStringConvertible, Comparable {
     /// The role's code.

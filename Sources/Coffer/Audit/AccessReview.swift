@@ -5,47 +5,77 @@ import Foundation
 public struct AccessReview: Sendable, Codable, Hashable {
     /// One actor's accesses in the period.
     public struct ActorSummary: Sendable, Codable, Hashable {
+        /// The principal id.
         public let actor: String
+        /// The roles that allowed its accesses, sorted.
         public let roles: [String]
+        /// Its records in the period, whatever their outcome.
         public let total: Int
+        /// Allowed accesses per data class code.
         public let allowedByDataClass: [String: Int]
+        /// Refused accesses.
         public let denied: Int
+        /// Allowed accesses that then failed.
         public let errors: Int
+        /// Bytes served or stored by its allowed accesses.
         public let bytes: Int64
     }
 
     /// One access to personal data.
     public struct PIIAccess: Sendable, Codable, Hashable {
+        /// The record's position in the log.
         public let sequence: Int64
+        /// When (Unix milliseconds).
         public let time: Int64
+        /// Who.
         public let actor: String
+        /// The tenant concerned.
         public let tenant: String?
+        /// The data subject concerned.
         public let subject: String?
+        /// What was done (``AccessAction`` code).
         public let action: String
+        /// Why (``Purpose`` code).
         public let purpose: String
+        /// The caller's justification.
         public let justification: String?
+        /// The grant that allowed it, if one did.
         public let grantID: String?
+        /// `allowed`, `denied` or `error`.
         public let outcome: String
     }
 
     /// A refused access.
     public struct Refusal: Sendable, Codable, Hashable {
+        /// The record's position in the log.
         public let sequence: Int64
+        /// When (Unix milliseconds).
         public let time: Int64
+        /// Who.
         public let actor: String
+        /// What was asked (``AccessAction`` code).
         public let action: String
+        /// On which data (``DataClass`` code).
         public let dataClass: String
+        /// The tenant concerned.
         public let tenant: String?
+        /// Why (``Purpose`` code).
         public let purpose: String
+        /// Why it was refused (policy text, no data values).
         public let reason: String?
     }
 
     /// An actor whose volume stands out.
     public struct Outlier: Sendable, Codable, Hashable {
+        /// The principal id.
         public let actor: String
+        /// Its records in the period.
         public let accesses: Int
+        /// Bytes of its allowed accesses.
         public let bytes: Int64
+        /// The median actor's record count.
         public let medianAccesses: Int
+        /// What stands out, for people.
         public let why: String
     }
 
@@ -55,11 +85,16 @@ public struct AccessReview: Sendable, Codable, Hashable {
     public let to: Int64
     /// Records in the period.
     public let totalRecords: Int
+    /// Every actor with records in the period, sorted by id.
     public let actors: [ActorSummary]
+    /// Every access to personal data, allowed or not, in log order.
     public let piiAccesses: [PIIAccess]
     /// Allowed PII accesses that no grant covered (privacy officers' subject requests, or anomalies).
     public let outsideGrant: [PIIAccess]
+    /// Every refused access, in log order.
     public let refusals: [Refusal]
+    /// Actors with at least 20 records and over 5 times the median count, or over 5 times the
+    /// median bytes (and at least 1 MiB).
     public let outliers: [Outlier]
 
     init(from: Int64, to: Int64, records: [AuditRecord]) {

@@ -1,9 +1,10 @@
+import CofferCrypto
 import Foundation
 
 /// Group commit for the access log: callers hand over a record and suspend; one committer
 /// thread writes everything that queued up meanwhile in a single transaction and fsync, then
 /// resumes every caller. Under load many records share one fsync; alone, a record costs one.
-final class AuditAppender: @unchecked Sendable {
+package final class AuditAppender: @unchecked Sendable {
     // @unchecked: `pending` and `stopping` are touched only with `condition` locked.
     private let log: AuditLog
     private let condition = NSCondition()
@@ -22,8 +23,8 @@ final class AuditAppender: @unchecked Sendable {
     }
 
     /// Appends `entry`, returning once it is durable.
-    /// - Throws: ``CofferError`` `auditUnavailable` when the log cannot be written.
-    func append(_ entry: AuditEntry) async throws -> AuditRecord {
+    /// - Throws: `CofferError` `auditUnavailable` when the log cannot be written.
+    package func append(_ entry: AuditEntry) async throws -> AuditRecord {
         try await withCheckedThrowingContinuation { continuation in
             condition.lock()
             defer { condition.unlock() }

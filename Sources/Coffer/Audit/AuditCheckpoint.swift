@@ -1,3 +1,4 @@
+import CofferCrypto
 import Foundation
 import GRDB
 
@@ -27,6 +28,8 @@ public struct AuditCheckpoint: Sendable, Codable, Hashable {
     }
 
     /// True when the signature is valid under `publicKey` (hex), or under the checkpoint's own key.
+    /// - Parameter expected: The public key to trust (hex), nil to use the checkpoint's own ``publicKey``.
+    /// - Returns: False for a bad signature or malformed hex.
     public func hasValidSignature(publicKey expected: String? = nil) -> Bool {
         guard let key = [UInt8](hex: expected ?? publicKey), let signature = [UInt8](hex: signature) else { return false }
         return Ed25519.isValid(signature: signature, message: Array(signedText.utf8), publicKey: key)
@@ -63,7 +66,7 @@ extension AuditLog {
     }
 
     /// A checkpoint from its row.
-    /// - Throws: ``CofferError`` `tamperDetected` for a NULL or malformed column.
+    /// - Throws: `CofferError` `tamperDetected` for a NULL or malformed column.
     static func checkpoint(_ row: Row) throws -> AuditCheckpoint {
         let t = "checkpoint"
         return AuditCheckpoint(treeSize: try row.stored("tree_size", in: t), rootHash: try row.storedBytes("root", in: t).hexString,

@@ -1,3 +1,4 @@
+import CofferCrypto
 import Foundation
 
 /// Access-log records as text for other tools: JSON lines, or CSV a spreadsheet can open
@@ -32,7 +33,7 @@ public enum AuditExport {
     /// One record as a JSON object on one line (keys sorted; JSON escapes control characters).
     /// - Parameter record: The record.
     /// - Returns: The line.
-    /// - Throws: ``CofferError`` `invalidFormat` if the record cannot be encoded.
+    /// - Throws: `CofferError` `invalidFormat` if the record cannot be encoded.
     public static func jsonLine(_ record: AuditRecord) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -48,7 +49,7 @@ public enum AuditExport {
     ///   - records: The records, in the order to write them.
     ///   - format: JSON lines or CSV.
     /// - Returns: The lines, without line breaks.
-    /// - Throws: ``CofferError`` `invalidFormat` if a record cannot be encoded.
+    /// - Throws: `CofferError` `invalidFormat` if a record cannot be encoded.
     public static func lines(_ records: [AuditRecord], format: Format) throws -> [String] {
         switch format {
         case .jsonLines: return try records.map(jsonLine)

@@ -1,14 +1,22 @@
+import CofferCrypto
 import Foundation
 import GRDB
 
 /// Filters for ``Vault/auditRecords(_:context:)``. Every filter is optional; results are newest first.
 public struct AuditQuery: Sendable, Hashable {
+    /// Only records of this tenant.
     public var tenant: String?
+    /// Only records of this actor.
     public var actor: String?
+    /// Only records about this data subject.
     public var subject: String?
+    /// Only records about this object.
     public var objectID: String?
+    /// Only records of this action (``AccessAction`` code).
     public var action: String?
+    /// Only records of this purpose (``Purpose`` code).
     public var purpose: String?
+    /// Only records with this outcome.
     public var outcome: AuditRecord.Outcome?
     /// From this time (Unix milliseconds, inclusive).
     public var since: Int64?
@@ -20,6 +28,18 @@ public struct AuditQuery: Sendable, Hashable {
     public var limit: Int
 
     /// Creates a query (by default the newest 100 records).
+    /// - Parameters:
+    ///   - tenant: Only records of this tenant.
+    ///   - actor: Only records of this actor.
+    ///   - subject: Only records about this data subject.
+    ///   - objectID: Only records about this object.
+    ///   - action: Only records of this action code.
+    ///   - purpose: Only records of this purpose code.
+    ///   - outcome: Only records with this outcome.
+    ///   - since: From this time (Unix milliseconds, inclusive).
+    ///   - until: Until this time (Unix milliseconds, exclusive).
+    ///   - before: Only records older than this sequence number.
+    ///   - limit: At most this many records (1...10000).
     public init(tenant: String? = nil, actor: String? = nil, subject: String? = nil, objectID: String? = nil,
                 action: String? = nil, purpose: String? = nil, outcome: AuditRecord.Outcome? = nil, since: Int64? = nil,
                 until: Int64? = nil, before: Int64? = nil, limit: Int = 100) {
@@ -38,7 +58,9 @@ public struct AuditQuery: Sendable, Hashable {
 }
 
 extension AuditLog {
-    func records(_ query: AuditQuery) throws -> [AuditRecord] {
+    /// The records matching `query`, newest first.
+    /// - Throws: `CofferError` `invalidArgument` for a limit outside 1...10000, `storage`.
+    package func records(_ query: AuditQuery) throws -> [AuditRecord] {
         guard (1...10_000).contains(query.limit) else { throw CofferError(.invalidArgument, "limit must be 1 to 10000") }
         var conditions: [String] = []
         var arguments: StatementArguments = []

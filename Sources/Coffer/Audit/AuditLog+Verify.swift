@@ -1,3 +1,4 @@
+import CofferCrypto
 import Foundation
 import GRDB
 
@@ -24,7 +25,10 @@ public struct AuditVerification: Sendable, Codable, Hashable {
 extension AuditLog {
     /// Recomputes every leaf, the MAC chain, the Merkle tree and every checkpoint, and names the
     /// first bad record. With `external`, also proves the log extends that checkpoint.
-    func verify(extending external: AuditCheckpoint? = nil) throws -> AuditVerification {
+    /// - Parameter external: A checkpoint kept elsewhere that the log must extend.
+    /// - Returns: The verdict; a failed check is a verdict, not an error.
+    /// - Throws: `CofferError` `storage` when the log cannot be read.
+    package func verify(extending external: AuditCheckpoint? = nil) throws -> AuditVerification {
         try pool.read { db in
             guard let state = try Row.fetchOne(db, sql: "SELECT tree_size, last_mac, frontier FROM log_state WHERE id = 1") else {
                 return failure(0, 0, "the log's state row is missing", size: 0, root: [], checkpoints: 0, pruned: 1)

@@ -1,3 +1,4 @@
+import CofferCrypto
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -11,8 +12,12 @@ import Logging
 /// record's (HMAC-SHA256 under a key derived from the keyring's audit-signing key), so editing,
 /// reordering, deleting or forging a record breaks the chain at that record. Signed checkpoints
 /// (tree size, root, time; Ed25519) fix the history so far and can be kept elsewhere.
-final class AuditLog: Sendable {
-    let pool: DatabasePool
+///
+/// `package`, not public: the vault reaches it through ``Vault``'s audit API; the benchmark
+/// target (CofferBench) fills and queries logs of its own.
+package final class AuditLog: Sendable {
+    /// `audit.sqlite`. `package` for the benchmark, which closes the logs it fills.
+    package let pool: DatabasePool
     let path: String
     let macKey: SecureBytes
     let signingKey: Ed25519SigningKey
@@ -79,7 +84,8 @@ final class AuditLog: Sendable {
     }
 
     /// Opens (or creates) the log at `url`, keyed by the keyring's audit-signing key `keyID`.
-    init(url: URL, keyring: Keyring, keyID: String, logger: Logger) throws {
+    /// - Throws: `CofferError` `keyNotFound` when the keyring lacks the key, `storage`.
+    package init(url: URL, keyring: Keyring, keyID: String, logger: Logger) throws {
         let seed = try keyring.secret(id: keyID, purpose: .auditSigning)
         self.keyID = keyID
         macKey = try HKDF.deriveKey(from: seed, salt: [UInt8](), info: Array("coffer/audit/mac".utf8), length: 32)
@@ -103,8 +109,8 @@ final class AuditLog: Sendable {
 
     /// Appends `entries` in one transaction, durable (WAL fsync) when it returns.
     /// - Returns: The records as stored, with their sequence numbers.
-    /// - Throws: ``CofferError`` `auditUnavailable` when the log cannot be written.
-    func commit(_ entries: [AuditEntry]) throws -> [AuditRecord] {
+    /// - Throws: `CofferError` `auditUnavailable` when the log cannot be written.
+    package func commit(_ entries: [AuditEntry]) throws -> [AuditRecord] {
         guard let mode = fileMode(path) else {
             throw CofferError(.auditUnavailable, "the access log \(path) is missing; no access is allowed without it")
         }
@@ -163,7 +169,7 @@ final class AuditLog: Sendable {
     }
 
     /// A record from its row.
-    /// - Throws: ``CofferError`` `tamperDetected` for a NULL or malformed column or an unknown outcome.
+    /// - Throws: `CofferError` `tamperDetected` for a NULL or malformed column or an unknown outcome.
     static func record(_ row: Row) throws -> AuditRecord {
         let t = "record"
         let sequence: Int64 = try row.stored("seq", in: t)

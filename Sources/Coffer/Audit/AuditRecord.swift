@@ -74,8 +74,9 @@ public struct AuditRecord: Sendable, Codable, Hashable {
     }
 }
 
-/// A record before the log gives it a sequence number.
-struct AuditEntry: Sendable {
+/// A record before the log gives it a sequence number. `package` so the benchmark target can
+/// append made-up records.
+package struct AuditEntry: Sendable {
     var time: Int64
     var actor: String
     var role: String?
@@ -95,6 +96,33 @@ struct AuditEntry: Sendable {
     var client: String?
     var grantID: String?
     var reason: String?
+
+    /// An entry with every field given (the memberwise initialiser, at `package` access).
+    package init(time: Int64, actor: String, role: String? = nil, tenant: String? = nil, subject: String? = nil,
+                 objectID: String? = nil, objectVersion: Int? = nil, objectKind: String? = nil, action: AccessAction,
+                 dataClass: DataClass, purpose: Purpose, justification: String? = nil, outcome: AuditRecord.Outcome,
+                 errorCode: String? = nil, bytes: Int64? = nil, requestID: String? = nil, client: String? = nil,
+                 grantID: String? = nil, reason: String? = nil) {
+        self.time = time
+        self.actor = actor
+        self.role = role
+        self.tenant = tenant
+        self.subject = subject
+        self.objectID = objectID
+        self.objectVersion = objectVersion
+        self.objectKind = objectKind
+        self.action = action
+        self.dataClass = dataClass
+        self.purpose = purpose
+        self.justification = justification
+        self.outcome = outcome
+        self.errorCode = errorCode
+        self.bytes = bytes
+        self.requestID = requestID
+        self.client = client
+        self.grantID = grantID
+        self.reason = reason
+    }
 
     func record(sequence: Int64) -> AuditRecord {
         AuditRecord(sequence: sequence, time: time, actor: actor, role: role, tenant: tenant, subject: subject,

@@ -1,20 +1,30 @@
+import CofferCrypto
+
 /// The hashing of RFC 6962 (Certificate Transparency) Merkle trees over the access log.
 ///
 /// leaf = SHA-256(0x00 || record), node = SHA-256(0x01 || left || right); the empty tree's root
 /// is SHA-256 of nothing.
 public enum MerkleTree {
     /// The hash of a leaf holding `data`.
+    /// - Parameter data: The leaf's bytes (a record's canonical bytes).
+    /// - Returns: SHA-256(0x00 || data).
     public static func leafHash(_ data: [UInt8]) -> [UInt8] {
         // SHA-256 of a short in-memory buffer cannot fail once the algorithm is fetched.
         (try? SHA256.hash([0x00] + data)) ?? []
     }
 
     /// The hash of an interior node.
+    /// - Parameters:
+    ///   - left: The left child's hash.
+    ///   - right: The right child's hash.
+    /// - Returns: SHA-256(0x01 || left || right).
     public static func nodeHash(_ left: [UInt8], _ right: [UInt8]) -> [UInt8] {
         (try? SHA256.hash([0x01] + left + right)) ?? []
     }
 
     /// The root of the tree over `leaves` (already leaf-hashed).
+    /// - Parameter leaves: Leaf hashes, in order.
+    /// - Returns: The 32-byte root (SHA-256 of nothing for no leaves).
     public static func root(_ leaves: ArraySlice<[UInt8]>) -> [UInt8] {
         switch leaves.count {
         case 0: return (try? SHA256.hash([UInt8]())) ?? []
@@ -27,6 +37,10 @@ public enum MerkleTree {
     }
 
     /// The inclusion proof (audit path) of leaf `index` in the tree over `leaves` (RFC 6962 PATH).
+    /// - Parameters:
+    ///   - index: The leaf, from 0.
+    ///   - leaves: Leaf hashes, in order.
+    /// - Returns: The sibling hashes from the leaf up to the root.
     public static func inclusionProof(index: Int, _ leaves: ArraySlice<[UInt8]>) -> [[UInt8]] {
         guard leaves.count > 1 else { return [] }
         let k = largestPowerOfTwo(below: leaves.count)
@@ -38,6 +52,13 @@ public enum MerkleTree {
     }
 
     /// Checks an inclusion proof (RFC 9162, section 2.1.3.2).
+    /// - Parameters:
+    ///   - leafHash: The leaf's hash.
+    ///   - index: The leaf, from 0.
+    ///   - treeSize: Leaves in the tree.
+    ///   - proof: The audit path, from the leaf up.
+    ///   - root: The root the proof must lead to.
+    /// - Returns: True when the proof leads from the leaf to `root`.
     public static func verifyInclusion(leafHash: [UInt8], index: Int64, treeSize: Int64, proof: [[UInt8]],
                                        root: [UInt8]) -> Bool {
         guard index >= 0, index < treeSize else { return false }

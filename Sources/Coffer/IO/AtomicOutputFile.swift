@@ -1,3 +1,4 @@
+import CofferCrypto
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -19,7 +20,7 @@ public final class AtomicOutputFile {
 
     /// Creates the temporary file.
     /// - Parameter path: Where the file should appear on success.
-    /// - Throws: ``CofferError`` `io` when the directory is not writable.
+    /// - Throws: `CofferError` `io` when the directory is not writable.
     public init(path: String) throws {
         self.path = path
         var info = stat()
@@ -42,7 +43,7 @@ public final class AtomicOutputFile {
     }
 
     /// Flushes the file to disk and renames it into place.
-    /// - Throws: ``CofferError`` `io`; the temporary file is removed on failure.
+    /// - Throws: `CofferError` `io`; the temporary file is removed on failure.
     public func commit() throws {
         guard !done else { return }
         done = true

@@ -1,3 +1,4 @@
+import CofferCrypto
 import Foundation
 
 /// A fixed set of threads for work that blocks (file locks, SQLite, scrypt, bulk crypto), so
@@ -29,7 +30,7 @@ final class BlockingPool: @unchecked Sendable {
     }
 
     /// Runs `body` on a pool thread and returns its result.
-    /// - Throws: What `body` throws; ``CofferError`` `io` when the pool was stopped.
+    /// - Throws: What `body` throws; `CofferError` `io` when the pool was stopped.
     func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             condition.lock()

@@ -1,3 +1,4 @@
+import CofferCrypto
 import Foundation
 
 /// The keys one (tenant, data class) data key yields, derived with HKDF so each use has its own key.
@@ -25,7 +26,7 @@ struct ClassKeys: Sendable {
     }
 }
 
-/// One row of ``Vault/keyStatus()``: a data key and the KEK it depends on.
+/// One row of ``Vault/keyStatus(context:)``: a data key and the KEK it depends on.
 public struct DataKeyStatus: Sendable, Codable, Hashable {
     /// The data key's id.
     public let id: String
@@ -47,12 +48,13 @@ func dataKeyContext(id: String, tenant: String, dataClass: String) -> String {
 }
 
 /// Identifiers Coffer makes: a prefix and 128 random bits in lower-case hex.
-func makeIdentifier(_ prefix: String) throws -> String {
+/// - Throws: `CofferError` `cryptoFailure` when the random generator fails.
+package func makeIdentifier(_ prefix: String) throws -> String {
     prefix + "_" + (try SecureRandom.bytes(16)).map { String(format: "%02x", $0) }.joined()
 }
 
 /// Milliseconds since 1970.
-func nowMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+package func nowMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
 
 /// The wrap context of a data subject's key.
 func subjectKeyContext(subject: String, tenant: String) -> String {

@@ -1,3 +1,4 @@
+import CofferCrypto
 import Foundation
 import GRDB
 
@@ -46,7 +47,7 @@ struct KeyStore: Sendable {
     // MARK: Reading
 
     /// The wrap state.
-    /// - Throws: ``CofferError`` `schemaMismatch` when the control file has no keyring check.
+    /// - Throws: `CofferError` `schemaMismatch` when the control file has no keyring check.
     func wrapState() throws -> WrapState {
         try guardedRead { db in try Self.wrapState(db) }
     }
@@ -163,7 +164,7 @@ struct KeyStore: Sendable {
 
     /// Registers `tenant` with its data keys in one transaction, provided they are wrapped under
     /// the vault's wrap target.
-    /// - Throws: ``StaleWrapKEK`` when the wrap target has moved on; ``CofferError``
+    /// - Throws: ``StaleWrapKEK`` when the wrap target has moved on; `CofferError`
     ///   `alreadyExists`.
     func insertTenant(_ tenant: String, keys: [StoredKey], now: Int64) throws {
         try guardedWrite { db in

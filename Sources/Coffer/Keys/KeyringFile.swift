@@ -1,3 +1,4 @@
+import CofferCrypto
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -35,7 +36,7 @@ public struct KeyringFile: Sendable, Hashable {
 
     /// Reads the keyring as it is on disk now.
     /// - Returns: The keyring.
-    /// - Throws: ``CofferError`` `keyringUnreadable`, `keyringInsecure`, `keyringMalformed`.
+    /// - Throws: `CofferError` `keyringUnreadable`, `keyringInsecure`, `keyringMalformed`.
     public func load() throws -> Keyring {
         try Keyring.load(from: path)
     }
@@ -44,7 +45,7 @@ public struct KeyringFile: Sendable, Hashable {
     /// audit-signing key. An existing file is never overwritten.
     /// - Parameter development: Marks the keyring as a development keyring.
     /// - Returns: The keyring written.
-    /// - Throws: ``CofferError`` `alreadyExists`, `io`.
+    /// - Throws: `CofferError` `alreadyExists`, `io`.
     @discardableResult
     public func create(development: Bool = false) throws -> Keyring {
         let keyring = try Keyring.generate(development: development)
@@ -57,7 +58,7 @@ public struct KeyringFile: Sendable, Hashable {
     /// ``previousPath``, and read back before this returns.
     /// - Parameter change: Makes the new keyring from the current one.
     /// - Returns: The keyring as saved.
-    /// - Throws: What `change` throws; ``CofferError`` `io` when the file cannot be locked,
+    /// - Throws: What `change` throws; `CofferError` `io` when the file cannot be locked,
     ///   written or read back the same; loading errors.
     @discardableResult
     public func update(_ change: (Keyring) throws -> Keyring) throws -> Keyring {
@@ -68,7 +69,7 @@ public struct KeyringFile: Sendable, Hashable {
     /// Blocks while another process changes the keyring.
     /// - Parameter purpose: `blindIndex` or `auditSigning`.
     /// - Returns: The keyring as saved.
-    /// - Throws: ``CofferError`` `alreadyExists` when the keyring has a key for that purpose (a
+    /// - Throws: `CofferError` `alreadyExists` when the keyring has a key for that purpose (a
     ///   vault keeps using the one it recorded), `invalidArgument` for key encryption.
     @discardableResult
     public func addKey(for purpose: Keyring.Purpose) throws -> Keyring {

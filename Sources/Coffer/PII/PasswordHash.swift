@@ -1,13 +1,20 @@
+import CofferCrypto
 import Foundation
 
 /// scrypt cost parameters, stored with every hash.
 public struct PasswordHashParameters: Sendable, Hashable, Comparable {
     /// log2 of N.
     public let logN: Int
+    /// Block size.
     public let r: Int
+    /// Parallelism.
     public let p: Int
 
     /// Creates parameters.
+    /// - Parameters:
+    ///   - logN: log2 of N, the CPU and memory cost (10...20).
+    ///   - r: Block size (1...32).
+    ///   - p: Parallelism (1...16).
     public init(logN: Int, r: Int, p: Int) {
         self.logN = logN
         self.r = r
@@ -19,6 +26,7 @@ public struct PasswordHashParameters: Sendable, Hashable, Comparable {
 
     /// Total work, to tell whether a stored hash is weaker than today's parameters.
     var cost: Int { (1 << logN) * r * p }
+    /// True when `a` costs less work than `b` (N × r × p).
     public static func < (a: PasswordHashParameters, b: PasswordHashParameters) -> Bool { a.cost < b.cost }
 }
 

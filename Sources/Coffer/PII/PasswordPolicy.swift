@@ -1,3 +1,4 @@
+import CofferCrypto
 import Foundation
 
 /// Policy P13: a password is accepted if it has at least 8 characters with a digit, a lower-case
@@ -12,13 +13,17 @@ public struct PasswordPolicy: Sendable {
     public var breachCheckForBothForms: Bool
 
     /// Creates a policy.
+    /// - Parameters:
+    ///   - breached: Passwords known from breaches (default: none).
+    ///   - breachCheckForBothForms: Check the list for the 8-character form too.
     public init(breached: BreachedPasswordList = BreachedPasswordList(), breachCheckForBothForms: Bool = true) {
         self.breached = breached
         self.breachCheckForBothForms = breachCheckForBothForms
     }
 
     /// Checks `password`.
-    /// - Throws: ``CofferError`` `passwordPolicy` naming every rule the password breaks.
+    /// - Parameter password: The candidate password.
+    /// - Throws: `CofferError` `passwordPolicy` naming every rule the password breaks.
     public func check(_ password: String) throws {
         let characters = Array(password)
         let inBreach = breached.contains(password)
@@ -78,7 +83,8 @@ public struct BreachedPasswordList: Sendable {
     public init() {}
 
     /// Loads a list file.
-    /// - Throws: ``CofferError`` `io` when the file cannot be read.
+    /// - Parameter path: The list file.
+    /// - Throws: `CofferError` `io` when the file cannot be read.
     public init(contentsOf path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CofferError(.io, "cannot read the breached-password list \(path)")
@@ -95,6 +101,8 @@ public struct BreachedPasswordList: Sendable {
     public var count: Int { sha1.count + plain.count }
 
     /// True when `password` is in the list.
+    /// - Parameter password: The candidate password.
+    /// - Returns: True when listed, in clear or as its SHA-1 (and, failing closed, when the SHA-1 cannot be computed).
     public func contains(_ password: String) -> Bool {
         if plain.contains(password) { return true }
         guard !sha1.isEmpty else { return false }

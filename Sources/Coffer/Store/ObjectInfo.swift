@@ -48,6 +48,10 @@ public struct ObjectFilter: Sendable, Hashable {
     public var cursor: String?
 
     /// Creates a filter.
+    /// - Parameters:
+    ///   - kind: Only objects of this kind (nil for every kind).
+    ///   - limit: At most this many objects (1...1000).
+    ///   - cursor: Continue after this cursor (nil for the first page).
     public init(kind: ObjectKind? = nil, limit: Int = 100, cursor: String? = nil) {
         self.kind = kind
         self.limit = limit

@@ -1,3 +1,5 @@
+import CofferCrypto
+
 /// The kind of a content object. Each kind is a data class with its own data key per tenant,
 /// so retention and erasure can destroy one class without touching the others.
 public struct ObjectKind: Hashable, Sendable, CustomStringConvertible, Codable {
@@ -24,7 +26,8 @@ public struct ObjectKind: Hashable, Sendable, CustomStringConvertible, Codable {
     public static let all: [ObjectKind] = [.testScript, .testResult, .runTelemetry, .scanConfig, .scanResult, .dashboard, .config]
 
     /// The kind with `code`.
-    /// - Throws: ``CofferError`` `invalidArgument` for an unknown code.
+    /// - Parameter code: A kind's code, such as `test-script`.
+    /// - Throws: `CofferError` `invalidArgument` for an unknown code.
     public init(parsing code: String) throws {
         guard let known = ObjectKind.all.first(where: { $0.code == code }) else {
             throw CofferError(.invalidArgument, "unknown kind '\(code)'; use one of \(ObjectKind.all.map(\.code).joined(separator: ", "))")

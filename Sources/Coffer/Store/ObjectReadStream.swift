@@ -1,3 +1,4 @@
+import CofferCrypto
 import Foundation
 
 /// The plaintext of one object version, as an `AsyncSequence` of chunks.
@@ -40,7 +41,7 @@ public struct ObjectReadStream: AsyncSequence, Sendable {
         }
 
         /// The next chunk, or nil at the end.
-        /// - Throws: ``CofferError`` `tamperDetected`, `notFound` (deleted while read), `storage`.
+        /// - Throws: `CofferError` `tamperDetected`, `notFound` (deleted while read), `storage`.
         public func next() async throws -> [UInt8]? {
             while !finished {
                 guard nextSegment <= plan.segments.upperBound else {

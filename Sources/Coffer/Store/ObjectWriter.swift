@@ -1,3 +1,4 @@
+import CofferCrypto
 import Foundation
 import GRDB
 
@@ -52,7 +53,7 @@ public final class ObjectWriter: @unchecked Sendable {
 
     /// Adds bytes to the object.
     /// - Parameter bytes: The next piece of content, any size.
-    /// - Throws: ``CofferError`` `storage` when the database fails (the message names the cause,
+    /// - Throws: `CofferError` `storage` when the database fails (the message names the cause,
     ///   such as a full disk); the writer is then abandoned and the failure recorded.
     public func write(_ bytes: some ContiguousBytes & Sendable) async throws {
         try await onPool { try bytes.withUnsafeBytes { try self.appendLocked($0) } }
@@ -68,6 +69,7 @@ public final class ObjectWriter: @unchecked Sendable {
     }
 
     /// Adds every buffer of `sequence`, in order, with memory bounded by one buffer and one batch.
+    /// - Parameter sequence: Buffers of any size (`Data`, `[UInt8]`, ...).
     /// - Throws: What `sequence` throws, and the errors of ``write(_:)``.
     public func write<S: AsyncSequence>(contentsOf sequence: S) async throws where S.Element: ContiguousBytes & Sendable {
         do {
@@ -84,6 +86,7 @@ public final class ObjectWriter: @unchecked Sendable {
     ///   - fd: A readable descriptor (file or pipe).
     ///   - progress: Called with the bytes read so far, after each read.
     /// - Returns: Bytes read.
+    /// - Throws: `CofferError` `io` when `fd` cannot be read, and the errors of ``write(_:)``.
     @discardableResult
     public func write(readingFrom fd: Int32, progress: (@Sendable (Int64) -> Void)? = nil) async throws -> Int64 {
         try await onPool { try self.readLocked(fd, progress: progress) }
@@ -91,13 +94,14 @@ public final class ObjectWriter: @unchecked Sendable {
 
     /// Seals the last segment, stores it and makes the version visible, atomically.
     /// - Returns: The committed version.
-    /// - Throws: ``CofferError`` `storage`, `invalidArgument` after a commit or abandon.
+    /// - Throws: `CofferError` `storage`, `invalidArgument` after a commit or abandon.
     public func commit() async throws -> ObjectVersionInfo {
         try await onPool { try self.commitLocked() }
     }
 
     /// Throws the version away: its rows are deleted and nothing becomes visible; recorded in
     /// the log as an error outcome of the write.
+    /// - Throws: `CofferError` `storage` when the rows cannot be deleted.
     public func abandon() async throws {
         let wasOpen = try await BlockingPool.shared.run { () throws -> Bool in
             try self.lock.withLock {

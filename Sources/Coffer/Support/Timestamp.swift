@@ -1,3 +1,5 @@
+import CofferCrypto
+
 /// A point in time as Unix milliseconds, read from and written as RFC 3339 text.
 ///
 /// Coffer keeps every time as Unix milliseconds (UTC). `Timestamp` is the one place that turns
@@ -7,7 +9,7 @@
 ///   `2026-12-03T11:00:00+01:00`; `T` and `Z` may be lower-case;
 /// - a plain date `2026-12-03`, meaning midnight UTC.
 ///
-/// It refuses everything else with ``CofferError/Code/invalidArgument``: impossible calendar dates
+/// It refuses everything else with `CofferError` `invalidArgument`: impossible calendar dates
 /// (`2026-02-30`), hours above 23, minutes or seconds above 59 (leap seconds included), offsets
 /// above 23:59, a date-time without an offset, and anything after the date or date-time.
 public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible {
@@ -26,7 +28,7 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
 
     /// Parses an RFC 3339 date-time or a plain date.
     /// - Parameter text: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` or `YYYY-MM-DD`.
-    /// - Throws: ``CofferError`` `invalidArgument` naming the accepted forms when `text` is not
+    /// - Throws: `CofferError` `invalidArgument` naming the accepted forms when `text` is not
     ///   exactly one of them or names a time that does not exist.
     public init(parsing text: String) throws {
         guard let milliseconds = Self.parse(Array(text.utf8)) else {
@@ -39,7 +41,7 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
     /// Parses `text` to Unix milliseconds; see ``init(parsing:)``.
     /// - Parameter text: A date-time or a date.
     /// - Returns: Milliseconds since the Unix epoch.
-    /// - Throws: ``CofferError`` `invalidArgument` when `text` is not an accepted form.
+    /// - Throws: `CofferError` `invalidArgument` when `text` is not an accepted form.
     public static func milliseconds(parsing text: String) throws -> Int64 {
         try Timestamp(parsing: text).milliseconds
     }

@@ -1,9 +1,10 @@
+import CofferCrypto
 import Foundation
 import GRDB
 
 /// Reading columns of rows Coffer wrote, without trusting them: a vault file can be edited
 /// outside Coffer, and GRDB's non-optional subscripts (`row["x"] as String`) stop the process on
-/// a NULL or a value of the wrong type. These accessors throw ``CofferError`` `tamperDetected`
+/// a NULL or a value of the wrong type. These accessors throw `CofferError` `tamperDetected`
 /// instead, naming the table and column (never the value).
 extension Row {
     /// The value of `column`, which Coffer never leaves NULL.
@@ -11,7 +12,7 @@ extension Row {
     ///   - column: The column name.
     ///   - table: The table, for the error message.
     /// - Returns: The value.
-    /// - Throws: ``CofferError`` `tamperDetected` when the column is missing, NULL or holds
+    /// - Throws: `CofferError` `tamperDetected` when the column is missing, NULL or holds
     ///   another type.
     func stored<T: DatabaseValueConvertible>(_ column: String, in table: String, as type: T.Type = T.self) throws -> T {
         do {
@@ -22,7 +23,7 @@ extension Row {
     }
 
     /// The value of `column`, which may be NULL.
-    /// - Throws: ``CofferError`` `tamperDetected` when the column is missing or holds another type.
+    /// - Throws: `CofferError` `tamperDetected` when the column is missing or holds another type.
     func storedIfPresent<T: DatabaseValueConvertible>(_ column: String, in table: String, as type: T.Type = T.self) throws -> T? {
         do {
             return try decode(T?.self, forColumn: column)
@@ -32,7 +33,7 @@ extension Row {
     }
 
     /// The value at `index`, which Coffer never leaves NULL.
-    /// - Throws: ``CofferError`` `tamperDetected` when the value is NULL or holds another type.
+    /// - Throws: `CofferError` `tamperDetected` when the value is NULL or holds another type.
     func stored<T: DatabaseValueConvertible>(at index: Int, in table: String, as type: T.Type = T.self) throws -> T {
         guard index < count else { throw Self.tampered("#\(index)", table) }
         do {
@@ -43,7 +44,7 @@ extension Row {
     }
 
     /// The bytes of a BLOB column, which Coffer never leaves NULL.
-    /// - Throws: ``CofferError`` `tamperDetected` when the column is missing, NULL or not a blob.
+    /// - Throws: `CofferError` `tamperDetected` when the column is missing, NULL or not a blob.
     func storedBytes(_ column: String, in table: String) throws -> [UInt8] {
         [UInt8](try stored(column, in: table, as: Data.self))
     }

@@ -1,3 +1,4 @@
+import CofferCrypto
 import Foundation
 import GRDB
 import Logging
@@ -65,7 +66,7 @@ enum VaultDatabase {
         return pool
     }
 
-    /// The error to show callers: a database error becomes ``CofferError`` `storage` (without
+    /// The error to show callers: a database error becomes `CofferError` `storage` (without
     /// statement arguments); anything else (Coffer's own errors, the caller's sink errors,
     /// cancellation) passes through unchanged.
     static func translate(_ error: any Error) -> any Error {
@@ -73,12 +74,12 @@ enum VaultDatabase {
         return CofferError(.storage, describe(error))
     }
 
-    /// Runs `body`, translating database errors into ``CofferError``.
+    /// Runs `body`, translating database errors into `CofferError`.
     static func guardedSync<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch { throw translate(error) }
     }
 
-    /// Runs `body`, translating database errors into ``CofferError``.
+    /// Runs `body`, translating database errors into `CofferError`.
     static func guarded<T>(_ body: () async throws -> T) async throws -> T {
         do { return try await body() } catch { throw translate(error) }
     }

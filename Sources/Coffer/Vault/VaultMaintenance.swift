@@ -1,3 +1,4 @@
+import CofferCrypto
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -7,12 +8,12 @@ import ServiceLifecycle
 ///
 /// Each pass, every ``interval``:
 /// - empties the WALs a delete, correction or rotation could not empty at once because a reader
-///   was in the way (``WALJanitor``), so old ciphertext does not linger in them;
+///   was in the way (the WAL janitor), so old ciphertext does not linger in them;
 /// - removes what writers that died (in any process) left pending;
 /// - signs an access-log checkpoint when records were appended since the newest one.
 ///
 /// ```swift
-/// let group = ServiceGroup(services: [vault.maintenance, httpServer], logger: logger)
+/// let group = ServiceGroup(services: [vault.makeMaintenance(), httpServer], logger: logger)
 /// try await group.run()
 /// ```
 public final class VaultMaintenance: Service, Sendable {
@@ -34,6 +35,7 @@ public final class VaultMaintenance: Service, Sendable {
 
     /// Runs a pass every ``interval`` until the task is cancelled or the service group shuts
     /// down gracefully; then a last pass empties what it can.
+    /// - Throws: Nothing: passes log their failures and go on (`throws` is `Service`'s signature).
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {

@@ -5,6 +5,10 @@ import Foundation
 public enum ConstantTime {
     /// True when `a` and `b` hold the same bytes. Lengths are not secret: unequal lengths
     /// return false at once.
+    /// - Parameters:
+    ///   - a: One buffer.
+    ///   - b: The other.
+    /// - Returns: Whether the bytes are equal.
     public static func equals(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
         guard a.count == b.count else { return false }
         guard a.count > 0, let pa = a.baseAddress, let pb = b.baseAddress else { return true }
@@ -12,6 +16,10 @@ public enum ConstantTime {
     }
 
     /// True when the two byte collections are equal, compared in constant time.
+    /// - Parameters:
+    ///   - a: One collection.
+    ///   - b: The other.
+    /// - Returns: Whether the bytes are equal.
     public static func equals(_ a: some ContiguousBytes, _ b: some ContiguousBytes) -> Bool {
         a.withUnsafeBytes { pa in b.withUnsafeBytes { pb in equals(pa, pb) } }
     }

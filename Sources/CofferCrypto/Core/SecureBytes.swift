@@ -44,6 +44,7 @@ public final class SecureBytes: @unchecked Sendable {
 
     /// Random bytes from `RAND_bytes`.
     /// - Parameter count: How many bytes.
+    /// - Returns: `count` random bytes in zeroizing storage.
     /// - Throws: ``CofferError`` with code `cryptoFailure` if the generator fails.
     public static func random(count: Int) throws -> SecureBytes {
         try SecureBytes(count: count) { (buffer) throws in
@@ -57,6 +58,9 @@ public final class SecureBytes: @unchecked Sendable {
     }
 
     /// Gives read access to the secret bytes.
+    /// - Parameter body: Reads the bytes; the pointer is valid only during the call.
+    /// - Returns: What `body` returns.
+    /// - Throws: What `body` throws.
     public func withUnsafeBytes<R, E: Error>(
         _ body: (UnsafeRawBufferPointer) throws(E) -> R
     ) throws(E) -> R {
@@ -64,11 +68,14 @@ public final class SecureBytes: @unchecked Sendable {
     }
 
     /// Compares with another secret in constant time (for equal lengths).
+    /// - Parameter other: The secret to compare with.
+    /// - Returns: Whether both hold the same bytes (false for different lengths).
     public func constantTimeEquals(_ other: SecureBytes) -> Bool {
         withUnsafeBytes { a in other.withUnsafeBytes { b in ConstantTime.equals(a, b) } }
     }
 
     /// Overwrites `buffer` with zeros in a way the compiler may not remove (`OPENSSL_cleanse`).
+    /// - Parameter buffer: The bytes to zero.
     public static func wipe(_ buffer: UnsafeMutableRawBufferPointer) {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return }
         OPENSSL_cleanse(base, buffer.count)

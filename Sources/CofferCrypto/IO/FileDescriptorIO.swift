@@ -124,6 +124,11 @@ extension StreamingAEAD {
 
     /// Opens a stream readable from `input` and writes its plaintext to `output`. Only segments
     /// that passed authentication are written; the first failure stops everything.
+    /// - Parameters:
+    ///   - input: A file descriptor to read the stream from.
+    ///   - output: A file descriptor to write the plaintext to.
+    ///   - aad: The associated data it was sealed with.
+    ///   - workers: Threads to use.
     /// - Returns: Plaintext bytes written.
     /// - Throws: ``CofferError`` `authenticationFailed`, `truncated`, `invalidFormat` or `io`.
     @discardableResult

@@ -17,6 +17,7 @@ public struct KeyEncryptionKey: Sendable {
     ///   - dataKey: The key to protect.
     ///   - context: What the key is for, such as `tenant/acme/content`.
     /// - Returns: The wrapped key with this KEK's id.
+    /// - Throws: ``CofferError`` `cryptoFailure` if libcrypto fails.
     public func wrap(_ dataKey: SecureBytes, context: String) throws -> WrappedKey {
         let sealed = try dataKey.withUnsafeBytes { (k) throws in
             try AESGCM.seal(k, key: material, aad: WrappedKey.aad(kekID: id, context: context))
@@ -25,6 +26,10 @@ public struct KeyEncryptionKey: Sendable {
     }
 
     /// Unwraps a key made by ``wrap(_:context:)`` with the same context.
+    /// - Parameters:
+    ///   - wrapped: The wrapped key.
+    ///   - context: The context it was wrapped with.
+    /// - Returns: The data key.
     /// - Throws: ``CofferError`` `invalidArgument` when the wrapped key names another KEK,
     ///   `authenticationFailed` when it was changed or the context differs.
     public func unwrap(_ wrapped: WrappedKey, context: String) throws -> SecureBytes {
@@ -48,6 +53,9 @@ public struct WrappedKey: Sendable, Hashable {
     public let sealed: [UInt8]
 
     /// Rebuilds a wrapped key read from storage.
+    /// - Parameters:
+    ///   - kekID: The id of the KEK that wraps it.
+    ///   - sealed: `nonce || ciphertext || tag`, as stored.
     public init(kekID: String, sealed: [UInt8]) {
         self.kekID = kekID
         self.sealed = sealed

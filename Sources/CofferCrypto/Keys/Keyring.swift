@@ -58,6 +58,8 @@ public struct Keyring: Sendable {
     }
 
     /// The key-encryption key with id `id`.
+    /// - Parameter id: The KEK's id.
+    /// - Returns: The key.
     /// - Throws: ``CofferError`` `keyNotFound` when the keyring has no such KEK.
     public func keyEncryptionKey(id: String) throws -> KeyEncryptionKey {
         guard let entry = entries.first(where: { $0.id == id && $0.purpose == .keyEncryption }) else {
@@ -68,6 +70,8 @@ public struct Keyring: Sendable {
     }
 
     /// The newest key with `purpose`, or nil when the keyring has none.
+    /// - Parameter purpose: The key's purpose.
+    /// - Returns: The key material, or nil.
     public func secret(for purpose: Purpose) -> SecureBytes? {
         entries.last { $0.purpose == purpose }?.material
     }
@@ -80,6 +84,8 @@ public struct Keyring: Sendable {
     /// A keyring with one fresh random active key-encryption key, plus one key for each other
     /// purpose (the blind index and the audit-log signing seed).
     /// - Parameter development: Marks the keyring as a development keyring.
+    /// - Returns: The new keyring (generation 0), held in memory only.
+    /// - Throws: ``CofferError`` `cryptoFailure` if the random generator fails.
     public static func generate(development: Bool = false) throws -> Keyring {
         let entry = try newEntry(purpose: .keyEncryption)
         return Keyring(entries: [entry, try newEntry(purpose: .blindIndex), try newEntry(purpose: .auditSigning)],
@@ -87,6 +93,10 @@ public struct Keyring: Sendable {
     }
 
     /// The key `id`, which must have `purpose`.
+    /// - Parameters:
+    ///   - id: The key's id.
+    ///   - purpose: The purpose it must have.
+    /// - Returns: The key material.
     /// - Throws: ``CofferError`` `keyNotFound`.
     public func secret(id: String, purpose: Purpose) throws -> SecureBytes {
         guard let entry = entries.first(where: { $0.id == id && $0.purpose == purpose }) else {
@@ -96,6 +106,8 @@ public struct Keyring: Sendable {
     }
 
     /// The newest key for `purpose` with its id.
+    /// - Parameter purpose: The key's purpose.
+    /// - Returns: The newest such key's id and material.
     /// - Throws: ``CofferError`` `keyNotFound` naming the command that adds one.
     public func requiredSecret(for purpose: Purpose) throws -> (id: String, material: SecureBytes) {
         guard let entry = entries.last(where: { $0.purpose == purpose }) else {
@@ -106,19 +118,27 @@ public struct Keyring: Sendable {
 
     /// This keyring plus a fresh key-encryption key, made active. Older keys stay so existing
     /// data keys can still be unwrapped until they are rewrapped.
+    /// - Returns: The new keyring (same generation; saving it raises the generation).
+    /// - Throws: ``CofferError`` `cryptoFailure` if the random generator fails.
     public func addingActiveKey() throws -> Keyring {
         let entry = try Keyring.newEntry(purpose: .keyEncryption)
         return Keyring(entries: entries + [entry], activeKeyID: entry.id, isDevelopment: isDevelopment, generation: generation)
     }
 
     /// This keyring plus a fresh key for `purpose` (for purposes other than key encryption).
+    /// - Parameter purpose: `blindIndex` or `auditSigning`.
+    /// - Returns: The new keyring.
+    /// - Throws: ``CofferError`` `cryptoFailure` if the random generator fails.
     public func addingKey(for purpose: Purpose) throws -> Keyring {
         Keyring(entries: entries + [try Keyring.newEntry(purpose: purpose)], activeKeyID: activeKeyID,
                 isDevelopment: isDevelopment, generation: generation)
     }
 
     /// This keyring without the key-encryption key `id` (never the active one).
-    /// - Throws: ``CofferError`` `invalidArgument` for the active key, `keyNotFound` for an unknown id.
+    /// - Parameter id: The KEK to remove.
+    /// - Returns: The keyring without it.
+    /// - Throws: ``CofferError`` `invalidArgument` for the active key or a key of another purpose,
+    ///   `keyNotFound` for an unknown id.
     public func removingKey(id: String) throws -> Keyring {
         guard id != activeKeyID else { throw CofferError(.invalidArgument, "key '\(id)' is the active key; rotate first") }
         guard let entry = entries.first(where: { $0.id == id }) else { throw CofferError(.keyNotFound, "keyring has no key '\(id)'") }
@@ -130,6 +150,7 @@ public struct Keyring: Sendable {
     }
 
     /// This keyring with its generation one higher (what the key manager saves).
+    /// - Returns: The same keys, generation plus one.
     public func nextGeneration() -> Keyring {
         Keyring(entries: entries, activeKeyID: activeKeyID, isDevelopment: isDevelopment, generation: generation + 1)
     }
@@ -137,6 +158,8 @@ public struct Keyring: Sendable {
     /// True when this keyring holds every key of `other` (same id, purpose and material, compared
     /// in constant time) and names the same active key: what the key manager checks after reading
     /// back a file it saved, before anything is wrapped under a new key.
+    /// - Parameter other: The keyring that must be contained.
+    /// - Returns: Whether every key of `other` is here and the active key is the same.
     public func holdsEveryKey(of other: Keyring) -> Bool {
         guard activeKeyID == other.activeKeyID else { return false }
         return other.entries.allSatisfy { wanted in

@@ -8,6 +8,7 @@ extension SecureBytes {
     /// Loads a raw 256-bit key from a file holding 32 raw bytes or 64 hex characters (a trailing
     /// newline is allowed). Like a keyring, the file must not be readable by group or others.
     /// - Parameter path: The key file.
+    /// - Returns: The 32-byte key.
     /// - Throws: ``CofferError`` `keyringUnreadable`, `keyringInsecure` or `invalidKey`.
     public static func loadRawKey(from path: String) throws -> SecureBytes {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

@@ -9,6 +9,7 @@ public final class Ed25519SigningKey: @unchecked Sendable {
     public let publicKey: [UInt8]
 
     /// Makes the key from a 32-byte seed (RFC 8032 private key).
+    /// - Parameter seed: The 32-byte seed.
     /// - Throws: ``CofferError`` `invalidKey` for a wrong seed size, `cryptoFailure` if libcrypto fails.
     public init(seed: SecureBytes) throws {
         guard seed.count == 32 else { throw CofferError(.invalidKey, "an Ed25519 seed is 32 bytes, got \(seed.count)") }
@@ -29,7 +30,9 @@ public final class Ed25519SigningKey: @unchecked Sendable {
     deinit { EVP_PKEY_free(key) }
 
     /// Signs `message` (pure Ed25519, no pre-hash).
+    /// - Parameter message: The bytes to sign.
     /// - Returns: The 64-byte signature.
+    /// - Throws: ``CofferError`` `cryptoFailure` if libcrypto fails.
     public func sign(_ message: some ContiguousBytes) throws -> [UInt8] {
         let context = try OpenSSL.check(EVP_MD_CTX_new(), "EVP_MD_CTX_new")
         defer { EVP_MD_CTX_free(context) }
@@ -47,6 +50,11 @@ public final class Ed25519SigningKey: @unchecked Sendable {
 /// Ed25519 signature verification.
 public enum Ed25519 {
     /// True when `signature` is a valid Ed25519 signature of `message` under `publicKey`.
+    /// - Parameters:
+    ///   - signature: The 64-byte signature.
+    ///   - message: The signed bytes.
+    ///   - publicKey: The 32-byte public key.
+    /// - Returns: False for a bad signature, a key of the wrong size, or a libcrypto failure.
     public static func isValid(signature: [UInt8], message: some ContiguousBytes, publicKey: [UInt8]) -> Bool {
         guard signature.count == 64, publicKey.count == 32 else { return false }
         guard let key = publicKey.withUnsafeBufferPointer({ EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nil, $0.baseAddress, 32) }) else {

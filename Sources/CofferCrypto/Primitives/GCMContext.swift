@@ -5,9 +5,12 @@ internal import COpenSSL
 /// Each call re-initialises only the IV (`EVP_CipherInit_ex2(ctx, NULL, NULL, iv, NULL)`), so
 /// the key schedule is computed once per context. Not thread-safe: one context per thread.
 package final class GCMContext {
+    /// Key size in bytes (AES-256).
     static let keySize = 32
-    static let nonceSize = 12
-    static let tagSize = 16
+    /// Nonce (IV) size in bytes.
+    package static let nonceSize = 12
+    /// Tag size in bytes.
+    package static let tagSize = 16
     /// The most bytes one `EVP_*Update` call is given (its length is an `int`): 1 GiB.
     static let maximumUpdate = 1 << 30
 
@@ -23,7 +26,9 @@ package final class GCMContext {
     private let encrypting: Bool
 
     /// Creates a context for `key` (32 bytes) in one direction.
-    init(key: UnsafeRawBufferPointer, encrypting: Bool) throws {
+    /// - Throws: ``CofferError`` `invalidKey` for a key of another size, `cryptoFailure` when
+    ///   libcrypto fails.
+    package init(key: UnsafeRawBufferPointer, encrypting: Bool) throws {
         guard key.count == GCMContext.keySize else {
             throw CofferError(.invalidKey, "AES-256-GCM needs a 32-byte key, got \(key.count) bytes")
         }
@@ -49,11 +54,11 @@ package final class GCMContext {
     /// Encrypts `count` bytes from `input` to `output` (which may be the same address) and writes
     /// the 16-byte tag to `tag`.
     @inline(__always)
-    func seal(nonce: UnsafePointer<UInt8>,
-              aad: UnsafeRawBufferPointer,
-              input: UnsafeRawPointer?, count: Int,
-              output: UnsafeMutableRawPointer?,
-              tag: UnsafeMutableRawPointer) throws {
+    package func seal(nonce: UnsafePointer<UInt8>,
+                      aad: UnsafeRawBufferPointer,
+                      input: UnsafeRawPointer?, count: Int,
+                      output: UnsafeMutableRawPointer?,
+                      tag: UnsafeMutableRawPointer) throws {
         assert(encrypting)
         try OpenSSL.check(EVP_EncryptInit_ex2(context, nil, nil, nonce, nil), "EVP_EncryptInit_ex2")
         var written: Int32 = 0

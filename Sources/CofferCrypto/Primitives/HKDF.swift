@@ -10,6 +10,7 @@ public enum HKDF {
     ///   - salt: The salt (may be empty).
     ///   - info: Context and application-specific information (may be empty).
     ///   - length: Output size in bytes (at most 255 * 32).
+    /// - Returns: `length` bytes of output keying material.
     /// - Throws: ``CofferError`` `invalidArgument` for a bad length, `cryptoFailure` if libcrypto fails.
     public static func deriveKey(from key: SecureBytes, salt: some ContiguousBytes, info: some ContiguousBytes,
                                  length: Int) throws -> SecureBytes {

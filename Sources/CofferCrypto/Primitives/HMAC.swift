@@ -8,6 +8,10 @@ public enum HMACSHA256 {
     public static let byteCount = 32
 
     /// Computes HMAC-SHA256 of `message` under `key`.
+    /// - Parameters:
+    ///   - message: The bytes to authenticate.
+    ///   - key: The MAC key.
+    /// - Returns: The 32-byte tag.
     /// - Throws: ``CofferError`` `cryptoFailure` if libcrypto fails.
     public static func authenticate(_ message: some ContiguousBytes, key: SecureBytes) throws -> [UInt8] {
         let mac = try Authenticator(key: key)
@@ -16,6 +20,12 @@ public enum HMACSHA256 {
     }
 
     /// Checks `tag` against HMAC-SHA256 of `message` in constant time.
+    /// - Parameters:
+    ///   - tag: The tag to check.
+    ///   - message: The bytes it should authenticate.
+    ///   - key: The MAC key.
+    /// - Returns: True when `tag` is the tag of `message`.
+    /// - Throws: ``CofferError`` `cryptoFailure` if libcrypto fails.
     public static func isValid(_ tag: some ContiguousBytes, for message: some ContiguousBytes,
                                key: SecureBytes) throws -> Bool {
         ConstantTime.equals(try authenticate(message, key: key), tag)
@@ -29,6 +39,8 @@ public enum HMACSHA256 {
         private var failure: CofferError?
 
         /// Starts a MAC under `key`.
+        /// - Parameter key: The MAC key.
+        /// - Throws: ``CofferError`` `cryptoFailure` if libcrypto fails.
         public init(key: SecureBytes) throws {
             let mac = try Algorithms.shared().hmac
             let context = try OpenSSL.check(EVP_MAC_CTX_new(mac), "EVP_MAC_CTX_new")
@@ -45,6 +57,7 @@ public enum HMACSHA256 {
         deinit { EVP_MAC_CTX_free(context) }
 
         /// Adds bytes to the message. If libcrypto refuses them, ``finalize()`` throws.
+        /// - Parameter bytes: The next bytes of the message.
         public func update(_ bytes: some ContiguousBytes) {
             bytes.withUnsafeBytes { b in
                 guard failure == nil, let base = b.baseAddress, b.count > 0 else { return }
@@ -55,6 +68,7 @@ public enum HMACSHA256 {
         }
 
         /// Returns the tag and ends the computation.
+        /// - Returns: The 32-byte tag.
         /// - Throws: ``CofferError`` `cryptoFailure` when an update or the final step failed.
         public func finalize() throws -> [UInt8] {
             if let failure { throw failure }

@@ -5,6 +5,9 @@ internal import COpenSSL
 /// that needs collision resistance.
 public enum BreachCorpusSHA1 {
     /// Upper-case hex SHA-1 of `bytes`.
+    /// - Parameter bytes: The bytes to hash.
+    /// - Returns: 40 upper-case hex digits.
+    /// - Throws: ``CofferError`` `cryptoFailure` if libcrypto fails.
     public static func hex(_ bytes: [UInt8]) throws -> String {
         guard let md = EVP_MD_fetch(nil, "SHA1", nil) else { throw OpenSSL.failure("EVP_MD_fetch(SHA1)") }
         defer { EVP_MD_free(md) }

@@ -7,6 +7,9 @@ public enum SHA256 {
     public static let byteCount = 32
 
     /// Hashes `data` in one call.
+    /// - Parameter data: The bytes to hash.
+    /// - Returns: The 32-byte digest.
+    /// - Throws: ``CofferError`` `cryptoFailure` if libcrypto fails.
     public static func hash(_ data: some ContiguousBytes) throws -> [UInt8] {
         let hasher = try Hasher()
         hasher.update(data)
@@ -21,6 +24,7 @@ public enum SHA256 {
         private var failure: CofferError?
 
         /// Starts a new digest.
+        /// - Throws: ``CofferError`` `cryptoFailure` if libcrypto fails.
         public init() throws {
             let md = try Algorithms.shared().sha256
             let context = try OpenSSL.check(EVP_MD_CTX_new(), "EVP_MD_CTX_new")
@@ -34,17 +38,20 @@ public enum SHA256 {
         deinit { EVP_MD_CTX_free(context) }
 
         /// Adds bytes to the digest. If libcrypto refuses them, ``finalize()`` throws.
+        /// - Parameter bytes: The next bytes of the message.
         public func update(_ bytes: UnsafeRawBufferPointer) {
             guard failure == nil, let base = bytes.baseAddress, bytes.count > 0 else { return }
             if EVP_DigestUpdate(context, base, bytes.count) != 1 { failure = OpenSSL.failure("EVP_DigestUpdate") }
         }
 
         /// Adds bytes to the digest. If libcrypto refuses them, ``finalize()`` throws.
+        /// - Parameter bytes: The next bytes of the message.
         public func update(_ bytes: some ContiguousBytes) {
             bytes.withUnsafeBytes { update($0) }
         }
 
         /// Returns the digest and ends the hasher.
+        /// - Returns: The 32-byte digest.
         /// - Throws: ``CofferError`` `cryptoFailure` when an update or the final step failed.
         public func finalize() throws -> [UInt8] {
             if let failure { throw failure }

@@ -12,6 +12,7 @@ public enum Scrypt {
     ///   - r: Block size (1...32).
     ///   - p: Parallelism (1...16).
     ///   - length: Output bytes.
+    /// - Returns: `length` derived bytes, in zeroizing storage.
     /// - Throws: ``CofferError`` `invalidArgument` for parameters out of range, `cryptoFailure`.
     public static func derive(password: UnsafeRawBufferPointer, salt: [UInt8], logN: Int, r: Int, p: Int,
                               length: Int = 32) throws -> SecureBytes {

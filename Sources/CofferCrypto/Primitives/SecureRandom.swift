@@ -3,6 +3,7 @@ internal import COpenSSL
 /// The process's cryptographically secure random source (`RAND_bytes`).
 public enum SecureRandom {
     /// Fills `buffer` with random bytes.
+    /// - Parameter buffer: The bytes to overwrite.
     /// - Throws: ``CofferError`` with code `cryptoFailure` if the generator fails.
     public static func fill(_ buffer: UnsafeMutableRawBufferPointer) throws {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return }
@@ -17,6 +18,9 @@ public enum SecureRandom {
 
     /// Returns `count` random bytes (for salts, nonces and identifiers, not for keys: use
     /// ``SecureBytes/random(count:)`` for those).
+    /// - Parameter count: How many bytes.
+    /// - Returns: The random bytes.
+    /// - Throws: ``CofferError`` `cryptoFailure` if the generator fails.
     public static func bytes(_ count: Int) throws -> [UInt8] {
         var out = [UInt8](repeating: 0, count: count)
         try out.withUnsafeMutableBytes { (buffer) throws in try fill(buffer) }

@@ -31,6 +31,7 @@ public final class PipelinedSegmentOpener {
     ///   - aad: The associated data it was sealed with.
     ///   - segmentCount: How many segments it has (from trusted or checked metadata: a wrong count
     ///     makes authentication fail, because the final segment is sealed differently).
+    /// - Throws: ``CofferError`` `invalidFormat` for a count outside 1 to 2^32.
     public init(aead: StreamingAEAD, aad: some ContiguousBytes, segmentCount: Int) throws {
         guard segmentCount >= 1, Int64(segmentCount) <= SegmentLayout.maximumSegmentCount else {
             throw CofferError(.invalidFormat, "a stream has 1 to 2^32 segments, not \(segmentCount)")
@@ -59,6 +60,9 @@ public final class PipelinedSegmentOpener {
     /// - Parameters:
     ///   - stored: The segment's bytes.
     ///   - sink: Receives authenticated plaintext of earlier segments, in order.
+    /// - Throws: ``CofferError`` `authenticationFailed` (also for any call after a failure),
+    ///   `invalidFormat` for more segments than announced, `truncated` for a segment of the wrong
+    ///   size; errors of `sink`.
     public func add(_ stored: UnsafeRawBufferPointer, to sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         guard !failed else { throw CofferError(.authenticationFailed, "stream decryption already failed") }
         let index = nextIndex
@@ -93,6 +97,9 @@ public final class PipelinedSegmentOpener {
     }
 
     /// Opens what is left. Fails if fewer segments arrived than the stream has.
+    /// - Parameter sink: Receives the remaining authenticated plaintext, in order.
+    /// - Throws: ``CofferError`` `truncated` when segments are missing, `authenticationFailed`;
+    ///   errors of `sink`.
     public func finish(to sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         guard !failed else { throw CofferError(.authenticationFailed, "stream decryption already failed") }
         guard nextIndex == segmentCount else {

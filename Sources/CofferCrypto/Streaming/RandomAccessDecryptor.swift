@@ -36,6 +36,8 @@ public final class RandomAccessDecryptor {
     }
 
     /// Stream bytes `[start, end)` holding segment `index`'s ciphertext (after the header for 0).
+    /// - Parameter index: The segment, from 0.
+    /// - Returns: The byte range within the stream.
     public func ciphertextRange(ofSegment index: Int) -> Range<Int64> {
         let start = layout.ciphertextOffset(ofSegment: index)
         let end = index == segmentCount - 1 ? ciphertextSize : Int64(index + 1) * Int64(layout.segmentSize)

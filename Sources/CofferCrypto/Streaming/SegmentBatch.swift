@@ -12,6 +12,7 @@ public struct CiphertextSegments {
     let segmentSize: Int
 
     /// The bytes of the `j`-th segment here (header included for stream segment 0).
+    /// - Parameter j: The segment's position here, from 0 to `count - 1`.
     public subscript(j: Int) -> UnsafeRawBufferPointer {
         precondition(j >= 0 && j < count, "segment index out of range")
         let start = j * segmentSize
@@ -32,6 +33,7 @@ public struct PlaintextSegments {
     let lastPlaintextCount: Int
 
     /// The plaintext of the `j`-th segment here.
+    /// - Parameter j: The segment's position here, from 0 to `count - 1`.
     public subscript(j: Int) -> UnsafeRawBufferPointer {
         precondition(j >= 0 && j < count, "segment index out of range")
         let index = firstSegment + j

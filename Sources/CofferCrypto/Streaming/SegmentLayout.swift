@@ -45,30 +45,40 @@ public struct SegmentLayout: Sendable, Hashable {
     public var plaintextCapacity: Int { segmentSize - SegmentLayout.tagSize }
 
     /// Plaintext capacity of segment `index`.
+    /// - Parameter index: The segment, from 0.
+    /// - Returns: Its plaintext bytes when full.
     @inline(__always)
     public func plaintextCapacity(ofSegment index: Int) -> Int {
         index == 0 ? firstPlaintextCapacity : plaintextCapacity
     }
 
     /// Offset of segment `index`'s ciphertext body within the stream (after the header for segment 0).
+    /// - Parameter index: The segment, from 0.
+    /// - Returns: A byte offset within the stream.
     @inline(__always)
     public func ciphertextOffset(ofSegment index: Int) -> Int64 {
         index == 0 ? Int64(SegmentLayout.headerSize) : Int64(index) * Int64(segmentSize)
     }
 
     /// Offset of segment `index`'s first plaintext byte within the plaintext.
+    /// - Parameter index: The segment, from 0.
+    /// - Returns: A byte offset within the plaintext.
     @inline(__always)
     public func plaintextOffset(ofSegment index: Int) -> Int64 {
         index == 0 ? 0 : Int64(firstPlaintextCapacity) + Int64(index - 1) * Int64(plaintextCapacity)
     }
 
     /// The segment holding plaintext byte `offset`.
+    /// - Parameter offset: A plaintext offset (not negative).
+    /// - Returns: The segment index, from 0.
     public func segment(containingPlaintextOffset offset: Int64) -> Int {
         if offset < Int64(firstPlaintextCapacity) { return 0 }
         return 1 + Int((offset - Int64(firstPlaintextCapacity)) / Int64(plaintextCapacity))
     }
 
     /// How many segments a plaintext of `size` bytes takes (at least one).
+    /// - Parameter size: Plaintext bytes.
+    /// - Returns: The segment count.
     public func segmentCount(plaintextSize size: Int64) -> Int {
         if size <= Int64(firstPlaintextCapacity) { return 1 }
         let rest = size - Int64(firstPlaintextCapacity)
@@ -78,16 +88,22 @@ public struct SegmentLayout: Sendable, Hashable {
     /// How many segments a well-formed ciphertext of `size` bytes holds. Readers must count from
     /// the ciphertext size, not from the plaintext size: Tink's readers accept a final segment that
     /// holds only its tag after a full one, and then the two counts differ by one.
+    /// - Parameter size: Ciphertext bytes, header included.
+    /// - Returns: The segment count.
     public func segmentCount(ciphertextSize size: Int64) -> Int {
         Int((size + Int64(segmentSize) - 1) / Int64(segmentSize))
     }
 
     /// Ciphertext size of a plaintext of `size` bytes, header included.
+    /// - Parameter size: Plaintext bytes.
+    /// - Returns: Ciphertext bytes: header, plaintext and one tag per segment.
     public func ciphertextSize(plaintextSize size: Int64) -> Int64 {
         Int64(SegmentLayout.headerSize) + size + Int64(segmentCount(plaintextSize: size)) * Int64(SegmentLayout.tagSize)
     }
 
     /// Plaintext size of a well-formed ciphertext of `size` bytes.
+    /// - Parameter size: Ciphertext bytes, header included.
+    /// - Returns: Plaintext bytes.
     /// - Throws: ``CofferError`` `truncated` when no plaintext size gives that ciphertext size.
     public func plaintextSize(ciphertextSize size: Int64) throws -> Int64 {
         let minimum = Int64(SegmentLayout.headerSize + SegmentLayout.tagSize)

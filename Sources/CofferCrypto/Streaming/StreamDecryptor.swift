@@ -65,17 +65,30 @@ public final class StreamDecryptor {
     }
 
     /// Decrypts more ciphertext.
+    /// - Parameters:
+    ///   - bytes: The next ciphertext bytes, of any length.
+    ///   - sink: Receives authenticated plaintext segments when a batch fills up.
+    /// - Throws: ``CofferError`` `authenticationFailed`, `invalidFormat` or `truncated` (and for
+    ///   any call after a failure); errors of `sink`.
     public func append(_ bytes: UnsafeRawBufferPointer, to sink: (PlaintextSegments) throws -> Void) throws {
         try SegmentBatch.copy(bytes) { reader in try fill(to: sink, reader) }
     }
 
     /// Decrypts more ciphertext.
+    /// - Parameters:
+    ///   - bytes: The next ciphertext bytes, of any length.
+    ///   - sink: Receives authenticated plaintext segments when a batch fills up.
+    /// - Throws: ``CofferError`` `authenticationFailed`, `invalidFormat` or `truncated` (and for
+    ///   any call after a failure); errors of `sink`.
     public func append(_ bytes: some ContiguousBytes, to sink: (PlaintextSegments) throws -> Void) throws {
         try bytes.withUnsafeBytes { try append($0, to: sink) }
     }
 
     /// Opens what is left, treating its last segment as the stream's final one. Call once, after
     /// all ciphertext; a stream cut short fails here.
+    /// - Parameter sink: Receives the remaining authenticated plaintext segments.
+    /// - Throws: ``CofferError`` `truncated`, `authenticationFailed` or `invalidFormat`; errors
+    ///   of `sink`.
     public func finish(to sink: (PlaintextSegments) throws -> Void) throws {
         try checkUsable()
         finished = true

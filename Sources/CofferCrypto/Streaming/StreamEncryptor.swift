@@ -83,16 +83,23 @@ public final class StreamEncryptor {
     /// - Parameters:
     ///   - bytes: Plaintext of any length.
     ///   - sink: Receives sealed segments when a batch fills up.
+    /// - Throws: ``CofferError`` `cryptoFailure` when libcrypto fails; errors of `sink`.
     public func append(_ bytes: UnsafeRawBufferPointer, to sink: (CiphertextSegments) throws -> Void) throws {
         try SegmentBatch.copy(bytes) { reader in try fill(to: sink, reader) }
     }
 
     /// Encrypts more plaintext.
+    /// - Parameters:
+    ///   - bytes: Plaintext of any length.
+    ///   - sink: Receives sealed segments when a batch fills up.
+    /// - Throws: ``CofferError`` `cryptoFailure` when libcrypto fails; errors of `sink`.
     public func append(_ bytes: some ContiguousBytes, to sink: (CiphertextSegments) throws -> Void) throws {
         try bytes.withUnsafeBytes { try append($0, to: sink) }
     }
 
     /// Seals what is left, the final segment last, and hands it to `sink`. Call once.
+    /// - Parameter sink: Receives the last sealed segments.
+    /// - Throws: ``CofferError`` `cryptoFailure` when libcrypto fails; errors of `sink`.
     public func finish(to sink: (CiphertextSegments) throws -> Void) throws {
         precondition(!finished, "StreamEncryptor.finish() called twice")
         finished = true

@@ -78,6 +78,7 @@ extension StreamingAEAD {
     ///   - plaintext: The message.
     ///   - aad: Associated data.
     /// - Returns: Header and segments, Tink's format.
+    /// - Throws: ``CofferError`` `cryptoFailure` when libcrypto fails.
     public func seal(_ plaintext: some ContiguousBytes, aad: some ContiguousBytes) throws -> [UInt8] {
         try plaintext.withUnsafeBytes { (p) throws -> [UInt8] in
             var out = [UInt8](repeating: 0, count: Int(layout.ciphertextSize(plaintextSize: Int64(p.count))))
@@ -87,6 +88,10 @@ extension StreamingAEAD {
     }
 
     /// Opens a whole ciphertext and returns the plaintext.
+    /// - Parameters:
+    ///   - ciphertext: Header and segments, Tink's format.
+    ///   - aad: The associated data it was sealed with.
+    /// - Returns: The plaintext, only when every segment authenticated.
     /// - Throws: ``CofferError`` `authenticationFailed`, `truncated` or `invalidFormat`.
     public func open(_ ciphertext: some ContiguousBytes, aad: some ContiguousBytes) throws -> [UInt8] {
         try ciphertext.withUnsafeBytes { (c) throws -> [UInt8] in

@@ -1,3 +1,4 @@
+import CofferCrypto
 import Foundation
 
 /// Throughput of the streaming core in memory, beside plain AES-256-GCM on the same machine in

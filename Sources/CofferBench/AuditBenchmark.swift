@@ -1,5 +1,7 @@
+import Coffer
+import CofferCrypto
 import Foundation
-import GRDB
+import Logging
 
 /// What the access log costs: append rate (alone and with many callers), overhead on 4 KiB gets
 /// against the same vault with the log switched off, filtered-query latency at several log sizes,
@@ -28,6 +30,7 @@ public enum AuditBenchmark {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-audit-bench-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
         let keyring = try Keyring.generate()
+        let logger = Logger(label: "coffer")
         let context = try AccessContext(actor: "bench", purpose: .serviceOperation)
         let auditor = try AccessContext(actor: "bench", purpose: .audit)
         var results: [Measurement] = []
@@ -35,15 +38,14 @@ public enum AuditBenchmark {
 
         // 4 KiB gets, audited and not, on one vault directory (the unaudited twin opens the same files).
         let directory = scratch.appendingPathComponent("vault")
-        let audited = try Vault.create(at: directory, keyring: keyring, operator: "bench")
+        let audited = try Vault.create(at: directory, keyring: keyring, operator: "bench", logger: logger)
         try await audited.createTenant("bench", context: context)
         let payload = [UInt8](repeating: 0x42, count: 4096)
         var ids: [String] = []
         for i in 0..<200 {
             ids.append(try await audited.put(tenant: "bench", kind: .testResult, name: "o\(i)", bytes: payload, context: context).objectID)
         }
-        let unaudited = try Vault.open(at: directory, keyring: keyring, source: .memory, allowDevelopmentKeyring: false,
-                                       logger: audited.logger, auditing: false)
+        let unaudited = try Vault.open(at: directory, keyring: keyring, logger: logger, auditing: false)
         func getRate(_ vault: Vault, callers: Int) async throws -> Double {
             let perCaller = max(1, gets / callers)
             let ids = ids
@@ -80,7 +82,7 @@ public enum AuditBenchmark {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<callers {
                     group.addTask {
-                        for _ in 0..<perCaller { _ = try await audited.appender.append(sampleEntry(0)) }
+                        for _ in 0..<perCaller { _ = try await audited.auditAppender.append(sampleEntry(0)) }
                     }
                 }
                 try await group.waitForAll()
@@ -95,7 +97,7 @@ public enum AuditBenchmark {
         for size in querySizes.sorted() {
             let url = scratch.appendingPathComponent("audit-\(size).sqlite")
             let log = try AuditLog(url: url, keyring: keyring, keyID: keyring.requiredSecret(for: .auditSigning).id,
-                                   logger: audited.logger)
+                                   logger: logger)
             let fillStart = ContinuousClock.now
             var written = 0
             while written < size {

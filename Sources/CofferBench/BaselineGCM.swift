@@ -1,13 +1,18 @@
+import CofferCrypto
 import Dispatch
 import Synchronization
 
 /// The yardstick for the streaming core: plain AES-256-GCM over fixed-size blocks with one
-/// context, as `openssl speed -evp aes-256-gcm` measures it (init IV, update, final, tag).
-package enum BaselineGCM {
+/// context and a fixed nonce, as `openssl speed -evp aes-256-gcm` measures it (init IV, update,
+/// final, tag). A fixed nonce is only safe because nothing it seals is kept: it lives here, in the
+/// benchmark target, and is no part of the `Coffer` or `CofferCrypto` products.
+enum BaselineGCM {
     /// Encrypts `input` block by block into `output` on `threads` threads, each with its own
     /// context and its own contiguous share of the blocks.
-    package static func seal(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
-                             blockSize: Int, key: SecureBytes, threads: Int) throws {
+    /// - Throws: ``CofferError`` `invalidKey` or `cryptoFailure` when a context cannot be made or
+    ///   a block fails.
+    static func seal(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
+                     blockSize: Int, key: SecureBytes, threads: Int) throws {
         let blocks = (input.count + blockSize - 1) / blockSize
         if threads <= 1 {
             _ = try seal(input, into: output, blockSize: blockSize, key: key)
@@ -27,10 +32,11 @@ package enum BaselineGCM {
         if failed.isSet { throw CofferError(.cryptoFailure, "baseline AES-GCM failed") }
     }
 
-    /// Encrypts `input` block by block into `output` (tags go to a scratch slot), returning the
-    /// bytes processed.
-    package static func seal(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
-                             blockSize: Int, key: SecureBytes) throws -> Int {
+    /// Encrypts `input` block by block into `output` (tags go to a scratch slot).
+    /// - Returns: The bytes processed.
+    /// - Throws: ``CofferError`` `invalidKey` or `cryptoFailure`.
+    static func seal(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
+                     blockSize: Int, key: SecureBytes) throws -> Int {
         let context = try key.withUnsafeBytes { try GCMContext(key: $0, encrypting: true) }
         var nonce = [UInt8](repeating: 7, count: GCMContext.nonceSize)
         var tag = [UInt8](repeating: 0, count: GCMContext.tagSize)

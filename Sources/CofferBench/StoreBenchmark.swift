@@ -1,3 +1,5 @@
+import Coffer
+import CofferCrypto
 import Foundation
 import GRDB
 
@@ -155,7 +157,7 @@ private struct PlainStore {
         let objectID = try makeIdentifier("obj")
         let digestKey = try SecureBytes.random(count: 32)
         let mac = try HMACSHA256.Authenticator(key: digestKey)
-        let rowID = try vault.content.write { db -> Int64 in
+        let rowID = try vault.contentDatabase.write { db -> Int64 in
             try db.execute(sql: """
                 INSERT INTO object (id, tenant_id, kind, name_mac, name_sealed, latest_version, next_version, created_at, updated_at)
                 VALUES (?, 'bench', 'run-telemetry', ?, ?, 0, 2, ?, ?)
@@ -185,7 +187,7 @@ private struct PlainStore {
         var segments: [(Int, UnsafeRawBufferPointer)] = []
         repeat {
             if segments.count == batch {  // a full batch with more to come gets its own transaction
-                try vault.content.write { db in try insert(segments, db) }
+                try vault.contentDatabase.write { db in try insert(segments, db) }
                 segments.removeAll(keepingCapacity: true)
             }
             let n = min(layout.plaintextCapacity(ofSegment: index), bytes.count - position)
@@ -195,7 +197,7 @@ private struct PlainStore {
         } while position < bytes.count
         let digest = try mac.finalize()
         // The last batch and the commit share a transaction, as in the encrypted writer.
-        try vault.content.write { db in
+        try vault.contentDatabase.write { db in
             try insert(segments, db)
             try db.execute(sql: "UPDATE version SET state = 1, plaintext_size = ?, ciphertext_size = ?, segment_count = ?, digest = ?, committed_at = ? WHERE id = ?",
                            arguments: [bytes.count, bytes.count, index, Data(digest), nowMilliseconds(), rowID])
@@ -206,7 +208,7 @@ private struct PlainStore {
 
     /// Reads every segment row of a version, in order, touching each byte once (as a sink would).
     func get(versionRowID: Int64) throws -> Int {
-        try vault.content.read { db in
+        try vault.contentDatabase.read { db in
             var total = 0, checksum: UInt8 = 0
             let rows = try Row.fetchCursor(db, sql: "SELECT idx, data FROM segment WHERE version_id = ? ORDER BY idx",
                                            arguments: [versionRowID])
