@@ -7,6 +7,7 @@ extension Vault {
     public var piiSettings: PIISettings { piiSettingsBox.withLock { $0 } }
 
     /// Replaces the PII settings (password policy, breached list, hashing parameters).
+    /// - Parameter settings: The new settings, in force for every later call.
     public func configurePII(_ settings: PIISettings) {
         piiSettingsBox.withLock { $0 = settings }
     }
@@ -109,8 +110,15 @@ extension Vault {
 
     /// Registers a person: account fields sealed under a new per-subject key, email in the blind
     /// index, optional password hashed with scrypt after the password policy.
+    /// - Parameters:
+    ///   - tenant: The tenant the person belongs to.
+    ///   - name: Their name.
+    ///   - email: Their email address (validated; found later through the blind index).
+    ///   - company: Their company, if any.
+    ///   - password: A password to hash (checked against the password policy first).
+    ///   - context: Who registers them and why (a justification is required).
     /// - Returns: The subject id (`subj_` and 32 hex digits).
-    /// - Throws: ``CofferError`` `invalidPII`, `cardNumberRefused`, `passwordPolicy`, `unknownTenant`,
+    /// - Throws: `CofferError` `invalidPII`, `cardNumberRefused`, `passwordPolicy`, `unknownTenant`,
     ///   `accessDenied`, `purposeMissing`.
     public func addSubject(tenant: String, name: String, email: String, company: String?, password: String? = nil,
                            context: AccessContext) async throws -> String {
@@ -153,7 +161,12 @@ extension Vault {
 
     /// What the vault holds about a subject. Needs a grant covering the subject and purpose, or a
     /// privacy officer's subject request; always a justification.
-    /// - Parameter fields: Only these fields (nil for all).
+    /// - Parameters:
+    ///   - id: The subject id.
+    ///   - fields: Only these fields (nil for all, with consents and identifiers).
+    ///   - context: Who reads and why (a justification is required).
+    /// - Returns: The subject's record.
+    /// - Throws: `CofferError` `notFound`, `accessDenied`, `purposeMissing`, `tamperDetected`.
     public func subject(_ id: String, fields: Set<SubjectField>? = nil, context: AccessContext) async throws -> SubjectRecord {
         try await guardedPII(context, .read, subject: id) { state in
             guard let state else { throw CofferError(.notFound, "no subject \(id)") }
@@ -187,6 +200,12 @@ extension Vault {
 
     /// Subjects with this email (in `tenant`, or in every tenant), through the blind index: no
     /// plaintext email is stored anywhere.
+    /// - Parameters:
+    ///   - tenant: One tenant, or nil for every tenant the caller may see.
+    ///   - email: The address to look for.
+    ///   - context: Who searches and why (a justification is required).
+    /// - Returns: The matching subject ids.
+    /// - Throws: `CofferError` `invalidPII`, `accessDenied`, `purposeMissing`.
     public func findSubjects(tenant: String? = nil, email: String, context: AccessContext) async throws -> [String] {
         let normalised = try PIIValidation.emailKey(PIIValidation.email(email))
         return try await find(tenant: tenant, kind: "email", value: normalised, context: context)
@@ -194,6 +213,12 @@ extension Vault {
 
     /// Subjects seen at this IP address (in `tenant`, or in every tenant). Only for security
     /// investigations (purpose security-investigation).
+    /// - Parameters:
+    ///   - tenant: One tenant, or nil for every tenant the caller may see.
+    ///   - ip: The address to look for.
+    ///   - context: Who searches and why (purpose `security-investigation`, a justification).
+    /// - Returns: The matching subject ids.
+    /// - Throws: `CofferError` `invalidPII`, `accessDenied` (any other purpose), `purposeMissing`.
     public func findSubjects(tenant: String? = nil, ip: String, context: AccessContext) async throws -> [String] {
         let address = try PIIValidation.ipAddress(ip)
         return try await find(tenant: tenant, kind: "ip", value: address, context: context) { access in

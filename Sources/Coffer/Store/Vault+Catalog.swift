@@ -4,8 +4,13 @@ import GRDB
 
 extension Vault {
     /// One object's details and versions.
-    /// - Throws: ``CofferError`` `notFound` when the tenant has no such object (another tenant's
-    ///   object is reported the same way), `unknownTenant`.
+    /// - Parameters:
+    ///   - tenant: The tenant.
+    ///   - objectID: The object.
+    ///   - context: Who asks and why (metadata: service, support, privacy officers).
+    /// - Returns: The object with its committed versions and its decrypted name.
+    /// - Throws: `CofferError` `notFound` when the tenant has no such object (another tenant's
+    ///   object is reported the same way), `unknownTenant`, `accessDenied`, `tamperDetected`.
     public func stat(tenant: String, objectID: String, context: AccessContext) async throws -> ObjectInfo {
         try Self.validateTenantID(tenant)
         try IdentifierRules.validateReference(objectID, as: "object id")
@@ -18,6 +23,12 @@ extension Vault {
     }
 
     /// A page of the tenant's objects, most recently updated first.
+    /// - Parameters:
+    ///   - tenant: The tenant.
+    ///   - filter: Kind, page size (1 to 1000) and the cursor of the previous page.
+    ///   - context: Who asks and why.
+    /// - Returns: The page and the cursor of the next one (nil on the last page).
+    /// - Throws: `CofferError` `invalidArgument` (limit, cursor), `unknownTenant`, `accessDenied`.
     public func list(tenant: String, filter: ObjectFilter = ObjectFilter(), context: AccessContext) async throws -> ObjectPage {
         try Self.validateTenantID(tenant)
         guard (1...1000).contains(filter.limit) else { throw CofferError(.invalidArgument, "limit must be 1 to 1000") }

@@ -98,8 +98,15 @@ extension Vault {
         }
     }
 
-    /// Stores `bytes` as a new version of `name` in one call.
+    /// Stores `bytes` as a new version of `name` in one call (one trip to the blocking pool).
+    /// - Parameters:
+    ///   - tenant: The tenant.
+    ///   - kind: The object's kind.
+    ///   - name: The object's name within the tenant and kind.
+    ///   - bytes: The content.
+    ///   - context: Who writes and why.
     /// - Returns: The object id and the committed version.
+    /// - Throws: The errors of ``makeWriter(tenant:kind:name:context:)`` and of the write.
     @discardableResult
     public func put(tenant: String, kind: ObjectKind, name: String, bytes: some ContiguousBytes & Sendable,
                     context: AccessContext) async throws -> (objectID: String, version: ObjectVersionInfo) {
@@ -108,6 +115,15 @@ extension Vault {
     }
 
     /// Stores every buffer of `sequence` as a new version of `name`, with bounded memory.
+    /// - Parameters:
+    ///   - tenant: The tenant.
+    ///   - kind: The object's kind.
+    ///   - name: The object's name within the tenant and kind.
+    ///   - sequence: The content, in pieces of any size.
+    ///   - context: Who writes and why.
+    /// - Returns: The object id and the committed version.
+    /// - Throws: What `sequence` throws, and the errors of ``makeWriter(tenant:kind:name:context:)``
+    ///   and of the write; the version is then abandoned and the failure recorded.
     @discardableResult
     public func put<S: AsyncSequence>(tenant: String, kind: ObjectKind, name: String, contentsOf sequence: S,
                                       context: AccessContext) async throws -> (objectID: String, version: ObjectVersionInfo)
