@@ -7,7 +7,7 @@ import Testing
 // at points inside a commit, a delete and the log's group commit. Afterwards every SQLite file
 // passes `PRAGMA integrity_check`, the log verifies, the object is absent or complete (never
 // partial), nothing was served, and the vault keeps working.
-// (Key rotation's crash points are left to the rotation rewrite.)
+// (Key rotation killed between rewrap batches: RotationCrashTests in KeyRotationCLITests.swift.)
 
 /// One crash point and what must hold after it.
 struct CrashCase: Sendable, CustomTestStringConvertible {

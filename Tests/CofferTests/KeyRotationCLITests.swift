@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Synchronization
 import Testing
 @testable import Coffer
@@ -140,4 +141,58 @@ extension AccessContext {
     static let cliServicePII = try! AccessContext(actor: "cli-test", purpose: .serviceOperation, justification: "test: sign-up")
     /// The privacy officer of ``KeyRotationCLITests`` on a subject request.
     static let cliOfficer = try! AccessContext(actor: PIIPrincipal.officer, purpose: .subjectRequest, justification: "test: access request")
+}
+
+@Suite("Key rotation killed between batches")
+struct RotationCrashTests {
+    @Test("kill -9 after the first rewrap batch: files sound, everything readable, the next rotate finishes under the same KEK")
+    func killedMidRotation() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-rotate-crash-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = KeyringFile(path: dir.appendingPathComponent("keyring.json").path)
+        try file.create()
+        let cli = CofferCLI(executable: try CofferCLI.locate(), vault: dir.appendingPathComponent("vault"), keyring: file.path)
+        #expect(try cli.run(["init"]).status == 0)
+        // 40 tenants: 280 data keys, more than one batch of 256.
+        var data = StoredData()
+        do {
+            let vault = try Vault.open(at: cli.vault, keyringFile: file)
+            defer { try? vault.close() }
+            for n in 0..<40 { try await vault.createTenant("t\(n)", context: .cliAdmin) }
+            for n in [0, 39] {
+                let bytes = testBytes(9000, seed: UInt64(n))
+                let (id, _) = try await vault.put(tenant: "t\(n)", kind: .config, name: "c", bytes: bytes, context: .cliService)
+                data.objects.append(("t\(n)", id, bytes))
+            }
+        }
+        let killed = try cli.spawn(["keys", "rotate"], environment: ["COFFER_CRASH_AT": "rotate.after-batch"])
+        #expect(killed.status == 137)
+        let target = try file.load().activeKeyID
+        for name in ["control.sqlite", "content.sqlite", "audit.sqlite"] {
+            let queue = try DatabaseQueue(path: cli.vault.appendingPathComponent(name).path)
+            let check = try await queue.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+            #expect(check == ["ok"], "\(name)")
+            try queue.close()
+        }
+        do {
+            let vault = try Vault.open(at: cli.vault, keyringFile: file)
+            defer { try? vault.close() }
+            let split = Dictionary(grouping: try await vault.keyStatus(context: .cliAdmin), by: \.kekID).mapValues(\.count)
+            #expect(split[target] == KeyManager.rewrapBatchSize, "one batch rewrapped before the kill: \(split)")
+            for object in data.objects {
+                expectSameBytes(try await vault.readAll(tenant: object.tenant, objectID: object.id, context: .cliService), object.bytes)
+            }
+        }
+        let finished = try cli.run(["keys", "rotate"])
+        #expect(finished.status == 0, "\(finished.error)")
+        #expect(finished.output.contains("finished an interrupted rotation to \(target)"), "\(finished.output)")
+        #expect(try cli.run(["audit", "verify"]).status == 0)
+        let vault = try Vault.open(at: cli.vault, keyringFile: file)
+        defer { try? vault.close() }
+        #expect(Set(try await vault.keyStatus(context: .cliAdmin).map(\.kekID)) == [target])
+        for object in data.objects {
+                expectSameBytes(try await vault.readAll(tenant: object.tenant, objectID: object.id, context: .cliService), object.bytes)
+            }
+    }
 }

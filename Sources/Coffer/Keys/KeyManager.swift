@@ -233,6 +233,7 @@ final class KeyManager: Sendable {
                 return (key, try target.wrap(plain, context: key.wrapContext))
             }
             total += try store.rewrap(rewrapped, now: nowMilliseconds())
+            CrashPoint.hit("rotate.after-batch")
             try afterRewrapBatch.withLock { $0 }?(total)
         }
     }
