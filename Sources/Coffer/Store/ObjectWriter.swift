@@ -1,6 +1,5 @@
 import CofferCrypto
 import Foundation
-import GRDB
 
 /// Writes one new version of an object as a stream: bytes go in as pieces of any size, are
 /// sealed segment by segment (Tink format, AAD binding tenant, object and version) and stored one
@@ -21,6 +20,7 @@ public final class ObjectWriter: @unchecked Sendable {
 
     private let vault: Vault
     private let versionRowID: Int64
+    private let segmentStore: SQLiteSegmentStore
     private let encryptor: StreamEncryptor
     private let digest: HMACSHA256.Authenticator
     private let writerLock: WriterLock
@@ -37,6 +37,7 @@ public final class ObjectWriter: @unchecked Sendable {
         self.objectID = objectID
         self.version = version
         self.versionRowID = versionRowID
+        self.segmentStore = SQLiteSegmentStore(pool: vault.content)
         self.writerLock = writerLock
         self.onFailure = onFailure
         encryptor = try StreamEncryptor(aead: StreamingAEAD(key: keys.stream, segmentSize: vault.segmentSize), aad: aad)
@@ -175,22 +176,11 @@ public final class ObjectWriter: @unchecked Sendable {
         let now = nowMilliseconds()
         let (rowID, objectID, version) = (versionRowID, self.objectID, self.version)
         // The last batch and the commit share one transaction (one fsync for small objects).
-        let (plaintext, ciphertext) = try vault.content.write { db -> (Int64, Int64) in
-            try encryptor.finish { try self.insert($0, db) }
-            CrashPoint.hit("commit.after-segments")
-            let (plaintext, ciphertext, count) = (plaintextBytes, ciphertextBytes, segments)
-            try db.execute(sql: """
-                UPDATE version SET state = 1, writer = NULL, plaintext_size = ?, ciphertext_size = ?,
-                       segment_count = ?, digest = ?, committed_at = ? WHERE id = ? AND state = 0
-                """, arguments: [plaintext, ciphertext, count, Data(mac), now, rowID])
-            guard db.changesCount == 1 else {
-                throw CofferError(.notFound, "the pending version was removed while it was being written")
-            }
-            try db.execute(sql: "UPDATE object SET latest_version = max(latest_version, ?), updated_at = ? WHERE id = ?",
-                           arguments: [version, now, objectID])
-            writerLock.removeFile()
-            return (plaintext, ciphertext)
-        }
+        try segmentStore.commit(version: rowID, objectID: objectID, number: version, digest: mac, at: now, final: { appender in
+            try encryptor.finish { try self.insert($0, appender) }
+            return (plaintextBytes, ciphertextBytes, segments)
+        }, beforeCommit: { writerLock.removeFile() })
+        let (plaintext, ciphertext) = (plaintextBytes, ciphertextBytes)
         CrashPoint.hit("commit.after-transaction")
         finished = true
         writerLock.release()
@@ -210,23 +200,12 @@ public final class ObjectWriter: @unchecked Sendable {
 
     /// Stores a batch of sealed segments in one transaction.
     private func store(_ batch: CiphertextSegments) throws {
-        try vault.content.write { db in try insert(batch, db) }
+        try segmentStore.append(version: versionRowID) { try insert(batch, $0) }
     }
 
-    /// Inserts a batch of sealed segments, one row each, within the caller's transaction.
-    private func insert(_ batch: CiphertextSegments, _ db: Database) throws {
-        // A pending version removed under its writer (its object deleted, or an open that found
-        // no lock) is `not-found`, not the foreign-key failure its segment rows would raise.
-        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM version WHERE id = ? AND state = 0", arguments: [versionRowID]) == true else {
-            throw CofferError(.notFound, "the pending version was removed while it was being written")
-        }
-        let statement = try db.cachedStatement(sql: "INSERT INTO segment (version_id, idx, data) VALUES (?, ?, ?)")
-        for j in 0..<batch.count {
-            let bytes = batch[j]
-            let blob = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress!), count: bytes.count,
-                            deallocator: .none)
-            try statement.execute(arguments: [versionRowID, batch.firstSegment + j, blob])
-        }
+    /// Stores a batch of sealed segments within the appender's transaction, and counts it.
+    private func insert(_ batch: CiphertextSegments, _ appender: SegmentAppender) throws {
+        try appender.append(batch)
         segments += batch.count
         ciphertextBytes += Int64(batch.bytes.count)
     }

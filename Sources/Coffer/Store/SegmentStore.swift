@@ -77,3 +77,57 @@ struct SQLiteSegmentStore: SegmentStore {
         }
     }
 }
+
+/// Stores a writer's sealed segments, one row each, within one transaction of
+/// ``SQLiteSegmentStore/append(version:_:)`` or ``SQLiteSegmentStore/commit(version:objectID:number:digest:at:final:beforeCommit:)``.
+struct SegmentAppender {
+    fileprivate let db: Database
+    let version: Int64
+
+    /// Inserts `batch` under the pending version.
+    /// - Throws: ``CofferError`` `notFound` when the pending version was removed under its
+    ///   writer (its object deleted, or an open that found no lock), rather than the
+    ///   foreign-key failure its rows would raise.
+    func append(_ batch: CiphertextSegments) throws {
+        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM version WHERE id = ? AND state = 0", arguments: [version]) == true else {
+            throw CofferError(.notFound, "the pending version was removed while it was being written")
+        }
+        let statement = try db.cachedStatement(sql: "INSERT INTO segment (version_id, idx, data) VALUES (?, ?, ?)")
+        for j in 0..<batch.count {
+            let bytes = batch[j]
+            // The batch buffer itself, no copy: SQLite copies it into the row.
+            let blob = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress!), count: bytes.count, deallocator: .none)
+            try statement.execute(arguments: [version, batch.firstSegment + j, blob])
+        }
+    }
+}
+
+extension SQLiteSegmentStore {
+    /// Runs `body` with an appender for pending version `version`, in one write transaction.
+    func append(version: Int64, _ body: (SegmentAppender) throws -> Void) throws {
+        try pool.write { db in try body(SegmentAppender(db: db, version: version)) }
+    }
+
+    /// Commits pending version `version` of `objectID` in one transaction: `final` stores the
+    /// last segments and returns the version's totals, then the version becomes visible and the
+    /// object's newest version moves on; `beforeCommit` runs last, inside the transaction.
+    /// - Throws: ``CofferError`` `notFound` when the pending version was removed meanwhile.
+    func commit(version: Int64, objectID: String, number: Int, digest: [UInt8], at time: Int64,
+                final: (SegmentAppender) throws -> (plaintext: Int64, ciphertext: Int64, segments: Int),
+                beforeCommit: () -> Void) throws {
+        try pool.write { db in
+            let totals = try final(SegmentAppender(db: db, version: version))
+            CrashPoint.hit("commit.after-segments")
+            try db.execute(sql: """
+                UPDATE version SET state = 1, writer = NULL, plaintext_size = ?, ciphertext_size = ?,
+                       segment_count = ?, digest = ?, committed_at = ? WHERE id = ? AND state = 0
+                """, arguments: [totals.plaintext, totals.ciphertext, totals.segments, Data(digest), time, version])
+            guard db.changesCount == 1 else {
+                throw CofferError(.notFound, "the pending version was removed while it was being written")
+            }
+            try db.execute(sql: "UPDATE object SET latest_version = max(latest_version, ?), updated_at = ? WHERE id = ?",
+                           arguments: [number, time, objectID])
+            beforeCommit()
+        }
+    }
+}
