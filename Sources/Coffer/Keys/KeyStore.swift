@@ -58,8 +58,7 @@ struct KeyStore: Sendable {
             """)
         var values: [String: String] = [:]
         for row in rows {
-            guard let name = Self.value(row, "name", String.self), let value = Self.value(row, "value", String.self) else { continue }
-            values[name] = value
+            values[try row.stored("name", in: "vault_info")] = try row.stored("value", in: "vault_info")
         }
         guard let settled = values["canary_kek"] else {
             throw CofferError(.schemaMismatch, "control.sqlite has no keyring check (canary_kek); it is not a Coffer vault control file")
@@ -76,8 +75,8 @@ struct KeyStore: Sendable {
                        (SELECT value FROM vault_info WHERE name = 'canary') AS sealed
                 """)
         }
-        guard let row, let kek = Self.value(row, "kek", String.self), let text = Self.value(row, "sealed", String.self),
-              let sealed = Data(base64Encoded: text) else {
+        guard let row, let kek = try row.storedIfPresent("kek", in: "vault_info", as: String.self),
+              let text = try row.storedIfPresent("sealed", in: "vault_info", as: String.self), let sealed = Data(base64Encoded: text) else {
             throw CofferError(.schemaMismatch, "control.sqlite has no keyring check; it is not a Coffer vault control file")
         }
         return WrappedKey(kekID: kek, sealed: [UInt8](sealed))
@@ -88,9 +87,8 @@ struct KeyStore: Sendable {
         try guardedRead { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT id, kek_id, wrapped FROM data_key WHERE tenant_id = ? AND data_class = ?",
                                              arguments: [tenant, dataClass]) else { return nil }
-            guard let id = Self.value(row, "id", String.self), let kek = Self.value(row, "kek_id", String.self), let wrapped = Self.value(row, "wrapped", Data.self) else {
-                throw CofferError(.tamperDetected, "a data key row of tenant '\(tenant)' is incomplete; control.sqlite was changed outside Coffer")
-            }
+            let id: String = try row.stored("id", in: "data_key"), kek: String = try row.stored("kek_id", in: "data_key")
+            let wrapped: Data = try row.stored("wrapped", in: "data_key")
             return StoredKey(owner: .dataClass(keyID: id, tenant: tenant, dataClass: dataClass),
                              wrapped: WrappedKey(kekID: kek, sealed: [UInt8](wrapped)))
         }
@@ -101,9 +99,7 @@ struct KeyStore: Sendable {
         try guardedRead { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT kek_id, wrapped FROM subject_key WHERE subject_id = ? AND tenant_id = ?",
                                              arguments: [subject, tenant]) else { return nil }
-            guard let kek = Self.value(row, "kek_id", String.self), let wrapped = Self.value(row, "wrapped", Data.self) else {
-                throw CofferError(.tamperDetected, "the key row of subject \(subject) is incomplete; control.sqlite was changed outside Coffer")
-            }
+            let kek: String = try row.stored("kek_id", in: "subject_key"), wrapped: Data = try row.stored("wrapped", in: "subject_key")
             return StoredKey(owner: .subject(subject: subject, tenant: tenant), wrapped: WrappedKey(kekID: kek, sealed: [UInt8](wrapped)))
         }
     }
@@ -121,20 +117,19 @@ struct KeyStore: Sendable {
             var keys: [StoredKey] = []
             for row in try Row.fetchAll(db, sql: "SELECT id, tenant_id, data_class, kek_id, wrapped FROM data_key WHERE kek_id != ? ORDER BY id LIMIT ?",
                                         arguments: [kek, limit]) {
-                guard let id = Self.value(row, "id", String.self), let tenant = Self.value(row, "tenant_id", String.self), let dataClass = Self.value(row, "data_class", String.self),
-                      let old = Self.value(row, "kek_id", String.self), let wrapped = Self.value(row, "wrapped", Data.self) else {
-                    throw CofferError(.tamperDetected, "a data key row is incomplete; control.sqlite was changed outside Coffer")
-                }
+                let t = "data_key"
+                let id: String = try row.stored("id", in: t), tenant: String = try row.stored("tenant_id", in: t)
+                let dataClass: String = try row.stored("data_class", in: t), old: String = try row.stored("kek_id", in: t)
+                let wrapped: Data = try row.stored("wrapped", in: t)
                 keys.append(StoredKey(owner: .dataClass(keyID: id, tenant: tenant, dataClass: dataClass),
                                       wrapped: WrappedKey(kekID: old, sealed: [UInt8](wrapped))))
             }
             guard keys.count < limit else { return keys }
             for row in try Row.fetchAll(db, sql: "SELECT subject_id, tenant_id, kek_id, wrapped FROM subject_key WHERE kek_id != ? ORDER BY subject_id LIMIT ?",
                                         arguments: [kek, limit - keys.count]) {
-                guard let subject = Self.value(row, "subject_id", String.self), let tenant = Self.value(row, "tenant_id", String.self),
-                      let old = Self.value(row, "kek_id", String.self), let wrapped = Self.value(row, "wrapped", Data.self) else {
-                    throw CofferError(.tamperDetected, "a subject key row is incomplete; control.sqlite was changed outside Coffer")
-                }
+                let t = "subject_key"
+                let subject: String = try row.stored("subject_id", in: t), tenant: String = try row.stored("tenant_id", in: t)
+                let old: String = try row.stored("kek_id", in: t), wrapped: Data = try row.stored("wrapped", in: t)
                 keys.append(StoredKey(owner: .subject(subject: subject, tenant: tenant), wrapped: WrappedKey(kekID: old, sealed: [UInt8](wrapped))))
             }
             return keys
@@ -150,12 +145,10 @@ struct KeyStore: Sendable {
                 SELECT subject_id, tenant_id, 'pii-subject', kek_id, created_at, rewrapped_at FROM subject_key
                 ORDER BY 2, 3, 1
                 """).map { row in
-                guard let id = Self.value(row, "id", String.self), let tenant = Self.value(row, "tenant_id", String.self), let dataClass = Self.value(row, "data_class", String.self),
-                      let kek = Self.value(row, "kek_id", String.self), let created = Self.value(row, "created_at", Int64.self) else {
-                    throw CofferError(.tamperDetected, "a key row is incomplete; control.sqlite was changed outside Coffer")
-                }
-                return DataKeyStatus(id: id, tenant: tenant, dataClass: dataClass, kekID: kek, createdAt: created,
-                                     rewrappedAt: Self.value(row, "rewrapped_at", Int64.self))
+                let t = "data_key"
+                return DataKeyStatus(id: try row.stored("id", in: t), tenant: try row.stored("tenant_id", in: t),
+                                     dataClass: try row.stored("data_class", in: t), kekID: try row.stored("kek_id", in: t),
+                                     createdAt: try row.stored("created_at", in: t), rewrappedAt: try row.storedIfPresent("rewrapped_at", in: t))
             }
         }
     }
@@ -246,12 +239,6 @@ struct KeyStore: Sendable {
     private static func setInfo(_ name: String, _ value: String, _ db: Database) throws {
         try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
                        arguments: [name, value])
-    }
-
-    /// A column's value, or nil for NULL or a value of the wrong type (a row edited outside
-    /// Coffer), never a trap.
-    private static func value<T: DatabaseValueConvertible>(_ row: Row, _ column: String, _ type: T.Type) -> T? {
-        (try? row.decode(T?.self, forColumn: column)) ?? nil
     }
 
     private func guardedRead<T>(_ body: (Database) throws -> T) throws -> T {

@@ -16,7 +16,8 @@ public enum DisplayText {
     }
 
     /// `text` with every character ``needsEscaping(_:)`` names written as an escape: `\t`, `\n`,
-    /// `\r`, or `\u{XXXX}` with the scalar's hexadecimal value. Other text is unchanged.
+    /// `\r`, or `\u{` + the scalar's value in hexadecimal + `}` (an escape is `\u{1B}`). Other
+    /// text is unchanged.
     /// - Parameter text: Text from a caller or from stored data.
     /// - Returns: Text that prints as what it is, on one line.
     public static func escaped(_ text: String) -> String {
