@@ -18,9 +18,9 @@ struct InitCommand: AsyncParsableCommand {
             // Vault.create registers the operator as a principal: an id no context could carry
             // (empty, a comma, a control character) would lock everyone out of the new vault.
             try IdentifierRules.validatePrincipal(options.actorID, as: "operator (--actor, COFFER_ACTOR or $USER)")
-            let (_, file) = try options.loadKeyring()
-            let vault = try Vault.create(at: options.vaultURL, keyringFile: file, operator: options.actorID,
+            let vault = try Vault.create(at: options.vaultURL, keyringFile: options.location.keyringFile(), operator: options.actorID,
                                          segmentSize: segmentSize, allowDevelopmentKeyring: options.location.developmentKeyringAllowed)
+            options.location.warnIfDevelopment(vault)
             try vault.close()
             print("created vault \(options.vaultURL.path); operator '\(options.actorID)' registered as administrator")
         }

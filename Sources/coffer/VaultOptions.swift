@@ -36,29 +36,18 @@ struct LocationOptions: ParsableArguments {
         return KeyringFile(path: path)
     }
 
-    /// Loads the keyring, refusing a development keyring without the opt-in and warning on
-    /// stderr with it.
-    func loadKeyring() throws -> (keyring: Keyring, file: KeyringFile) {
-        let file = try keyringFile()
-        let loaded = try file.load()
-        try checkDevelopment(loaded, path: file.path)
-        return (loaded, file)
-    }
-
-    /// Opens the vault with its keyring file.
+    /// Opens the vault with its keyring file. The library refuses a development keyring
+    /// without the opt-in; with it, a warning goes to stderr.
     func openVault() throws -> Vault {
-        let file = try keyringFile()
-        try checkDevelopment(file.load(), path: file.path)
-        return try Vault.open(at: vaultURL, keyringFile: file, allowDevelopmentKeyring: developmentKeyringAllowed)
+        let vault = try Vault.open(at: vaultURL, keyringFile: keyringFile(), allowDevelopmentKeyring: developmentKeyringAllowed)
+        warnIfDevelopment(vault)
+        return vault
     }
 
-    private func checkDevelopment(_ keyring: Keyring, path: String) throws {
-        guard keyring.isDevelopment else { return }
-        guard developmentKeyringAllowed else {
-            throw CofferError(.keyringInsecure,
-                              "\(path) is a development keyring: its keys are public. Use a real keyring (`coffer keys generate --out FILE`), or pass --allow-development-keyring for a demo")
-        }
-        warn("warning: using the development keyring \(path); its keys are public. Never put real data under it.")
+    /// Warns on stderr when `vault` runs on a development keyring.
+    func warnIfDevelopment(_ vault: Vault) {
+        guard vault.keyring.isDevelopment else { return }
+        warn("warning: using the development keyring \((try? keyringFile().path) ?? ""); its keys are public. Never put real data under it.")
     }
 }
 
@@ -84,7 +73,6 @@ struct VaultOptions: ParsableArguments {
         actor ?? environment["COFFER_ACTOR"] ?? environment["USER"] ?? "operator"
     }
 
-    func loadKeyring() throws -> (keyring: Keyring, file: KeyringFile) { try location.loadKeyring() }
 
     /// The access context. The purpose comes from --purpose; else from the command's own purpose
     /// (audit commands are for `audit`, key commands for `administration`); else from
