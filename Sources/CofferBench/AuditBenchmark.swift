@@ -41,7 +41,7 @@ public enum AuditBenchmark {
         let audited = try Vault.create(at: directory, keyring: keyring, operator: "bench", logger: logger)
         try await audited.createTenant("bench", context: context)
         let payload = [UInt8](repeating: 0x42, count: 4096)
-        var ids: [String] = []
+        var ids: [ObjectID] = []
         for i in 0..<200 {
             ids.append(try await audited.put(tenant: "bench", kind: .testResult, name: "o\(i)", bytes: payload, context: context).objectID)
         }
@@ -135,7 +135,7 @@ public enum AuditBenchmark {
 
     /// A plausible record: 50 actors, 20 tenants, one object per record.
     static func sampleEntry(_ i: Int) -> AuditEntry {
-        AuditEntry(time: nowMilliseconds(), actor: "actor-\(i % 50)", role: "service", tenant: "tenant-\(i % 20)", subject: nil,
+        AuditEntry(time: nowMilliseconds(), actor: PrincipalID("actor-\(i % 50)"), role: "service", tenant: TenantID("tenant-\(i % 20)"), subject: nil,
                    objectID: "obj-\(i)", objectVersion: 1, objectKind: "test-result", action: i % 10 == 0 ? .write : .read,
                    dataClass: .content, purpose: .serviceOperation, justification: nil, outcome: i % 97 == 0 ? .denied : .allowed,
                    errorCode: nil, bytes: 4096, requestID: "req-\(i)", client: "bench", grantID: nil, reason: nil)

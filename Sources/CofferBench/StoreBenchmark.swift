@@ -70,7 +70,7 @@ public enum StoreBenchmark {
         }
 
         // Large objects: interleave encrypted and plain so both see the same machine.
-        var lastID = "", plainID: Int64 = 0
+        var lastID: ObjectID = "", plainID: Int64 = 0
         for round in 0..<repetitions {
             try await timed("put-large-encrypted", unit: "bytes/s", amount: Double(size), times: 1) {
                 let writer = try await encrypted.makeWriter(tenant: "bench", kind: .runTelemetry, name: "large-\(round)", context: context)
@@ -102,7 +102,7 @@ public enum StoreBenchmark {
         // Small objects: 4 KiB each.
         let small = UnsafeRawBufferPointer(rebasing: payload[0..<min(4096, size)])
         let smallBytes = Array(small)
-        var ids: [String] = []
+        var ids: [ObjectID] = []
         try await timed("put-4k-encrypted", unit: "ops/s", amount: Double(count), times: 1) {
             for i in 0..<count {
                 ids.append(try await encrypted.put(tenant: "bench", kind: .testResult, name: "small-\(i)", bytes: smallBytes, context: context).objectID)

@@ -16,11 +16,11 @@ struct PrincipalCommand: AsyncParsableCommand {
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a principal with roles.")
         @OptionGroup var options: VaultOptions
-        @Argument(help: "Principal id.") var id: String
+        @Argument(help: "Principal id.") var id: PrincipalID
         @Option(name: .customLong("role"), help: "A role: \(Role.all.map(\.code).joined(separator: ", ")). Repeat for several.")
         var roles: [String] = []
         @Option(name: .customLong("tenant"), help: "A tenant it may act on. Repeat for several; omit for all.")
-        var tenants: [String] = []
+        var tenants: [TenantID] = []
 
         func run() async throws {
             try await runReportingErrors {
@@ -44,7 +44,7 @@ struct PrincipalCommand: AsyncParsableCommand {
                 let all = try await vault.principals(context: options.context(defaultPurpose: .administration))
                 if json { print(try jsonText(all)); return }
                 printTable(header: ["PRINCIPAL", "ROLES", "TENANTS", "CREATED", "BY"], rows: all.map {
-                    [$0.id, $0.roles.map(\.code).joined(separator: ","), $0.tenants?.joined(separator: ",") ?? "*", isoTime($0.createdAt), $0.createdBy]
+                    [$0.id.rawValue, $0.roles.map(\.code).joined(separator: ","), $0.tenants?.map(\.rawValue).joined(separator: ",") ?? "*", isoTime($0.createdAt), $0.createdBy.rawValue]
                 })
             }
         }
@@ -53,7 +53,7 @@ struct PrincipalCommand: AsyncParsableCommand {
     struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Remove a principal.")
         @OptionGroup var options: VaultOptions
-        @Argument(help: "Principal id.") var id: String
+        @Argument(help: "Principal id.") var id: PrincipalID
 
         func run() async throws {
             try await runReportingErrors {
@@ -73,9 +73,9 @@ struct GrantCommand: AsyncParsableCommand {
     struct Issue: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Grant a principal access to a tenant's (or one subject's) PII until a time.")
         @OptionGroup var options: VaultOptions
-        @Option(name: .long, help: "Who receives the grant.") var to: String
-        @Option(name: .long, help: "Tenant id.") var tenant: String
-        @Option(name: .long, help: "One subject id (default: every subject of the tenant).") var subject: String?
+        @Option(name: .long, help: "Who receives the grant.") var to: PrincipalID
+        @Option(name: .long, help: "Tenant id.") var tenant: TenantID
+        @Option(name: .long, help: "One subject id (default: every subject of the tenant).") var subject: SubjectID?
         @Option(name: .customLong("for"), help: "The purpose the grant allows, e.g. support.") var grantedPurpose: String
         @Option(name: .long, help: "Expiry: an RFC 3339 date-time (2026-11-01T12:00:00Z) or date, or a duration such as 90m, 2h, 3d (at most 90 days).") var until: String
         @Option(name: .long, help: "Why the access is needed.") var reason: String
@@ -108,7 +108,7 @@ struct GrantCommand: AsyncParsableCommand {
     struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Revoke a grant at once.")
         @OptionGroup var options: VaultOptions
-        @Argument(help: "Grant id.") var id: String
+        @Argument(help: "Grant id.") var id: GrantID
 
         func run() async throws {
             try await runReportingErrors {
@@ -122,8 +122,8 @@ struct GrantCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List grants, newest first.")
         @OptionGroup var options: VaultOptions
-        @Option(name: .long, help: "Only grants to this principal.") var grantee: String?
-        @Option(name: .long, help: "Only grants on this tenant.") var tenant: String?
+        @Option(name: .long, help: "Only grants to this principal.") var grantee: PrincipalID?
+        @Option(name: .long, help: "Only grants on this tenant.") var tenant: TenantID?
         @Flag(name: .long, help: "Print JSON.") var json = false
 
         func run() async throws {
@@ -133,8 +133,8 @@ struct GrantCommand: AsyncParsableCommand {
                 if json { print(try jsonText(grants)); return }
                 let now = Int64(Date().timeIntervalSince1970 * 1000)
                 printTable(header: ["GRANT", "TO", "TENANT", "SUBJECT", "PURPOSE", "EXPIRES", "STATE", "BY", "REASON"], rows: grants.map {
-                    [$0.id, $0.grantee, $0.tenant, $0.subject ?? "*", $0.purpose.code, isoTime($0.expiresAt),
-                     $0.revokedAt != nil ? "revoked" : ($0.isActive(at: now) ? "active" : "expired"), $0.issuedBy, $0.reason]
+                    [$0.id.rawValue, $0.grantee.rawValue, $0.tenant.rawValue, $0.subject?.rawValue ?? "*", $0.purpose.code, isoTime($0.expiresAt),
+                     $0.revokedAt != nil ? "revoked" : ($0.isActive(at: now) ? "active" : "expired"), $0.issuedBy.rawValue, $0.reason]
                 })
             }
         }

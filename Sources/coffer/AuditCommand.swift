@@ -17,9 +17,9 @@ struct AuditCommand: AsyncParsableCommand {
         var caller: String?
         @Option(name: .customLong("as-purpose"), help: "The querying principal's purpose (default audit; privacy officers use subject-request or legal).")
         var callerPurpose: String = "audit"
-        @Option(name: .customLong("tenant"), help: "Tenant id.") var tenantFilter: String?
-        @Option(name: .customLong("actor"), help: "Only accesses by this principal.") var actorFilter: String?
-        @Option(name: .long, help: "Subject id.") var subject: String?
+        @Option(name: .customLong("tenant"), help: "Tenant id.") var tenantFilter: TenantID?
+        @Option(name: .customLong("actor"), help: "Only accesses by this principal.") var actorFilter: PrincipalID?
+        @Option(name: .long, help: "Subject id.") var subject: SubjectID?
         @Option(name: .long, help: "Object id.") var object: String?
         @Option(name: .long, help: "Action: read, write, delete, list, stat, grant, ...") var action: String?
         @Option(name: .customLong("purpose"), help: "Only accesses with this purpose code.") var purposeFilter: String?
@@ -42,7 +42,7 @@ struct AuditCommand: AsyncParsableCommand {
                                        purpose: purposeFilter, outcome: outcomeFilter, since: try since.map(parseTime),
                                        until: try until.map(parseTime), before: before, limit: limit)
                 let environment = ProcessInfo.processInfo.environment
-                let context = try AccessContext(actor: caller ?? environment["COFFER_ACTOR"] ?? environment["USER"] ?? "operator",
+                let context = try AccessContext(actor: PrincipalID(caller ?? environment["COFFER_ACTOR"] ?? environment["USER"] ?? "operator"),
                                                 purpose: try Purpose(parsing: callerPurpose), client: "coffer-cli")
                 let records = try await vault.auditRecords(query, context: context)
                 switch format {
@@ -53,8 +53,8 @@ struct AuditCommand: AsyncParsableCommand {
                 case .table:
                     printTable(header: ["#", "TIME", "ACTOR", "ROLE", "ACTION", "CLASS", "TENANT", "OBJECT/SUBJECT", "PURPOSE", "OUTCOME", "BYTES"],
                                rows: records.map { r in
-                                   [String(r.sequence), isoTime(r.time), r.actor, r.role ?? "-", r.action, r.dataClass, r.tenant ?? "-",
-                                    r.objectID ?? r.subject ?? "-", r.purpose,
+                                   [String(r.sequence), isoTime(r.time), r.actor.rawValue, r.role ?? "-", r.action, r.dataClass, r.tenant?.rawValue ?? "-",
+                                    r.objectID ?? r.subject?.rawValue ?? "-", r.purpose,
                                     r.outcome.rawValue + (r.errorCode.map { " (\($0))" } ?? ""), r.bytes.map(String.init) ?? "-"]
                                })
                 }

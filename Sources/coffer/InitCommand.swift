@@ -34,7 +34,7 @@ struct TenantCommand: AsyncParsableCommand {
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a tenant and make its data keys.")
         @OptionGroup var options: VaultOptions
-        @Argument(help: "Tenant id: lower-case letters, digits, '-', '_', '.'.") var tenant: String
+        @Argument(help: "Tenant id: lower-case letters, digits, '-', '_', '.'.") var tenant: TenantID
 
         func run() async throws {
             try await runReportingErrors {

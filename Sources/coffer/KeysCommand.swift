@@ -99,7 +99,7 @@ struct KeysCommand: AsyncParsableCommand {
                 let keyring = vault.keyring
                 if json { print(try jsonText(keys)); return }
                 printTable(header: ["DATA KEY", "TENANT", "CLASS", "KEK"],
-                           rows: keys.map { [$0.id, $0.tenant, $0.dataClass, $0.kekID] })
+                           rows: keys.map { [$0.id, $0.tenant.rawValue, $0.dataClass, $0.kekID] })
                 print("")
                 printTable(header: ["KEK", "ACTIVE", "DATA KEYS"], rows: keyring.keyEncryptionKeyIDs.map { id in
                     let count = keys.filter { $0.kekID == id }.count

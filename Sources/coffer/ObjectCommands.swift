@@ -8,7 +8,7 @@ struct PutCommand: AsyncParsableCommand {
         commandName: "put", abstract: "Store a file (or standard input) as a new version of an object; prints its id and version.")
 
     @OptionGroup var options: VaultOptions
-    @Option(name: .long, help: "Tenant id.") var tenant: String
+    @Option(name: .long, help: "Tenant id.") var tenant: TenantID
     @Option(name: .long, help: "Kind: \(ObjectKind.all.map(\.code).joined(separator: ", ")).") var kind: String
     @Option(name: .long, help: "Object name within the tenant and kind.") var name: String
     @Argument(help: "File to store, or - for standard input (the default).") var file: String = "-"
@@ -39,8 +39,8 @@ struct GetCommand: AsyncParsableCommand {
         commandName: "get", abstract: "Write an object's content (or a byte range of it) to standard output or a file.")
 
     @OptionGroup var options: VaultOptions
-    @Option(name: .long, help: "Tenant id.") var tenant: String
-    @Argument(help: "Object id.") var id: String
+    @Option(name: .long, help: "Tenant id.") var tenant: TenantID
+    @Argument(help: "Object id.") var id: ObjectID
     @Option(name: .long, help: "Version (default: the newest).") var version: Int?
     @Option(name: .long, help: "Byte range START-END, END inclusive (like HTTP ranges).") var range: String?
     @Option(name: .long, help: "Output file (appears only when complete).") var out: String?
@@ -88,7 +88,7 @@ struct ListCommand: AsyncParsableCommand {
     enum Format: String, ExpressibleByArgument, CaseIterable { case table, json }
 
     @OptionGroup var options: VaultOptions
-    @Option(name: .long, help: "Tenant id.") var tenant: String
+    @Option(name: .long, help: "Tenant id.") var tenant: TenantID
     @Option(name: .long, help: "Only this kind.") var kind: String?
     @Option(name: .long, help: "Objects per page (1-1000).") var limit: Int = 100
     @Option(name: .long, help: "Continue from this cursor (printed after a full page).") var cursor: String?
@@ -104,7 +104,7 @@ struct ListCommand: AsyncParsableCommand {
                 print(try jsonText(page))
             case .table:
                 let rows = page.objects.map { o in
-                    [o.id, o.kind.code, String(o.latestVersion), String(o.latest?.size ?? 0), isoTime(o.updatedAt), o.name]
+                    [o.id.rawValue, o.kind.code, String(o.latestVersion), String(o.latest?.size ?? 0), isoTime(o.updatedAt), o.name]
                 }
                 printTable(header: ["ID", "KIND", "VERSION", "SIZE", "UPDATED", "NAME"], rows: rows)
                 if let next = page.nextCursor { print("more: --cursor \(next)") }
@@ -117,8 +117,8 @@ struct StatCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "stat", abstract: "Show an object's details and versions.")
 
     @OptionGroup var options: VaultOptions
-    @Option(name: .long, help: "Tenant id.") var tenant: String
-    @Argument(help: "Object id.") var id: String
+    @Option(name: .long, help: "Tenant id.") var tenant: TenantID
+    @Argument(help: "Object id.") var id: ObjectID
     @Flag(name: .long, help: "Print JSON.") var json = false
 
     func run() async throws {
@@ -140,15 +140,15 @@ struct RemoveCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "rm", abstract: "Delete an object, or one version of it.")
 
     @OptionGroup var options: VaultOptions
-    @Option(name: .long, help: "Tenant id.") var tenant: String
-    @Argument(help: "Object id.") var id: String
+    @Option(name: .long, help: "Tenant id.") var tenant: TenantID
+    @Argument(help: "Object id.") var id: ObjectID
     @Option(name: .long, help: "Delete only this version.") var version: Int?
 
     func run() async throws {
         try await runReportingErrors {
             let vault = try options.openVault()
             let outcome = try await vault.delete(tenant: tenant, objectID: id, version: version, context: options.context())
-            let what = version.map { "\(id) version \($0)" } ?? id
+            let what = version.map { "\(id) version \($0)" } ?? id.rawValue
             // A reader in another process may hold the WAL for a moment: retry for a few
             // seconds before saying where the ciphertext still is.
             let maintenance = vault.makeMaintenance()

@@ -17,6 +17,9 @@ func isoTime(_ milliseconds: Int64) -> String {
 /// characters escaped (``DisplayText/escaped(_:)``).
 func display(_ text: String) -> String { DisplayText.escaped(text) }
 
+/// An identifier made safe for a terminal.
+func display<Kind>(_ id: Identifier<Kind>) -> String { DisplayText.escaped(id.rawValue) }
+
 /// Prints rows under a header, columns padded to their widest cell. Every cell is escaped
 /// (``display(_:)``), so a name cannot move the cursor, end a row early or reverse the text.
 func printTable(header: [String], rows: [[String]]) {

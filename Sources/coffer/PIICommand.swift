@@ -44,7 +44,7 @@ struct PIICommand: AsyncParsableCommand {
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a person; prints the subject id.")
         @OptionGroup var options: PIIOptions
-        @Option(name: .long) var tenant: String
+        @Option(name: .long) var tenant: TenantID
         @Option(name: .long) var name: String
         @Option(name: .long) var email: String
         @Option(name: .long) var company: String?
@@ -63,7 +63,7 @@ struct PIICommand: AsyncParsableCommand {
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show what the vault holds about a person (needs a grant or a subject request).")
         @OptionGroup var options: PIIOptions
-        @Argument var id: String
+        @Argument var id: SubjectID
         @Option(name: .long, help: "Comma-separated fields: \(SubjectField.allCases.map(\.rawValue).joined(separator: ", ")).")
         var fields: String?
         @Flag(name: .long) var json = false
@@ -98,7 +98,7 @@ struct PIICommand: AsyncParsableCommand {
     struct Find: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Find subjects by email, or by IP address for security investigations.")
         @OptionGroup var options: PIIOptions
-        @Option(name: .long, help: "Only in this tenant.") var tenant: String?
+        @Option(name: .long, help: "Only in this tenant.") var tenant: TenantID?
         @Option(name: .long) var email: String?
         @Option(name: .long) var ip: String?
 
@@ -120,7 +120,7 @@ struct PIICommand: AsyncParsableCommand {
     struct Correct: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Correct a field; the old value becomes unrecoverable.")
         @OptionGroup var options: PIIOptions
-        @Argument var id: String
+        @Argument var id: SubjectID
         @Option(name: .long, help: "\(SubjectField.correctable.map(\.rawValue).joined(separator: ", ")).") var field: String
         @Option(name: .long) var value: String
 
@@ -137,7 +137,7 @@ struct PIICommand: AsyncParsableCommand {
     struct Billing: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Store the card's last 4 digits and the billing address.")
         @OptionGroup var options: PIIOptions
-        @Argument var id: String
+        @Argument var id: SubjectID
         @Option(name: .long) var last4: String
         @Option(name: .long) var address: String
 
@@ -153,7 +153,7 @@ struct PIICommand: AsyncParsableCommand {
     struct ConsentCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "consent", abstract: "Record a consent granted or withdrawn; effective at once.")
         @OptionGroup var options: PIIOptions
-        @Argument var id: String
+        @Argument var id: SubjectID
         @Option(name: .long) var kind: String
         @Flag(name: .long) var granted = false
         @Flag(name: .long) var withdrawn = false
@@ -175,7 +175,7 @@ struct PIICommand: AsyncParsableCommand {
     struct Identifier: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Record an IP address, user agent or device seen for a person.")
         @OptionGroup var options: PIIOptions
-        @Argument var id: String
+        @Argument var id: SubjectID
         @Option(name: .long) var ip: String?
         @Option(name: .customLong("user-agent")) var userAgent: String?
         @Option(name: .long) var device: String?
@@ -191,7 +191,7 @@ struct PIICommand: AsyncParsableCommand {
     struct Restrict: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Restrict processing of a person (or --lift it).")
         @OptionGroup var options: PIIOptions
-        @Argument var id: String
+        @Argument var id: SubjectID
         @Flag(name: .long) var lift = false
 
         func run() async throws {
@@ -206,7 +206,7 @@ struct PIICommand: AsyncParsableCommand {
     struct VerifyPassword: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "verify-password", abstract: "Check a password read from standard input; exit 0 if it matches, 1 if not.")
         @OptionGroup var options: PIIOptions
-        @Argument var id: String
+        @Argument var id: SubjectID
         @Flag(name: .customLong("password-stdin")) var passwordStdin = false
 
         func validate() throws {

@@ -80,7 +80,7 @@ struct VaultOptions: ParsableArguments {
     func context(defaultPurpose: Purpose? = nil) throws -> AccessContext {
         let code = purpose ?? (defaultPurpose == nil ? environment["COFFER_PURPOSE"] : nil)
         let purpose = try code.map(Purpose.init(parsing:)) ?? defaultPurpose ?? Purpose(parsing: "")
-        return try AccessContext(actor: actorID, purpose: purpose, justification: justification ?? environment["COFFER_JUSTIFICATION"],
+        return try AccessContext(actor: PrincipalID(actorID), purpose: purpose, justification: justification ?? environment["COFFER_JUSTIFICATION"],
                                  client: "coffer-cli")
     }
 

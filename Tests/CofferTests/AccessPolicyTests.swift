@@ -14,7 +14,7 @@ struct AccessPolicyTests {
         #expect(expected.allSatisfy { $0 != nil }, sourceLocation: sourceLocation)
     }
 
-    private func objectCount(_ t: TestVault, tenant: String) async throws -> Int {
+    private func objectCount(_ t: TestVault, tenant: TenantID) async throws -> Int {
         try await t.vault.contentCount("SELECT count(*) FROM object WHERE tenant_id = ?", [tenant])
     }
 
@@ -39,7 +39,7 @@ struct AccessPolicyTests {
             }
             #expect(statted.map(\.action) == ["stat"])
             #expect(statted.first?.dataClass == "metadata")
-            #expect(statted.first?.objectID == id)
+            #expect(statted.first?.objectID == id.rawValue)
             // customer-request is the other purpose support may use.
             _ = try await t.vault.list(tenant: "acme", context: accessContext("sam", .customerRequest))
 
@@ -49,7 +49,7 @@ struct AccessPolicyTests {
                 try await t.vault.read(tenant: "acme", objectID: id, context: sam) { served.append(contentsOf: $0) }
             })
             #expect(served.isEmpty)
-            #expect(denials.last??.objectID == id)
+            #expect(denials.last??.objectID == id.rawValue)
             let objects = try await objectCount(t, tenant: "acme")
             let versions = try await t.vault.contentCount("SELECT count(*) FROM version")
             denials.append(try await expectDenied(t, actor: "sam", action: .write, dataClass: .content, purpose: .support, tenant: "acme") {
@@ -152,7 +152,7 @@ struct AccessPolicyTests {
             }
             denials.append(read)
             #expect(served.isEmpty)
-            #expect(read?.objectID == globexID)
+            #expect(read?.objectID == globexID.rawValue)
             #expect(read?.reason?.contains("tenant 'globex'") == true)
             let globexObjects = try await objectCount(t, tenant: "globex")
             denials.append(try await expectDenied(t, actor: "svc-acme", action: .write, dataClass: .content, purpose: .serviceOperation,

@@ -34,7 +34,7 @@ struct AuditCLITests {
             let records = try lines.map { try JSONDecoder().decode(AuditRecord.self, from: Data($0.utf8)) }
             // Newest first; the query recorded itself as record 8.
             #expect(records.map(\.sequence) == Array((1...8).reversed()))
-            let rows = records.reversed().map { [$0.actor, $0.action, $0.purpose, $0.outcome.rawValue] }
+            let rows = records.reversed().map { [$0.actor.rawValue, $0.action, $0.purpose, $0.outcome.rawValue] }
             #expect(rows == [
                 ["cli-test", "tenant-create", "administration", "allowed"],
                 ["cli-test", "write", "service-operation", "allowed"],

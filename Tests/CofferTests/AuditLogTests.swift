@@ -50,7 +50,7 @@ struct AuditLogTests {
             #expect(write.action == "write")
             #expect(write.dataClass == "content")
             #expect(write.tenant == "acme")
-            #expect(write.objectID == id)
+            #expect(write.objectID == id.rawValue)
             #expect(write.objectVersion == 1)
             #expect(write.objectKind == "test-result")
             #expect(write.role == "service")
@@ -59,7 +59,7 @@ struct AuditLogTests {
             let second = try await oneRecord(t) {
                 try await t.vault.put(tenant: "acme", kind: .testResult, name: "run-1", bytes: testBytes(500, seed: 10), context: .test)
             }
-            #expect(second.objectID == id)
+            #expect(second.objectID == id.rawValue)
             #expect(second.objectVersion == 2)
 
             var served = 0
@@ -70,7 +70,7 @@ struct AuditLogTests {
             #expect(read.action == "read")
             #expect(read.dataClass == "content")
             #expect(read.tenant == "acme")
-            #expect(read.objectID == id)
+            #expect(read.objectID == id.rawValue)
             #expect(read.objectVersion == 1)
             #expect(read.objectKind == "test-result")
             #expect(read.bytes == 10_000)
@@ -108,16 +108,16 @@ struct AuditLogTests {
             let stat = try await oneRecord(t) { _ = try await t.vault.stat(tenant: "acme", objectID: id, context: .test) }
             #expect(stat.action == "stat")
             #expect(stat.dataClass == "metadata")
-            #expect(stat.objectID == id)
+            #expect(stat.objectID == id.rawValue)
             #expect(stat.tenant == "acme")
 
             let deleteVersion = try await oneRecord(t) { try await t.vault.delete(tenant: "acme", objectID: id, version: 1, context: .test) }
             #expect(deleteVersion.action == "delete")
             #expect(deleteVersion.dataClass == "content")
-            #expect(deleteVersion.objectID == id)
+            #expect(deleteVersion.objectID == id.rawValue)
             #expect(deleteVersion.objectVersion == 1)
             let delete = try await oneRecord(t) { try await t.vault.delete(tenant: "acme", objectID: id, context: .test) }
-            #expect(delete.objectID == id)
+            #expect(delete.objectID == id.rawValue)
             #expect(delete.objectVersion == nil)
 
             let rotate = try await oneRecord(t) { _ = try await t.vault.rotateKeys(to: try t.keyring.addingActiveKey(), context: .admin) }
@@ -139,7 +139,7 @@ struct AuditLogTests {
     @Test("a read of a missing object is an allowed record followed by an error record")
     func missingObject() async throws {
         try await withTestVault { t in
-            let missing = "obj_" + String(repeating: "e", count: 32)
+            let missing = ObjectID("obj_" + String(repeating: "e", count: 32))
             var served: [UInt8] = []
             let added = try await t.recordsAdded {
                 await expectCofferError(.notFound) {
@@ -150,7 +150,7 @@ struct AuditLogTests {
             #expect(added.map(\.sequence) == [2, 3])
             #expect(added.map(\.outcome) == [.allowed, .error])
             #expect(added.map(\.errorCode) == [nil, "not-found"])
-            #expect(added.allSatisfy { $0.action == "read" && $0.objectID == missing && $0.tenant == "acme" && $0.actor == "store-tests" })
+            #expect(added.allSatisfy { $0.action == "read" && $0.objectID == missing.rawValue && $0.tenant == "acme" && $0.actor == "store-tests" })
             #expect(added.allSatisfy { $0.bytes == nil })
             // The same for a stat and a delete.
             let stat = try await t.recordsAdded {
@@ -189,7 +189,7 @@ struct AuditLogTests {
                                                      expiresAt: nowMilliseconds() + 86_400_000, reason: "ticket",
                                                      context: accessContext("po", .subjectRequest))
             await expectCofferError(.accessDenied) { _ = try await t.vault.readAll(tenant: "acme", objectID: obj1, context: accessContext("nobody", .support)) }
-            let missing = "obj_" + String(repeating: "0", count: 32)
+            let missing = ObjectID("obj_" + String(repeating: "0", count: 32))
             await expectCofferError(.notFound) { _ = try await t.vault.readAll(tenant: "acme", objectID: missing, context: .test) }
             #expect(try t.auditLogSize() == 12)
 
@@ -204,8 +204,8 @@ struct AuditLogTests {
             #expect(try await query(AuditQuery(actor: "po")) == [9])
             #expect(try await query(AuditQuery(actor: "nobody")) == [10])
             #expect(try await query(AuditQuery(subject: "subject-7")) == [9])
-            #expect(try await query(AuditQuery(objectID: obj1)) == [10, 3, 2])
-            #expect(try await query(AuditQuery(objectID: missing)) == [12, 11])
+            #expect(try await query(AuditQuery(objectID: obj1.rawValue)) == [10, 3, 2])
+            #expect(try await query(AuditQuery(objectID: missing.rawValue)) == [12, 11])
             #expect(try await query(AuditQuery(action: "write")) == [5, 2])
             #expect(try await query(AuditQuery(action: "principal-admin")) == [8, 7])
             #expect(try await query(AuditQuery(purpose: "subject-request")) == [9])
@@ -260,7 +260,7 @@ struct AuditLogTests {
 
             let bytes = try t.auditFileBytes()
             // The scan sees the records: the object id is there.
-            #expect(contains(bytes, Array(id.utf8)))
+            #expect(contains(bytes, Array(id.rawValue.utf8)))
             #expect(!contains(bytes, Array(contentMarker.utf8)))
             #expect(!contains(bytes, Array(nameMarker.utf8)))
             #expect(!contains(bytes, Array(contentMarker.prefix(12).utf8)))
@@ -300,7 +300,7 @@ struct AuditLogTests {
             #expect(reads.count == 64)
             #expect(Set(reads.map(\.sequence)) == Set(3...66))
             #expect(Set(reads.compactMap(\.requestID)) == Set((0..<64).map { "req-\($0)" }))
-            #expect(reads.allSatisfy { $0.bytes == 3000 && $0.outcome == .allowed && $0.objectID == id })
+            #expect(reads.allSatisfy { $0.bytes == 3000 && $0.outcome == .allowed && $0.objectID == id.rawValue })
             #expect(try t.leafHashes().count == 66)
             let verification = try await t.verifyLog()
             #expect(verification.ok)

@@ -10,7 +10,7 @@ extension AccessContext {
 }
 
 /// A context for `actor` acting for `purpose`.
-func accessContext(_ actor: String, _ purpose: Purpose, justification: String? = nil, requestID: String? = nil,
+func accessContext(_ actor: PrincipalID, _ purpose: Purpose, justification: String? = nil, requestID: String? = nil,
                    client: String? = nil) -> AccessContext {
     try! AccessContext(actor: actor, purpose: purpose, justification: justification, requestID: requestID, client: client)
 }
@@ -148,7 +148,7 @@ func insertRecordRow(_ db: Database, _ record: AuditRecord) throws {
 }
 
 /// A copy of `record` with another sequence number (and optionally another actor and time).
-func copy(_ r: AuditRecord, sequence: Int64, actor: String? = nil, time: Int64? = nil) -> AuditRecord {
+func copy(_ r: AuditRecord, sequence: Int64, actor: PrincipalID? = nil, time: Int64? = nil) -> AuditRecord {
     AuditRecord(sequence: sequence, time: time ?? r.time, actor: actor ?? r.actor, role: r.role, tenant: r.tenant, subject: r.subject,
                 objectID: r.objectID, objectVersion: r.objectVersion, objectKind: r.objectKind, action: r.action,
                 dataClass: r.dataClass, purpose: r.purpose, justification: r.justification, outcome: r.outcome,
@@ -162,8 +162,8 @@ func copy(_ r: AuditRecord, sequence: Int64, actor: String? = nil, time: Int64? 
 /// is the one record it added to the log: outcome `denied` with the actor, action, data class,
 /// purpose and tenant given, no role and no bytes.
 @discardableResult
-func expectDenied(_ t: TestVault, actor: String, action: AccessAction, dataClass: DataClass, purpose: Purpose,
-                  tenant: String? = nil, code: CofferError.Code = .accessDenied,
+func expectDenied(_ t: TestVault, actor: PrincipalID, action: AccessAction, dataClass: DataClass, purpose: Purpose,
+                  tenant: TenantID? = nil, code: CofferError.Code = .accessDenied,
                   sourceLocation: SourceLocation = #_sourceLocation,
                   _ body: () async throws -> Void) async throws -> AuditRecord? {
     let before = try t.auditLogSize()

@@ -49,7 +49,7 @@ struct DiskFullTests {
             let (afterID, _) = try await vault.put(tenant: "acme", kind: .config, name: "after", bytes: after, context: .test)
             expectSameBytes(try await vault.readAll(tenant: "acme", objectID: afterID, context: .test), after)
             #expect(vault.appender.deferredCount == 0)
-            let records = try await vault.auditRecords(AuditQuery(objectID: failedID, limit: 10), context: .testAuditor)
+            let records = try await vault.auditRecords(AuditQuery(objectID: failedID.rawValue, limit: 10), context: .testAuditor)
             #expect(records.contains { $0.action == "write" && $0.outcome == .allowed })
             #expect(records.contains { $0.action == "write" && $0.outcome == .error && $0.errorCode == "storage" },
                     "the allowed write does not stand alone: \(records.map { "\($0.outcome)" })")
@@ -75,7 +75,7 @@ struct DiskFullTests {
             #expect(t.vault.appender.deferredCount == 0)
             let records = try await t.vault.auditRecords(AuditQuery(limit: 3), context: .testAuditor).reversed().map { $0 }
             #expect(records.map(\.action) == ["write", "list", "audit-read"])
-            #expect(records.first?.objectID == writer.objectID && records.first?.outcome == .error)
+            #expect(records.first?.objectID == writer.objectID.rawValue && records.first?.outcome == .error)
             #expect(try await t.vault.verifyAuditLog(context: .testAuditor).ok)
         }
     }

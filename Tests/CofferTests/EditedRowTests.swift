@@ -9,7 +9,7 @@ import Testing
 @Suite("Rows edited outside Coffer")
 struct EditedRowTests {
     /// A vault with one committed object; returns its id.
-    private func withObject(_ body: (TestVault, String) async throws -> Void) async throws {
+    private func withObject(_ body: (TestVault, ObjectID) async throws -> Void) async throws {
         try await withTestVault { t in
             let (id, _) = try await t.vault.put(tenant: "acme", kind: .testResult, name: "r", bytes: testBytes(10_000), context: .test)
             try await body(t, id)

@@ -40,9 +40,9 @@ private func rawLogSize(_ t: TestVault) throws -> Int64 {
 
 /// A vault holding one object and one subject, for the fail-closed batteries.
 private struct Fixture {
-    let objectID: String
+    let objectID: ObjectID
     let content: [UInt8]
-    let subjectID: String
+    let subjectID: SubjectID
 }
 
 private func makeFixture(_ t: TestVault) async throws -> Fixture {

@@ -31,7 +31,7 @@ enum GettingStarted {
     }
 
     /// "Store content" and "Read it back as a stream".
-    static func storeAndStream(_ vault: Vault) async throws -> (objectID: String, bytes: [UInt8]) {
+    static func storeAndStream(_ vault: Vault) async throws -> (objectID: ObjectID, bytes: [UInt8]) {
         let context = try AccessContext(actor: "svc-platform", purpose: .serviceOperation, requestID: "req-7f3a")
 
         let (chunks, feed) = AsyncStream.makeStream(of: Data.self)
@@ -52,7 +52,7 @@ enum GettingStarted {
     }
 
     /// "Handle refusals".
-    static func refused(_ vault: Vault, objectID: String) async throws -> Bool {
+    static func refused(_ vault: Vault, objectID: ObjectID) async throws -> Bool {
         let stranger = try AccessContext(actor: "someone-else", purpose: .support)
         do {
             _ = try await vault.readAll(tenant: "acme", objectID: objectID, context: stranger)
@@ -64,7 +64,7 @@ enum GettingStarted {
     }
 
     /// "Keep personal data in the PII vault".
-    static func people(_ vault: Vault) async throws -> (subjectID: String, found: [String]) {
+    static func people(_ vault: Vault) async throws -> (subjectID: SubjectID, found: [SubjectID]) {
         let signUp = try AccessContext(actor: "svc-platform", purpose: .serviceOperation,
                                        justification: "account sign-up", requestID: "req-7f3b")
         let subjectID = try await vault.addSubject(tenant: "acme", name: "Ada Lovelace", email: "ada@example.com",

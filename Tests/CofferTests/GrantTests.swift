@@ -26,7 +26,7 @@ struct GrantTests {
         try await withGrantVault { t in
             let expires = nowMilliseconds() + day
             var refused: [AuditRecord?] = []
-            for (who, purpose) in [("store-tests", Purpose.administration), ("sam", .support), ("bob", .serviceOperation), ("store-tests", .audit)] {
+            for (who, purpose) in [(PrincipalID("store-tests"), Purpose.administration), ("sam", .support), ("bob", .serviceOperation), ("store-tests", .audit)] {
                 refused.append(try await expectDenied(t, actor: who, action: .grant, dataClass: .administration, purpose: purpose, tenant: "acme") {
                     _ = try await t.vault.issueGrant(to: "sam", tenant: "acme", purpose: .support, expiresAt: expires, reason: "ticket 1",
                                                      context: accessContext(who, purpose))
@@ -38,7 +38,7 @@ struct GrantTests {
                                                  context: accessContext("po", .support))
             })
             for record in refused {
-                #expect(record?.grantID?.hasPrefix("grant_") == true)
+                #expect(record?.grantID?.rawValue.hasPrefix("grant_") == true)
                 #expect(record?.objectID == "sam")
             }
             #expect(Set(refused.compactMap { $0?.grantID }).count == refused.count)
@@ -77,7 +77,7 @@ struct GrantTests {
                                                  reason: "I need it", context: po)
             }
             #expect(record?.reason?.contains("themselves") == true)
-            #expect(record?.grantID?.hasPrefix("grant_") == true)
+            #expect(record?.grantID?.rawValue.hasPrefix("grant_") == true)
             #expect(try await t.vault.grants(context: .testAuditor).isEmpty)
             #expect(try t.vault.activeGrant(grantee: "po", tenant: "acme", subject: nil, purpose: .subjectRequest) == nil)
             // Another privacy officer may grant to po.
@@ -188,7 +188,7 @@ struct GrantTests {
             }
             #expect(again.map(\.outcome) == [.allowed, .error])
             #expect(again.map(\.grantID) == [grant.id, grant.id])
-            let unknown = "grant_" + String(repeating: "0", count: 32)
+            let unknown = GrantID("grant_" + String(repeating: "0", count: 32))
             let missing = try await t.recordsAdded {
                 await expectCofferError(.notFound) { try await t.vault.revokeGrant(unknown, context: po) }
             }
@@ -212,7 +212,7 @@ struct GrantTests {
 
             let wide = try await t.vault.issueGrant(to: "bob", tenant: "acme", purpose: .customerRequest,
                                                     expiresAt: nowMilliseconds() + day, reason: "migration", context: po)
-            for subject in ["subject-7", "subject-8", nil] as [String?] {
+            for subject in ["subject-7", "subject-8", nil] as [SubjectID?] {
                 #expect(try t.vault.activeGrant(grantee: "bob", tenant: "acme", subject: subject, purpose: .customerRequest) == wide)
             }
             let record = try #require(try t.auditLogRecords().first { $0.grantID == scoped.id })

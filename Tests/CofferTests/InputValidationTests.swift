@@ -34,7 +34,7 @@ struct InputValidationTests {
                       String(repeating: "a", count: 129)])
     func badActors(actor: String) async {
         await expectCofferError(.invalidArgument, "\(actor.debugDescription)") {
-            _ = try AccessContext(actor: actor, purpose: .serviceOperation)
+            _ = try AccessContext(actor: PrincipalID(actor), purpose: .serviceOperation)
         }
         await expectCofferError(.invalidArgument, "\(actor.debugDescription)") {
             try IdentifierRules.validatePrincipal(actor)
@@ -50,7 +50,8 @@ struct InputValidationTests {
 
     @Test("tenant ids '.', '..' and ones starting with '-' are refused everywhere, unrecorded",
           arguments: [".", "..", "-acme", "-", "ACME", "a/b", "a b", "", String(repeating: "t", count: 65)])
-    func badTenants(tenant: String) async throws {
+    func badTenants(text: String) async throws {
+        let tenant = TenantID(text)
         try await withTestVault { t in
             let size = try t.auditLogSize()
             await expectCofferError(.invalidArgument, "create \(tenant)") { try await t.vault.createTenant(tenant, context: .admin) }
@@ -72,30 +73,30 @@ struct InputValidationTests {
             let size = try t.auditLogSize()
             for id in ["a,b", "a\tb", "a\nb", "", "\u{1B}[31m"] {
                 await expectCofferError(.invalidArgument, "principal \(id.debugDescription)") {
-                    try await t.vault.addPrincipal(id, roles: [.service], context: .admin)
+                    try await t.vault.addPrincipal(PrincipalID(id), roles: [.service], context: .admin)
                 }
-                await expectCofferError(.invalidArgument, "remove \(id.debugDescription)") { try await t.vault.removePrincipal(id, context: .admin) }
+                await expectCofferError(.invalidArgument, "remove \(id.debugDescription)") { try await t.vault.removePrincipal(PrincipalID(id), context: .admin) }
                 await expectCofferError(.invalidArgument, "grantee \(id.debugDescription)") {
-                    _ = try await t.vault.issueGrant(to: id, tenant: "acme", purpose: .support, expiresAt: nowMilliseconds() + 60_000,
+                    _ = try await t.vault.issueGrant(to: PrincipalID(id), tenant: "acme", purpose: .support, expiresAt: nowMilliseconds() + 60_000,
                                                      reason: "r", context: po)
                 }
                 await expectCofferError(.invalidArgument, "grant subject \(id.debugDescription)") {
-                    _ = try await t.vault.issueGrant(to: "store-tests", tenant: "acme", subject: id, purpose: .support,
+                    _ = try await t.vault.issueGrant(to: "store-tests", tenant: "acme", subject: SubjectID(id), purpose: .support,
                                                      expiresAt: nowMilliseconds() + 60_000, reason: "r", context: po)
                 }
                 await expectCofferError(.invalidArgument, "read \(id.debugDescription)") {
-                    _ = try await t.vault.readAll(tenant: "acme", objectID: id, context: .test)
+                    _ = try await t.vault.readAll(tenant: "acme", objectID: ObjectID(id), context: .test)
                 }
                 await expectCofferError(.invalidArgument, "stat \(id.debugDescription)") {
-                    _ = try await t.vault.stat(tenant: "acme", objectID: id, context: .test)
+                    _ = try await t.vault.stat(tenant: "acme", objectID: ObjectID(id), context: .test)
                 }
                 await expectCofferError(.invalidArgument, "delete \(id.debugDescription)") {
-                    try await t.vault.delete(tenant: "acme", objectID: id, context: .test)
+                    try await t.vault.delete(tenant: "acme", objectID: ObjectID(id), context: .test)
                 }
                 await expectCofferError(.invalidArgument, "subject \(id.debugDescription)") {
-                    _ = try await t.vault.subject(id, context: .piiOfficer)
+                    _ = try await t.vault.subject(SubjectID(id), context: .piiOfficer)
                 }
-                await expectCofferError(.invalidArgument, "revoke \(id.debugDescription)") { try await t.vault.revokeGrant(id, context: po) }
+                await expectCofferError(.invalidArgument, "revoke \(id.debugDescription)") { try await t.vault.revokeGrant(GrantID(id), context: po) }
             }
             #expect(try t.auditLogSize() == size, "nothing is recorded for a refused id")
         }

@@ -16,7 +16,7 @@ struct FileKeyedVault {
 
 /// Creates a vault keyed by a keyring file (tenants `tenants`, a privacy officer registered),
 /// runs `body`, and removes everything afterwards.
-func withFileKeyedVault<R>(tenants: [String] = ["acme"], _ body: (FileKeyedVault) async throws -> R) async throws -> R {
+func withFileKeyedVault<R>(tenants: [TenantID] = ["acme"], _ body: (FileKeyedVault) async throws -> R) async throws -> R {
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-keys-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: root) }
@@ -32,11 +32,11 @@ func withFileKeyedVault<R>(tenants: [String] = ["acme"], _ body: (FileKeyedVault
 
 /// What a test stored, to read back after key changes.
 struct StoredData {
-    var objects: [(tenant: String, id: String, bytes: [UInt8])] = []
-    var subjects: [(id: String, email: String)] = []
+    var objects: [(tenant: TenantID, id: ObjectID, bytes: [UInt8])] = []
+    var subjects: [(id: SubjectID, email: String)] = []
 
     /// Stores one object and one person in `tenant`.
-    mutating func add(to vault: Vault, tenant: String, seed: Int) async throws {
+    mutating func add(to vault: Vault, tenant: TenantID, seed: Int) async throws {
         let bytes = testBytes(5000 + seed, seed: UInt64(seed))
         let (id, _) = try await vault.put(tenant: tenant, kind: .testScript, name: "doc-\(seed)", bytes: bytes, context: .test)
         objects.append((tenant, id, bytes))
@@ -168,7 +168,7 @@ struct KeyManagerTests {
     @Test("a rotation interrupted between batches is finished by the next one, under the same new KEK")
     func interruptedRotationResumes() async throws {
         // 40 tenants: 280 data keys, more than one batch of 256.
-        let tenants = (0..<40).map { "t\($0)" }
+        let tenants = (0..<40).map { TenantID("t\($0)") }
         try await withFileKeyedVault(tenants: tenants) { t in
             var data = StoredData()
             try await data.add(to: t.vault, tenant: "t0", seed: 1)

@@ -159,11 +159,11 @@ struct RotationCrashTests {
         do {
             let vault = try Vault.open(at: cli.vault, keyringFile: file)
             defer { try? vault.close() }
-            for n in 0..<40 { try await vault.createTenant("t\(n)", context: .cliAdmin) }
+            for n in 0..<40 { try await vault.createTenant(TenantID("t\(n)"), context: .cliAdmin) }
             for n in [0, 39] {
                 let bytes = testBytes(9000, seed: UInt64(n))
-                let (id, _) = try await vault.put(tenant: "t\(n)", kind: .config, name: "c", bytes: bytes, context: .cliService)
-                data.objects.append(("t\(n)", id, bytes))
+                let (id, _) = try await vault.put(tenant: TenantID("t\(n)"), kind: .config, name: "c", bytes: bytes, context: .cliService)
+                data.objects.append((TenantID("t\(n)"), id, bytes))
             }
         }
         let killed = try cli.spawn(["keys", "rotate"], environment: ["COFFER_CRASH_AT": "rotate.after-batch"])

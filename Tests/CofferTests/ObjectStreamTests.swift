@@ -51,7 +51,7 @@ struct ObjectStreamTests {
                 let stream = try await t.vault.stream(tenant: "acme", objectID: id, range: range, context: .test)
                 let upper = Int(min(range.upperBound, size - 1))
                 expectSameBytes(try await stream.collect(), bytes[Int(range.lowerBound)...upper], "range \(range)")
-                let record = try #require(try await t.vault.auditRecords(AuditQuery(objectID: id, limit: 1), context: .testAuditor).first)
+                let record = try #require(try await t.vault.auditRecords(AuditQuery(objectID: id.rawValue, limit: 1), context: .testAuditor).first)
                 #expect(record.bytes == Int64(upper) - range.lowerBound + 1, "range \(range)")
             }
         }
@@ -100,7 +100,7 @@ struct ObjectStreamTests {
             try await t.vault.delete(tenant: "acme", objectID: id, context: .test)
             let error = await expectCofferError(.notFound) { while try await iterator.next() != nil {} }
             #expect(error?.message.contains("deleted while it was being read") == true, "\(String(describing: error))")
-            let records = try await t.vault.auditRecords(AuditQuery(objectID: id, limit: 5), context: .testAuditor)
+            let records = try await t.vault.auditRecords(AuditQuery(objectID: id.rawValue, limit: 5), context: .testAuditor)
             #expect(records.first?.outcome == .error && records.first?.errorCode == "not-found")
         }
     }
@@ -120,7 +120,7 @@ struct ObjectStreamTests {
             }
             #expect(error?.message.contains("segment 300") == true, "\(String(describing: error))")
             #expect(released.count < 300 * 4080 && bytes.starts(with: released), "only whole authenticated batches before it")
-            let records = try await t.vault.auditRecords(AuditQuery(objectID: id, limit: 1), context: .testAuditor)
+            let records = try await t.vault.auditRecords(AuditQuery(objectID: id.rawValue, limit: 1), context: .testAuditor)
             #expect(records.first?.errorCode == "tamper-detected")
         }
     }
@@ -129,7 +129,7 @@ struct ObjectStreamTests {
     func stalledConsumersBlockNobody() async throws {
         try await withTestVault { t in
             let (big, _) = try await t.vault.put(tenant: "acme", kind: .testResult, name: "big", bytes: testBytes(multiBatchSize, seed: 8), context: .test)
-            var small: [(String, [UInt8])] = []
+            var small: [(ObjectID, [UInt8])] = []
             for n in 0..<8 {
                 let bytes = testBytes(4096, seed: UInt64(100 + n))
                 small.append((try await t.vault.put(tenant: "acme", kind: .config, name: "s\(n)", bytes: bytes, context: .test).objectID, bytes))

@@ -17,7 +17,7 @@ struct PIIAccessTests {
             // 2. A privacy officer's grant, for support, expiring in an hour: allowed.
             let grant = try await v.issueGrant(to: PIIPrincipal.support, tenant: "acme", purpose: .support,
                                                expiresAt: v.clock.now() + 3_600_000, reason: "ticket 4711", context: .piiOfficer)
-            #expect(grant.id.hasPrefix("grant_"))
+            #expect(grant.id.rawValue.hasPrefix("grant_"))
             #expect(grant.issuedBy == PIIPrincipal.officer)
             let record = try await v.subject(id, context: .piiSupport)
             #expect(record.name == "Ann Lee")

@@ -60,7 +60,7 @@ struct PIILeakTests {
             #expect(files.contains { $0.hasSuffix("-wal") }, "the scan should cover WAL files too: \(files)")
 
             // The scanner works: the subject id (not personal data) is stored in clear.
-            #expect(try piiFiles(under: t.directory, containing: Array(id.utf8)).contains("/pii.sqlite"))
+            #expect(try piiFiles(under: t.directory, containing: Array(id.rawValue.utf8)).contains("/pii.sqlite"))
 
             var markers: [(String, [UInt8])] = [
                 ("name", Array(name.utf8)), ("first name", Array("Zorblax".utf8)), ("second name", Array(secondName.utf8)),

@@ -11,7 +11,7 @@ import CofferCrypto
 
 /// Three subjects: Ada and Bob in acme, Cy in globex. Ada has every kind of record.
 private struct PIIFixture {
-    let ada: String, bob: String, cy: String
+    let ada: SubjectID, bob: SubjectID, cy: SubjectID
     static let adaCompany = "Analytical Engines"
     static let adaAddress = "12 Rue X, Paris"
     static let adaIP = "203.0.113.7"

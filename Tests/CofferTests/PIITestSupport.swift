@@ -9,9 +9,9 @@ import Testing
 /// The principals the PII tests add beside the vault creator ("store-tests": admin, auditor, service).
 enum PIIPrincipal {
     /// A privacy officer.
-    static let officer = "pii-officer"
+    static let officer: PrincipalID = "pii-officer"
     /// Support staff (PII only with a grant).
-    static let support = "pii-support"
+    static let support: PrincipalID = "pii-support"
 }
 
 extension AccessContext {
@@ -43,7 +43,7 @@ let piiSampleBreachedListPath: String = URL(fileURLWithPath: #filePath)
 
 /// A test vault (tenants `tenants`) with fast password hashing, the privacy officer and the
 /// support principal registered.
-func withPIIVault<R>(tenants: [String] = ["acme"], breached: BreachedPasswordList = BreachedPasswordList(),
+func withPIIVault<R>(tenants: [TenantID] = ["acme"], breached: BreachedPasswordList = BreachedPasswordList(),
                      _ body: (TestVault) async throws -> R) async throws -> R {
     try await withTestVault(tenants: tenants) { t in
         t.vault.configurePII(PIISettings(passwordPolicy: PasswordPolicy(breached: breached), passwordHashing: .piiTestFast))
@@ -55,7 +55,7 @@ func withPIIVault<R>(tenants: [String] = ["acme"], breached: BreachedPasswordLis
 
 extension Vault {
     /// The stored (decrypted) value of one field, read through the internals: nil when absent.
-    func piiStoredField(_ subject: String, tenant: String, _ field: SubjectField) async throws -> String? {
+    func piiStoredField(_ subject: SubjectID, tenant: TenantID, _ field: SubjectField) async throws -> String? {
         let sealed = try await pii.read { db in
             try Data.fetchOne(db, sql: "SELECT value FROM field WHERE subject_id = ? AND name = ?", arguments: [subject, field.rawValue])
         }

@@ -12,7 +12,7 @@ struct PIIVaultTests {
             let started = nowMilliseconds()
             let id = try await v.addSubject(tenant: "acme", name: "  Ann Lee ", email: "Ann.Lee@Example.COM", company: "Lee & Co",
                                             password: "Tr1ckySecret", context: .piiService)
-            #expect(id.wholeMatch(of: #/subj_[0-9a-f]{32}/#) != nil, "\(id)")
+            #expect(id.rawValue.wholeMatch(of: #/subj_[0-9a-f]{32}/#) != nil, "\(id)")
             let other = try await v.addSubject(tenant: "acme", name: "Bo", email: "bo@example.com", company: nil, context: .piiService)
             #expect(other != id)
 

@@ -203,7 +203,7 @@ private func lockFiles(_ t: TestVault) throws -> [URL] {
 
 /// Starts a put, writes `size` bytes and lets the writer go without committing it.
 /// - Returns: The object id and the pending version's row id (checked to hold segments before the drop).
-private func writeAndDrop(_ vault: Vault, name: String, size: Int) async throws -> (String, Int64) {
+private func writeAndDrop(_ vault: Vault, name: String, size: Int) async throws -> (ObjectID, Int64) {
     let writer = try await vault.makeWriter(tenant: "acme", kind: .testResult, name: name, context: .test)
     try await write(testBytes(size, seed: 11), to: writer, piece: 1 << 20)
     let row = try #require(try await vault.versionRowID(objectID: writer.objectID, version: 1))

@@ -35,8 +35,8 @@ struct StoreKeyTests {
     @Test("rotateKeys rewraps every data key under the new KEK; content stays readable; the old keyring is refused")
     func rotation() async throws {
         try await withTestVault(tenants: ["acme", "globex"]) { t in
-            var contents: [(tenant: String, id: String, bytes: [UInt8])] = []
-            let placements: [(String, ObjectKind)] = [("acme", .testScript), ("acme", .config), ("globex", .scanResult)]
+            var contents: [(tenant: TenantID, id: ObjectID, bytes: [UInt8])] = []
+            let placements: [(TenantID, ObjectKind)] = [("acme", .testScript), ("acme", .config), ("globex", .scanResult)]
             for (n, (tenant, kind)) in placements.enumerated() {
                 let bytes = testBytes(9000 + n, seed: UInt64(n))
                 let (id, _) = try await t.vault.put(tenant: tenant, kind: kind, name: "doc-\(n)", bytes: bytes, context: .test)
@@ -160,7 +160,8 @@ struct StoreKeyTests {
 
     @Test("invalid tenant ids are invalidArgument",
           arguments: ["", "Acme", "ac me", "a/b", "../acme", "acmé", "a\u{0}b", "tenant\n", String(repeating: "a", count: 65)])
-    func invalidTenantIDs(tenant: String) async throws {
+    func invalidTenantIDs(text: String) async throws {
+        let tenant = TenantID(text)
         try await withTestVault { t async throws in
             let v = t.vault
             await expectCofferError(.invalidArgument, "createTenant") { try await v.createTenant(tenant, context: .test) }
@@ -178,7 +179,7 @@ struct StoreKeyTests {
     @Test("the longest and most varied valid tenant id is accepted")
     func validTenantIDs() async throws {
         try await withTestVault(tenants: []) { t in
-            for tenant in [String(repeating: "z", count: 64), "a", "0.9_x-y"] {
+            for tenant in [TenantID(String(repeating: "z", count: 64)), "a", "0.9_x-y"] {
                 try await t.vault.createTenant(tenant, context: .test)
                 let (id, _) = try await t.vault.put(tenant: tenant, kind: .config, name: "n", bytes: [7], context: .test)
                 #expect(try await t.vault.readAll(tenant: tenant, objectID: id, context: .test) == [7])
@@ -205,7 +206,7 @@ struct StoreKeyTests {
     @Test("an AccessContext needs an actor")
     func accessContext() async throws {
         await expectCofferError(.invalidArgument) { _ = try AccessContext(actor: "", purpose: .support) }
-        await expectCofferError(.invalidArgument) { _ = try AccessContext(actor: String(repeating: "x", count: 129), purpose: .support) }
+        await expectCofferError(.invalidArgument) { _ = try AccessContext(actor: PrincipalID(String(repeating: "x", count: 129)), purpose: .support) }
         await expectCofferError(.invalidArgument) { _ = try AccessContext(actor: "a\nb", purpose: .support) }
         #expect(try AccessContext(actor: "svc", purpose: .audit, justification: "").justification == nil)
     }

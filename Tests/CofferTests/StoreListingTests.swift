@@ -4,8 +4,8 @@ import Testing
 
 /// Puts objects named `names` one after another, a few milliseconds apart so their update
 /// times differ. Returns their ids in put order.
-private func putSpaced(_ vault: Vault, tenant: String = "acme", kind: ObjectKind = .testScript, names: [String]) async throws -> [String] {
-    var ids: [String] = []
+private func putSpaced(_ vault: Vault, tenant: TenantID = "acme", kind: ObjectKind = .testScript, names: [String]) async throws -> [ObjectID] {
+    var ids: [ObjectID] = []
     for name in names {
         let (id, _) = try await vault.put(tenant: tenant, kind: kind, name: name, bytes: Array(name.utf8), context: .test)
         ids.append(id)
@@ -15,7 +15,7 @@ private func putSpaced(_ vault: Vault, tenant: String = "acme", kind: ObjectKind
 }
 
 /// Every page of a listing, following cursors.
-private func allPages(_ vault: Vault, tenant: String = "acme", kind: ObjectKind? = nil, limit: Int) async throws -> [ObjectPage] {
+private func allPages(_ vault: Vault, tenant: TenantID = "acme", kind: ObjectKind? = nil, limit: Int) async throws -> [ObjectPage] {
     var pages: [ObjectPage] = []
     var cursor: String?
     repeat {
@@ -78,7 +78,7 @@ struct StoreListingTests {
     @Test("paging is exact when every object has the same update time")
     func pagingOverTies() async throws {
         try await withTestVault { t in
-            var ids: [String] = []
+            var ids: [ObjectID] = []
             for n in 0..<7 {
                 ids.append(try await t.vault.put(tenant: "acme", kind: .config, name: "tie-\(n)", bytes: [UInt8(n)], context: .test).objectID)
             }

@@ -12,7 +12,7 @@ private let segmentCount = 5
 /// different content.
 private struct TamperFixture {
     let t: TestVault
-    let a: String, b: String
+    let a: ObjectID, b: ObjectID
     let a1: [UInt8], a2: [UInt8], b1: [UInt8]
     let a1Row: Int64, a2Row: Int64, b1Row: Int64
 
@@ -56,7 +56,7 @@ private struct TamperFixture {
 
 /// Reads and expects `tamperDetected`, with what reached the sink a prefix of the expected
 /// plaintext (starting at the range's start) that ends before segment `badSegment`.
-private func expectTamper(_ f: TamperFixture, objectID: String, version: Int? = nil, range: ClosedRange<Int64>? = nil,
+private func expectTamper(_ f: TamperFixture, objectID: ObjectID, version: Int? = nil, range: ClosedRange<Int64>? = nil,
                           plaintext: [UInt8], badSegment: Int, _ comment: Comment,
                           sourceLocation: SourceLocation = #_sourceLocation) async {
     let outcome = await f.vault.readCapturing(tenant: "acme", objectID: objectID, version: version, range: range)

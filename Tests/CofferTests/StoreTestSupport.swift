@@ -43,7 +43,7 @@ struct TestVault: Sendable {
 
 /// Creates a vault (segment size ``testSegmentSize`` unless told) in a fresh temporary directory
 /// with `tenants` registered, runs `body`, and removes the directory afterwards.
-func withTestVault<R>(segmentSize: Int = testSegmentSize, tenants: [String] = ["acme"],
+func withTestVault<R>(segmentSize: Int = testSegmentSize, tenants: [TenantID] = ["acme"],
                       _ body: (TestVault) async throws -> R) async throws -> R {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-store-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: directory) }
@@ -119,7 +119,7 @@ func expectSameBytes(_ actual: [UInt8], _ expected: some Collection<UInt8>, _ co
 
 extension Vault {
     /// A read that keeps whatever reached the sink, and the error that ended it (nil on success).
-    func readCapturing(tenant: String, objectID: String, version: Int? = nil,
+    func readCapturing(tenant: TenantID, objectID: ObjectID, version: Int? = nil,
                        range: ClosedRange<Int64>? = nil) async -> (released: [UInt8], error: (any Error)?) {
         var released: [UInt8] = []
         do {
@@ -133,7 +133,7 @@ extension Vault {
     }
 
     /// Reads `range` of a version into memory.
-    func readRange(tenant: String, objectID: String, version: Int? = nil, _ range: ClosedRange<Int64>) async throws -> [UInt8] {
+    func readRange(tenant: TenantID, objectID: ObjectID, version: Int? = nil, _ range: ClosedRange<Int64>) async throws -> [UInt8] {
         var out: [UInt8] = []
         try await read(tenant: tenant, objectID: objectID, version: version, range: range, context: .test) {
             out.append(contentsOf: $0)
@@ -142,7 +142,7 @@ extension Vault {
     }
 
     /// The `version` table's row id of a version, pending or committed.
-    func versionRowID(objectID: String, version: Int) async throws -> Int64? {
+    func versionRowID(objectID: ObjectID, version: Int) async throws -> Int64? {
         try await content.read { db in
             try Int64.fetchOne(db, sql: "SELECT id FROM version WHERE object_id = ? AND version = ?",
                                arguments: [objectID, version])

@@ -13,7 +13,7 @@ struct StoreVersionTests {
             #expect(first.version.version == 1)
             #expect(second.version.version == 2)
             #expect(second.objectID == first.objectID)
-            #expect(first.objectID.hasPrefix("obj_") && first.objectID.count == 36)
+            #expect(first.objectID.rawValue.hasPrefix("obj_") && first.objectID.rawValue.count == 36)
 
             expectSameBytes(try await t.vault.readAll(tenant: "acme", objectID: first.objectID, version: 1, context: .test), v1)
             expectSameBytes(try await t.vault.readAll(tenant: "acme", objectID: first.objectID, version: 2, context: .test), v2)

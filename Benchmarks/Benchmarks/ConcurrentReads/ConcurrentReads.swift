@@ -45,8 +45,8 @@ final class Setting: @unchecked Sendable {
 
     private let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("coffer-bench-concurrent-reads")
     private(set) var vault: Vault?
-    private var small: [String] = []
-    private var large: [String] = []
+    private var small: [ObjectID] = []
+    private var large: [ObjectID] = []
     private let lock = NSLock()
     private var streams: [Task<Int, Never>] = []
     let service = try! AccessContext(actor: "bench", purpose: .serviceOperation)

@@ -3,7 +3,7 @@ import CofferCrypto
 /// and what the access log records.
 public struct AccessContext: Sendable, Hashable {
     /// The principal id of the caller (a service account, an operator, an employee).
-    public let actor: String
+    public let actor: PrincipalID
     /// Why.
     public let purpose: Purpose
     /// Free text explaining the access; required for PII.
@@ -24,9 +24,9 @@ public struct AccessContext: Sendable, Hashable {
     ///   ``IdentifierRules/validatePrincipal(_:as:)`` (empty, overlong, commas, tabs, line breaks,
     ///   control characters), or a request id or client over 256 characters or with control
     ///   characters.
-    public init(actor: String, purpose: Purpose, justification: String? = nil, requestID: String? = nil,
+    public init(actor: PrincipalID, purpose: Purpose, justification: String? = nil, requestID: String? = nil,
                 client: String? = nil) throws {
-        try IdentifierRules.validatePrincipal(actor, as: "actor (--actor or COFFER_ACTOR)")
+        try IdentifierRules.validatePrincipal(actor.rawValue, as: "actor (--actor or COFFER_ACTOR)")
         try IdentifierRules.validateLabel(requestID, as: "request id")
         try IdentifierRules.validateLabel(client, as: "client")
         self.actor = actor

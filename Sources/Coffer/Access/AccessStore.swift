@@ -11,7 +11,7 @@ struct AccessStore: Sendable {
     // MARK: Principals
 
     /// The principal `id`, or nil when it is not registered.
-    func principal(id: String) throws -> Principal? {
+    func principal(id: PrincipalID) throws -> Principal? {
         try VaultDatabase.guardedSync {
             try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM principal WHERE id = ?", arguments: [id]) }
         }.map(Self.principal)
@@ -26,7 +26,7 @@ struct AccessStore: Sendable {
 
     /// Registers a principal.
     /// - Throws: ``CofferError`` `alreadyExists`.
-    func insertPrincipal(_ id: String, roles: [Role], tenants: [String]?, createdBy: String, at time: Int64) async throws {
+    func insertPrincipal(_ id: PrincipalID, roles: [Role], tenants: [TenantID]?, createdBy: PrincipalID, at time: Int64) async throws {
         try await VaultDatabase.guarded {
             try await pool.write { db in
                 if try Bool.fetchOne(db, sql: "SELECT 1 FROM principal WHERE id = ?", arguments: [id]) == true {
@@ -34,14 +34,14 @@ struct AccessStore: Sendable {
                 }
                 try db.execute(sql: "INSERT INTO principal (id, roles, tenants, created_at, created_by) VALUES (?, ?, ?, ?, ?)",
                                arguments: [id, Set(roles).map(\.code).sorted().joined(separator: ","),
-                                           tenants?.joined(separator: ","), time, createdBy])
+                                           tenants?.map(\.rawValue).joined(separator: ","), time, createdBy])
             }
         }
     }
 
     /// Removes a principal and revokes its grants in the same transaction.
     /// - Returns: False when there was no such principal.
-    func deletePrincipal(_ id: String, by actor: String, at time: Int64) async throws -> Bool {
+    func deletePrincipal(_ id: PrincipalID, by actor: PrincipalID, at time: Int64) async throws -> Bool {
         try await VaultDatabase.guarded {
             try await pool.write { db in
                 try db.execute(sql: "DELETE FROM principal WHERE id = ?", arguments: [id])
@@ -58,7 +58,7 @@ struct AccessStore: Sendable {
     /// - Throws: ``CofferError`` `tamperDetected` for a NULL or malformed column.
     static func principal(_ row: Row) throws -> Principal {
         let roles = try row.stored("roles", in: "principal", as: String.self).split(separator: ",").compactMap { try? Role(parsing: String($0)) }
-        let tenants = try row.storedIfPresent("tenants", in: "principal", as: String.self).map { $0.split(separator: ",").map(String.init) }
+        let tenants = try row.storedIfPresent("tenants", in: "principal", as: String.self).map { $0.split(separator: ",").map { TenantID(String($0)) } }
         return Principal(id: try row.stored("id", in: "principal"), roles: roles.sorted(), tenants: tenants,
                          createdAt: try row.stored("created_at", in: "principal"), createdBy: try row.stored("created_by", in: "principal"))
     }
@@ -79,7 +79,7 @@ struct AccessStore: Sendable {
     }
 
     /// The grant `id`, or nil.
-    func grant(id: String) async throws -> Grant? {
+    func grant(id: GrantID) async throws -> Grant? {
         try await VaultDatabase.guarded {
             try await pool.readReleasingEarly { db in
                 try Row.fetchOne(db, sql: "SELECT * FROM access_grant WHERE id = ?", arguments: [id]).map(Self.grant)
@@ -88,7 +88,7 @@ struct AccessStore: Sendable {
     }
 
     /// Marks grant `id` revoked.
-    func revokeGrant(_ id: String, by actor: String, at time: Int64) async throws {
+    func revokeGrant(_ id: GrantID, by actor: PrincipalID, at time: Int64) async throws {
         try await VaultDatabase.guarded {
             try await pool.write { db in
                 try db.execute(sql: "UPDATE access_grant SET revoked_at = ?, revoked_by = ? WHERE id = ?", arguments: [time, actor, id])
@@ -97,7 +97,7 @@ struct AccessStore: Sendable {
     }
 
     /// Grants, newest first, optionally only those of one grantee or tenant.
-    func grants(grantee: String?, tenant: String?) async throws -> [Grant] {
+    func grants(grantee: PrincipalID?, tenant: TenantID?) async throws -> [Grant] {
         try await VaultDatabase.guarded {
             try await pool.readReleasingEarly { db in
                 try Row.fetchAll(db, sql: """
@@ -109,7 +109,7 @@ struct AccessStore: Sendable {
     }
 
     /// The grants of `grantee` on `tenant` in force at `time`, latest expiry first.
-    func grantsInForce(grantee: String, tenant: String, at time: Int64) throws -> [Grant] {
+    func grantsInForce(grantee: PrincipalID, tenant: TenantID, at time: Int64) throws -> [Grant] {
         try VaultDatabase.guardedSync {
             try pool.read { db in
                 try Row.fetchAll(db, sql: """
@@ -143,16 +143,16 @@ struct TenantStore: Sendable {
     let pool: DatabasePool
 
     /// True when `tenant` is registered.
-    func exists(_ tenant: String) throws -> Bool {
+    func exists(_ tenant: TenantID) throws -> Bool {
         try VaultDatabase.guardedSync {
             try pool.read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM tenant WHERE id = ?", arguments: [tenant]) ?? false }
         }
     }
 
     /// Every tenant id, sorted.
-    func all() async throws -> [String] {
+    func all() async throws -> [TenantID] {
         try await VaultDatabase.guarded {
-            try await pool.readReleasingEarly { db in try String.fetchAll(db, sql: "SELECT id FROM tenant ORDER BY id") }
+            try await pool.readReleasingEarly { db in try TenantID.fetchAll(db, sql: "SELECT id FROM tenant ORDER BY id") }
         }
     }
 }

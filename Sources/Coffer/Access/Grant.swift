@@ -2,19 +2,19 @@
 /// purpose, until a time, issued by a privacy officer with a reason.
 public struct Grant: Sendable, Codable, Hashable {
     /// The grant id (`grant_` and 32 hex digits).
-    public let id: String
+    public let id: GrantID
     /// Who may access.
-    public let grantee: String
+    public let grantee: PrincipalID
     /// Whose tenant.
-    public let tenant: String
+    public let tenant: TenantID
     /// One subject only, or nil for every subject of the tenant.
-    public let subject: String?
+    public let subject: SubjectID?
     /// For which purpose.
     public let purpose: Purpose
     /// Why it was granted.
     public let reason: String
     /// Who granted it.
-    public let issuedBy: String
+    public let issuedBy: PrincipalID
     /// When (Unix milliseconds).
     public let issuedAt: Int64
     /// Until when (Unix milliseconds).
@@ -22,13 +22,13 @@ public struct Grant: Sendable, Codable, Hashable {
     /// When it was revoked, if it was.
     public let revokedAt: Int64?
     /// Who revoked it.
-    public let revokedBy: String?
+    public let revokedBy: PrincipalID?
 
     /// True when the grant is in force at `time`.
     public func isActive(at time: Int64) -> Bool { revokedAt == nil && time < expiresAt }
 
     /// True when it covers `subject` of `tenant` for `purpose`.
-    public func covers(tenant: String, subject: String?, purpose: Purpose) -> Bool {
+    public func covers(tenant: TenantID, subject: SubjectID?, purpose: Purpose) -> Bool {
         self.tenant == tenant && self.purpose == purpose && (self.subject == nil || self.subject == subject)
     }
 }

@@ -46,7 +46,7 @@ enum Policy {
 
     /// The decision for `principal` doing `action` on `dataClass` of `tenant` for `purpose`.
     /// - Returns: The role that allows it, or the reason it is refused.
-    static func decide(principal: Principal?, action: AccessAction, dataClass: DataClass, tenant: String?,
+    static func decide(principal: Principal?, action: AccessAction, dataClass: DataClass, tenant: TenantID?,
                        purpose: Purpose) -> Result<Role, CofferError> {
         guard let principal else {
             return .failure(CofferError(.accessDenied, "actor is not a registered principal; an admin adds it with `coffer principal add`"))

@@ -47,16 +47,16 @@ public struct Role: Hashable, Sendable, Codable, CustomStringConvertible, Compar
 /// A registered principal: a person or service that may act on the vault.
 public struct Principal: Hashable, Sendable, Codable {
     /// The principal id (the `actor` of an ``AccessContext``).
-    public let id: String
+    public let id: PrincipalID
     /// Its roles.
     public let roles: [Role]
     /// The tenants it may act on, or nil for every tenant.
-    public let tenants: [String]?
+    public let tenants: [TenantID]?
     /// When it was registered (Unix milliseconds).
     public let createdAt: Int64
     /// Who registered it.
-    public let createdBy: String
+    public let createdBy: PrincipalID
 
     /// True when the principal may act on `tenant`.
-    public func covers(tenant: String) -> Bool { tenants?.contains(tenant) ?? true }
+    public func covers(tenant: TenantID) -> Bool { tenants?.contains(tenant) ?? true }
 }

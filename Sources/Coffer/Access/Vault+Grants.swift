@@ -15,14 +15,14 @@ extension Vault {
     ///   - context: The privacy officer's context.
     /// - Returns: The grant.
     /// - Throws: ``CofferError`` `accessDenied`, `invalidArgument`, `notFound`.
-    public func issueGrant(to grantee: String, tenant: String, subject: String? = nil, purpose: Purpose,
+    public func issueGrant(to grantee: PrincipalID, tenant: TenantID, subject: SubjectID? = nil, purpose: Purpose,
                            expiresAt: Int64, reason: String, context: AccessContext) async throws -> Grant {
-        try Self.validateTenantID(tenant)
-        try IdentifierRules.validatePrincipal(grantee, as: "grantee")
-        if let subject { try IdentifierRules.validateReference(subject, as: "subject id") }
+        try tenant.validate()
+        try IdentifierRules.validatePrincipal(grantee.rawValue, as: "grantee")
+        if let subject { try IdentifierRules.validateReference(subject.rawValue, as: "subject id") }
         let now = clock.now()
-        let id = try makeIdentifier("grant")
-        let request = AccessRequest(action: .grant, dataClass: .administration, tenant: tenant, subject: subject, objectID: grantee,
+        let id = GrantID(try makeIdentifier("grant"))
+        let request = AccessRequest(action: .grant, dataClass: .administration, tenant: tenant, subject: subject, objectID: grantee.rawValue,
                                     grantID: id)
         return try await guarded(context, request, refine: { access in
             guard access.isAllowed else { return }
@@ -50,13 +50,13 @@ extension Vault {
     /// Revokes a grant at once.
     /// - Throws: ``CofferError`` `invalidArgument` for a malformed id (unrecorded),
     ///   `accessDenied`, `notFound`.
-    public func revokeGrant(_ id: String, context: AccessContext) async throws {
-        try IdentifierRules.validateReference(id, as: "grant id")
+    public func revokeGrant(_ id: GrantID, context: AccessContext) async throws {
+        try IdentifierRules.validateReference(id.rawValue, as: "grant id")
         var existing: Grant?
         let request = AccessRequest(action: .revoke, dataClass: .administration, grantID: id)
         try await guarded(context, request, resolve: { request in
             existing = try await accessStore.grant(id: id)
-            (request.tenant, request.subject, request.objectID) = (existing?.tenant, existing?.subject, existing?.grantee)
+            (request.tenant, request.subject, request.objectID) = (existing?.tenant, existing?.subject, existing?.grantee.rawValue)
         }) { _ in
             guard let existing else { throw CofferError(.notFound, "no grant \(id)") }
             guard existing.revokedAt == nil else { throw CofferError(.invalidArgument, "grant \(id) is already revoked") }
@@ -67,16 +67,16 @@ extension Vault {
     /// Grants, newest first, optionally only those of one grantee or tenant.
     /// - Throws: ``CofferError`` `invalidArgument` for a malformed grantee or tenant filter
     ///   (unrecorded), `accessDenied`.
-    public func grants(grantee: String? = nil, tenant: String? = nil, context: AccessContext) async throws -> [Grant] {
-        if let grantee { try IdentifierRules.validatePrincipal(grantee, as: "grantee") }
-        if let tenant { try Self.validateTenantID(tenant) }
+    public func grants(grantee: PrincipalID? = nil, tenant: TenantID? = nil, context: AccessContext) async throws -> [Grant] {
+        if let grantee { try IdentifierRules.validatePrincipal(grantee.rawValue, as: "grantee") }
+        if let tenant { try tenant.validate() }
         return try await guarded(context, AccessRequest(action: .list, dataClass: .administration, tenant: tenant)) { _ in
             try await accessStore.grants(grantee: grantee, tenant: tenant)
         }
     }
 
     /// The grant in force that lets `grantee` access `subject` of `tenant` for `purpose`, if any.
-    func activeGrant(grantee: String, tenant: String, subject: String?, purpose: Purpose) throws -> Grant? {
+    func activeGrant(grantee: PrincipalID, tenant: TenantID, subject: SubjectID?, purpose: Purpose) throws -> Grant? {
         try accessStore.grantsInForce(grantee: grantee, tenant: tenant, at: clock.now())
             .first { $0.covers(tenant: tenant, subject: subject, purpose: purpose) }
     }

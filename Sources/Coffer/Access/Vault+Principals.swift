@@ -4,7 +4,7 @@ import GRDB
 
 extension Vault {
     /// The principal `id`, or nil when it is not registered.
-    func principal(id: String) throws -> Principal? {
+    func principal(id: PrincipalID) throws -> Principal? {
         try accessStore.principal(id: id)
     }
 
@@ -16,11 +16,11 @@ extension Vault {
     ///   - tenants: The tenants it may act on; nil for all.
     ///   - context: Who asks (an admin) and why.
     /// - Throws: ``CofferError`` `accessDenied`, `alreadyExists`, `invalidArgument`.
-    public func addPrincipal(_ id: String, roles: [Role], tenants: [String]? = nil, context: AccessContext) async throws {
-        try IdentifierRules.validatePrincipal(id)
+    public func addPrincipal(_ id: PrincipalID, roles: [Role], tenants: [TenantID]? = nil, context: AccessContext) async throws {
+        try IdentifierRules.validatePrincipal(id.rawValue)
         guard !roles.isEmpty else { throw CofferError(.invalidArgument, "a principal needs at least one role") }
-        for tenant in tenants ?? [] { try Self.validateTenantID(tenant) }
-        let request = AccessRequest(action: .principalAdmin, dataClass: .administration, subject: nil, objectID: id)
+        for tenant in tenants ?? [] { try tenant.validate() }
+        let request = AccessRequest(action: .principalAdmin, dataClass: .administration, subject: nil, objectID: id.rawValue)
         try await guarded(context, request) { _ in
             try await accessStore.insertPrincipal(id, roles: roles, tenants: tenants, createdBy: context.actor, at: nowMilliseconds())
         }
@@ -29,9 +29,9 @@ extension Vault {
     /// Removes a principal (not yourself).
     /// - Throws: ``CofferError`` `invalidArgument` for a malformed id (unrecorded),
     ///   `accessDenied`, `notFound`.
-    public func removePrincipal(_ id: String, context: AccessContext) async throws {
-        try IdentifierRules.validatePrincipal(id)
-        let request = AccessRequest(action: .principalAdmin, dataClass: .administration, objectID: id)
+    public func removePrincipal(_ id: PrincipalID, context: AccessContext) async throws {
+        try IdentifierRules.validatePrincipal(id.rawValue)
+        let request = AccessRequest(action: .principalAdmin, dataClass: .administration, objectID: id.rawValue)
         try await guarded(context, request) { _ in
             guard id != context.actor else { throw CofferError(.invalidArgument, "a principal cannot remove itself") }
             let removed = try await accessStore.deletePrincipal(id, by: context.actor, at: nowMilliseconds())

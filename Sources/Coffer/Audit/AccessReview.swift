@@ -6,7 +6,7 @@ public struct AccessReview: Sendable, Codable, Hashable {
     /// One actor's accesses in the period.
     public struct ActorSummary: Sendable, Codable, Hashable {
         /// The principal id.
-        public let actor: String
+        public let actor: PrincipalID
         /// The roles that allowed its accesses, sorted.
         public let roles: [String]
         /// Its records in the period, whatever their outcome.
@@ -28,11 +28,11 @@ public struct AccessReview: Sendable, Codable, Hashable {
         /// When (Unix milliseconds).
         public let time: Int64
         /// Who.
-        public let actor: String
+        public let actor: PrincipalID
         /// The tenant concerned.
-        public let tenant: String?
+        public let tenant: TenantID?
         /// The data subject concerned.
-        public let subject: String?
+        public let subject: SubjectID?
         /// What was done (``AccessAction`` code).
         public let action: String
         /// Why (``Purpose`` code).
@@ -40,7 +40,7 @@ public struct AccessReview: Sendable, Codable, Hashable {
         /// The caller's justification.
         public let justification: String?
         /// The grant that allowed it, if one did.
-        public let grantID: String?
+        public let grantID: GrantID?
         /// `allowed`, `denied` or `error`.
         public let outcome: String
     }
@@ -52,13 +52,13 @@ public struct AccessReview: Sendable, Codable, Hashable {
         /// When (Unix milliseconds).
         public let time: Int64
         /// Who.
-        public let actor: String
+        public let actor: PrincipalID
         /// What was asked (``AccessAction`` code).
         public let action: String
         /// On which data (``DataClass`` code).
         public let dataClass: String
         /// The tenant concerned.
-        public let tenant: String?
+        public let tenant: TenantID?
         /// Why (``Purpose`` code).
         public let purpose: String
         /// Why it was refused (policy text, no data values).
@@ -68,7 +68,7 @@ public struct AccessReview: Sendable, Codable, Hashable {
     /// An actor whose volume stands out.
     public struct Outlier: Sendable, Codable, Hashable {
         /// The principal id.
-        public let actor: String
+        public let actor: PrincipalID
         /// Its records in the period.
         public let accesses: Int
         /// Bytes of its allowed accesses.
@@ -153,6 +153,7 @@ public struct AccessReview: Sendable, Codable, Hashable {
     public var markdown: String {
         func time(_ ms: Int64) -> String { Timestamp(milliseconds: ms).rfc3339 }
         func cell(_ s: String?) -> String { DisplayText.escaped(s ?? "").replacingOccurrences(of: "|", with: "\\|") }
+        func cell<Kind>(_ id: Identifier<Kind>?) -> String { cell(id?.rawValue) }
         var out = "# Access review \(time(from)) to \(time(to))\n\n\(totalRecords) access-log records in the period.\n\n"
         out += "## Accesses per actor\n\n| actor | roles | records | allowed by data class | denied | errors | bytes |\n|---|---|---|---|---|---|---|\n"
         for a in actors {

@@ -23,10 +23,10 @@ public enum AuditExport {
     /// - Returns: The line.
     public static func csvLine(_ record: AuditRecord) -> String {
         let r = record
-        let fields: [String?] = [String(r.sequence), Timestamp(milliseconds: r.time).rfc3339, r.actor, r.role, r.tenant, r.subject,
+        let fields: [String?] = [String(r.sequence), Timestamp(milliseconds: r.time).rfc3339, r.actor.rawValue, r.role, r.tenant?.rawValue, r.subject?.rawValue,
                                  r.objectID, r.objectVersion.map(String.init), r.objectKind, r.action, r.dataClass, r.purpose,
                                  r.justification, r.outcome.rawValue, r.errorCode, r.bytes.map(String.init), r.requestID, r.client,
-                                 r.grantID, r.reason]
+                                 r.grantID?.rawValue, r.reason]
         return fields.map(DisplayText.csvCell).joined(separator: ",")
     }
 

@@ -5,12 +5,12 @@ import GRDB
 /// Filters for ``Vault/auditRecords(_:context:)``. Every filter is optional; results are newest first.
 public struct AuditQuery: Sendable, Hashable {
     /// Only records of this tenant.
-    public var tenant: String?
+    public var tenant: TenantID?
     /// Only records of this actor.
-    public var actor: String?
+    public var actor: PrincipalID?
     /// Only records about this data subject.
-    public var subject: String?
-    /// Only records about this object.
+    public var subject: SubjectID?
+    /// Only records about this object (or principal, for administration records).
     public var objectID: String?
     /// Only records of this action (``AccessAction`` code).
     public var action: String?
@@ -40,7 +40,7 @@ public struct AuditQuery: Sendable, Hashable {
     ///   - until: Until this time (Unix milliseconds, exclusive).
     ///   - before: Only records older than this sequence number.
     ///   - limit: At most this many records (1...10000).
-    public init(tenant: String? = nil, actor: String? = nil, subject: String? = nil, objectID: String? = nil,
+    public init(tenant: TenantID? = nil, actor: PrincipalID? = nil, subject: SubjectID? = nil, objectID: String? = nil,
                 action: String? = nil, purpose: String? = nil, outcome: AuditRecord.Outcome? = nil, since: Int64? = nil,
                 until: Int64? = nil, before: Int64? = nil, limit: Int = 100) {
         self.tenant = tenant
@@ -69,9 +69,9 @@ extension AuditLog {
             conditions.append("\(column) = ?")
             arguments += [value]
         }
-        match("tenant", query.tenant)
-        match("actor", query.actor)
-        match("subject", query.subject)
+        match("tenant", query.tenant?.rawValue)
+        match("actor", query.actor?.rawValue)
+        match("subject", query.subject?.rawValue)
         match("object_id", query.objectID)
         match("action", query.action)
         match("purpose", query.purpose)

@@ -16,14 +16,15 @@ public struct AuditRecord: Sendable, Codable, Hashable {
     /// When (Unix milliseconds).
     public let time: Int64
     /// Who.
-    public let actor: String
+    public let actor: PrincipalID
     /// The role that allowed it, when one did.
     public let role: String?
     /// The tenant concerned.
-    public let tenant: String?
+    public let tenant: TenantID?
     /// The data subject concerned (PII).
-    public let subject: String?
-    /// The object concerned.
+    public let subject: SubjectID?
+    /// What the access was about beside the tenant and subject: an object id for content, the
+    /// principal concerned for principal administration and grants.
     public let objectID: String?
     /// The object version concerned.
     public let objectVersion: Int?
@@ -48,7 +49,7 @@ public struct AuditRecord: Sendable, Codable, Hashable {
     /// The caller's client.
     public let client: String?
     /// The grant that allowed a PII access.
-    public let grantID: String?
+    public let grantID: GrantID?
     /// Why a refusal was made (policy text, no data values).
     public let reason: String?
 
@@ -66,10 +67,10 @@ public struct AuditRecord: Sendable, Codable, Hashable {
             out.append(contentsOf: [UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)])
             out.append(contentsOf: bytes)
         }
-        field(String(sequence)); field(String(time)); field(actor); field(role); field(tenant); field(subject)
+        field(String(sequence)); field(String(time)); field(actor.rawValue); field(role); field(tenant?.rawValue); field(subject?.rawValue)
         field(objectID); field(objectVersion.map(String.init)); field(objectKind); field(action); field(dataClass)
         field(purpose); field(justification); field(outcome.rawValue); field(errorCode); field(bytes.map(String.init))
-        field(requestID); field(client); field(grantID); field(reason)
+        field(requestID); field(client); field(grantID?.rawValue); field(reason)
         return out
     }
 }
@@ -78,10 +79,10 @@ public struct AuditRecord: Sendable, Codable, Hashable {
 /// append made-up records.
 package struct AuditEntry: Sendable {
     var time: Int64
-    var actor: String
+    var actor: PrincipalID
     var role: String?
-    var tenant: String?
-    var subject: String?
+    var tenant: TenantID?
+    var subject: SubjectID?
     var objectID: String?
     var objectVersion: Int?
     var objectKind: String?
@@ -94,15 +95,15 @@ package struct AuditEntry: Sendable {
     var bytes: Int64?
     var requestID: String?
     var client: String?
-    var grantID: String?
+    var grantID: GrantID?
     var reason: String?
 
     /// An entry with every field given (the memberwise initialiser, at `package` access).
-    package init(time: Int64, actor: String, role: String? = nil, tenant: String? = nil, subject: String? = nil,
+    package init(time: Int64, actor: PrincipalID, role: String? = nil, tenant: TenantID? = nil, subject: SubjectID? = nil,
                  objectID: String? = nil, objectVersion: Int? = nil, objectKind: String? = nil, action: AccessAction,
                  dataClass: DataClass, purpose: Purpose, justification: String? = nil, outcome: AuditRecord.Outcome,
                  errorCode: String? = nil, bytes: Int64? = nil, requestID: String? = nil, client: String? = nil,
-                 grantID: String? = nil, reason: String? = nil) {
+                 grantID: GrantID? = nil, reason: String? = nil) {
         self.time = time
         self.actor = actor
         self.role = role

@@ -31,7 +31,7 @@ public struct DataKeyStatus: Sendable, Codable, Hashable {
     /// The data key's id.
     public let id: String
     /// The tenant it belongs to.
-    public let tenant: String
+    public let tenant: TenantID
     /// The data class (an object kind) it protects.
     public let dataClass: String
     /// The id of the KEK that wraps it.

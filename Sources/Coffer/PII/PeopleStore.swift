@@ -23,7 +23,7 @@ struct PeopleStore: Sendable {
     /// Tenant and status of a subject, or nil.
     /// - Throws: ``CofferError`` `tamperDetected` for an unknown status (never taken for
     ///   `active`, which would lift a restriction).
-    func state(of subject: String) throws -> (tenant: String, status: SubjectStatus)? {
+    func state(of subject: SubjectID) throws -> (tenant: TenantID, status: SubjectStatus)? {
         try VaultDatabase.guardedSync {
             try pool.read { db in try Row.fetchOne(db, sql: "SELECT tenant_id, status FROM subject WHERE id = ?", arguments: [subject]) }
         }.map { row in
@@ -35,7 +35,7 @@ struct PeopleStore: Sendable {
     }
 
     /// Stores a new subject with its sealed fields and its email's blind-index MAC, in one transaction.
-    func insertSubject(_ id: String, tenant: String, fields: [(name: String, value: Data)], emailMAC: Data, at time: Int64) async throws {
+    func insertSubject(_ id: SubjectID, tenant: TenantID, fields: [(name: String, value: Data)], emailMAC: Data, at time: Int64) async throws {
         try await write { db in
             try db.execute(sql: "INSERT INTO subject (id, tenant_id, status, created_at, updated_at) VALUES (?, ?, 'active', ?, ?)",
                            arguments: [id, tenant, time, time])
@@ -48,7 +48,7 @@ struct PeopleStore: Sendable {
 
     /// Everything stored about a subject, sealed, in one read; nil when there is no such subject.
     /// - Parameter withHistory: Also the consents and identifiers.
-    func sealedSubject(_ id: String, withHistory: Bool) throws -> SealedSubject? {
+    func sealedSubject(_ id: SubjectID, withHistory: Bool) throws -> SealedSubject? {
         try VaultDatabase.guardedSync {
             try pool.read { db -> SealedSubject? in
                 guard let subject = try Row.fetchOne(db, sql: "SELECT created_at, updated_at FROM subject WHERE id = ?", arguments: [id]) else {
@@ -76,7 +76,7 @@ struct PeopleStore: Sendable {
     }
 
     /// One sealed field, or nil.
-    func sealedField(_ id: String, name: String) async throws -> Data? {
+    func sealedField(_ id: SubjectID, name: String) async throws -> Data? {
         try await VaultDatabase.guarded {
             try await pool.readReleasingEarly { db in
                 try Data.fetchOne(db, sql: "SELECT value FROM field WHERE subject_id = ? AND name = ?", arguments: [id, name])
@@ -85,7 +85,7 @@ struct PeopleStore: Sendable {
     }
 
     /// Replaces sealed fields and blind-index entries in one transaction.
-    func replaceFields(_ id: String, fields: [(name: String, value: Data)], lookups: [(kind: String, mac: Data)], at time: Int64) async throws {
+    func replaceFields(_ id: SubjectID, fields: [(name: String, value: Data)], lookups: [(kind: String, mac: Data)], at time: Int64) async throws {
         try await write { db in
             for (name, value) in fields {
                 try db.execute(sql: "INSERT OR REPLACE INTO field (subject_id, name, value, updated_at) VALUES (?, ?, ?, ?)",
@@ -100,7 +100,7 @@ struct PeopleStore: Sendable {
     }
 
     /// Appends a consent event; `seal` seals it for the sequence number it gets.
-    func appendConsent(_ id: String, at time: Int64, seal: @escaping @Sendable (Int64) throws -> Data) async throws {
+    func appendConsent(_ id: SubjectID, at time: Int64, seal: @escaping @Sendable (Int64) throws -> Data) async throws {
         try await write { db in
             let seq = (try Int64.fetchOne(db, sql: "SELECT max(seq) FROM consent WHERE subject_id = ?", arguments: [id]) ?? 0) + 1
             try db.execute(sql: "INSERT INTO consent (subject_id, seq, value) VALUES (?, ?, ?)", arguments: [id, seq, try seal(seq)])
@@ -109,7 +109,7 @@ struct PeopleStore: Sendable {
     }
 
     /// Stores a sealed technical identifier, and its IP address's blind-index MAC if it has one.
-    func insertIdentifier(_ identifier: String, subject: String, value: Data, ipMAC: Data?, at time: Int64) async throws {
+    func insertIdentifier(_ identifier: String, subject: SubjectID, value: Data, ipMAC: Data?, at time: Int64) async throws {
         try await write { db in
             try db.execute(sql: "INSERT INTO identifier (id, subject_id, value, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)",
                            arguments: [identifier, subject, value, time, time])
@@ -120,7 +120,7 @@ struct PeopleStore: Sendable {
     }
 
     /// Sets a subject's processing status.
-    func setStatus(_ id: String, _ status: SubjectStatus, at time: Int64) async throws {
+    func setStatus(_ id: SubjectID, _ status: SubjectStatus, at time: Int64) async throws {
         try await write { db in
             try db.execute(sql: "UPDATE subject SET status = ?, updated_at = ? WHERE id = ?", arguments: [status.rawValue, time, id])
         }
@@ -128,7 +128,7 @@ struct PeopleStore: Sendable {
 
     /// Subjects (not erased) whose blind index holds `mac` for `kind`, optionally in one tenant,
     /// with their tenant and status.
-    func find(kind: String, mac: Data, tenant: String?) async throws -> [(subject: String, tenant: String, status: String)] {
+    func find(kind: String, mac: Data, tenant: TenantID?) async throws -> [(subject: SubjectID, tenant: TenantID, status: String)] {
         try await VaultDatabase.guarded {
             try await pool.readReleasingEarly { db in
                 try Row.fetchAll(db, sql: """

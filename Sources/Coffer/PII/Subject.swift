@@ -59,9 +59,9 @@ public struct TechnicalIdentifier: Sendable, Codable, Hashable {
 /// What the vault holds about one person, as an authorised reader sees it.
 public struct SubjectRecord: Sendable, Codable, Hashable {
     /// The subject id (`subj_` and 32 hex digits).
-    public let id: String
+    public let id: SubjectID
     /// The tenant the person belongs to.
-    public let tenant: String
+    public let tenant: TenantID
     /// Whether their data may be processed.
     public let status: SubjectStatus
     /// Their name, when asked for and present.

@@ -12,15 +12,15 @@ extension Vault {
         piiSettingsBox.withLock { $0 = settings }
     }
 
-    static func fieldAAD(subject: String, field: String) -> [UInt8] {
+    static func fieldAAD(subject: SubjectID, field: String) -> [UInt8] {
         Array("coffer/pii/v1\u{0}\(subject)\u{0}\(field)".utf8)
     }
 
-    func seal(_ value: String, subject: String, field: String, key: SecureBytes) throws -> Data {
+    func seal(_ value: String, subject: SubjectID, field: String, key: SecureBytes) throws -> Data {
         Data(try AESGCM.seal(Array(value.utf8), key: key, aad: Self.fieldAAD(subject: subject, field: field)))
     }
 
-    func open(_ sealed: Data, subject: String, field: String, key: SecureBytes) throws -> String {
+    func open(_ sealed: Data, subject: SubjectID, field: String, key: SecureBytes) throws -> String {
         do {
             return String(decoding: try AESGCM.open([UInt8](sealed), key: key, aad: Self.fieldAAD(subject: subject, field: field)), as: UTF8.self)
         } catch {
@@ -31,14 +31,14 @@ extension Vault {
     /// The blind-index MAC of a value: HMAC-SHA256 under a per-kind key derived from the keyring's
     /// blind-index key, over the normalised value. The value is never stored; the same email or
     /// address gives the same MAC in every tenant, so an investigation can search across tenants.
-    func lookupMAC(kind: String, tenant: String, value: String) throws -> Data {
+    func lookupMAC(kind: String, value: String) throws -> Data {
         let (_, root) = try keyring.requiredSecret(for: .blindIndex)
         let key = try HKDF.deriveKey(from: root, salt: [UInt8](), info: Array("coffer/v1/lookup/\(kind)".utf8), length: 32)
         return Data(try HMACSHA256.authenticate(Array(value.utf8), key: key))
     }
 
     /// Tenant and status of a subject, or nil.
-    func subjectState(_ subject: String) throws -> (tenant: String, status: SubjectStatus)? {
+    func subjectState(_ subject: SubjectID) throws -> (tenant: TenantID, status: SubjectStatus)? {
         try checkNotClosed()
         return try people.state(of: subject)
     }
@@ -51,13 +51,13 @@ extension Vault {
     ///   - check: The operation's own refusals, after all the above; its reason replaces a
     ///     refusal by policy.
     ///   - body: Performs the access, given the subject's state (nil without a subject).
-    func guardedPII<T>(_ context: AccessContext, _ action: AccessAction, subject: String? = nil, tenant: String? = nil,
+    func guardedPII<T>(_ context: AccessContext, _ action: AccessAction, subject: SubjectID? = nil, tenant: TenantID? = nil,
                        check: (inout PendingAccess) -> Void = { _ in },
-                       _ body: ((tenant: String, status: SubjectStatus)?) async throws -> T) async throws -> T {
+                       _ body: ((tenant: TenantID, status: SubjectStatus)?) async throws -> T) async throws -> T {
         // A malformed id is refused before policy: nothing is recorded for it.
-        if let tenant { try Self.validateTenantID(tenant) }
-        if let subject { try IdentifierRules.validateReference(subject, as: "subject id") }
-        var state: (tenant: String, status: SubjectStatus)?
+        if let tenant { try tenant.validate() }
+        if let subject { try IdentifierRules.validateReference(subject.rawValue, as: "subject id") }
+        var state: (tenant: TenantID, status: SubjectStatus)?
         let request = AccessRequest(action: action, dataClass: .pii, tenant: tenant, subject: subject)
         return try await guarded(context, request, resolve: { request in
             guard let subject else { return }
@@ -120,9 +120,9 @@ extension Vault {
     /// - Returns: The subject id (`subj_` and 32 hex digits).
     /// - Throws: `CofferError` `invalidPII`, `cardNumberRefused`, `passwordPolicy`, `unknownTenant`,
     ///   `accessDenied`, `purposeMissing`.
-    public func addSubject(tenant: String, name: String, email: String, company: String?, password: String? = nil,
-                           context: AccessContext) async throws -> String {
-        try Self.validateTenantID(tenant)
+    public func addSubject(tenant: TenantID, name: String, email: String, company: String?, password: String? = nil,
+                           context: AccessContext) async throws -> SubjectID {
+        try tenant.validate()
         let name = try PIIValidation.text(name, field: "name")
         let email = try PIIValidation.email(email)
         let company = try company.map { try PIIValidation.text($0, field: "company") }
@@ -138,11 +138,11 @@ extension Vault {
                 let parameters = settings.passwordHashing
                 hash = try await scrypt { try PasswordHash.make(password, parameters: parameters) }
             }
-            let id = try makeIdentifier("subj")
-            let emailMAC = try lookupMAC(kind: "email", tenant: tenant, value: PIIValidation.emailKey(email))
+            let id = SubjectID(try makeIdentifier("subj"))
+            let emailMAC = try lookupMAC(kind: "email", value: PIIValidation.emailKey(email))
             let now = nowMilliseconds()
             let keys = self.keys
-            try await BlockingPool.shared.run { try keys.createSubjectKey(subject: id, tenant: tenant, now: now) }
+            try await BlockingPool.shared.run { try keys.createSubjectKey(subject: id.rawValue, tenant: tenant.rawValue, now: now) }
             let fieldKey = try subjectKey(id, tenant: tenant)
             var fields: [(SubjectField, String)] = [(.name, name), (.email, email)]
             if let company { fields.append((.company, company)) }
@@ -152,7 +152,7 @@ extension Vault {
                 try await people.insertSubject(id, tenant: tenant, fields: sealed, emailMAC: emailMAC, at: now)
             } catch {
                 // No key without its subject: undo the key row if the PII file refused the subject.
-                try? keys.destroySubjectKey(subject: id, tenant: tenant)
+                try? keys.destroySubjectKey(subject: id.rawValue, tenant: tenant.rawValue)
                 throw error
             }
             return id
@@ -167,14 +167,14 @@ extension Vault {
     ///   - context: Who reads and why (a justification is required).
     /// - Returns: The subject's record.
     /// - Throws: `CofferError` `notFound`, `accessDenied`, `purposeMissing`, `tamperDetected`.
-    public func subject(_ id: String, fields: Set<SubjectField>? = nil, context: AccessContext) async throws -> SubjectRecord {
+    public func subject(_ id: SubjectID, fields: Set<SubjectField>? = nil, context: AccessContext) async throws -> SubjectRecord {
         try await guardedPII(context, .read, subject: id) { state in
             guard let state else { throw CofferError(.notFound, "no subject \(id)") }
             return try await BlockingPool.shared.run { try self.readSubject(id, tenant: state.tenant, status: state.status, fields: fields) }
         }
     }
 
-    func readSubject(_ id: String, tenant: String, status: SubjectStatus, fields: Set<SubjectField>?) throws -> SubjectRecord {
+    func readSubject(_ id: SubjectID, tenant: TenantID, status: SubjectStatus, fields: Set<SubjectField>?) throws -> SubjectRecord {
         let key = try subjectKey(id, tenant: tenant)
         let everything = fields == nil
         guard let stored = try people.sealedSubject(id, withHistory: everything) else { throw CofferError(.notFound, "no subject \(id)") }
@@ -206,7 +206,7 @@ extension Vault {
     ///   - context: Who searches and why (a justification is required).
     /// - Returns: The matching subject ids.
     /// - Throws: `CofferError` `invalidPII`, `accessDenied`, `purposeMissing`.
-    public func findSubjects(tenant: String? = nil, email: String, context: AccessContext) async throws -> [String] {
+    public func findSubjects(tenant: TenantID? = nil, email: String, context: AccessContext) async throws -> [SubjectID] {
         let normalised = try PIIValidation.emailKey(PIIValidation.email(email))
         return try await find(tenant: tenant, kind: "email", value: normalised, context: context)
     }
@@ -219,7 +219,7 @@ extension Vault {
     ///   - context: Who searches and why (purpose `security-investigation`, a justification).
     /// - Returns: The matching subject ids.
     /// - Throws: `CofferError` `invalidPII`, `accessDenied` (any other purpose), `purposeMissing`.
-    public func findSubjects(tenant: String? = nil, ip: String, context: AccessContext) async throws -> [String] {
+    public func findSubjects(tenant: TenantID? = nil, ip: String, context: AccessContext) async throws -> [SubjectID] {
         let address = try PIIValidation.ipAddress(ip)
         return try await find(tenant: tenant, kind: "ip", value: address, context: context) { access in
             guard context.purpose == .securityInvestigation else {
@@ -229,15 +229,15 @@ extension Vault {
         }
     }
 
-    private func find(tenant: String?, kind: String, value: String, context: AccessContext,
-                      check: (inout PendingAccess) -> Void = { _ in }) async throws -> [String] {
+    private func find(tenant: TenantID?, kind: String, value: String, context: AccessContext,
+                      check: (inout PendingAccess) -> Void = { _ in }) async throws -> [SubjectID] {
         try await guardedPII(context, .find, tenant: tenant, check: check) { _ in
             try await findAllowed(tenant: tenant, kind: kind, value: value, context: context)
         }
     }
 
-    private func findAllowed(tenant: String?, kind: String, value: String, context: AccessContext) async throws -> [String] {
-        let mac = try lookupMAC(kind: kind, tenant: tenant ?? "", value: value)
+    private func findAllowed(tenant: TenantID?, kind: String, value: String, context: AccessContext) async throws -> [SubjectID] {
+        let mac = try lookupMAC(kind: kind, value: value)
         // A tenant-scoped principal finds only in its tenants; restricted subjects are found only
         // for legal or subject-request purposes.
         let scope = try principal(id: context.actor)?.tenants

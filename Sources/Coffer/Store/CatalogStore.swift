@@ -3,7 +3,7 @@ import GRDB
 
 /// An object as the catalog keeps it: its name still sealed.
 struct SealedObject: Sendable {
-    let id: String
+    let id: ObjectID
     let kind: ObjectKind
     let nameSealed: [UInt8]
     let latestVersion: Int
@@ -16,7 +16,7 @@ struct SealedObject: Sendable {
 /// A listing cursor: the last object of the previous page.
 struct CatalogCursor: Sendable {
     let updatedAt: Int64
-    let id: String
+    let id: ObjectID
 }
 
 /// Persistence of the content catalog: objects and versions in `content.sqlite` (the segments
@@ -26,7 +26,7 @@ struct CatalogStore: Sendable {
     let pool: DatabasePool
 
     /// A committed object of `tenant`, or nil (another tenant's object is nil too).
-    func object(tenant: String, id: String) async throws -> SealedObject? {
+    func object(tenant: TenantID, id: ObjectID) async throws -> SealedObject? {
         try await VaultDatabase.guarded {
             try await pool.readReleasingEarly { db in try Self.object(db, tenant: tenant, id: id) }
         }
@@ -34,7 +34,7 @@ struct CatalogStore: Sendable {
 
     /// One page of `tenant`'s committed objects, most recently updated first, read in one
     /// transaction; `more` is true when another page follows.
-    func page(tenant: String, kind: ObjectKind?, after cursor: CatalogCursor?, limit: Int) async throws -> (objects: [SealedObject], more: Bool) {
+    func page(tenant: TenantID, kind: ObjectKind?, after cursor: CatalogCursor?, limit: Int) async throws -> (objects: [SealedObject], more: Bool) {
         var sql = "SELECT id FROM object WHERE tenant_id = ? AND latest_version > 0"
         var arguments: StatementArguments = [tenant]
         if let kind {
@@ -50,7 +50,7 @@ struct CatalogStore: Sendable {
         let (query, queryArguments) = (sql, arguments)
         return try await VaultDatabase.guarded {
             try await pool.readReleasingEarly { db in
-                let ids = try String.fetchAll(db, sql: query, arguments: queryArguments)
+                let ids = try ObjectID.fetchAll(db, sql: query, arguments: queryArguments)
                 let objects = try ids.prefix(limit).compactMap { try Self.object(db, tenant: tenant, id: $0) }
                 return (objects, ids.count > limit)
             }
@@ -60,7 +60,7 @@ struct CatalogStore: Sendable {
     /// Deletes one committed version, or the object with all its versions (and, by cascade,
     /// segments) when `version` is nil, in one transaction.
     /// - Returns: False when there was no such object or version.
-    func delete(tenant: String, objectID: String, version: Int?) async throws -> Bool {
+    func delete(tenant: TenantID, objectID: ObjectID, version: Int?) async throws -> Bool {
         try await VaultDatabase.guarded { try await pool.write { db -> Bool in
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM object WHERE id = ? AND tenant_id = ? AND latest_version > 0",
                                     arguments: [objectID, tenant]) == true else { return false }
@@ -86,8 +86,8 @@ struct CatalogStore: Sendable {
     /// Finds the object (tenant, kind, name MAC) or creates it with `newID` and `sealedName`,
     /// and inserts a pending version row for `writer`, in one transaction.
     /// - Returns: The object id, the version number and the version's row.
-    func reserveVersion(tenant: String, kind: ObjectKind, nameMAC: [UInt8], newID: String, sealedName: [UInt8], writer: String,
-                        dataKeyID: String, segmentSize: Int, at time: Int64) async throws -> (objectID: String, version: Int, row: Int64) {
+    func reserveVersion(tenant: TenantID, kind: ObjectKind, nameMAC: [UInt8], newID: ObjectID, sealedName: [UInt8], writer: String,
+                        dataKeyID: String, segmentSize: Int, at time: Int64) async throws -> (objectID: ObjectID, version: Int, row: Int64) {
         try await VaultDatabase.guarded { try await pool.write { db in
             var objectID = newID
             var version = 1
@@ -113,7 +113,7 @@ struct CatalogStore: Sendable {
     /// Deletes a pending version's rows, and its object if nothing else was ever committed. With
     /// `releasingNumber` (a reservation undone because its decision could not be recorded), the
     /// object's `next_version` is also given back if no other put took a number since.
-    func deletePendingVersion(row: Int64, objectID: String, releasingNumber: Int? = nil) throws {
+    func deletePendingVersion(row: Int64, objectID: ObjectID, releasingNumber: Int? = nil) throws {
         try VaultDatabase.guardedSync { try pool.write { db in
             try db.execute(sql: "DELETE FROM version WHERE id = ? AND state = 0", arguments: [row])
             if let number = releasingNumber {
@@ -126,7 +126,7 @@ struct CatalogStore: Sendable {
     }
 
     /// Every pending version with its writer's token.
-    func pendingVersions() throws -> [(row: Int64, objectID: String, writer: String?)] {
+    func pendingVersions() throws -> [(row: Int64, objectID: ObjectID, writer: String?)] {
         try VaultDatabase.guardedSync { try pool.read { db in
             try Row.fetchAll(db, sql: "SELECT id, object_id, writer FROM version WHERE state = 0").map { row in
                 (row: try row.stored("id", in: "version"), objectID: try row.stored("object_id", in: "version"),
@@ -135,7 +135,7 @@ struct CatalogStore: Sendable {
         } }
     }
 
-    private static func object(_ db: Database, tenant: String, id: String) throws -> SealedObject? {
+    private static func object(_ db: Database, tenant: TenantID, id: ObjectID) throws -> SealedObject? {
         guard let row = try Row.fetchOne(db, sql: """
             SELECT kind, name_sealed, latest_version, created_at, updated_at FROM object
             WHERE id = ? AND tenant_id = ? AND latest_version > 0

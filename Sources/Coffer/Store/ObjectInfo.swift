@@ -18,9 +18,9 @@ public struct ObjectVersionInfo: Sendable, Codable, Hashable {
 /// An object and its versions.
 public struct ObjectInfo: Sendable, Codable, Hashable {
     /// The object id (`obj_` and 32 hex digits).
-    public let id: String
+    public let id: ObjectID
     /// The tenant.
-    public let tenant: String
+    public let tenant: TenantID
     /// The kind.
     public let kind: ObjectKind
     /// The name the tenant gave it.

@@ -77,7 +77,7 @@ final class CipherSlot: @unchecked Sendable {
 struct ReadPlan: Sendable {
     let store: any SegmentStore
     let versionRow: Int64
-    let objectID: String
+    let objectID: ObjectID
     let version: Int
     let aead: StreamingAEAD
     let aad: [UInt8]
@@ -98,7 +98,7 @@ struct ReadPlan: Sendable {
     /// Plaintext wanted from one batch.
     static let batchBytes = 1 << 20
 
-    init(store: any SegmentStore, versionRow: Int64, objectID: String, info: ObjectVersionInfo, aead: StreamingAEAD, aad: [UInt8],
+    init(store: any SegmentStore, versionRow: Int64, objectID: ObjectID, info: ObjectVersionInfo, aead: StreamingAEAD, aad: [UInt8],
          range: Range<Int64>, onFailure: @escaping @Sendable (any Error) async -> Void) throws {
         let layout = aead.layout
         self.store = store

@@ -14,7 +14,7 @@ import Foundation
 public final class ObjectWriter: @unchecked Sendable {
     // @unchecked: every mutable member is touched only while `lock` is held.
     /// The object id (new, or the existing object with the same tenant, kind and name).
-    public let objectID: String
+    public let objectID: ObjectID
     /// The version this writer creates.
     public let version: Int
 
@@ -31,7 +31,7 @@ public final class ObjectWriter: @unchecked Sendable {
     private var segments = 0
     private var finished = false
 
-    init(vault: Vault, objectID: String, version: Int, versionRowID: Int64, keys: ClassKeys, aad: [UInt8],
+    init(vault: Vault, objectID: ObjectID, version: Int, versionRowID: Int64, keys: ClassKeys, aad: [UInt8],
          writerLock: WriterLock, onFailure: @escaping @Sendable (any Error) async -> Void) throws {
         self.vault = vault
         self.objectID = objectID

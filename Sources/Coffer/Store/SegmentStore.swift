@@ -17,7 +17,7 @@ protocol SegmentStore: Sendable {
 
     /// The committed version `version` (nil: the newest) of `objectID` in `tenant`, pinned by its
     /// row, or nil when there is none.
-    func pinnedVersion(tenant: String, objectID: String, version: Int?) throws -> PinnedVersion?
+    func pinnedVersion(tenant: TenantID, objectID: ObjectID, version: Int?) throws -> PinnedVersion?
 }
 
 /// A committed version as a reader pins it: its row and what it holds.
@@ -50,7 +50,7 @@ struct SQLiteSegmentStore: SegmentStore {
         }
     }
 
-    func pinnedVersion(tenant: String, objectID: String, version: Int?) throws -> PinnedVersion? {
+    func pinnedVersion(tenant: TenantID, objectID: ObjectID, version: Int?) throws -> PinnedVersion? {
         try VaultDatabase.guardedSync {
             try pool.read { db -> PinnedVersion? in
                 guard let row = try Row.fetchOne(db, sql: """
@@ -112,7 +112,7 @@ extension SQLiteSegmentStore {
     /// last segments and returns the version's totals, then the version becomes visible and the
     /// object's newest version moves on; `beforeCommit` runs last, inside the transaction.
     /// - Throws: ``CofferError`` `notFound` when the pending version was removed meanwhile.
-    func commit(version: Int64, objectID: String, number: Int, digest: [UInt8], at time: Int64,
+    func commit(version: Int64, objectID: ObjectID, number: Int, digest: [UInt8], at time: Int64,
                 final: (SegmentAppender) throws -> (plaintext: Int64, ciphertext: Int64, segments: Int),
                 beforeCommit: () -> Void) throws {
         try pool.write { db in

@@ -11,10 +11,10 @@ extension Vault {
     /// - Returns: The object with its committed versions and its decrypted name.
     /// - Throws: `CofferError` `notFound` when the tenant has no such object (another tenant's
     ///   object is reported the same way), `unknownTenant`, `accessDenied`, `tamperDetected`.
-    public func stat(tenant: String, objectID: String, context: AccessContext) async throws -> ObjectInfo {
-        try Self.validateTenantID(tenant)
-        try IdentifierRules.validateReference(objectID, as: "object id")
-        let request = AccessRequest(action: .stat, dataClass: .metadata, tenant: tenant, objectID: objectID)
+    public func stat(tenant: TenantID, objectID: ObjectID, context: AccessContext) async throws -> ObjectInfo {
+        try tenant.validate()
+        try IdentifierRules.validateReference(objectID.rawValue, as: "object id")
+        let request = AccessRequest(action: .stat, dataClass: .metadata, tenant: tenant, objectID: objectID.rawValue)
         return try await guarded(context, request) { _ in
             let info = try await catalog.object(tenant: tenant, id: objectID).map { try objectInfo($0, tenant: tenant) }
             guard let info else { throw try notFound(tenant: tenant, objectID: objectID) }
@@ -29,8 +29,8 @@ extension Vault {
     ///   - context: Who asks and why.
     /// - Returns: The page and the cursor of the next one (nil on the last page).
     /// - Throws: `CofferError` `invalidArgument` (limit, cursor), `unknownTenant`, `accessDenied`.
-    public func list(tenant: String, filter: ObjectFilter = ObjectFilter(), context: AccessContext) async throws -> ObjectPage {
-        try Self.validateTenantID(tenant)
+    public func list(tenant: TenantID, filter: ObjectFilter = ObjectFilter(), context: AccessContext) async throws -> ObjectPage {
+        try tenant.validate()
         guard (1...1000).contains(filter.limit) else { throw CofferError(.invalidArgument, "limit must be 1 to 1000") }
         let request = AccessRequest(action: .list, dataClass: .metadata, tenant: tenant, objectKind: filter.kind?.code)
         return try await guarded(context, request) { _ in
@@ -39,7 +39,7 @@ extension Vault {
             if let text = filter.cursor {
                 let parts = text.split(separator: ":", maxSplits: 1)
                 guard parts.count == 2, let time = Int64(parts[0]) else { throw CofferError(.invalidArgument, "malformed cursor") }
-                cursor = CatalogCursor(updatedAt: time, id: String(parts[1]))
+                cursor = CatalogCursor(updatedAt: time, id: ObjectID(String(parts[1])))
             }
             let (sealed, more) = try await catalog.page(tenant: tenant, kind: filter.kind, after: cursor, limit: filter.limit)
             let objects = try sealed.map { try objectInfo($0, tenant: tenant) }
@@ -61,10 +61,10 @@ extension Vault {
     /// - Returns: Whether the old ciphertext is already gone from the files.
     /// - Throws: ``CofferError`` `notFound`, `accessDenied`, `storage`.
     @discardableResult
-    public func delete(tenant: String, objectID: String, version: Int? = nil, context: AccessContext) async throws -> DeletionOutcome {
-        try Self.validateTenantID(tenant)
-        try IdentifierRules.validateReference(objectID, as: "object id")
-        let request = AccessRequest(action: .delete, dataClass: .content, tenant: tenant, objectID: objectID, objectVersion: version)
+    public func delete(tenant: TenantID, objectID: ObjectID, version: Int? = nil, context: AccessContext) async throws -> DeletionOutcome {
+        try tenant.validate()
+        try IdentifierRules.validateReference(objectID.rawValue, as: "object id")
+        let request = AccessRequest(action: .delete, dataClass: .content, tenant: tenant, objectID: objectID.rawValue, objectVersion: version)
         return try await guarded(context, request) { _ in
             let deleted = try await catalog.delete(tenant: tenant, objectID: objectID, version: version)
             guard deleted else {
@@ -76,13 +76,13 @@ extension Vault {
         }
     }
 
-    func notFound(tenant: String, objectID: String) throws -> CofferError {
+    func notFound(tenant: TenantID, objectID: ObjectID) throws -> CofferError {
         try requireTenant(tenant)  // an unknown tenant is reported as such
         return CofferError(.notFound, "tenant '\(tenant)' has no object \(objectID)")
     }
 
     /// The committed details of an object, with its name decrypted.
-    func objectInfo(_ object: SealedObject, tenant: String) throws -> ObjectInfo {
+    func objectInfo(_ object: SealedObject, tenant: TenantID) throws -> ObjectInfo {
         let keys = try classKeys(tenant: tenant, kind: object.kind)
         let name: String
         do {

@@ -5,11 +5,11 @@ import GRDB
 extension Vault {
     /// Associated data of a version's stream: a segment moved to another tenant, object or
     /// version is opened under another key and fails.
-    static func contentAAD(tenant: String, objectID: String, version: Int) -> [UInt8] {
+    static func contentAAD(tenant: TenantID, objectID: ObjectID, version: Int) -> [UInt8] {
         Array("coffer/content/v1\u{0}\(tenant)\u{0}\(objectID)\u{0}\(version)".utf8)
     }
 
-    static func nameAAD(tenant: String, objectID: String) -> [UInt8] {
+    static func nameAAD(tenant: TenantID, objectID: ObjectID) -> [UInt8] {
         Array("coffer/name/v1\u{0}\(tenant)\u{0}\(objectID)".utf8)
     }
 
@@ -36,12 +36,12 @@ extension Vault {
     ///   - context: Who writes and why.
     /// - Returns: A writer; call ``ObjectWriter/commit()`` to make the version visible.
     /// - Throws: ``CofferError`` `unknownTenant`, `invalidArgument`, `storage`.
-    public func makeWriter(tenant: String, kind: ObjectKind, name: String, context: AccessContext) async throws -> ObjectWriter {
-        try Self.validateTenantID(tenant)
+    public func makeWriter(tenant: TenantID, kind: ObjectKind, name: String, context: AccessContext) async throws -> ObjectWriter {
+        try tenant.validate()
         try Self.validateName(name)
         /// The version reserved for the writer, once the access is allowed.
         struct Reservation: Sendable {
-            let keys: ClassKeys, objectID: String, version: Int, rowID: Int64, lock: WriterLock
+            let keys: ClassKeys, objectID: ObjectID, version: Int, rowID: Int64, lock: WriterLock
         }
         var reservation: Result<Reservation, any Error>?
         let request = AccessRequest(action: .write, dataClass: .content, tenant: tenant, objectKind: kind.code)
@@ -53,7 +53,7 @@ extension Vault {
             do {
                 let reserved = try await reserveVersion(tenant: tenant, kind: kind, name: name)
                 reservation = .success(reserved)
-                access.request.objectID = reserved.objectID
+                access.request.objectID = reserved.objectID.rawValue
                 access.request.objectVersion = reserved.version
                 access.undo = { [self] in
                     try? deletePendingVersion(rowID: reserved.rowID, objectID: reserved.objectID, releasingNumber: reserved.version)
@@ -78,10 +78,10 @@ extension Vault {
         }
 
         /// Finds or creates the object and inserts a pending version row under a fresh writer lock.
-        func reserveVersion(tenant: String, kind: ObjectKind, name: String) async throws -> Reservation {
+        func reserveVersion(tenant: TenantID, kind: ObjectKind, name: String) async throws -> Reservation {
             let keys = try classKeys(tenant: tenant, kind: kind)
             let nameMAC = try HMACSHA256.authenticate(Array("\(kind.code)\u{0}\(name)".utf8), key: keys.nameIndex)
-            let newID = try makeIdentifier("obj")
+            let newID = ObjectID(try makeIdentifier("obj"))
             let sealedName = try AESGCM.seal(Array(name.utf8), key: keys.name, aad: Self.nameAAD(tenant: tenant, objectID: newID))
             let lock = try WriterLock(directory: directory.appendingPathComponent(FileName.writers))
             let now = nowMilliseconds()
@@ -108,8 +108,8 @@ extension Vault {
     /// - Returns: The object id and the committed version.
     /// - Throws: The errors of ``makeWriter(tenant:kind:name:context:)`` and of the write.
     @discardableResult
-    public func put(tenant: String, kind: ObjectKind, name: String, bytes: some ContiguousBytes & Sendable,
-                    context: AccessContext) async throws -> (objectID: String, version: ObjectVersionInfo) {
+    public func put(tenant: TenantID, kind: ObjectKind, name: String, bytes: some ContiguousBytes & Sendable,
+                    context: AccessContext) async throws -> (objectID: ObjectID, version: ObjectVersionInfo) {
         let writer = try await makeWriter(tenant: tenant, kind: kind, name: name, context: context)
         return (writer.objectID, try await writer.writeAndCommit(bytes))
     }
@@ -125,8 +125,8 @@ extension Vault {
     /// - Throws: What `sequence` throws, and the errors of ``makeWriter(tenant:kind:name:context:)``
     ///   and of the write; the version is then abandoned and the failure recorded.
     @discardableResult
-    public func put<S: AsyncSequence>(tenant: String, kind: ObjectKind, name: String, contentsOf sequence: S,
-                                      context: AccessContext) async throws -> (objectID: String, version: ObjectVersionInfo)
+    public func put<S: AsyncSequence>(tenant: TenantID, kind: ObjectKind, name: String, contentsOf sequence: S,
+                                      context: AccessContext) async throws -> (objectID: ObjectID, version: ObjectVersionInfo)
     where S.Element: ContiguousBytes & Sendable {
         let writer = try await makeWriter(tenant: tenant, kind: kind, name: name, context: context)
         try await writer.write(contentsOf: sequence)
@@ -135,7 +135,7 @@ extension Vault {
 
     /// Deletes a pending version's rows, and its object if nothing else was ever committed
     /// (``CatalogStore/deletePendingVersion(row:objectID:releasingNumber:)``).
-    func deletePendingVersion(rowID: Int64, objectID: String, releasingNumber: Int? = nil) throws {
+    func deletePendingVersion(rowID: Int64, objectID: ObjectID, releasingNumber: Int? = nil) throws {
         try catalog.deletePendingVersion(row: rowID, objectID: objectID, releasingNumber: releasingNumber)
     }
 

@@ -23,7 +23,7 @@ extension Vault {
     ///   `tamperDetected` when stored
     ///   ciphertext fails authentication (the sink has then received only authenticated bytes).
     @discardableResult
-    public func read(tenant: String, objectID: String, version: Int? = nil, range: ClosedRange<Int64>? = nil,
+    public func read(tenant: TenantID, objectID: ObjectID, version: Int? = nil, range: ClosedRange<Int64>? = nil,
                      context: AccessContext, to sink: (UnsafeRawBufferPointer) throws -> Void) async throws -> ObjectVersionInfo {
         let stream = try await stream(tenant: tenant, objectID: objectID, version: version, range: range, context: context)
         for try await chunk in stream { try chunk.withUnsafeBytes(sink) }
@@ -39,7 +39,7 @@ extension Vault {
     ///   - context: Who reads and why.
     /// - Returns: The plaintext.
     /// - Throws: The errors of ``read(tenant:objectID:version:range:context:to:)``.
-    public func readAll(tenant: String, objectID: String, version: Int? = nil, context: AccessContext) async throws -> [UInt8] {
+    public func readAll(tenant: TenantID, objectID: ObjectID, version: Int? = nil, context: AccessContext) async throws -> [UInt8] {
         let stream = try await stream(tenant: tenant, objectID: objectID, version: version, context: context)
         var out: [UInt8] = []
         out.reserveCapacity(Int(clamping: stream.range.count))

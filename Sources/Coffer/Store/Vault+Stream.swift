@@ -20,15 +20,15 @@ extension Vault {
     /// - Throws: ``CofferError`` `invalidArgument` for a bad range (before anything is recorded),
     ///   `accessDenied`, `notFound`, `unknownTenant`, `auditUnavailable`; while streaming,
     ///   `tamperDetected` and `notFound` (deleted meanwhile).
-    public func stream(tenant: String, objectID: String, version: Int? = nil, range: ClosedRange<Int64>? = nil,
+    public func stream(tenant: TenantID, objectID: ObjectID, version: Int? = nil, range: ClosedRange<Int64>? = nil,
                        context: AccessContext) async throws -> ObjectReadStream {
-        try Self.validateTenantID(tenant)
-        try IdentifierRules.validateReference(objectID, as: "object id")
+        try tenant.validate()
+        try IdentifierRules.validateReference(objectID.rawValue, as: "object id")
         if let range, range.lowerBound < 0 { throw CofferError(.invalidArgument, "a range must start at 0 or later") }
         let store = SQLiteSegmentStore(pool: content)
         var pinned: PinnedVersion?
         var served: Range<Int64>?
-        let request = AccessRequest(action: .read, dataClass: .content, tenant: tenant, objectID: objectID, objectVersion: version)
+        let request = AccessRequest(action: .read, dataClass: .content, tenant: tenant, objectID: objectID.rawValue, objectVersion: version)
         // Durable before a byte leaves: a refusal, or a log that cannot be written, ends here.
         return try await guarded(context, request, refine: { access in
             guard access.isAllowed else { return }

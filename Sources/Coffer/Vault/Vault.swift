@@ -293,31 +293,28 @@ public final class Vault: Sendable {
     ///     digits, `-`, `_` or `.`, not `.` or `..`, not starting with `-`.
     ///   - context: Who asks and why.
     /// - Throws: ``CofferError`` `invalidArgument`, `alreadyExists`.
-    public func createTenant(_ tenant: String, context: AccessContext) async throws {
-        try Self.validateTenantID(tenant)
+    public func createTenant(_ tenant: TenantID, context: AccessContext) async throws {
+        try tenant.validate()
         let request = AccessRequest(action: .tenantCreate, dataClass: .administration, tenant: tenant)
         try await guarded(context, request) { _ in
             let keys = self.keys
-            try await BlockingPool.shared.run { try keys.createTenant(tenant, now: nowMilliseconds()) }
+            try await BlockingPool.shared.run { try keys.createTenant(tenant.rawValue, now: nowMilliseconds()) }
             logger.debug("tenant created", metadata: ["tenant": "\(tenant)", "actor": "\(context.actor)"])
         }
     }
 
     /// The registered tenants, sorted by id.
-    public func tenants(context: AccessContext) async throws -> [String] {
+    public func tenants(context: AccessContext) async throws -> [TenantID] {
         let request = AccessRequest(action: .list, dataClass: .administration)
         return try await guarded(context, request) { _ in
             try await tenantStore.all()
         }
     }
 
-    /// Forwards to ``IdentifierRules/validateTenant(_:)``.
-    static func validateTenantID(_ tenant: String) throws { try IdentifierRules.validateTenant(tenant) }
-
     /// The keys of `tenant`'s data class `kind`, unwrapped once and cached.
     /// - Throws: ``CofferError`` `unknownTenant` when the tenant is not registered.
-    func classKeys(tenant: String, kind: ObjectKind) throws -> ClassKeys {
-        if let found = try keys.classKeys(tenant: tenant, kind: kind) { return found }
+    func classKeys(tenant: TenantID, kind: ObjectKind) throws -> ClassKeys {
+        if let found = try keys.classKeys(tenant: tenant.rawValue, kind: kind) { return found }
         if try tenantStore.exists(tenant) {
             throw CofferError(.notFound, "tenant '\(tenant)' has no data key for \(kind.code) (it was destroyed)")
         }
@@ -326,7 +323,7 @@ public final class Vault: Sendable {
 
     /// Throws `unknownTenant` unless `tenant` is registered (asked of the tenant registry, not
     /// learned by unwrapping a content key).
-    func requireTenant(_ tenant: String) throws {
+    func requireTenant(_ tenant: TenantID) throws {
         guard try tenantStore.exists(tenant) else {
             throw CofferError(.unknownTenant, "unknown tenant '\(tenant)'; register it with `coffer tenant add \(tenant)`")
         }
@@ -334,8 +331,8 @@ public final class Vault: Sendable {
 
     /// The field key of one data subject, cached.
     /// - Throws: ``CofferError`` `notFound` when the subject's key was destroyed.
-    func subjectKey(_ subject: String, tenant: String) throws -> SecureBytes {
-        guard let key = try keys.subjectFieldKey(subject: subject, tenant: tenant) else {
+    func subjectKey(_ subject: SubjectID, tenant: TenantID) throws -> SecureBytes {
+        guard let key = try keys.subjectFieldKey(subject: subject.rawValue, tenant: tenant.rawValue) else {
             throw CofferError(.notFound, "subject \(subject) has no key: it was erased")
         }
         return key
