@@ -24,6 +24,8 @@ public final class ObjectWriter: @unchecked Sendable {
     private let encryptor: StreamEncryptor
     private let digest: HMACSHA256.Authenticator
     private let writerLock: WriterLock
+    /// The batch buffer's share of the vault's writer budget, given back when the writer finishes.
+    private let memory: MemoryReservation
     private let onFailure: @Sendable (any Error) async -> Void
     private let lock = NSLock()
     private var plaintextBytes: Int64 = 0
@@ -32,15 +34,22 @@ public final class ObjectWriter: @unchecked Sendable {
     private var finished = false
 
     init(vault: Vault, objectID: ObjectID, version: Int, versionRowID: Int64, keys: ClassKeys, aad: [UInt8],
-         writerLock: WriterLock, onFailure: @escaping @Sendable (any Error) async -> Void) throws {
+         writerLock: WriterLock, memory: MemoryReservation, expectedBytes: Int?,
+         onFailure: @escaping @Sendable (any Error) async -> Void) throws {
         self.vault = vault
         self.objectID = objectID
         self.version = version
         self.versionRowID = versionRowID
         self.segmentStore = SQLiteSegmentStore(pool: vault.content)
         self.writerLock = writerLock
+        self.memory = memory
         self.onFailure = onFailure
-        encryptor = try StreamEncryptor(aead: StreamingAEAD(key: keys.stream, segmentSize: vault.segmentSize), aad: aad)
+        let aead = try StreamingAEAD(key: keys.stream, segmentSize: vault.segmentSize)
+        // The batch is what the budget granted: at least two segments, and two per worker.
+        let segments = max(2, memory.bytes / vault.segmentSize)
+        encryptor = try StreamEncryptor(aead: aead, session: aead.newSession(aad: aad),
+                                        workers: max(1, min(StreamingAEAD.defaultWorkers, segments / 2)),
+                                        batchSegments: segments, expectedBytes: expectedBytes)
         digest = try HMACSHA256.Authenticator(key: keys.digest)
     }
 
@@ -184,13 +193,14 @@ public final class ObjectWriter: @unchecked Sendable {
         CrashPoint.hit("commit.after-transaction")
         finished = true
         writerLock.release()
+        memory.release()
         return ObjectVersionInfo(version: version, size: plaintext, storedSize: ciphertext,
                                  segmentSize: vault.segmentSize, digest: mac.hexString, createdAt: now)
     }
 
     private func abandonLocked() throws {
         finished = true
-        defer { writerLock.release() }
+        defer { writerLock.release(); memory.release() }
         try vault.deletePendingVersion(rowID: versionRowID, objectID: objectID)
     }
 

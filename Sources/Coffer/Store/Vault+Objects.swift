@@ -37,8 +37,19 @@ extension Vault {
     /// - Returns: A writer; call ``ObjectWriter/commit()`` to make the version visible.
     /// - Throws: ``CofferError`` `unknownTenant`, `invalidArgument`, `storage`.
     public func makeWriter(tenant: TenantID, kind: ObjectKind, name: String, context: AccessContext) async throws -> ObjectWriter {
+        try await makeWriter(tenant: tenant, kind: kind, name: name, context: context, expectedBytes: nil)
+    }
+
+    /// ``makeWriter(tenant:kind:name:context:)`` for a caller that knows how many bytes it will
+    /// write (`put`): the writer's batch buffer, and its share of the writer budget, is then
+    /// the size of that stream rather than a whole batch.
+    func makeWriter(tenant: TenantID, kind: ObjectKind, name: String, context: AccessContext,
+                    expectedBytes: Int?) async throws -> ObjectWriter {
         try tenant.validate()
         try Self.validateName(name)
+        // Memory first: a writer waits here, before anything is decided or recorded, while the
+        // vault's other writers hold the whole budget.
+        let memory = try await writerMemory(expectedBytes: expectedBytes)
         /// The version reserved for the writer, once the access is allowed.
         struct Reservation: Sendable {
             let keys: ClassKeys, objectID: ObjectID, version: Int, rowID: Int64, lock: WriterLock
@@ -69,7 +80,8 @@ extension Vault {
                 return try ObjectWriter(vault: self, objectID: reserved.objectID, version: reserved.version, versionRowID: reserved.rowID,
                                         keys: reserved.keys,
                                         aad: Self.contentAAD(tenant: tenant, objectID: reserved.objectID, version: reserved.version),
-                                        writerLock: reserved.lock, onFailure: { error in await self.recordFailure(context, recorded, error) })
+                                        writerLock: reserved.lock, memory: memory, expectedBytes: expectedBytes,
+                                        onFailure: { error in await self.recordFailure(context, recorded, error) })
             } catch {
                 try? deletePendingVersion(rowID: reserved.rowID, objectID: reserved.objectID)
                 reserved.lock.release()
@@ -110,7 +122,8 @@ extension Vault {
     @discardableResult
     public func put(tenant: TenantID, kind: ObjectKind, name: String, bytes: some ContiguousBytes & Sendable,
                     context: AccessContext) async throws -> (objectID: ObjectID, version: ObjectVersionInfo) {
-        let writer = try await makeWriter(tenant: tenant, kind: kind, name: name, context: context)
+        let count = bytes.withUnsafeBytes { $0.count }
+        let writer = try await makeWriter(tenant: tenant, kind: kind, name: name, context: context, expectedBytes: count)
         return (writer.objectID, try await writer.writeAndCommit(bytes))
     }
 

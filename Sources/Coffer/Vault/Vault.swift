@@ -48,6 +48,8 @@ public final class Vault: Sendable {
     /// Bounds concurrent scrypt hashes (128 MiB each): one core's worth fewer than the blocking
     /// pool has threads, so password work never takes every thread.
     let scryptLimiter = AsyncLimiter(limit: max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
+    /// The memory all writers' batch buffers hold together (``configureWriterMemory(_:)``).
+    let writerBudget = MemoryBudget(capacity: Vault.defaultWriterMemory)
 
     /// File names inside the vault directory.
     enum FileName {

@@ -5,8 +5,10 @@ import Foundation
 /// Plaintext goes into a batch buffer (``append(_:to:)`` copies it; ``fill(to:_:)`` lets the
 /// caller read straight into it); full batches are sealed in place on all workers and handed to
 /// the sink as ``CiphertextSegments``. The last full segment of a batch is held back until more
-/// input or the end arrives, because the final segment is sealed differently. Memory is one
-/// batch of `max(2, 2 × workers, 8 MiB / segment size)` segments, whatever the stream's length.
+/// input or the end arrives, because the final segment is sealed differently. Memory is at most
+/// one batch of `max(2, 2 × workers, 8 MiB / segment size)` segments (or the batch the caller
+/// sets), whatever the stream's length; the buffer starts small and grows, by doubling, only as
+/// far as the plaintext reaches, so a 4 KiB stream never holds a gigabyte-sized batch.
 public final class StreamEncryptor {
     /// Sizes and offsets.
     public let layout: SegmentLayout
@@ -16,7 +18,9 @@ public final class StreamEncryptor {
     private let session: StreamSession
     private let parallel: ParallelSegments
     private let slots: Int
-    private let buffer: UnsafeMutableRawBufferPointer
+    private var buffer: UnsafeMutableRawBufferPointer
+    /// The buffer's size once grown to a whole batch.
+    private let batchBytes: Int
     private var batchStart = 0
     private var slot = 0
     private var slotFill = 0
@@ -35,13 +39,40 @@ public final class StreamEncryptor {
         try self.init(aead: aead, session: aead.newSession(aad: aad), workers: workers)
     }
 
-    package init(aead: StreamingAEAD, session: StreamSession, workers: Int) throws {
+    /// Starts a stream under `session`.
+    /// - Parameters:
+    ///   - workers: Threads used to seal a batch.
+    ///   - batchSegments: Segments per batch (at least 2); nil for the default sizing.
+    ///   - expectedBytes: Plaintext the caller expects to write, when it knows: the buffer starts
+    ///     at that stream's size instead of 64 KiB.
+    package init(aead: StreamingAEAD, session: StreamSession, workers: Int, batchSegments: Int? = nil,
+                 expectedBytes: Int? = nil) throws {
         layout = aead.layout
         self.session = session
         parallel = try ParallelSegments(session: session, encrypting: true, workers: workers)
-        slots = SegmentBatch.segments(segmentSize: layout.segmentSize, workers: workers)
-        buffer = .allocate(byteCount: slots * layout.segmentSize, alignment: 64)
+        slots = max(2, batchSegments ?? SegmentBatch.segments(segmentSize: layout.segmentSize, workers: workers))
+        batchBytes = slots * layout.segmentSize
+        let layout = aead.layout
+        let initial = expectedBytes.map { Int(clamping: layout.ciphertextSize(plaintextSize: Int64(max(0, $0)))) } ?? Self.initialBytes
+        buffer = .allocate(byteCount: min(batchBytes, max(SegmentLayout.headerSize + SegmentLayout.tagSize, initial)), alignment: 64)
         buffer.copyBytes(from: session.header)
+    }
+
+    /// Where the buffer starts when the stream's size is not known.
+    static let initialBytes = 64 * 1024
+
+    /// Bytes the batch buffer holds now (it grows up to one batch).
+    package var bufferBytes: Int { buffer.count }
+
+    /// Grows the buffer, by doubling, to hold at least `needed` bytes (at most one batch); the
+    /// old buffer is wiped before it is freed.
+    private func reserveBuffer(_ needed: Int) {
+        guard needed > buffer.count else { return }
+        let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: min(batchBytes, max(needed, 2 * buffer.count)), alignment: 64)
+        grown.baseAddress!.copyMemory(from: buffer.baseAddress!, byteCount: touched)
+        SecureBytes.wipe(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<touched]))
+        buffer.deallocate()
+        buffer = grown
     }
 
     deinit {
@@ -64,6 +95,13 @@ public final class StreamEncryptor {
     @discardableResult
     public func fill(to sink: (CiphertextSegments) throws -> Void,
                      _ read: (UnsafeMutableRawBufferPointer) throws -> Int) throws -> Int {
+        try fill(to: sink, atMost: .max, read)
+    }
+
+    /// ``fill(to:_:)`` offering at most `limit` bytes of space (what the caller has to give), so
+    /// the buffer grows only as far as the plaintext reaches.
+    private func fill(to sink: (CiphertextSegments) throws -> Void, atMost limit: Int,
+                      _ read: (UnsafeMutableRawBufferPointer) throws -> Int) throws -> Int {
         precondition(!finished, "StreamEncryptor used after finish()")
         if slotFill == layout.plaintextCapacity(ofSegment: batchStart + slot) {
             if slot == slots - 1 { try flushHoldingLast(to: sink) }
@@ -71,7 +109,8 @@ public final class StreamEncryptor {
             slotFill = 0
         }
         let start = bodyOffset(slot) + slotFill
-        let room = layout.plaintextCapacity(ofSegment: batchStart + slot) - slotFill
+        let room = min(limit, layout.plaintextCapacity(ofSegment: batchStart + slot) - slotFill)
+        reserveBuffer(start + room + SegmentLayout.tagSize)
         let n = try read(UnsafeMutableRawBufferPointer(rebasing: buffer[start..<start + room]))
         precondition(n >= 0 && n <= room, "fill's reader returned an impossible count")
         slotFill += n
@@ -85,7 +124,14 @@ public final class StreamEncryptor {
     ///   - sink: Receives sealed segments when a batch fills up.
     /// - Throws: ``CofferError`` `cryptoFailure` when libcrypto fails; errors of `sink`.
     public func append(_ bytes: UnsafeRawBufferPointer, to sink: (CiphertextSegments) throws -> Void) throws {
-        try SegmentBatch.copy(bytes) { reader in try fill(to: sink, reader) }
+        var rest = bytes
+        while !rest.isEmpty {
+            let n = try fill(to: sink, atMost: rest.count) { space in
+                space.baseAddress!.copyMemory(from: rest.baseAddress!, byteCount: space.count)
+                return space.count
+            }
+            rest = UnsafeRawBufferPointer(rebasing: rest[n...])
+        }
     }
 
     /// Encrypts more plaintext.
