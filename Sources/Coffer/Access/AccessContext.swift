@@ -20,7 +20,7 @@ public struct AccessContext: Sendable, Hashable {
     ///   - justification: Free text, required for PII access.
     ///   - requestID: The caller's request id.
     ///   - client: The caller's client description.
-    /// - Throws: ``CofferError`` `invalidArgument` for an actor that breaks
+    /// - Throws: `CofferError` `invalidArgument` for an actor that breaks
     ///   ``IdentifierRules/validatePrincipal(_:as:)`` (empty, overlong, commas, tabs, line breaks,
     ///   control characters), or a request id or client over 256 characters or with control
     ///   characters.

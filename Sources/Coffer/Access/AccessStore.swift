@@ -25,7 +25,7 @@ struct AccessStore: Sendable {
     }
 
     /// Registers a principal.
-    /// - Throws: ``CofferError`` `alreadyExists`.
+    /// - Throws: `CofferError` `alreadyExists`.
     func insertPrincipal(_ id: PrincipalID, roles: [Role], tenants: [TenantID]?, createdBy: PrincipalID, at time: Int64) async throws {
         try await VaultDatabase.guarded {
             try await pool.write { db in
@@ -55,7 +55,7 @@ struct AccessStore: Sendable {
     }
 
     /// A principal from its row.
-    /// - Throws: ``CofferError`` `tamperDetected` for a NULL or malformed column.
+    /// - Throws: `CofferError` `tamperDetected` for a NULL or malformed column.
     static func principal(_ row: Row) throws -> Principal {
         let roles = try row.stored("roles", in: "principal", as: String.self).split(separator: ",").compactMap { try? Role(parsing: String($0)) }
         let tenants = try row.storedIfPresent("tenants", in: "principal", as: String.self).map { $0.split(separator: ",").map { TenantID(String($0)) } }
@@ -121,7 +121,7 @@ struct AccessStore: Sendable {
     }
 
     /// A grant from its row.
-    /// - Throws: ``CofferError`` `tamperDetected` for a NULL or malformed column or an unknown
+    /// - Throws: `CofferError` `tamperDetected` for a NULL or malformed column or an unknown
     ///   purpose (a grant is never widened to a purpose it was not issued for).
     static func grant(_ row: Row) throws -> Grant {
         let t = "access_grant"

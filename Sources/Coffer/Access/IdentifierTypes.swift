@@ -4,7 +4,7 @@ import CofferCrypto
 public protocol IdentifierKind: Sendable {
     /// Checks an identifier's text.
     /// - Parameter rawValue: The text.
-    /// - Throws: ``CofferError`` `invalidArgument` saying what is allowed.
+    /// - Throws: `CofferError` `invalidArgument` saying what is allowed.
     static func validate(_ rawValue: String) throws
 }
 
@@ -35,14 +35,14 @@ public struct Identifier<Kind: IdentifierKind>: RawRepresentable, Hashable, Send
 
     /// Wraps `rawValue` after checking it.
     /// - Parameter rawValue: The identifier's text.
-    /// - Throws: ``CofferError`` `invalidArgument` saying what is allowed.
+    /// - Throws: `CofferError` `invalidArgument` saying what is allowed.
     public init(validating rawValue: String) throws {
         try Kind.validate(rawValue)
         self.rawValue = rawValue
     }
 
     /// Checks the identifier against its kind's rules.
-    /// - Throws: ``CofferError`` `invalidArgument` saying what is allowed.
+    /// - Throws: `CofferError` `invalidArgument` saying what is allowed.
     public func validate() throws { try Kind.validate(rawValue) }
 
     /// The identifier's text.
@@ -74,7 +74,7 @@ public enum IdentifierKinds {
     public enum Tenant: IdentifierKind {
         /// Checks a tenant id.
         /// - Parameter rawValue: The id.
-        /// - Throws: ``CofferError`` `invalidArgument`.
+        /// - Throws: `CofferError` `invalidArgument`.
         public static func validate(_ rawValue: String) throws { try IdentifierRules.validateTenant(rawValue) }
     }
 
@@ -83,7 +83,7 @@ public enum IdentifierKinds {
     public enum Object: IdentifierKind {
         /// Checks an object id.
         /// - Parameter rawValue: The id.
-        /// - Throws: ``CofferError`` `invalidArgument`.
+        /// - Throws: `CofferError` `invalidArgument`.
         public static func validate(_ rawValue: String) throws { try IdentifierRules.validateReference(rawValue, as: "object id") }
     }
 
@@ -91,7 +91,7 @@ public enum IdentifierKinds {
     public enum Subject: IdentifierKind {
         /// Checks a subject id.
         /// - Parameter rawValue: The id.
-        /// - Throws: ``CofferError`` `invalidArgument`.
+        /// - Throws: `CofferError` `invalidArgument`.
         public static func validate(_ rawValue: String) throws { try IdentifierRules.validateReference(rawValue, as: "subject id") }
     }
 
@@ -100,7 +100,7 @@ public enum IdentifierKinds {
     public enum Principal: IdentifierKind {
         /// Checks a principal id.
         /// - Parameter rawValue: The id.
-        /// - Throws: ``CofferError`` `invalidArgument`.
+        /// - Throws: `CofferError` `invalidArgument`.
         public static func validate(_ rawValue: String) throws { try IdentifierRules.validatePrincipal(rawValue) }
     }
 
@@ -108,7 +108,7 @@ public enum IdentifierKinds {
     public enum Grant: IdentifierKind {
         /// Checks a grant id.
         /// - Parameter rawValue: The id.
-        /// - Throws: ``CofferError`` `invalidArgument`.
+        /// - Throws: `CofferError` `invalidArgument`.
         public static func validate(_ rawValue: String) throws { try IdentifierRules.validateReference(rawValue, as: "grant id") }
     }
 }

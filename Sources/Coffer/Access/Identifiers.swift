@@ -16,7 +16,7 @@ public enum IdentifierRules {
     /// - Parameters:
     ///   - id: The principal id.
     ///   - what: How to name it in the error ("actor", "grantee", "operator").
-    /// - Throws: ``CofferError`` `invalidArgument` saying what is allowed.
+    /// - Throws: `CofferError` `invalidArgument` saying what is allowed.
     public static func validatePrincipal(_ id: String, as what: String = "principal id") throws {
         guard isAcceptable(id, maximumLength: maximumLength) else {
             throw CofferError(.invalidArgument,
@@ -27,7 +27,7 @@ public enum IdentifierRules {
     /// Checks a tenant id: 1 to 64 lower-case ASCII letters, digits, `-`, `_` or `.`, not `.` or
     /// `..`, not starting with `-` (so it is never taken for a path component or an option).
     /// - Parameter tenant: The tenant id.
-    /// - Throws: ``CofferError`` `invalidArgument` saying what is allowed.
+    /// - Throws: `CofferError` `invalidArgument` saying what is allowed.
     public static func validateTenant(_ tenant: String) throws {
         let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-_.".unicodeScalars)
         guard !tenant.isEmpty, tenant.unicodeScalars.count <= maximumTenantLength,
@@ -43,7 +43,7 @@ public enum IdentifierRules {
     /// - Parameters:
     ///   - id: The id.
     ///   - what: How to name it in the error ("object id", "subject id").
-    /// - Throws: ``CofferError`` `invalidArgument`.
+    /// - Throws: `CofferError` `invalidArgument`.
     public static func validateReference(_ id: String, as what: String) throws {
         try validatePrincipal(id, as: what)
     }
@@ -54,7 +54,7 @@ public enum IdentifierRules {
     ///   - text: The text, or nil.
     ///   - what: How to name it in the error.
     ///   - maximumLength: The longest accepted text, in characters.
-    /// - Throws: ``CofferError`` `invalidArgument`.
+    /// - Throws: `CofferError` `invalidArgument`.
     public static func validateLabel(_ text: String?, as what: String, maximumLength: Int = 256) throws {
         guard let text else { return }
         guard text.count <= maximumLength, !text.unicodeScalars.contains(where: isForbidden) else {

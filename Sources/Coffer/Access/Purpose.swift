@@ -31,7 +31,7 @@ public struct Purpose: Hashable, Sendable, CustomStringConvertible, Codable {
     ]
 
     /// The purpose with `code`.
-    /// - Throws: ``CofferError`` `purposeMissing` for an empty code, `invalidArgument` for an unknown one.
+    /// - Throws: `CofferError` `purposeMissing` for an empty code, `invalidArgument` for an unknown one.
     public init(parsing code: String) throws {
         guard !code.isEmpty else {
             throw CofferError(.purposeMissing, "no purpose given; pass --purpose (or set COFFER_PURPOSE) to one of \(Purpose.all.map(\.code).joined(separator: ", "))")

@@ -23,7 +23,7 @@ public struct Role: Hashable, Sendable, Codable, CustomStringConvertible, Compar
     public static let all: [Role] = [.service, .support, .privacyOfficer, .auditor, .reporting, .admin]
 
     /// The role with `code`.
-    /// - Throws: ``CofferError`` `invalidArgument` for an unknown code.
+    /// - Throws: `CofferError` `invalidArgument` for an unknown code.
     public init(parsing code: String) throws {
         guard let role = Role.all.first(where: { $0.code == code }) else {
             throw CofferError(.invalidArgument, "unknown role '\(code)'; use one of \(Role.all.map(\.code).joined(separator: ", "))")

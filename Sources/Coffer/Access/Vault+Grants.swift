@@ -14,7 +14,7 @@ extension Vault {
     ///   - reason: Why (required).
     ///   - context: The privacy officer's context.
     /// - Returns: The grant.
-    /// - Throws: ``CofferError`` `accessDenied`, `invalidArgument`, `notFound`.
+    /// - Throws: `CofferError` `accessDenied`, `invalidArgument`, `notFound`.
     public func issueGrant(to grantee: PrincipalID, tenant: TenantID, subject: SubjectID? = nil, purpose: Purpose,
                            expiresAt: Int64, reason: String, context: AccessContext) async throws -> Grant {
         try tenant.validate()
@@ -48,7 +48,7 @@ extension Vault {
     }
 
     /// Revokes a grant at once.
-    /// - Throws: ``CofferError`` `invalidArgument` for a malformed id (unrecorded),
+    /// - Throws: `CofferError` `invalidArgument` for a malformed id (unrecorded),
     ///   `accessDenied`, `notFound`.
     public func revokeGrant(_ id: GrantID, context: AccessContext) async throws {
         try IdentifierRules.validateReference(id.rawValue, as: "grant id")
@@ -65,7 +65,7 @@ extension Vault {
     }
 
     /// Grants, newest first, optionally only those of one grantee or tenant.
-    /// - Throws: ``CofferError`` `invalidArgument` for a malformed grantee or tenant filter
+    /// - Throws: `CofferError` `invalidArgument` for a malformed grantee or tenant filter
     ///   (unrecorded), `accessDenied`.
     public func grants(grantee: PrincipalID? = nil, tenant: TenantID? = nil, context: AccessContext) async throws -> [Grant] {
         if let grantee { try IdentifierRules.validatePrincipal(grantee.rawValue, as: "grantee") }

@@ -15,7 +15,7 @@ extension Vault {
     ///   - roles: At least one role.
     ///   - tenants: The tenants it may act on; nil for all.
     ///   - context: Who asks (an admin) and why.
-    /// - Throws: ``CofferError`` `accessDenied`, `alreadyExists`, `invalidArgument`.
+    /// - Throws: `CofferError` `accessDenied`, `alreadyExists`, `invalidArgument`.
     public func addPrincipal(_ id: PrincipalID, roles: [Role], tenants: [TenantID]? = nil, context: AccessContext) async throws {
         try IdentifierRules.validatePrincipal(id.rawValue)
         guard !roles.isEmpty else { throw CofferError(.invalidArgument, "a principal needs at least one role") }
@@ -27,7 +27,7 @@ extension Vault {
     }
 
     /// Removes a principal (not yourself).
-    /// - Throws: ``CofferError`` `invalidArgument` for a malformed id (unrecorded),
+    /// - Throws: `CofferError` `invalidArgument` for a malformed id (unrecorded),
     ///   `accessDenied`, `notFound`.
     public func removePrincipal(_ id: PrincipalID, context: AccessContext) async throws {
         try IdentifierRules.validatePrincipal(id.rawValue)

@@ -13,7 +13,7 @@ extension Vault {
     }
 
     /// Access-log records matching `query`, newest first. Reading the log is itself recorded.
-    /// - Throws: ``CofferError`` `accessDenied` for anyone but auditors (and privacy officers).
+    /// - Throws: `CofferError` `accessDenied` for anyone but auditors (and privacy officers).
     public func auditRecords(_ query: AuditQuery, context: AccessContext) async throws -> [AuditRecord] {
         let request = auditRequest()
         return try await guarded(context, request) { _ in try await onLog { try $0.records(query) } }

@@ -9,7 +9,7 @@ extension Vault {
     /// another. Other processes with the vault open reload the keyring and keep working.
     /// - Parameter context: Who asks (an admin) and why.
     /// - Returns: What was done, and which KEKs nothing depends on any more.
-    /// - Throws: ``CofferError`` `accessDenied`, `invalidArgument` for a keyring held in memory
+    /// - Throws: `CofferError` `accessDenied`, `invalidArgument` for a keyring held in memory
     ///   (use ``rotateKeys(to:context:)``), `io` when the keyring cannot be locked or saved,
     ///   `keyNotFound`, `storage`.
     public func rotateKeys(context: AccessContext) async throws -> KeyRotation {
@@ -24,7 +24,7 @@ extension Vault {
     ///   - newKeyring: The keyring with the new active KEK.
     ///   - context: Who asks (an admin) and why.
     /// - Returns: What was done.
-    /// - Throws: ``CofferError`` `accessDenied`, `invalidArgument` for a vault opened with a
+    /// - Throws: `CofferError` `accessDenied`, `invalidArgument` for a vault opened with a
     ///   keyring file (use ``rotateKeys(context:)``), `keyNotFound`, `storage`.
     public func rotateKeys(to newKeyring: Keyring, context: AccessContext) async throws -> KeyRotation {
         try await keyOperation(context) { keys in try keys.rotate(to: newKeyring) }
@@ -36,7 +36,7 @@ extension Vault {
     ///   - id: The KEK to remove.
     ///   - context: Who asks (an admin) and why.
     /// - Returns: The keyring as saved.
-    /// - Throws: ``CofferError`` `accessDenied`, `invalidArgument` while keys depend on it or for
+    /// - Throws: `CofferError` `accessDenied`, `invalidArgument` while keys depend on it or for
     ///   the active key, `keyNotFound`, `io`.
     @discardableResult
     public func retireKey(_ id: String, context: AccessContext) async throws -> Keyring {
@@ -46,7 +46,7 @@ extension Vault {
     /// Every data key and subject key, and the KEK it depends on.
     /// - Parameter context: Who asks (an admin) and why.
     /// - Returns: The keys, by tenant and class.
-    /// - Throws: ``CofferError`` `accessDenied`, `storage`.
+    /// - Throws: `CofferError` `accessDenied`, `storage`.
     public func keyStatus(context: AccessContext) async throws -> [DataKeyStatus] {
         try await keyOperation(context) { keys in try keys.store.status() }
     }

@@ -21,7 +21,7 @@ struct PeopleStore: Sendable {
     let pool: DatabasePool
 
     /// Tenant and status of a subject, or nil.
-    /// - Throws: ``CofferError`` `tamperDetected` for an unknown status (never taken for
+    /// - Throws: `CofferError` `tamperDetected` for an unknown status (never taken for
     ///   `active`, which would lift a restriction).
     func state(of subject: SubjectID) throws -> (tenant: TenantID, status: SubjectStatus)? {
         try VaultDatabase.guardedSync {

@@ -85,7 +85,7 @@ struct SegmentAppender {
     let version: Int64
 
     /// Inserts `batch` under the pending version.
-    /// - Throws: ``CofferError`` `notFound` when the pending version was removed under its
+    /// - Throws: `CofferError` `notFound` when the pending version was removed under its
     ///   writer (its object deleted, or an open that found no lock), rather than the
     ///   foreign-key failure its rows would raise.
     func append(_ batch: CiphertextSegments) throws {
@@ -111,7 +111,7 @@ extension SQLiteSegmentStore {
     /// Commits pending version `version` of `objectID` in one transaction: `final` stores the
     /// last segments and returns the version's totals, then the version becomes visible and the
     /// object's newest version moves on; `beforeCommit` runs last, inside the transaction.
-    /// - Throws: ``CofferError`` `notFound` when the pending version was removed meanwhile.
+    /// - Throws: `CofferError` `notFound` when the pending version was removed meanwhile.
     func commit(version: Int64, objectID: ObjectID, number: Int, digest: [UInt8], at time: Int64,
                 final: (SegmentAppender) throws -> (plaintext: Int64, ciphertext: Int64, segments: Int),
                 beforeCommit: () -> Void) throws {

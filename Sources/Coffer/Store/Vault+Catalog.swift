@@ -59,7 +59,7 @@ extension Vault {
     ///   - version: One version, or nil for the whole object.
     ///   - context: Who deletes and why.
     /// - Returns: Whether the old ciphertext is already gone from the files.
-    /// - Throws: ``CofferError`` `notFound`, `accessDenied`, `storage`.
+    /// - Throws: `CofferError` `notFound`, `accessDenied`, `storage`.
     @discardableResult
     public func delete(tenant: TenantID, objectID: ObjectID, version: Int? = nil, context: AccessContext) async throws -> DeletionOutcome {
         try tenant.validate()

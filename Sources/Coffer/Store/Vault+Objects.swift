@@ -35,7 +35,7 @@ extension Vault {
     ///   - name: The object's name within the tenant and kind.
     ///   - context: Who writes and why.
     /// - Returns: A writer; call ``ObjectWriter/commit()`` to make the version visible.
-    /// - Throws: ``CofferError`` `unknownTenant`, `invalidArgument`, `storage`.
+    /// - Throws: `CofferError` `unknownTenant`, `invalidArgument`, `storage`.
     public func makeWriter(tenant: TenantID, kind: ObjectKind, name: String, context: AccessContext) async throws -> ObjectWriter {
         try await makeWriter(tenant: tenant, kind: kind, name: name, context: context, expectedBytes: nil)
     }

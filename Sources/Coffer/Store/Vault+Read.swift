@@ -18,7 +18,7 @@ extension Vault {
     ///   - context: Who reads and why.
     ///   - sink: Receives the plaintext in order.
     /// - Returns: The version read.
-    /// - Throws: ``CofferError`` `invalidArgument` for a malformed tenant or object id or a range
+    /// - Throws: `CofferError` `invalidArgument` for a malformed tenant or object id or a range
     ///   outside the version (refused before anything is recorded), `notFound`, `unknownTenant`,
     ///   `tamperDetected` when stored
     ///   ciphertext fails authentication (the sink has then received only authenticated bytes).
@@ -48,7 +48,7 @@ extension Vault {
     }
 
     /// A committed version's details from its `version` row.
-    /// - Throws: ``CofferError`` `tamperDetected` for a NULL, malformed or negative column.
+    /// - Throws: `CofferError` `tamperDetected` for a NULL, malformed or negative column.
     static func versionInfo(_ row: Row, number: Int) throws -> ObjectVersionInfo {
         let info = ObjectVersionInfo(version: number, size: try row.stored("plaintext_size", in: "version"),
                                      storedSize: try row.stored("ciphertext_size", in: "version"),
@@ -62,7 +62,7 @@ extension Vault {
     }
 
     /// The kind of an `object` row.
-    /// - Throws: ``CofferError`` `tamperDetected` when it is NULL or not a kind Coffer knows.
+    /// - Throws: `CofferError` `tamperDetected` when it is NULL or not a kind Coffer knows.
     static func storedKind(_ row: Row) throws -> ObjectKind {
         do { return try ObjectKind(parsing: row.stored("kind", in: "object")) } catch let error as CofferError where error.code == .invalidArgument {
             throw CofferError(.tamperDetected, "an object row has an unknown kind: the vault file was changed outside Coffer")

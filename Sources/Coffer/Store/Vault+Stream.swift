@@ -17,7 +17,7 @@ extension Vault {
     ///     must start inside the object.
     ///   - context: Who reads and why.
     /// - Returns: The stream, with the version's details.
-    /// - Throws: ``CofferError`` `invalidArgument` for a bad range (before anything is recorded),
+    /// - Throws: `CofferError` `invalidArgument` for a bad range (before anything is recorded),
     ///   `accessDenied`, `notFound`, `unknownTenant`, `auditUnavailable`; while streaming,
     ///   `tamperDetected` and `notFound` (deleted meanwhile).
     public func stream(tenant: TenantID, objectID: ObjectID, version: Int? = nil, range: ClosedRange<Int64>? = nil,
@@ -58,7 +58,7 @@ extension Vault {
     }
 
     /// The half-open plaintext range a read of `range` serves from an object of `size` bytes.
-    /// - Throws: ``CofferError`` `invalidArgument` for a range that starts past the end.
+    /// - Throws: `CofferError` `invalidArgument` for a range that starts past the end.
     static func plaintextRange(_ range: ClosedRange<Int64>?, size: Int64) throws -> Range<Int64> {
         guard size >= 0 else { throw CofferError(.tamperDetected, "a version records a negative size") }
         guard let range else { return 0..<size }

@@ -19,7 +19,7 @@ extension Vault {
     /// decodes one batch of about 1 MiB at a time on the blocking pool, whose threads bound
     /// how many are decoded at once.
     /// - Parameter bytes: At least two segments of this vault, at most 16 GiB.
-    /// - Throws: ``CofferError`` `invalidArgument` outside those bounds.
+    /// - Throws: `CofferError` `invalidArgument` outside those bounds.
     public func configureWriterMemory(_ bytes: Int) throws {
         guard bytes >= 2 * segmentSize, bytes <= 16 << 30 else {
             throw CofferError(.invalidArgument, "writer memory must be at least two segments (\(2 * segmentSize) bytes) and at most 16 GiB, not \(bytes)")

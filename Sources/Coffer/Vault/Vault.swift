@@ -104,13 +104,13 @@ public final class Vault: Sendable {
     /// - Parameters:
     ///   - directory: Where to create it (made with mode 0700 if missing; must hold no vault files).
     ///   - keyringFile: The keyring whose active KEK wraps the vault's data keys.
-    ///   - operator: The principal id of the person or service creating it.
+    ///   - operatorID: The principal id of the person or service creating it.
     ///   - segmentSize: Ciphertext segment size for new objects (default 1 MiB).
     ///   - allowDevelopmentKeyring: Accept a development keyring (its keys are public): only for
     ///     demos and tests.
     ///   - logger: Where Coffer logs (debug and trace only; never secrets).
     /// - Returns: The open vault.
-    /// - Throws: ``CofferError`` `alreadyExists`, `keyringInsecure` (a development keyring
+    /// - Throws: `CofferError` `alreadyExists`, `keyringInsecure` (a development keyring
     ///   without the opt-in), keyring loading errors, `invalidArgument`, `storage`, `io`.
     public static func create(at directory: URL, keyringFile: KeyringFile, operator operatorID: String,
                               segmentSize: Int = SegmentLayout.defaultSegmentSize, allowDevelopmentKeyring: Bool = false,
@@ -124,12 +124,12 @@ public final class Vault: Sendable {
     /// - Parameters:
     ///   - directory: Where to create it (made with mode 0700 if missing; must hold no vault files).
     ///   - keyring: The keyring whose active KEK wraps the vault's data keys.
-    ///   - operator: The principal id of the person or service creating it.
+    ///   - operatorID: The principal id of the person or service creating it.
     ///   - segmentSize: Ciphertext segment size for new objects (default 1 MiB).
     ///   - allowDevelopmentKeyring: Accept a development keyring (its keys are public).
     ///   - logger: Where Coffer logs (debug and trace only; never secrets).
     /// - Returns: The open vault.
-    /// - Throws: ``CofferError`` `alreadyExists`, `keyringInsecure`, `invalidArgument`, `storage`, `io`.
+    /// - Throws: `CofferError` `alreadyExists`, `keyringInsecure`, `invalidArgument`, `storage`, `io`.
     public static func create(at directory: URL, keyring: Keyring, operator operatorID: String,
                               segmentSize: Int = SegmentLayout.defaultSegmentSize, allowDevelopmentKeyring: Bool = false,
                               logger: Logger = Logger(label: "coffer")) throws -> Vault {
@@ -189,7 +189,7 @@ public final class Vault: Sendable {
     ///   - allowDevelopmentKeyring: Accept a development keyring (its keys are public).
     ///   - logger: Where Coffer logs.
     /// - Returns: The open vault.
-    /// - Throws: ``CofferError`` `notFound` when there is no vault, `keyNotFound` or `invalidKey`
+    /// - Throws: `CofferError` `notFound` when there is no vault, `keyNotFound` or `invalidKey`
     ///   for the wrong keyring, `keyringInsecure`, `schemaMismatch`, `storage`.
     public static func open(at directory: URL, keyringFile: KeyringFile, allowDevelopmentKeyring: Bool = false,
                             logger: Logger = Logger(label: "coffer")) throws -> Vault {
@@ -204,7 +204,7 @@ public final class Vault: Sendable {
     ///   - allowDevelopmentKeyring: Accept a development keyring (its keys are public).
     ///   - logger: Where Coffer logs.
     /// - Returns: The open vault.
-    /// - Throws: ``CofferError`` `notFound` when there is no vault, `keyNotFound` or `invalidKey`
+    /// - Throws: `CofferError` `notFound` when there is no vault, `keyNotFound` or `invalidKey`
     ///   for the wrong keyring, `keyringInsecure`, `schemaMismatch`, `storage`.
     public static func open(at directory: URL, keyring: Keyring, allowDevelopmentKeyring: Bool = false,
                             logger: Logger = Logger(label: "coffer")) throws -> Vault {
@@ -294,7 +294,7 @@ public final class Vault: Sendable {
     ///   - tenant: Tenant id (``IdentifierRules/validateTenant(_:)``): 1-64 lower-case letters,
     ///     digits, `-`, `_` or `.`, not `.` or `..`, not starting with `-`.
     ///   - context: Who asks and why.
-    /// - Throws: ``CofferError`` `invalidArgument`, `alreadyExists`.
+    /// - Throws: `CofferError` `invalidArgument`, `alreadyExists`.
     public func createTenant(_ tenant: TenantID, context: AccessContext) async throws {
         try tenant.validate()
         let request = AccessRequest(action: .tenantCreate, dataClass: .administration, tenant: tenant)
@@ -314,7 +314,7 @@ public final class Vault: Sendable {
     }
 
     /// The keys of `tenant`'s data class `kind`, unwrapped once and cached.
-    /// - Throws: ``CofferError`` `unknownTenant` when the tenant is not registered.
+    /// - Throws: `CofferError` `unknownTenant` when the tenant is not registered.
     func classKeys(tenant: TenantID, kind: ObjectKind) throws -> ClassKeys {
         if let found = try keys.classKeys(tenant: tenant.rawValue, kind: kind) { return found }
         if try tenantStore.exists(tenant) {
@@ -332,7 +332,7 @@ public final class Vault: Sendable {
     }
 
     /// The field key of one data subject, cached.
-    /// - Throws: ``CofferError`` `notFound` when the subject's key was destroyed.
+    /// - Throws: `CofferError` `notFound` when the subject's key was destroyed.
     func subjectKey(_ subject: SubjectID, tenant: TenantID) throws -> SecureBytes {
         guard let key = try keys.subjectFieldKey(subject: subject.rawValue, tenant: tenant.rawValue) else {
             throw CofferError(.notFound, "subject \(subject) has no key: it was erased")
