@@ -8,18 +8,22 @@ import Testing
 private struct MerkleFile: Decodable {
     struct Root: Decodable { let size: Int; let root: String }
     struct Proof: Decodable, Sendable { let index: Int; let size: Int; let proof: [String] }
+    struct Consistency: Decodable, Sendable { let oldSize: Int; let newSize: Int; let proof: [String] }
     struct CT: Decodable {
         let leaves: [String]
         let leafHashes: [String]
         let roots: [Root]
         let inclusion: [Proof]
         let publishedInclusion: [Proof]
+        let consistency: [Consistency]
+        let publishedConsistency: [Consistency]
     }
     struct Generated: Decodable {
         let leafRule: String
         let leafHashes: [String]
         let roots: [Root]
         let inclusion: [Proof]
+        let consistency: [Consistency]
     }
     let ct: CT
     let generated: Generated
@@ -124,6 +128,66 @@ struct MerkleVectorTests {
                 }
             }
         }
+    }
+
+    @Test("consistency proofs are the RFC's PROOF, including the published CT ones, and verify")
+    func consistencyProofs() throws {
+        let file = try #require(merkleFile)
+        let ct = file.ct.leaves.map { MerkleTree.leafHash(bytes(hex: $0)) }
+        #expect(file.ct.publishedConsistency.count == 5)
+        let sets: [([[UInt8]], [MerkleFile.Consistency])] = [(ct, file.ct.consistency), (ct, file.ct.publishedConsistency),
+                                                              (generatedLeaves, file.generated.consistency)]
+        var checked = 0
+        for (leaves, proofs) in sets {
+            for p in proofs {
+                let label = "\(p.oldSize) -> \(p.newSize)"
+                #expect(MerkleTree.consistencyProof(oldSize: p.oldSize, leaves[0..<p.newSize]).map(\.hexString) == p.proof, "\(label)")
+                #expect(MerkleTree.verifyConsistency(oldSize: Int64(p.oldSize), newSize: Int64(p.newSize),
+                                                     oldRoot: MerkleTree.root(leaves[0..<p.oldSize]),
+                                                     newRoot: MerkleTree.root(leaves[0..<p.newSize]),
+                                                     proof: p.proof.map { bytes(hex: $0) }), "verify \(label)")
+                checked += 1
+            }
+        }
+        #expect(checked > 300)
+    }
+
+    @Test("a tampered consistency proof, root or size fails: a rewritten or truncated history is caught")
+    func tamperedConsistency() throws {
+        let file = try #require(merkleFile)
+        for p in file.generated.consistency where p.oldSize < p.newSize {
+            let oldRoot = MerkleTree.root(generatedLeaves[0..<p.oldSize])
+            let newRoot = MerkleTree.root(generatedLeaves[0..<p.newSize])
+            let proof = p.proof.map { bytes(hex: $0) }
+            func valid(_ m: Int, _ n: Int, _ old: [UInt8], _ new: [UInt8], _ proof: [[UInt8]]) -> Bool {
+                MerkleTree.verifyConsistency(oldSize: Int64(m), newSize: Int64(n), oldRoot: old, newRoot: new, proof: proof)
+            }
+            let label = "\(p.oldSize) -> \(p.newSize)"
+            for k in proof.indices {
+                var bad = proof
+                bad[k][k % 32] ^= 0x80
+                #expect(!valid(p.oldSize, p.newSize, oldRoot, newRoot, bad), "flipped element \(k), \(label)")
+            }
+            if !proof.isEmpty {
+                #expect(!valid(p.oldSize, p.newSize, oldRoot, newRoot, Array(proof.dropLast())), "short \(label)")
+            }
+            #expect(!valid(p.oldSize, p.newSize, oldRoot, newRoot, proof + [newRoot]), "long \(label)")
+            // An old tree with another history: its first leaf changed.
+            var rewritten = Array(generatedLeaves[0..<p.oldSize])
+            rewritten[0][0] ^= 1
+            #expect(!valid(p.oldSize, p.newSize, MerkleTree.root(rewritten[...]), newRoot, proof), "rewritten old tree \(label)")
+            var badNew = newRoot
+            badNew[0] ^= 1
+            #expect(!valid(p.oldSize, p.newSize, oldRoot, badNew, proof), "new root \(label)")
+            #expect(!valid(p.oldSize, p.newSize - 1, oldRoot, MerkleTree.root(generatedLeaves[0..<(p.newSize - 1)]), proof)
+                    || p.newSize - 1 == p.oldSize, "another new size \(label)")
+            #expect(!valid(p.newSize, p.oldSize, newRoot, oldRoot, proof), "sizes swapped \(label)")
+        }
+        // Sizes: equal trees need no proof and equal roots; everything extends the empty tree.
+        let root5 = MerkleTree.root(generatedLeaves[0..<5])
+        #expect(MerkleTree.verifyConsistency(oldSize: 5, newSize: 5, oldRoot: root5, newRoot: root5, proof: []))
+        #expect(!MerkleTree.verifyConsistency(oldSize: 5, newSize: 5, oldRoot: root5, newRoot: MerkleTree.root(generatedLeaves[0..<4]), proof: []))
+        #expect(MerkleTree.verifyConsistency(oldSize: 0, newSize: 5, oldRoot: MerkleTree.root([]), newRoot: root5, proof: []))
     }
 }
 

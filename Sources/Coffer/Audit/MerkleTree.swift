@@ -82,6 +82,76 @@ public enum MerkleTree {
         return sn == 0 && r == root
     }
 
+    /// The consistency proof from the tree's first `oldSize` leaves to all of `leaves` (RFC 9162
+    /// section 2.1.4.1, PROOF(m, D[n])): the nodes that let a verifier holding only the old root
+    /// check that the new tree is the old one with leaves appended.
+    /// - Parameters:
+    ///   - oldSize: Leaves in the old tree, from 0 to `leaves.count` (0 and the full size give an
+    ///     empty proof).
+    ///   - leaves: Leaf hashes of the new tree, in order.
+    /// - Returns: The proof's nodes.
+    public static func consistencyProof(oldSize: Int, _ leaves: ArraySlice<[UInt8]>) -> [[UInt8]] {
+        guard oldSize > 0, oldSize < leaves.count else { return [] }
+        return subproof(oldSize, leaves, complete: true)
+    }
+
+    /// SUBPROOF(m, D[n], b) of RFC 9162 section 2.1.4.1.
+    private static func subproof(_ m: Int, _ leaves: ArraySlice<[UInt8]>, complete: Bool) -> [[UInt8]] {
+        let n = leaves.count
+        if m == n { return complete ? [] : [root(leaves)] }
+        let k = largestPowerOfTwo(below: n)
+        let start = leaves.startIndex
+        if m <= k {
+            return subproof(m, leaves[start..<start + k], complete: complete) + [root(leaves[(start + k)...])]
+        }
+        return subproof(m - k, leaves[(start + k)...], complete: false) + [root(leaves[start..<start + k])]
+    }
+
+    /// Checks a consistency proof (RFC 9162 section 2.1.4.2): the tree of `newSize` leaves with
+    /// root `newRoot` extends the tree of `oldSize` leaves with root `oldRoot`.
+    /// - Parameters:
+    ///   - oldSize: Leaves in the old tree.
+    ///   - newSize: Leaves in the new tree (at least `oldSize`).
+    ///   - oldRoot: The old tree's root.
+    ///   - newRoot: The new tree's root.
+    ///   - proof: The proof's nodes.
+    /// - Returns: True when the proof shows the old tree is a prefix of the new one.
+    public static func verifyConsistency(oldSize: Int64, newSize: Int64, oldRoot: [UInt8], newRoot: [UInt8],
+                                         proof: [[UInt8]]) -> Bool {
+        guard oldSize >= 0, oldSize <= newSize else { return false }
+        if oldSize == newSize { return proof.isEmpty && oldRoot == newRoot }
+        // Every tree extends the empty one; RFC 9162 gives no proof for it.
+        if oldSize == 0 { return proof.isEmpty }
+        var path = proof
+        // An old tree that is a complete subtree is its own first node.
+        if oldSize & (oldSize - 1) == 0 { path.insert(oldRoot, at: 0) }
+        guard let first = path.first else { return false }
+        var fn = oldSize - 1, sn = newSize - 1
+        while fn & 1 == 1 {
+            fn >>= 1
+            sn >>= 1
+        }
+        var fr = first, sr = first
+        for c in path.dropFirst() {
+            if sn == 0 { return false }
+            if fn & 1 == 1 || fn == sn {
+                fr = nodeHash(c, fr)
+                sr = nodeHash(c, sr)
+                if fn & 1 == 0 {
+                    while fn & 1 == 0 && fn != 0 {
+                        fn >>= 1
+                        sn >>= 1
+                    }
+                }
+            } else {
+                sr = nodeHash(sr, c)
+            }
+            fn >>= 1
+            sn >>= 1
+        }
+        return sn == 0 && fr == oldRoot && sr == newRoot
+    }
+
     static func largestPowerOfTwo(below n: Int) -> Int {
         var k = 1
         while k << 1 < n { k <<= 1 }
