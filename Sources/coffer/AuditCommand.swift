@@ -6,7 +6,7 @@ import Foundation
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit", abstract: "Query, verify and review the access log (auditors).",
-        subcommands: [Query.self, Verify.self, Prove.self, Checkpoint.self, Review.self, Prune.self])
+        subcommands: [Query.self, Verify.self, Prove.self, Checkpoint.self, PublicKey.self, Review.self, Prune.self])
 
     struct Query: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Records matching filters, newest first.")
@@ -64,26 +64,52 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Recompute every record, the MAC chain, the Merkle tree and the checkpoints; name the first bad record.")
+            abstract: "Recompute every record, the MAC chain, the Merkle tree and the checkpoints; name the first bad record.",
+            discussion: """
+            With --public-key (a verifier key kept apart from the vault, from `coffer audit public-key`), the \
+            log is checked against a witnessed checkpoint note (--checkpoint, default the vault's witness \
+            file) trusting only that key: a truncated, replaced, or rewritten and re-signed log fails.
+            """)
         @OptionGroup var options: VaultOptions
-        @Option(name: .long, help: "A checkpoint file kept elsewhere: prove today's log extends it.") var checkpoint: String?
+        @Option(name: .long, help: "A checkpoint kept elsewhere (a witness note, or a JSON checkpoint): prove today's log extends it.")
+        var checkpoint: String?
+        @Option(name: .customLong("public-key"), help: "A verifier key file (name+keyid+base64) to trust instead of the vault's own key.")
+        var publicKey: String?
         @Flag(name: .long, help: "Print JSON.") var json = false
 
         func run() async throws {
             try await runReportingErrors {
                 let vault = try options.openVault()
-                let external = try checkpoint.map { path -> AuditCheckpoint in
-                    guard let data = FileManager.default.contents(atPath: path) else { throw CofferError(.io, "cannot read \(path)") }
-                    do { return try JSONDecoder().decode(AuditCheckpoint.self, from: data) } catch {
-                        throw CofferError(.invalidFormat, "\(path) is not a Coffer audit checkpoint")
+                let context = try options.context(defaultPurpose: .audit)
+                let result: AuditVerification
+                var extended: Int64?
+                if let publicKey {
+                    let key = try NoteVerifierKey(parsing: try readText(publicKey))
+                    let note: CheckpointNote
+                    if let checkpoint {
+                        note = try CheckpointNote(parsing: try readText(checkpoint))
+                    } else if let witnessed = try await vault.witnessedCheckpoint(context: context) {
+                        note = witnessed
+                    } else {
+                        throw CofferError(.notFound, "the vault has no witnessed checkpoint; pass --checkpoint FILE")
                     }
+                    result = try await vault.verifyAuditLog(against: note, pinnedKey: key, context: context)
+                    extended = note.treeSize
+                } else {
+                    let external = try checkpoint.map { path -> AuditCheckpoint in
+                        guard let data = FileManager.default.contents(atPath: path) else { throw CofferError(.io, "cannot read \(path)") }
+                        do { return try JSONDecoder().decode(AuditCheckpoint.self, from: data) } catch {
+                            throw CofferError(.invalidFormat, "\(path) is not a Coffer audit checkpoint (a witness note needs --public-key)")
+                        }
+                    }
+                    result = try await vault.verifyAuditLog(extending: external, context: context)
+                    extended = external?.treeSize
                 }
-                let result = try await vault.verifyAuditLog(extending: external, context: options.context(defaultPurpose: .audit))
                 if json { print(try jsonText(result)) } else if result.ok {
                     print("ok: \(result.treeSize) records, root \(result.rootHash), \(result.checkpointsChecked) signed checkpoints matched"
-                          + (external.map { "; extends the checkpoint at size \($0.treeSize)" } ?? ""))
+                          + (extended.map { "; extends the checkpoint at size \($0)" } ?? ""))
                 } else {
-                    print("FAILED at record \(result.firstBadRecord ?? 0): \(result.problem ?? "")")
+                    print("FAILED at record \(result.firstBadRecord ?? 0): \(display(result.problem ?? ""))")
                 }
                 if !result.ok { throw ExitCode(3) }
             }
@@ -91,15 +117,37 @@ struct AuditCommand: AsyncParsableCommand {
     }
 
     struct Prove: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print an inclusion proof (RFC 6962 audit path) of one record.")
+        static let configuration = CommandConfiguration(
+            abstract: "Print an inclusion proof of one record, or with --consistency a consistency proof between two sizes (RFC 9162).")
         @OptionGroup var options: VaultOptions
-        @Argument(help: "Record sequence number.") var id: Int64
+        @Option(name: .long, help: "Prove the log's first N records are a prefix of the log (or of its first NEW records).")
+        var consistency: Int64?
+        @Argument(help: "The record's sequence number; with --consistency, the newer size (default: the log as it is now).")
+        var id: Int64?
 
         func run() async throws {
             try await runReportingErrors {
                 let vault = try options.openVault()
-                let proof = try await vault.auditProof(sequence: id, context: options.context(defaultPurpose: .audit))
-                print(try jsonText(proof))
+                let context = try options.context(defaultPurpose: .audit)
+                if let consistency {
+                    print(try jsonText(try await vault.auditConsistencyProof(from: consistency, to: id, context: context)))
+                    return
+                }
+                guard let id else { throw ValidationError("give a record's sequence number, or --consistency OLD_SIZE [NEW_SIZE]") }
+                print(try jsonText(try await vault.auditProof(sequence: id, context: context)))
+            }
+        }
+    }
+
+    struct PublicKey: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "public-key",
+            abstract: "Print the verifier key of the log's checkpoints, to keep apart from the vault and pass to `audit verify --public-key`.")
+        @OptionGroup var options: VaultOptions
+
+        func run() async throws {
+            try await runReportingErrors {
+                print(try options.openVault().auditVerifierKey.description)
             }
         }
     }
@@ -157,4 +205,13 @@ struct AuditCommand: AsyncParsableCommand {
             }
         }
     }
+}
+
+/// The text of the file at `path`.
+/// - Throws: `CofferError` `io` when it cannot be read as UTF-8.
+func readText(_ path: String) throws -> String {
+    guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        throw CofferError(.io, "cannot read \(path)")
+    }
+    return text
 }

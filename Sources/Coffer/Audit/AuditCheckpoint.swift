@@ -37,27 +37,55 @@ public struct AuditCheckpoint: Sendable, Codable, Hashable {
 }
 
 extension AuditLog {
-    func insertCheckpoint(_ db: Database, size: Int64, root: [UInt8]) throws {
+    /// Signs a checkpoint of the log at `frontier` and stores it with the frontier and chain MAC
+    /// it was made at.
+    /// - Returns: The same checkpoint as a signed note, for the witness once the transaction commits.
+    @discardableResult
+    func insertCheckpoint(_ db: Database, frontier: MerkleFrontier, lastMAC: [UInt8]) throws -> CheckpointNote {
         let time = nowMilliseconds()
+        let (size, root) = (frontier.size, frontier.root)
         let text = AuditCheckpoint.signedText(treeSize: size, rootHash: root.hexString, time: time)
         let signature = try signingKey.sign(Array(text.utf8))
         try db.execute(sql: """
-            INSERT OR REPLACE INTO checkpoint (tree_size, root, time, key_id, public_key, signature) VALUES (?, ?, ?, ?, ?, ?)
-            """, arguments: [size, Data(root), time, keyID, Data(signingKey.publicKey), Data(signature)])
+            INSERT OR REPLACE INTO checkpoint (tree_size, root, time, key_id, public_key, signature, frontier, last_mac)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [size, Data(root), time, keyID, Data(signingKey.publicKey), Data(signature),
+                             Data(frontier.encoded), Data(lastMAC)])
+        return try CheckpointNote(origin: origin, treeSize: size, rootHash: root, time: time, signingKey: signingKey)
     }
 
-    /// Signs a checkpoint of the log as it is now and stores it.
+    /// Signs a checkpoint of the log as it is now, stores it and hands it to the witness.
     func checkpointNow() throws -> AuditCheckpoint {
-        try pool.write { db in
-            guard let state = try Row.fetchOne(db, sql: "SELECT frontier FROM log_state WHERE id = 1"),
+        var signed: CheckpointNote?
+        let checkpoint = try pool.write { db in
+            guard let state = try Row.fetchOne(db, sql: "SELECT frontier, last_mac FROM log_state WHERE id = 1"),
                   let frontier = MerkleFrontier(encoded: try state.storedBytes("frontier", in: "log_state")) else {
                 throw CofferError(.tamperDetected, "the access log's state row is missing or corrupt")
             }
-            try insertCheckpoint(db, size: frontier.size, root: frontier.root)
+            signed = try insertCheckpoint(db, frontier: frontier, lastMAC: try state.storedBytes("last_mac", in: "log_state"))
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM checkpoint WHERE tree_size = ?", arguments: [frontier.size]) else {
                 throw CofferError(.storage, "the checkpoint just signed at size \(frontier.size) could not be read back")
             }
             return try Self.checkpoint(row)
+        }
+        if let signed { publish(signed) }
+        return checkpoint
+    }
+
+    /// The verifier key of this log's checkpoint notes (what an operator pins).
+    var verifierKey: NoteVerifierKey {
+        get throws { try NoteVerifierKey(name: origin, publicKey: signingKey.publicKey) }
+    }
+
+    /// Writes a checkpoint to the witness. A failure does not undo the accesses the checkpoint
+    /// covers (they are durable in the log); it is logged, and the next maintenance pass or
+    /// close writes a newer checkpoint.
+    func publish(_ note: CheckpointNote) {
+        guard let witness else { return }
+        do {
+            try witness.record(note)
+        } catch {
+            logger.error("the access log's checkpoint could not be witnessed", metadata: ["size": "\(note.treeSize)", "error": "\(error)"])
         }
     }
 

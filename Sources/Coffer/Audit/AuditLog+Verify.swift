@@ -29,6 +29,24 @@ extension AuditLog {
     /// - Returns: The verdict; a failed check is a verdict, not an error.
     /// - Throws: `CofferError` `storage` when the log cannot be read.
     package func verify(extending external: AuditCheckpoint? = nil) throws -> AuditVerification {
+        try verify(extending: external.map { ExternalHead(treeSize: $0.treeSize, rootHash: $0.rootHash, checkpoint: $0) })
+    }
+
+    /// ``verify(extending:)`` against a witnessed checkpoint note whose signature the caller has
+    /// checked against a key it pinned.
+    func verify(extendingNote note: CheckpointNote) throws -> AuditVerification {
+        try verify(extending: ExternalHead(treeSize: note.treeSize, rootHash: note.rootHash.hexString, checkpoint: nil))
+    }
+
+    /// A tree head kept outside the log; `checkpoint` when its signature is still to be checked
+    /// under the vault's own key.
+    private struct ExternalHead {
+        let treeSize: Int64
+        let rootHash: String
+        let checkpoint: AuditCheckpoint?
+    }
+
+    private func verify(extending external: ExternalHead?) throws -> AuditVerification {
         try pool.read { db in
             guard let state = try Row.fetchOne(db, sql: "SELECT tree_size, last_mac, frontier FROM log_state WHERE id = 1") else {
                 return failure(0, 0, "the log's state row is missing", size: 0, root: [], checkpoints: 0, pruned: 1)
@@ -96,7 +114,7 @@ extension AuditLog {
                 return bad(min(stateSize, frontier.size) + 1, "the log's state (\(stateSize) records) does not match its records (\(frontier.size)): records were removed from the end or the state was edited")
             }
             if let external {
-                guard external.hasValidSignature(publicKey: publicKey) else {
+                guard external.checkpoint?.hasValidSignature(publicKey: publicKey) ?? true else {
                     return bad(0, "the checkpoint's signature is not valid under this vault's audit key")
                 }
                 if external.treeSize == 0 { externalRoot = MerkleTree.root([]) }

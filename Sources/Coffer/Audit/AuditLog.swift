@@ -23,6 +23,11 @@ package final class AuditLog: Sendable {
     let signingKey: Ed25519SigningKey
     let keyID: String
     let logger: Logger
+    /// Where every checkpoint is also written, outside the vault (nil: not witnessed).
+    let witness: AuditWitness?
+    /// The log's name in its checkpoint notes: `coffer.vault/` and the first 8 bytes of
+    /// SHA-256 of its public key, in hex.
+    let origin: String
     /// A checkpoint is signed automatically every this many records.
     static let checkpointInterval: Int64 = 1024
 
@@ -80,12 +85,19 @@ package final class AuditLog: Sendable {
             try db.execute(sql: "INSERT INTO log_state (id, tree_size, last_mac, frontier) VALUES (1, 0, ?, ?)",
                            arguments: [Data(count: 32), Data(MerkleFrontier().encoded)])
         }
+        migrator.registerMigration("v2-checkpoint-frontier") { db in
+            // The frontier and chain MAC at each checkpoint, so that opening the vault can prove
+            // the log extends the witnessed checkpoint by checking only the records after it.
+            try db.execute(sql: "ALTER TABLE checkpoint ADD COLUMN frontier BLOB")
+            try db.execute(sql: "ALTER TABLE checkpoint ADD COLUMN last_mac BLOB")
+        }
         return migrator
     }
 
     /// Opens (or creates) the log at `url`, keyed by the keyring's audit-signing key `keyID`.
     /// - Throws: `CofferError` `keyNotFound` when the keyring lacks the key, `storage`.
-    package init(url: URL, keyring: Keyring, keyID: String, logger: Logger) throws {
+    /// - Parameter witness: The witness directory every checkpoint is also written to.
+    package init(url: URL, keyring: Keyring, keyID: String, logger: Logger, witness: URL? = nil) throws {
         let seed = try keyring.secret(id: keyID, purpose: .auditSigning)
         self.keyID = keyID
         macKey = try HKDF.deriveKey(from: seed, salt: [UInt8](), info: Array("coffer/audit/mac".utf8), length: 32)
@@ -93,6 +105,8 @@ package final class AuditLog: Sendable {
                                                                 info: Array("coffer/audit/ed25519".utf8), length: 32))
         path = url.path
         self.logger = logger
+        self.witness = witness.map(AuditWitness.init(directory:))
+        origin = "coffer.vault/" + Array(try SHA256.hash(signingKey.publicKey).prefix(8)).hexString
         var tuning = VaultDatabase.Tuning()
         tuning.cacheKiB = 4 * 1024
         pool = try VaultDatabase.open(url, migrator: Self.migrator, tuning: tuning)
@@ -117,6 +131,8 @@ package final class AuditLog: Sendable {
         guard mode & S_IWUSR != 0 else {
             throw CofferError(.auditUnavailable, "the access log \(path) is not writable (mode \(String(mode & 0o777, radix: 8))); no access is allowed until it is")
         }
+        var signed: CheckpointNote?
+        defer { if let signed { publish(signed) } }
         do {
             return try pool.write { db in
                 guard let state = try Row.fetchOne(db, sql: "SELECT tree_size, last_mac, frontier FROM log_state WHERE id = 1"),
@@ -151,7 +167,7 @@ package final class AuditLog: Sendable {
                                arguments: [size, Data(previous), Data(frontier.encoded)])
                 let lastCheckpoint = try Int64.fetchOne(db, sql: "SELECT max(tree_size) FROM checkpoint") ?? 0
                 if size - lastCheckpoint >= Self.checkpointInterval {
-                    try insertCheckpoint(db, size: size, root: frontier.root)
+                    signed = try insertCheckpoint(db, frontier: frontier, lastMAC: previous)
                 }
                 return records
             }

@@ -2,12 +2,12 @@ import CofferCrypto
 import Foundation
 
 extension Vault {
-    private func auditRequest(_ action: AccessAction = .auditRead) -> AccessRequest {
+    func auditRequest(_ action: AccessAction = .auditRead) -> AccessRequest {
         AccessRequest(action: action, dataClass: .auditLog)
     }
 
     /// Runs log work (queries, verification over millions of records) on the blocking pool.
-    private func onLog<T: Sendable>(_ body: @escaping @Sendable (AuditLog) throws -> T) async throws -> T {
+    func onLog<T: Sendable>(_ body: @escaping @Sendable (AuditLog) throws -> T) async throws -> T {
         let audit = self.audit
         return try await BlockingPool.shared.run { try body(audit) }
     }
