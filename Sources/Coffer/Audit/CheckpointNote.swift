@@ -143,7 +143,7 @@ public struct NoteVerifierKey: Sendable, Hashable, CustomStringConvertible {
     /// - Parameter text: The key, surrounding whitespace ignored.
     /// - Throws: `CofferError` `invalidArgument` when malformed or when its key ID does not match.
     public init(parsing text: String) throws {
-        let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "+", omittingEmptySubsequences: false)
+        let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, let id = [UInt8](hex: String(parts[1])), id.count == 4,
               let blob = Data(base64Encoded: String(parts[2])), blob.count == 33, blob.first == 0x01 else {
             throw CofferError(.invalidArgument, "not a verifier key (name+keyid+base64 of an Ed25519 key)")
