@@ -177,7 +177,7 @@ struct AuditTamperTests {
           arguments: ["UPDATE checkpoint SET root = zeroblob(32) WHERE tree_size = 13",
                       "UPDATE checkpoint SET signature = zeroblob(64) WHERE tree_size = 13",
                       "UPDATE checkpoint SET time = time + 1 WHERE tree_size = 13",
-                      "INSERT INTO checkpoint SELECT 5, root, time, key_id, public_key, signature FROM checkpoint WHERE tree_size = 13"])
+                      "INSERT INTO checkpoint SELECT 5, root, time, key_id, public_key, signature, frontier, last_mac FROM checkpoint WHERE tree_size = 13"])
     func editCheckpoint(_ sql: String) async throws {
         try await withLog { t in
             #expect(try await t.vault.auditCheckpoint(context: .testAuditor).treeSize == 13)
@@ -313,6 +313,7 @@ struct AuditTamperTests {
             try await t.growAuditLog(to: 8)
             try await Task.sleep(for: .milliseconds(20))
             let boundaryTime = nowMilliseconds()
+            t.vault.clock.advance(by: Int64(Vault.defaultAuditRetentionDays + 1) * 86_400_000)  // past the minimum retention
             try await Task.sleep(for: .milliseconds(20))
             try await t.growAuditLog(to: 12)
             let rows: () throws -> Int = { try t.vault.audit.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM record") ?? -1 } }
@@ -367,6 +368,7 @@ struct AuditTamperTests {
             try await t.growAuditLog(to: 6)
             try await Task.sleep(for: .milliseconds(20))
             let boundaryTime = nowMilliseconds()
+            t.vault.clock.advance(by: Int64(Vault.defaultAuditRetentionDays + 1) * 86_400_000)  // past the minimum retention
             try await Task.sleep(for: .milliseconds(20))
             try await t.growAuditLog(to: 9)
             #expect(try await t.vault.pruneAuditLog(before: boundaryTime, context: .admin) == 6)

@@ -38,6 +38,8 @@ public struct AccessAction: Hashable, Sendable, Codable, CustomStringConvertible
     public static let find = AccessAction("find")
     /// Aggregate counts and sizes (reporting).
     public static let report = AccessAction("report")
+    /// Changing a setting the log itself keeps (the access log's minimum retention).
+    public static let configure = AccessAction("configure")
 
     public init(from decoder: any Decoder) throws { code = try decoder.singleValueContainer().decode(String.self) }
     public func encode(to encoder: any Encoder) throws {

@@ -9,7 +9,7 @@ import CofferCrypto
 /// | privacy-officer | grants; subject requests on PII; read and export content | subject-request, legal |
 /// | auditor | the access log, proofs and reports | audit |
 /// | reporting | aggregate counts and sizes | service-operation, audit |
-/// | admin | keys, principals, tenants; pruning the access log | administration, security-investigation |
+/// | admin | keys, principals, tenants; pruning the access log and raising its retention | administration, security-investigation |
 enum Policy {
     struct Rule {
         let role: Role
@@ -33,7 +33,7 @@ enum Policy {
         Rule(role: .reporting, actions: [.report], dataClass: .aggregate, purposes: [.serviceOperation, .audit]),
         Rule(role: .admin, actions: [.keyOperation, .principalAdmin, .tenantCreate, .list], dataClass: .administration,
              purposes: [.administration, .securityInvestigation]),
-        Rule(role: .admin, actions: [.purge], dataClass: .auditLog, purposes: [.administration]),
+        Rule(role: .admin, actions: [.purge, .configure], dataClass: .auditLog, purposes: [.administration]),
         // Personal data. Reading values needs a privacy officer's subject request, or a grant
         // (checked in Vault+PII). The backend registers people, records consents and identifiers,
         // checks passwords and finds accounts by email.

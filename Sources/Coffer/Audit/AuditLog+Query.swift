@@ -119,7 +119,9 @@ extension AuditLog {
 
     func deleteRecords(before boundary: Int64) throws -> Int {
         try pool.write { db in
-            try db.execute(sql: "DELETE FROM record WHERE seq < ?", arguments: [boundary])
+            // The log's own settings (its minimum retention) outlive any prune.
+            try db.execute(sql: "DELETE FROM record WHERE seq < ? AND NOT (action = 'configure' AND data_class = 'audit-log')",
+                           arguments: [boundary])
             return db.changesCount
         }
     }

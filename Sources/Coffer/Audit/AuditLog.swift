@@ -20,6 +20,8 @@ package final class AuditLog: Sendable {
     package let pool: DatabasePool
     let path: String
     let macKey: SecureBytes
+    /// Keys the hash a `client` that is an IP address is logged as (P10: no IP address in the log).
+    let clientKey: SecureBytes
     let signingKey: Ed25519SigningKey
     let keyID: String
     let logger: Logger
@@ -101,6 +103,7 @@ package final class AuditLog: Sendable {
         let seed = try keyring.secret(id: keyID, purpose: .auditSigning)
         self.keyID = keyID
         macKey = try HKDF.deriveKey(from: seed, salt: [UInt8](), info: Array("coffer/audit/mac".utf8), length: 32)
+        clientKey = try HKDF.deriveKey(from: seed, salt: [UInt8](), info: Array("coffer/audit/client-ip".utf8), length: 32)
         signingKey = try Ed25519SigningKey(seed: HKDF.deriveKey(from: seed, salt: [UInt8](),
                                                                 info: Array("coffer/audit/ed25519".utf8), length: 32))
         path = url.path
@@ -151,8 +154,9 @@ package final class AuditLog: Sendable {
                     """)
                 let insertLeaf = try db.cachedStatement(sql: "INSERT INTO leaf (seq, hash, mac) VALUES (?, ?, ?)")
                 var records: [AuditRecord] = []
-                for entry in entries {
+                for var entry in entries {
                     size += 1
+                    entry.client = try pseudonymousClient(entry.client)
                     let record = entry.record(sequence: size)
                     let leaf = MerkleTree.leafHash(record.canonicalBytes)
                     let mac = try chainMAC(sequence: size, leaf: leaf, previous: previous)
@@ -176,6 +180,14 @@ package final class AuditLog: Sendable {
         } catch {
             throw CofferError(.auditUnavailable, "the access log could not record the access (\(VaultDatabase.describe(error))); the access did not happen")
         }
+    }
+
+    /// A client that is an IP address, as the log keeps it: `ip-hmac:` and the first 16 bytes of
+    /// HMAC-SHA256 of the normalised address under a key derived from the audit key, so records
+    /// from one address still group together without the address being stored.
+    func pseudonymousClient(_ client: String?) throws -> String? {
+        guard let client, let address = try? PIIValidation.ipAddress(client) else { return client }
+        return "ip-hmac:" + Array(try HMACSHA256.authenticate(Array(address.utf8), key: clientKey).prefix(16)).hexString
     }
 
     static func arguments(_ r: AuditRecord) -> StatementArguments {

@@ -56,7 +56,10 @@ extension Vault {
     /// Deletes log records older than `time` (Unix milliseconds). Leaves, MACs and checkpoints
     /// stay, so the rest of the log still verifies; the boundary is itself recorded in the log.
     /// - Returns: How many records were deleted.
+    /// - Throws: `CofferError` `invalidArgument` (unrecorded) for a date inside the log's minimum
+    ///   retention (``auditRetentionDays(context:)``, 400 days unless raised), `accessDenied`.
     public func pruneAuditLog(before time: Int64, context: AccessContext) async throws -> Int {
+        try await checkOutsideRetention(time)
         // Never move the boundary back: an earlier or repeated prune keeps the previous one.
         let previous = try await audit.pool.readReleasingEarly { db in try AuditLog.prunedBefore(db) }
         let boundary = max(try await onLog { try $0.pruneBoundary(before: time) }, previous)
