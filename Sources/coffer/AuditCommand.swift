@@ -6,7 +6,7 @@ import Foundation
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit", abstract: "Query, verify and review the access log (auditors).",
-        subcommands: [Query.self, Verify.self, Prove.self, Checkpoint.self, PublicKey.self, Review.self, Prune.self])
+        subcommands: [Query.self, Verify.self, Prove.self, Checkpoint.self, PublicKey.self, Review.self, Prune.self, Retention.self])
 
     struct Query: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Records matching filters, newest first.")
@@ -202,6 +202,25 @@ struct AuditCommand: AsyncParsableCommand {
                 let vault = try options.openVault()
                 let count = try await vault.pruneAuditLog(before: try parseTime(before), context: options.context(defaultPurpose: .administration))
                 print("pruned \(count) records")
+            }
+        }
+    }
+
+    struct Retention: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the log's minimum retention in days, or raise it (admin; it can never be lowered).")
+        @OptionGroup var options: VaultOptions
+        @Option(name: .customLong("raise-to"), help: "The new minimum, in days (at least the current one).") var raiseTo: Int?
+
+        func run() async throws {
+            try await runReportingErrors {
+                let vault = try options.openVault()
+                if let raiseTo {
+                    try await vault.raiseAuditRetention(toDays: raiseTo, context: options.context(defaultPurpose: .administration))
+                    print("the access log now keeps every record for at least \(raiseTo) days")
+                } else {
+                    print(try await vault.auditRetentionDays(context: options.context(defaultPurpose: .audit)))
+                }
             }
         }
     }
