@@ -160,21 +160,17 @@ public final class Vault: Sendable {
         let canary = try kek.wrap(SecureBytes.random(count: 32), context: "vault-canary")
         let now = nowMilliseconds()
         try control.write { db in
-            try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('format', 'coffer-vault-v1'), ('created_at', ?), ('segment_size', ?), ('canary_kek', ?), ('canary', ?)",
-                           arguments: [String(now), String(segmentSize), kek.id, Data(canary.sealed).base64EncodedString()])
-            try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('audit_key', ?), ('keyring_generation', ?)",
-                           arguments: [auditKey, String(keyring.generation)])
+            try VaultInfoStore.initialize(db, segmentSize: segmentSize, canary: canary, auditKey: auditKey,
+                                          keyringGeneration: keyring.generation, at: now)
             // The operator who creates the vault can use it at once; a production vault gives
             // these roles to different people with `coffer principal add`.
-            try db.execute(sql: "INSERT INTO principal (id, roles, created_at, created_by) VALUES (?, ?, ?, ?)",
-                           arguments: [operatorID, "admin,auditor,service", now, operatorID])
+            let admin = PrincipalID(operatorID)
+            try AccessStore.insertPrincipal(db, admin, roles: [.admin, .auditor, .service], tenants: nil, createdBy: admin, at: now)
         }
         try control.close()
         let vault = try open(at: directory, keyring: keyring, source: source, allowDevelopmentKeyring: allowDevelopmentKeyring,
                              logger: logger, auditing: true)
-        try vault.control.write { db in
-            try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('content_created', '1')")
-        }
+        try VaultInfoStore(pool: vault.control).recordCreated(.content)
         return vault
     }
 
@@ -225,24 +221,20 @@ public final class Vault: Sendable {
         }
         let contentURL = directory.appendingPathComponent(FileName.content)
         let control = try VaultDatabase.open(controlURL, migrator: VaultSchema.control, tuning: controlTuning)
-        if (try? control.read({ try Bool.fetchOne($0, sql: "SELECT 1 FROM vault_info WHERE name = 'content_created'") })) == true,
-           !FileManager.default.fileExists(atPath: contentURL.path) {
+        let infoStore = VaultInfoStore(pool: control)
+        if infoStore.hasCreated(.content), !FileManager.default.fileExists(atPath: contentURL.path) {
             throw CofferError(.notFound, "\(contentURL.path) is missing; restore it from a backup (the vault will not recreate it empty)")
         }
         let content = try VaultDatabase.open(contentURL,
                                              migrator: VaultSchema.content, tuning: contentTuning)
-        let info = try control.read { db in
-            try Dictionary(Row.fetchAll(db, sql: "SELECT name, value FROM vault_info")
-                .map { row -> (String, String) in (try row.stored("name", in: "vault_info"), try row.stored("value", in: "vault_info")) },
-                uniquingKeysWith: { first, _ in first })
-        }
+        let info = try infoStore.all()
         guard info["canary_kek"] != nil, info["canary"] != nil, let segmentSize = info["segment_size"].flatMap(Int.init) else {
             throw CofferError(.schemaMismatch, "\(controlURL.path) is not a Coffer vault control file")
         }
         let keys = KeyManager(keyring: keyring, source: source, store: KeyStore(pool: control), logger: logger)
         try keys.verifyKeyring()
         let auditURL = directory.appendingPathComponent(FileName.audit)
-        if info["audit_created"] != nil && !FileManager.default.fileExists(atPath: auditURL.path) {
+        if info[VaultInfoStore.CreatedFile.audit.rawValue] != nil && !FileManager.default.fileExists(atPath: auditURL.path) {
             throw CofferError(.auditUnavailable, "the access log \(auditURL.path) is missing; restore it from a backup (no access is allowed without it)")
         }
         let auditKey: String
@@ -250,20 +242,16 @@ public final class Vault: Sendable {
             auditKey = recorded
         } else {  // a vault made before the access log existed
             auditKey = try keys.keyring.requiredSecret(for: .auditSigning).id
-            try control.write { db in try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('audit_key', ?)", arguments: [auditKey]) }
+            try infoStore.recordAuditKey(auditKey)
         }
         let audit = try AuditLog(url: auditURL, keyring: keys.keyring, keyID: auditKey, logger: logger)
-        if info["audit_created"] == nil {
-            try control.write { db in try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('audit_created', '1')") }
-        }
+        if info[VaultInfoStore.CreatedFile.audit.rawValue] == nil { try infoStore.recordCreated(.audit) }
         let piiURL = directory.appendingPathComponent(FileName.pii)
-        if info["pii_created"] != nil && !FileManager.default.fileExists(atPath: piiURL.path) {
+        if info[VaultInfoStore.CreatedFile.pii.rawValue] != nil && !FileManager.default.fileExists(atPath: piiURL.path) {
             throw CofferError(.notFound, "\(piiURL.path) is missing; restore it from a backup (the vault will not recreate it empty)")
         }
         let pii = try VaultDatabase.open(piiURL, migrator: VaultSchema.pii, tuning: controlTuning)
-        if info["pii_created"] == nil {
-            try control.write { db in try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('pii_created', '1')") }
-        }
+        if info[VaultInfoStore.CreatedFile.pii.rawValue] == nil { try infoStore.recordCreated(.pii) }
         let vault = Vault(directory: directory, keys: keys, control: control, content: content, pii: pii, audit: audit,
                           auditing: auditing, logger: logger, segmentSize: segmentSize)
         try vault.removeAbandonedWrites()
