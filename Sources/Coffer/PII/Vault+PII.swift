@@ -39,7 +39,7 @@ extension Vault {
 
     /// Tenant and status of a subject, or nil.
     func subjectState(_ subject: SubjectID) throws -> (tenant: TenantID, status: SubjectStatus)? {
-        try checkNotClosed()
+        try accessLog.checkOpen()
         return try people.state(of: subject)
     }
 
@@ -81,8 +81,8 @@ extension Vault {
         if case .failure(let refusal) = access.decision, refusal.code == .accessDenied, context.justification != nil,
            [.read, .find].contains(request.action), let tenant = request.tenant {
             let found = try await BlockingPool.shared.run { () throws -> (Principal, Grant)? in
-                guard let principal = try self.principal(id: context.actor),
-                      let grant = try self.activeGrant(grantee: context.actor, tenant: tenant, subject: request.subject, purpose: context.purpose)
+                guard let principal = try self.administration.principal(id: context.actor),
+                      let grant = try self.administration.activeGrant(grantee: context.actor, tenant: tenant, subject: request.subject, purpose: context.purpose)
                 else { return nil }
                 return (principal, grant)
             }
@@ -133,7 +133,7 @@ extension Vault {
             try settings.passwordPolicy.check(password)
         }
         return try await guardedPII(context, .write, tenant: tenant) { _ in
-            try requireTenant(tenant)
+            try administration.requireTenant(tenant)
             if let password {
                 let parameters = settings.passwordHashing
                 hash = try await scrypt { try PasswordHash.make(password, parameters: parameters) }
@@ -240,7 +240,7 @@ extension Vault {
         let mac = try lookupMAC(kind: kind, value: value)
         // A tenant-scoped principal finds only in its tenants; restricted subjects are found only
         // for legal or subject-request purposes.
-        let scope = try principal(id: context.actor)?.tenants
+        let scope = try administration.principal(id: context.actor)?.tenants
         let includeRestricted = context.purpose == .legal || context.purpose == .subjectRequest
         let rows = try await people.find(kind: kind, mac: mac, tenant: tenant)
         return rows.filter { row in

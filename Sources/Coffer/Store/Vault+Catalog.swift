@@ -34,7 +34,7 @@ extension Vault {
         guard (1...1000).contains(filter.limit) else { throw CofferError(.invalidArgument, "limit must be 1 to 1000") }
         let request = AccessRequest(action: .list, dataClass: .metadata, tenant: tenant, objectKind: filter.kind?.code)
         return try await guarded(context, request) { _ in
-            try requireTenant(tenant)
+            try administration.requireTenant(tenant)
             var cursor: CatalogCursor?
             if let text = filter.cursor {
                 let parts = text.split(separator: ":", maxSplits: 1)
@@ -77,7 +77,7 @@ extension Vault {
     }
 
     func notFound(tenant: TenantID, objectID: ObjectID) throws -> CofferError {
-        try requireTenant(tenant)  // an unknown tenant is reported as such
+        try administration.requireTenant(tenant)  // an unknown tenant is reported as such
         return CofferError(.notFound, "tenant '\(tenant)' has no object \(objectID)")
     }
 

@@ -69,7 +69,7 @@ extension Vault {
                 return try ObjectWriter(vault: self, objectID: reserved.objectID, version: reserved.version, versionRowID: reserved.rowID,
                                         keys: reserved.keys,
                                         aad: Self.contentAAD(tenant: tenant, objectID: reserved.objectID, version: reserved.version),
-                                        writerLock: reserved.lock, onFailure: { error in await self.recordFailure(context, recorded, error) })
+                                        writerLock: reserved.lock, onFailure: laterFailure(context, recorded))
             } catch {
                 try? deletePendingVersion(rowID: reserved.rowID, objectID: reserved.objectID)
                 reserved.lock.release()

@@ -52,7 +52,7 @@ extension Vault {
             let plan = try ReadPlan(store: store, versionRow: pinned.row, objectID: objectID, info: pinned.info,
                                     aead: try StreamingAEAD(key: keys.stream, segmentSize: pinned.info.segmentSize),
                                     aad: Self.contentAAD(tenant: tenant, objectID: objectID, version: pinned.info.version),
-                                    range: served, onFailure: { error in await self.recordFailure(context, recorded, error) })
+                                    range: served, onFailure: laterFailure(context, recorded))
             return ObjectReadStream(info: pinned.info, range: served, plan: plan)
         }
     }

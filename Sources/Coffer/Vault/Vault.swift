@@ -22,29 +22,25 @@ public final class Vault: Sendable {
     public var keyring: Keyring { keys.keyring }
     /// The key manager: keyring, wrapped keys, rotation.
     let keys: KeyManager
+    /// The access log: the log file, its group committer, whether accesses are recorded.
+    let accessLog: AccessLog
+    /// Principals, grants and the tenant registry.
+    let administration: AccessAdministration
+    /// `control.sqlite`: tenants, wrapped keys, principals, grants, the vault's bookkeeping.
     let control: DatabasePool
+    /// `content.sqlite`: objects, versions and their segments.
     let content: DatabasePool
-    let audit: AuditLog
-    let appender: AuditAppender
     /// `pii.sqlite`: data subjects, apart from content.
     let pii: DatabasePool
     let piiSettingsBox = Mutex(PIISettings())
-    /// False only for the benchmark's unaudited twin, which measures what the log costs.
-    let auditing: Bool
     let logger: Logger
     let segmentSize: Int
     /// Empties WALs after deletes, corrections and rotations, retrying while readers hold them.
     let janitor: WALJanitor
-    /// Principals and grants (access administration's persistence).
-    let accessStore: AccessStore
-    /// The tenant registry.
-    let tenantStore: TenantStore
     /// The PII vault's persistence (`pii.sqlite`).
     let people: PeopleStore
     /// The content catalog: objects and versions (`content.sqlite`).
     let catalog: CatalogStore
-    /// What grants take as now (``VaultClock``; tests move it forward instead of sleeping).
-    let clock = VaultClock()
     /// Bounds concurrent scrypt hashes (128 MiB each): one core's worth fewer than the blocking
     /// pool has threads, so password work never takes every thread.
     let scryptLimiter = AsyncLimiter(limit: max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
@@ -72,26 +68,21 @@ public final class Vault: Sendable {
         self.keys = keys
         self.control = control
         self.content = content
-        self.audit = audit
-        self.appender = AuditAppender(log: audit)
-        self.auditing = auditing
+        self.accessLog = AccessLog(log: audit, auditing: auditing)
+        self.administration = AccessAdministration(pool: control)
         self.logger = logger
         self.segmentSize = segmentSize
         self.janitor = WALJanitor(control: control, content: content, pii: pii, logger: logger)
-        self.accessStore = AccessStore(pool: control)
-        self.tenantStore = TenantStore(pool: control)
         self.people = PeopleStore(pool: pii)
         self.catalog = CatalogStore(pool: content)
     }
-
-    deinit { appender.stop() }
 
     /// The vault's background work as a `Service` for a swift-service-lifecycle `ServiceGroup`:
     /// retrying WAL truncations, removing dead writers' leftovers, signing log checkpoints.
     /// - Parameter interval: Time between passes (default one minute).
     /// - Returns: The service; run one per vault.
     public func makeMaintenance(interval: Duration = .seconds(60)) -> VaultMaintenance {
-        let audit = self.audit
+        let audit = accessLog.log
         return VaultMaintenance(interval: interval, janitor: janitor, removeAbandonedWrites: { try self.removeAbandonedWrites() },
                                 signCheckpoint: { try audit.checkpointIfBehind() }, logger: logger)
     }
@@ -265,12 +256,12 @@ public final class Vault: Sendable {
 
     /// Closes the vault's files. Further calls fail.
     public func close() throws {
-        appender.stopAndWait()
+        accessLog.stopRecording()
         janitor.retryPendingNow()
         try content.close()
         try pii.close()
         try control.close()
-        try audit.pool.close()
+        try accessLog.closeFile()
     }
 
     // MARK: - Tenants
@@ -295,7 +286,7 @@ public final class Vault: Sendable {
     public func tenants(context: AccessContext) async throws -> [TenantID] {
         let request = AccessRequest(action: .list, dataClass: .administration)
         return try await guarded(context, request) { _ in
-            try await tenantStore.all()
+            try await administration.allTenants()
         }
     }
 
@@ -303,18 +294,10 @@ public final class Vault: Sendable {
     /// - Throws: ``CofferError`` `unknownTenant` when the tenant is not registered.
     func classKeys(tenant: TenantID, kind: ObjectKind) throws -> ClassKeys {
         if let found = try keys.classKeys(tenant: tenant.rawValue, kind: kind) { return found }
-        if try tenantStore.exists(tenant) {
+        if try administration.tenantExists(tenant) {
             throw CofferError(.notFound, "tenant '\(tenant)' has no data key for \(kind.code) (it was destroyed)")
         }
         throw CofferError(.unknownTenant, "unknown tenant '\(tenant)'; register it with `coffer tenant add \(tenant)`")
-    }
-
-    /// Throws `unknownTenant` unless `tenant` is registered (asked of the tenant registry, not
-    /// learned by unwrapping a content key).
-    func requireTenant(_ tenant: TenantID) throws {
-        guard try tenantStore.exists(tenant) else {
-            throw CofferError(.unknownTenant, "unknown tenant '\(tenant)'; register it with `coffer tenant add \(tenant)`")
-        }
     }
 
     /// The field key of one data subject, cached.
