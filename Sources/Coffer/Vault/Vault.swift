@@ -34,13 +34,12 @@ public final class Vault: Sendable {
     let pii: DatabasePool
     let piiSettingsBox = Mutex(PIISettings())
     let logger: Logger
-    let segmentSize: Int
     /// Empties WALs after deletes, corrections and rotations, retrying while readers hold them.
     let janitor: WALJanitor
     /// The PII vault's persistence (`pii.sqlite`).
     let people: PeopleStore
-    /// The content catalog: objects and versions (`content.sqlite`).
-    let catalog: CatalogStore
+    /// The content store: objects, versions and their segments (`content.sqlite`).
+    let contentStore: ContentStore
     /// Bounds concurrent scrypt hashes (128 MiB each): one core's worth fewer than the blocking
     /// pool has threads, so password work never takes every thread.
     let scryptLimiter = AsyncLimiter(limit: max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
@@ -71,10 +70,11 @@ public final class Vault: Sendable {
         self.accessLog = AccessLog(log: audit, auditing: auditing)
         self.administration = AccessAdministration(pool: control)
         self.logger = logger
-        self.segmentSize = segmentSize
         self.janitor = WALJanitor(control: control, content: content, pii: pii, logger: logger)
         self.people = PeopleStore(pool: pii)
-        self.catalog = CatalogStore(pool: content)
+        self.contentStore = ContentStore(pool: content, segmentSize: segmentSize,
+                                         writersDirectory: directory.appendingPathComponent(FileName.writers),
+                                         keys: keys, administration: administration, janitor: janitor, logger: logger)
     }
 
     /// The vault's background work as a `Service` for a swift-service-lifecycle `ServiceGroup`:
@@ -83,7 +83,7 @@ public final class Vault: Sendable {
     /// - Returns: The service; run one per vault.
     public func makeMaintenance(interval: Duration = .seconds(60)) -> VaultMaintenance {
         let audit = accessLog.log
-        return VaultMaintenance(interval: interval, janitor: janitor, removeAbandonedWrites: { try self.removeAbandonedWrites() },
+        return VaultMaintenance(interval: interval, janitor: janitor, removeAbandonedWrites: { try self.contentStore.removeAbandonedWrites() },
                                 signCheckpoint: { try audit.checkpointIfBehind() }, logger: logger)
     }
 
@@ -245,7 +245,7 @@ public final class Vault: Sendable {
         if info[VaultInfoStore.CreatedFile.pii.rawValue] == nil { try infoStore.recordCreated(.pii) }
         let vault = Vault(directory: directory, keys: keys, control: control, content: content, pii: pii, audit: audit,
                           auditing: auditing, logger: logger, segmentSize: segmentSize)
-        try vault.removeAbandonedWrites()
+        try vault.contentStore.removeAbandonedWrites()
         // A process that died between a delete (or correction, or rotation) and its checkpoint
         // left old pages in a WAL and the database file: empty every WAL now (or soon, if a
         // reader in another process is in the way).
@@ -290,16 +290,6 @@ public final class Vault: Sendable {
         }
     }
 
-    /// The keys of `tenant`'s data class `kind`, unwrapped once and cached.
-    /// - Throws: ``CofferError`` `unknownTenant` when the tenant is not registered.
-    func classKeys(tenant: TenantID, kind: ObjectKind) throws -> ClassKeys {
-        if let found = try keys.classKeys(tenant: tenant.rawValue, kind: kind) { return found }
-        if try administration.tenantExists(tenant) {
-            throw CofferError(.notFound, "tenant '\(tenant)' has no data key for \(kind.code) (it was destroyed)")
-        }
-        throw CofferError(.unknownTenant, "unknown tenant '\(tenant)'; register it with `coffer tenant add \(tenant)`")
-    }
-
     /// The field key of one data subject, cached.
     /// - Throws: ``CofferError`` `notFound` when the subject's key was destroyed.
     func subjectKey(_ subject: SubjectID, tenant: TenantID) throws -> SecureBytes {
@@ -307,5 +297,16 @@ public final class Vault: Sendable {
             throw CofferError(.notFound, "subject \(subject) has no key: it was erased")
         }
         return key
+    }
+
+    // MARK: - What ObjectWriter reaches
+
+    /// The segment size of new versions (``ContentStore/segmentSize``), which the writer seals with.
+    var segmentSize: Int { contentStore.segmentSize }
+
+    /// Deletes a pending version (``ContentStore/deletePendingVersion(rowID:objectID:releasingNumber:)``):
+    /// how a writer abandons its version.
+    func deletePendingVersion(rowID: Int64, objectID: ObjectID, releasingNumber: Int? = nil) throws {
+        try contentStore.deletePendingVersion(rowID: rowID, objectID: objectID, releasingNumber: releasingNumber)
     }
 }
