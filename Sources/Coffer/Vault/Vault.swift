@@ -2,7 +2,6 @@ import CofferCrypto
 import Foundation
 import GRDB
 import Logging
-import Synchronization
 
 /// An open vault: a directory of separate SQLite files and the keyring that unlocks them.
 ///
@@ -20,29 +19,29 @@ public final class Vault: Sendable {
     public let directory: URL
     /// The keyring in use (reloaded when another process rotates the vault's keys).
     public var keyring: Keyring { keys.keyring }
+    // The subsystems. Each public method checks its identifiers, decides and records the access
+    // through the gate (`guarded`), and leaves the work to one of them.
     /// The key manager: keyring, wrapped keys, rotation.
     let keys: KeyManager
-    /// The access log: the log file, its group committer, whether accesses are recorded.
-    let accessLog: AccessLog
+    /// The content store: objects, versions and their segments (`content.sqlite`).
+    let contentStore: ContentStore
+    /// The PII vault: data subjects, their sealed fields and the blind index (`pii.sqlite`).
+    let people: People
     /// Principals, grants and the tenant registry.
     let administration: AccessAdministration
+    /// The access log: the log file, its group committer, whether accesses are recorded.
+    let accessLog: AccessLog
+
+    // The files, which the vault opens and closes.
     /// `control.sqlite`: tenants, wrapped keys, principals, grants, the vault's bookkeeping.
     let control: DatabasePool
     /// `content.sqlite`: objects, versions and their segments.
     let content: DatabasePool
     /// `pii.sqlite`: data subjects, apart from content.
     let pii: DatabasePool
-    let piiSettingsBox = Mutex(PIISettings())
-    let logger: Logger
     /// Empties WALs after deletes, corrections and rotations, retrying while readers hold them.
     let janitor: WALJanitor
-    /// The PII vault's persistence (`pii.sqlite`).
-    let people: PeopleStore
-    /// The content store: objects, versions and their segments (`content.sqlite`).
-    let contentStore: ContentStore
-    /// Bounds concurrent scrypt hashes (128 MiB each): one core's worth fewer than the blocking
-    /// pool has threads, so password work never takes every thread.
-    let scryptLimiter = AsyncLimiter(limit: max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
+    let logger: Logger
 
     /// File names inside the vault directory.
     enum FileName {
@@ -71,7 +70,7 @@ public final class Vault: Sendable {
         self.administration = AccessAdministration(pool: control)
         self.logger = logger
         self.janitor = WALJanitor(control: control, content: content, pii: pii, logger: logger)
-        self.people = PeopleStore(pool: pii)
+        self.people = People(pool: pii, keys: keys, janitor: janitor)
         self.contentStore = ContentStore(pool: content, segmentSize: segmentSize,
                                          writersDirectory: directory.appendingPathComponent(FileName.writers),
                                          keys: keys, administration: administration, janitor: janitor, logger: logger)
@@ -288,15 +287,6 @@ public final class Vault: Sendable {
         return try await guarded(context, request) { _ in
             try await administration.allTenants()
         }
-    }
-
-    /// The field key of one data subject, cached.
-    /// - Throws: ``CofferError`` `notFound` when the subject's key was destroyed.
-    func subjectKey(_ subject: SubjectID, tenant: TenantID) throws -> SecureBytes {
-        guard let key = try keys.subjectFieldKey(subject: subject.rawValue, tenant: tenant.rawValue) else {
-            throw CofferError(.notFound, "subject \(subject) has no key: it was erased")
-        }
-        return key
     }
 
     // MARK: - What ObjectWriter reaches
