@@ -203,7 +203,7 @@ struct AccessPolicyTests {
                                                   purpose: .administration) {
                 try await t.vault.addPrincipal("nobody", roles: [.admin], context: accessContext("nobody", .administration))
             })
-            #expect(try t.vault.principal(id: "nobody") == nil)
+            #expect(try t.vault.administration.principal(id: "nobody") == nil)
             try await expectDenialsQueried(t, denials)
         }
     }
@@ -255,7 +255,7 @@ struct AccessPolicyTests {
                                                   purpose: .serviceOperation) {
                 try await t.vault.addPrincipal("eve", roles: [.admin], context: .test)
             })
-            #expect(try t.vault.principal(id: "eve") == nil)
+            #expect(try t.vault.administration.principal(id: "eve") == nil)
             denials.append(try await expectDenied(t, actor: "svc", action: .principalAdmin, dataClass: .administration, purpose: .administration) {
                 try await t.vault.removePrincipal("sam", context: accessContext("svc", .administration))
             })
@@ -263,7 +263,7 @@ struct AccessPolicyTests {
             denials.append(try await expectDenied(t, actor: "sam", action: .principalAdmin, dataClass: .administration, purpose: .support) {
                 try await t.vault.removePrincipal("sam", context: accessContext("sam", .support))
             })
-            #expect(try t.vault.principal(id: "sam")?.roles == [.support])
+            #expect(try t.vault.administration.principal(id: "sam")?.roles == [.support])
             // Listing principals is administration too.
             denials.append(try await expectDenied(t, actor: "sam", action: .list, dataClass: .administration, purpose: .support) {
                 _ = try await t.vault.principals(context: accessContext("sam", .support))
@@ -277,12 +277,12 @@ struct AccessPolicyTests {
             #expect(selfRemoval.map(\.outcome) == [.allowed, .error])
             #expect(selfRemoval.map(\.objectID) == ["store-tests", "store-tests"])
             #expect(selfRemoval.last?.errorCode == "invalid-argument")
-            #expect(try t.vault.principal(id: "store-tests")?.roles == [.admin, .auditor, .service])
+            #expect(try t.vault.administration.principal(id: "store-tests")?.roles == [.admin, .auditor, .service])
 
             // The admin removes sam, who is then refused what support could do before.
             let removal = try await t.recordsAdded { try await t.vault.removePrincipal("sam", context: .admin) }
             #expect(removal.map(\.outcome) == [.allowed])
-            #expect(try t.vault.principal(id: "sam") == nil)
+            #expect(try t.vault.administration.principal(id: "sam") == nil)
             denials.append(try await expectDenied(t, actor: "sam", action: .list, dataClass: .metadata, purpose: .support, tenant: "acme") {
                 _ = try await t.vault.list(tenant: "acme", context: accessContext("sam", .support))
             })

@@ -371,7 +371,7 @@ struct AuditLogTests {
             #expect(checkpoint.hasValidSignature())
             #expect(checkpoint.hasValidSignature(publicKey: checkpoint.publicKey))
             #expect(checkpoint.signedText == "coffer-audit-checkpoint-v1\n6\n\(checkpoint.rootHash)\n\(checkpoint.time)\n")
-            #expect(checkpoint.keyID == t.vault.audit.keyID)
+            #expect(checkpoint.keyID == t.vault.accessLog.log.keyID)
             #expect(try t.storedCheckpointSizes() == [6])
             #expect(try await t.vault.auditCheckpoints(context: .testAuditor) == [checkpoint])
             // Any change to what was signed breaks the signature.

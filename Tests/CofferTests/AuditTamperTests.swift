@@ -36,7 +36,7 @@ private func withLog(_ body: (TestVault) async throws -> Void) async throws {
         _ = try await t.vault.list(tenant: "acme", context: .test)
         try await t.growAuditLog(to: 12)
         #expect(try t.auditRecord(5)?.outcome == .denied)
-        try #require(try t.vault.audit.verify().ok)
+        try #require(try t.vault.accessLog.log.verify().ok)
         try await body(t)
     }
 }
@@ -158,7 +158,7 @@ struct AuditTamperTests {
             await expectCofferError(.auditUnavailable) { _ = try await t.verifyLog() }
             await expectCofferError(.auditUnavailable) { _ = try await t.vault.tenants(context: .admin) }
             // ...and the verification itself (without recording) names it.
-            expectBad(try t.vault.audit.verify(), at: 13, "has no leaf")
+            expectBad(try t.vault.accessLog.log.verify(), at: 13, "has no leaf")
         }
     }
 
@@ -169,7 +169,7 @@ struct AuditTamperTests {
             // The log does not append on an inconsistent state: every access fails closed.
             await expectCofferError(.tamperDetected) { _ = try await t.verifyLog() }
             await expectCofferError(.tamperDetected) { _ = try await t.vault.tenants(context: .admin) }
-            expectBad(try t.vault.audit.verify(), at: 13, "the log's state (20 records) does not match its records (12)")
+            expectBad(try t.vault.accessLog.log.verify(), at: 13, "the log's state (20 records) does not match its records (12)")
         }
     }
 
@@ -200,7 +200,7 @@ struct AuditTamperTests {
             // This is only caught by a checkpoint (stored in the log, or better exported and kept
             // elsewhere): the MAC chain and the Merkle tree of records 1...9 are intact, so the log
             // is indistinguishable from one that never had records 10...12.
-            #expect(try t.vault.audit.verify().ok)
+            #expect(try t.vault.accessLog.log.verify().ok)
             let result = try await t.verifyLog()
             #expect(result.ok)
             #expect(result.treeSize == 10)
@@ -219,7 +219,7 @@ struct AuditTamperTests {
                 try rewindLogState(db, to: 10)
             }
             // Checked as it stands, the first record missing is 11.
-            expectBad(try t.vault.audit.verify(), at: 11, "covers 13 records but the log holds 10")
+            expectBad(try t.vault.accessLog.log.verify(), at: 11, "covers 13 records but the log holds 10")
             // Through the API the verification first records itself, as the new record 11; the
             // checkpoint then proves the log lacks what it signed from 12 on.
             expectBad(try await t.verifyLog(), at: 12, "covers 13 records but the log holds 11")
@@ -267,7 +267,7 @@ struct AuditTamperTests {
                 try deleteRecords(db, from: c - 2)
                 try rewindLogState(db, to: c - 3)
             }
-            expectBad(try t.vault.audit.verify(), at: c - 2, "a signed checkpoint covers \(c) records")
+            expectBad(try t.vault.accessLog.log.verify(), at: c - 2, "a signed checkpoint covers \(c) records")
             expectBad(try await t.verifyLog(), at: c - 1, "a signed checkpoint covers \(c) records")
         }
     }
@@ -292,7 +292,7 @@ struct AuditTamperTests {
             let checkpoint = try await t.vault.auditCheckpoint(context: .testAuditor)
             #expect(checkpoint.treeSize == 13)
             try await t.growAuditLog(to: 15)
-            let log = t.vault.audit
+            let log = t.vault.accessLog.log
             try t.tamper { db in
                 try db.execute(sql: "UPDATE record SET outcome = 'allowed', error_code = NULL, reason = NULL WHERE seq = 5")
                 try recomputeLeaf(db, 5)
@@ -313,10 +313,10 @@ struct AuditTamperTests {
             try await t.growAuditLog(to: 8)
             try await Task.sleep(for: .milliseconds(20))
             let boundaryTime = nowMilliseconds()
-            t.vault.clock.advance(by: Int64(Vault.defaultAuditRetentionDays + 1) * 86_400_000)  // past the minimum retention
+            t.vault.administration.clock.advance(by: Int64(Vault.defaultAuditRetentionDays + 1) * 86_400_000)  // past the minimum retention
             try await Task.sleep(for: .milliseconds(20))
             try await t.growAuditLog(to: 12)
-            let rows: () throws -> Int = { try t.vault.audit.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM record") ?? -1 } }
+            let rows: () throws -> Int = { try t.vault.accessLog.log.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM record") ?? -1 } }
 
             // Only an admin acting for administration may prune.
             try await expectDenied(t, actor: "store-tests", action: .purge, dataClass: .auditLog, purpose: .audit) {
@@ -335,7 +335,7 @@ struct AuditTamperTests {
             #expect(purge.role == "admin")
             #expect(purge.outcome == .allowed)
             #expect(purge.reason == "pruned-before=9")
-            let remaining = try await t.vault.audit.pool.read { db in try Int64.fetchAll(db, sql: "SELECT seq FROM record ORDER BY seq") }
+            let remaining = try await t.vault.accessLog.log.pool.read { db in try Int64.fetchAll(db, sql: "SELECT seq FROM record ORDER BY seq") }
             #expect(remaining == Array(9...15))
             #expect(try t.leafHashes().count == 15)
 
@@ -368,7 +368,7 @@ struct AuditTamperTests {
             try await t.growAuditLog(to: 6)
             try await Task.sleep(for: .milliseconds(20))
             let boundaryTime = nowMilliseconds()
-            t.vault.clock.advance(by: Int64(Vault.defaultAuditRetentionDays + 1) * 86_400_000)  // past the minimum retention
+            t.vault.administration.clock.advance(by: Int64(Vault.defaultAuditRetentionDays + 1) * 86_400_000)  // past the minimum retention
             try await Task.sleep(for: .milliseconds(20))
             try await t.growAuditLog(to: 9)
             #expect(try await t.vault.pruneAuditLog(before: boundaryTime, context: .admin) == 6)

@@ -41,7 +41,7 @@ struct CheckpointInteropTests {
             }
             // The genuine export verifies, alone and with leaves and records, and pinned to the vault's key.
             let good = CheckpointExport(checkpoint: checkpoint, leaves: leaves, records: records)
-            let ok = try verify(good, ["--public-key", t.vault.audit.signingKey.publicKey.hexString])
+            let ok = try verify(good, ["--public-key", t.vault.accessLog.log.signingKey.publicKey.hexString])
             #expect(ok.status == 0, "\(ok.error)")
             #expect(ok.output.contains("root recomputed from \(checkpoint.treeSize) leaves"), "\(ok.output)")
             #expect(ok.output.contains("\(records.count) records hash to their leaves"), "\(ok.output)")

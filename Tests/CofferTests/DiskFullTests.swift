@@ -48,7 +48,7 @@ struct DiskFullTests {
             let after = testBytes(70_000, seed: 2)
             let (afterID, _) = try await vault.put(tenant: "acme", kind: .config, name: "after", bytes: after, context: .test)
             expectSameBytes(try await vault.readAll(tenant: "acme", objectID: afterID, context: .test), after)
-            #expect(vault.appender.deferredCount == 0)
+            #expect(vault.accessLog.appender.deferredCount == 0)
             let records = try await vault.auditRecords(AuditQuery(objectID: failedID.rawValue, limit: 10), context: .testAuditor)
             #expect(records.contains { $0.action == "write" && $0.outcome == .allowed })
             #expect(records.contains { $0.action == "write" && $0.outcome == .error && $0.errorCode == "storage" },
@@ -68,11 +68,11 @@ struct DiskFullTests {
             let log = t.directory.appendingPathComponent("audit.sqlite").path
             try FileManager.default.setAttributes([.posixPermissions: 0o400], ofItemAtPath: log)
             try await writer.abandon()
-            #expect(t.vault.appender.deferredCount == 1, "the log refused the error outcome; it waits")
+            #expect(t.vault.accessLog.appender.deferredCount == 1, "the log refused the error outcome; it waits")
             await expectCofferError(.auditUnavailable) { _ = try await t.vault.tenants(context: .admin) }
             try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: log)
             _ = try await t.vault.tenants(context: .admin)
-            #expect(t.vault.appender.deferredCount == 0)
+            #expect(t.vault.accessLog.appender.deferredCount == 0)
             let records = try await t.vault.auditRecords(AuditQuery(limit: 3), context: .testAuditor).reversed().map { $0 }
             #expect(records.map(\.action) == ["write", "list", "audit-read"])
             #expect(records.first?.objectID == writer.objectID.rawValue && records.first?.outcome == .error)

@@ -78,7 +78,7 @@ struct EditedRowTests {
                 try await t.vault.control.write { db in try db.execute(sql: edit) }
                 await expectCofferError(.tamperDetected, "\(edit)") { _ = try await t.vault.grants(context: .testAuditor) }
                 await expectCofferError(.tamperDetected, "\(edit)") {
-                    _ = try t.vault.activeGrant(grantee: "sam", tenant: "acme", subject: nil, purpose: .support)
+                    _ = try t.vault.administration.activeGrant(grantee: "sam", tenant: "acme", subject: nil, purpose: .support)
                 }
             }
         }

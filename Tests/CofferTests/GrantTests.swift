@@ -79,7 +79,7 @@ struct GrantTests {
             #expect(record?.reason?.contains("themselves") == true)
             #expect(record?.grantID?.rawValue.hasPrefix("grant_") == true)
             #expect(try await t.vault.grants(context: .testAuditor).isEmpty)
-            #expect(try t.vault.activeGrant(grantee: "po", tenant: "acme", subject: nil, purpose: .subjectRequest) == nil)
+            #expect(try t.vault.administration.activeGrant(grantee: "po", tenant: "acme", subject: nil, purpose: .subjectRequest) == nil)
             // Another privacy officer may grant to po.
             let grant = try await t.vault.issueGrant(to: "po", tenant: "acme", purpose: .subjectRequest, expiresAt: nowMilliseconds() + day,
                                                      reason: "second pair of eyes", context: po2)
@@ -135,22 +135,22 @@ struct GrantTests {
     @Test("activeGrant finds an unexpired grant, and not once it has expired")
     func expiry() async throws {
         try await withGrantVault { t in
-            let grant = try await t.vault.issueGrant(to: "bob", tenant: "acme", purpose: .support, expiresAt: t.vault.clock.now() + 3_600_000,
+            let grant = try await t.vault.issueGrant(to: "bob", tenant: "acme", purpose: .support, expiresAt: t.vault.administration.clock.now() + 3_600_000,
                                                      reason: "short look", context: po)
-            #expect(try t.vault.activeGrant(grantee: "bob", tenant: "acme", subject: nil, purpose: .support) == grant)
-            #expect(try t.vault.activeGrant(grantee: "bob", tenant: "acme", subject: "subject-1", purpose: .support) == grant)
-            #expect(try t.vault.activeGrant(grantee: "bob", tenant: "acme", subject: nil, purpose: .legal) == nil)
-            #expect(try t.vault.activeGrant(grantee: "bob", tenant: "globex", subject: nil, purpose: .support) == nil)
-            #expect(try t.vault.activeGrant(grantee: "sam", tenant: "acme", subject: nil, purpose: .support) == nil)
+            #expect(try t.vault.administration.activeGrant(grantee: "bob", tenant: "acme", subject: nil, purpose: .support) == grant)
+            #expect(try t.vault.administration.activeGrant(grantee: "bob", tenant: "acme", subject: "subject-1", purpose: .support) == grant)
+            #expect(try t.vault.administration.activeGrant(grantee: "bob", tenant: "acme", subject: nil, purpose: .legal) == nil)
+            #expect(try t.vault.administration.activeGrant(grantee: "bob", tenant: "globex", subject: nil, purpose: .support) == nil)
+            #expect(try t.vault.administration.activeGrant(grantee: "sam", tenant: "acme", subject: nil, purpose: .support) == nil)
             #expect(grant.isActive(at: grant.expiresAt - 1))
             #expect(!grant.isActive(at: grant.expiresAt))
 
             // The vault's clock moves past the expiry; nobody sleeps on the wall clock.
-            t.vault.clock.advance(by: grant.expiresAt - t.vault.clock.now() - 1)
-            #expect(try t.vault.activeGrant(grantee: "bob", tenant: "acme", subject: nil, purpose: .support) == grant, "1 ms before expiry")
-            t.vault.clock.advance(by: 1)
-            #expect(t.vault.clock.now() >= grant.expiresAt)
-            #expect(try t.vault.activeGrant(grantee: "bob", tenant: "acme", subject: nil, purpose: .support) == nil)
+            t.vault.administration.clock.advance(by: grant.expiresAt - t.vault.administration.clock.now() - 1)
+            #expect(try t.vault.administration.activeGrant(grantee: "bob", tenant: "acme", subject: nil, purpose: .support) == grant, "1 ms before expiry")
+            t.vault.administration.clock.advance(by: 1)
+            #expect(t.vault.administration.clock.now() >= grant.expiresAt)
+            #expect(try t.vault.administration.activeGrant(grantee: "bob", tenant: "acme", subject: nil, purpose: .support) == nil)
             // The expired grant is still listed (history), just not in force.
             #expect(try await t.vault.grants(grantee: "bob", context: .testAuditor) == [grant])
         }
@@ -161,14 +161,14 @@ struct GrantTests {
         try await withGrantVault { t in
             let grant = try await t.vault.issueGrant(to: "bob", tenant: "acme", purpose: .legal, expiresAt: nowMilliseconds() + day,
                                                      reason: "court order 12", context: po)
-            #expect(try t.vault.activeGrant(grantee: "bob", tenant: "acme", subject: nil, purpose: .legal)?.id == grant.id)
+            #expect(try t.vault.administration.activeGrant(grantee: "bob", tenant: "acme", subject: nil, purpose: .legal)?.id == grant.id)
 
             let refused = try await expectDenied(t, actor: "sam", action: .revoke, dataClass: .administration, purpose: .support, tenant: "acme") {
                 try await t.vault.revokeGrant(grant.id, context: accessContext("sam", .support))
             }
             #expect(refused?.grantID == grant.id)
             #expect(refused?.objectID == "bob")
-            #expect(try t.vault.activeGrant(grantee: "bob", tenant: "acme", subject: nil, purpose: .legal)?.id == grant.id)
+            #expect(try t.vault.administration.activeGrant(grantee: "bob", tenant: "acme", subject: nil, purpose: .legal)?.id == grant.id)
 
             let revoked = try await t.recordsAdded { try await t.vault.revokeGrant(grant.id, context: po2) }
             #expect(revoked.count == 1)
@@ -177,7 +177,7 @@ struct GrantTests {
             #expect(revoked.first?.actor == "po2")
             #expect(revoked.first?.grantID == grant.id)
             #expect(revoked.first?.tenant == "acme")
-            #expect(try t.vault.activeGrant(grantee: "bob", tenant: "acme", subject: nil, purpose: .legal) == nil)
+            #expect(try t.vault.administration.activeGrant(grantee: "bob", tenant: "acme", subject: nil, purpose: .legal) == nil)
             let listed = try #require(try await t.vault.grants(context: .testAuditor).first)
             #expect(listed.revokedBy == "po2")
             #expect(listed.revokedAt != nil)
@@ -203,17 +203,17 @@ struct GrantTests {
         try await withGrantVault { t in
             let scoped = try await t.vault.issueGrant(to: "sam", tenant: "acme", subject: "subject-7", purpose: .support,
                                                       expiresAt: nowMilliseconds() + day, reason: "ticket 7", context: po)
-            #expect(try t.vault.activeGrant(grantee: "sam", tenant: "acme", subject: "subject-7", purpose: .support) == scoped)
-            #expect(try t.vault.activeGrant(grantee: "sam", tenant: "acme", subject: "subject-8", purpose: .support) == nil)
-            #expect(try t.vault.activeGrant(grantee: "sam", tenant: "acme", subject: nil, purpose: .support) == nil)
-            #expect(try t.vault.activeGrant(grantee: "sam", tenant: "globex", subject: "subject-7", purpose: .support) == nil)
+            #expect(try t.vault.administration.activeGrant(grantee: "sam", tenant: "acme", subject: "subject-7", purpose: .support) == scoped)
+            #expect(try t.vault.administration.activeGrant(grantee: "sam", tenant: "acme", subject: "subject-8", purpose: .support) == nil)
+            #expect(try t.vault.administration.activeGrant(grantee: "sam", tenant: "acme", subject: nil, purpose: .support) == nil)
+            #expect(try t.vault.administration.activeGrant(grantee: "sam", tenant: "globex", subject: "subject-7", purpose: .support) == nil)
             #expect(scoped.covers(tenant: "acme", subject: "subject-7", purpose: .support))
             #expect(!scoped.covers(tenant: "acme", subject: "subject-70", purpose: .support))
 
             let wide = try await t.vault.issueGrant(to: "bob", tenant: "acme", purpose: .customerRequest,
                                                     expiresAt: nowMilliseconds() + day, reason: "migration", context: po)
             for subject in ["subject-7", "subject-8", nil] as [SubjectID?] {
-                #expect(try t.vault.activeGrant(grantee: "bob", tenant: "acme", subject: subject, purpose: .customerRequest) == wide)
+                #expect(try t.vault.administration.activeGrant(grantee: "bob", tenant: "acme", subject: subject, purpose: .customerRequest) == wide)
             }
             let record = try #require(try t.auditLogRecords().first { $0.grantID == scoped.id })
             #expect(record.subject == "subject-7")

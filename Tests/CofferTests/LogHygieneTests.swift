@@ -91,12 +91,12 @@ struct LogHygieneTests {
             await expectCofferError(.invalidArgument) { try await t.vault.raiseAuditRetention(toDays: 450, context: .admin) }
 
             // 450 days later, the raised retention still stops a prune that the default allowed.
-            t.vault.clock.advance(by: 450 * 86_400_000)
+            t.vault.administration.clock.advance(by: 450 * 86_400_000)
             await expectCofferError(.invalidArgument) {
-                _ = try await t.vault.pruneAuditLog(before: t.vault.clock.now() - 401 * 86_400_000, context: .admin)
+                _ = try await t.vault.pruneAuditLog(before: t.vault.administration.clock.now() - 401 * 86_400_000, context: .admin)
             }
             // 600 days on, everything so far may go but the setting, which outlives the prune.
-            t.vault.clock.advance(by: 600 * 86_400_000)
+            t.vault.administration.clock.advance(by: 600 * 86_400_000)
             _ = try await t.vault.pruneAuditLog(before: nowMilliseconds() + 1, context: .admin)
             #expect(try await t.vault.auditRetentionDays(context: .testAuditor) == 500)
             #expect(try await t.verifyLog().ok)

@@ -16,7 +16,7 @@ struct PIIAccessTests {
 
             // 2. A privacy officer's grant, for support, expiring in an hour: allowed.
             let grant = try await v.issueGrant(to: PIIPrincipal.support, tenant: "acme", purpose: .support,
-                                               expiresAt: v.clock.now() + 3_600_000, reason: "ticket 4711", context: .piiOfficer)
+                                               expiresAt: v.administration.clock.now() + 3_600_000, reason: "ticket 4711", context: .piiOfficer)
             #expect(grant.id.rawValue.hasPrefix("grant_"))
             #expect(grant.issuedBy == PIIPrincipal.officer)
             let record = try await v.subject(id, context: .piiSupport)
@@ -25,7 +25,7 @@ struct PIIAccessTests {
 
             // 3. After expiry: refused again.
             // The vault's clock moves past the expiry (no sleeping on the wall clock).
-            v.clock.advance(by: grant.expiresAt - v.clock.now())
+            v.administration.clock.advance(by: grant.expiresAt - v.administration.clock.now())
             await expectCofferError(.accessDenied, "after expiry") { _ = try await v.subject(id, context: .piiSupport) }
 
             let log = try await v.piiAuditRecords(AuditQuery(subject: id)).filter { $0.actor == PIIPrincipal.support }

@@ -60,7 +60,7 @@ extension Vault {
             try Data.fetchOne(db, sql: "SELECT value FROM field WHERE subject_id = ? AND name = ?", arguments: [subject, field.rawValue])
         }
         guard let sealed else { return nil }
-        return try open(sealed, subject: subject, field: field.rawValue, key: subjectKey(subject, tenant: tenant))
+        return try people.open(sealed, subject: subject, field: field.rawValue, key: people.subjectKey(subject, tenant: tenant))
     }
 
     /// A count from the PII file.

@@ -64,7 +64,7 @@ struct StorePlaintextLeakTests {
             let sha = try SHA256.hash(bytes).map { String(format: "%02x", $0) }.joined()
             #expect(info.digest != sha)
             #expect(info.digest.count == 64)
-            let keys = try t.vault.classKeys(tenant: "acme", kind: .testScript)
+            let keys = try t.vault.contentStore.classKeys(tenant: "acme", kind: .testScript)
             let expected = try HMACSHA256.authenticate(bytes, key: keys.digest).map { String(format: "%02x", $0) }.joined()
             #expect(info.digest == expected)
             #expect(try await t.vault.stat(tenant: "acme", objectID: id, context: .test).latest?.digest == expected)
@@ -84,7 +84,7 @@ struct StorePlaintextLeakTests {
     func noKeyMaterial() async throws {
         try await withTestVault { t in
             try await t.vault.put(tenant: "acme", kind: .testScript, name: "x", bytes: markedContent(9000), context: .test)
-            let keys = try t.vault.classKeys(tenant: "acme", kind: .testScript)
+            let keys = try t.vault.contentStore.classKeys(tenant: "acme", kind: .testScript)
             try t.vault.close()
             for (label, key) in [("stream", keys.stream), ("name", keys.name), ("name-index", keys.nameIndex), ("digest", keys.digest)] {
                 let bytes = key.withUnsafeBytes { Array($0) }

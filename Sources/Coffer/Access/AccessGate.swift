@@ -46,7 +46,7 @@ extension Vault {
                     _ body: (AccessRequest) async throws -> T) async throws -> T {
         var request = request
         do { try await resolve(&request) } catch {
-            await recordFailure(context, request, error)
+            await accessLog.recordFailure(context, request, error)
             throw error
         }
         let asked = request
@@ -54,7 +54,7 @@ extension Vault {
         var access = PendingAccess(request: request, decision: decision)
         try await refine(&access)
         do {
-            try await record(context, access.request, decision: access.decision)
+            try await accessLog.record(context, access.request, decision: access.decision)
         } catch {
             if access.isAllowed { access.undo?() }
             throw error
@@ -63,8 +63,26 @@ extension Vault {
         do {
             return try await body(recorded)
         } catch {
-            await recordFailure(context, recorded, error)
+            await accessLog.recordFailure(context, recorded, error)
             throw error
         }
+    }
+
+    /// The policy decision alone (nothing recorded yet).
+    private func decide(_ context: AccessContext, _ request: AccessRequest) throws -> Result<Role, CofferError> {
+        try accessLog.checkOpen()
+        let principal = try administration.principal(id: context.actor)
+        var decision = Policy.decide(principal: principal, action: request.action, dataClass: request.dataClass,
+                                     tenant: request.tenant, purpose: context.purpose)
+        if case .success = decision, request.dataClass == .pii, context.justification == nil {
+            decision = .failure(CofferError(.purposeMissing, "access to personal data needs a justification (--justification TEXT)"))
+        }
+        return decision
+    }
+
+    /// Records that an access the gate allowed failed later: for the streams and writers it
+    /// hands out, whose failures come after ``guarded(_:_:resolve:refine:_:)`` returned.
+    func laterFailure(_ context: AccessContext, _ recorded: AccessRequest) -> @Sendable (any Error) async -> Void {
+        { error in await self.accessLog.recordFailure(context, recorded, error) }
     }
 }

@@ -32,11 +32,18 @@ struct AccessStore: Sendable {
                 if try Bool.fetchOne(db, sql: "SELECT 1 FROM principal WHERE id = ?", arguments: [id]) == true {
                     throw CofferError(.alreadyExists, "principal '\(id)' already exists")
                 }
-                try db.execute(sql: "INSERT INTO principal (id, roles, tenants, created_at, created_by) VALUES (?, ?, ?, ?, ?)",
-                               arguments: [id, Set(roles).map(\.code).sorted().joined(separator: ","),
-                                           tenants?.map(\.rawValue).joined(separator: ","), time, createdBy])
+                try Self.insertPrincipal(db, id, roles: roles, tenants: tenants, createdBy: createdBy, at: time)
             }
         }
+    }
+
+    /// Inserts a principal row inside the caller's transaction `db` (also the vault's first
+    /// administrator, written with the vault's first rows).
+    static func insertPrincipal(_ db: Database, _ id: PrincipalID, roles: [Role], tenants: [TenantID]?, createdBy: PrincipalID,
+                                at time: Int64) throws {
+        try db.execute(sql: "INSERT INTO principal (id, roles, tenants, created_at, created_by) VALUES (?, ?, ?, ?, ?)",
+                       arguments: [id, Set(roles).map(\.code).sorted().joined(separator: ","),
+                                   tenants?.map(\.rawValue).joined(separator: ","), time, createdBy])
     }
 
     /// Removes a principal and revokes its grants in the same transaction.

@@ -1,13 +1,7 @@
 import CofferCrypto
 import Foundation
-import GRDB
 
 extension Vault {
-    /// The principal `id`, or nil when it is not registered.
-    func principal(id: PrincipalID) throws -> Principal? {
-        try accessStore.principal(id: id)
-    }
-
     /// Registers a principal.
     /// - Parameters:
     ///   - id: Its id (``IdentifierRules/validatePrincipal(_:as:)``: 1-128 characters without
@@ -22,7 +16,7 @@ extension Vault {
         for tenant in tenants ?? [] { try tenant.validate() }
         let request = AccessRequest(action: .principalAdmin, dataClass: .administration, subject: nil, objectID: id.rawValue)
         try await guarded(context, request) { _ in
-            try await accessStore.insertPrincipal(id, roles: roles, tenants: tenants, createdBy: context.actor, at: nowMilliseconds())
+            try await administration.addPrincipal(id, roles: roles, tenants: tenants, by: context.actor)
         }
     }
 
@@ -33,16 +27,14 @@ extension Vault {
         try IdentifierRules.validatePrincipal(id.rawValue)
         let request = AccessRequest(action: .principalAdmin, dataClass: .administration, objectID: id.rawValue)
         try await guarded(context, request) { _ in
-            guard id != context.actor else { throw CofferError(.invalidArgument, "a principal cannot remove itself") }
-            let removed = try await accessStore.deletePrincipal(id, by: context.actor, at: nowMilliseconds())
-            guard removed else { throw CofferError(.notFound, "no principal '\(id)'") }
+            try await administration.removePrincipal(id, by: context.actor)
         }
     }
 
     /// Every principal, by id.
     public func principals(context: AccessContext) async throws -> [Principal] {
         try await guarded(context, AccessRequest(action: .list, dataClass: .administration)) { _ in
-            try await accessStore.principals()
+            try await administration.principals()
         }
     }
 }

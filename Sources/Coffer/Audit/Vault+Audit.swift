@@ -6,42 +6,36 @@ extension Vault {
         AccessRequest(action: action, dataClass: .auditLog)
     }
 
-    /// Runs log work (queries, verification over millions of records) on the blocking pool.
-    func onLog<T: Sendable>(_ body: @escaping @Sendable (AuditLog) throws -> T) async throws -> T {
-        let audit = self.audit
-        return try await BlockingPool.shared.run { try body(audit) }
-    }
-
     /// Access-log records matching `query`, newest first. Reading the log is itself recorded.
     /// - Throws: `CofferError` `accessDenied` for anyone but auditors (and privacy officers).
     public func auditRecords(_ query: AuditQuery, context: AccessContext) async throws -> [AuditRecord] {
         let request = auditRequest()
-        return try await guarded(context, request) { _ in try await onLog { try $0.records(query) } }
+        return try await guarded(context, request) { _ in try await accessLog.run { try $0.records(query) } }
     }
 
     /// Checks the whole log (every leaf, the MAC chain, the Merkle tree, every stored checkpoint)
     /// and, with `checkpoint`, that the log extends it.
     public func verifyAuditLog(extending checkpoint: AuditCheckpoint? = nil, context: AccessContext) async throws -> AuditVerification {
         let request = auditRequest()
-        return try await guarded(context, request) { _ in try await onLog { try $0.verify(extending: checkpoint) } }
+        return try await guarded(context, request) { _ in try await accessLog.run { try $0.verify(extending: checkpoint) } }
     }
 
     /// Signs and stores a checkpoint of the log as it is now; keep the result elsewhere.
     public func auditCheckpoint(context: AccessContext) async throws -> AuditCheckpoint {
         let request = auditRequest()
-        return try await guarded(context, request) { _ in try await onLog { try $0.checkpointNow() } }
+        return try await guarded(context, request) { _ in try await accessLog.run { try $0.checkpointNow() } }
     }
 
     /// The stored checkpoints, oldest first.
     public func auditCheckpoints(context: AccessContext) async throws -> [AuditCheckpoint] {
         let request = auditRequest()
-        return try await guarded(context, request) { _ in try await onLog { try $0.checkpoints() } }
+        return try await guarded(context, request) { _ in try await accessLog.run { try $0.checkpoints() } }
     }
 
     /// An inclusion proof of record `sequence` in the log as it is now.
     public func auditProof(sequence: Int64, context: AccessContext) async throws -> AuditInclusionProof {
         let request = auditRequest()
-        return try await guarded(context, request) { _ in try await onLog { try $0.inclusionProof(sequence: sequence) } }
+        return try await guarded(context, request) { _ in try await accessLog.run { try $0.inclusionProof(sequence: sequence) } }
     }
 
     /// The access review for `from <= time < to` (Unix milliseconds).
@@ -49,7 +43,7 @@ extension Vault {
         guard from < to else { throw CofferError(.invalidArgument, "the review period must end after it starts") }
         let request = auditRequest()
         return try await guarded(context, request) { _ in
-            try await onLog { AccessReview(from: from, to: to, records: try $0.records(from: from, to: to)) }
+            try await accessLog.run { AccessReview(from: from, to: to, records: try $0.records(from: from, to: to)) }
         }
     }
 
@@ -60,12 +54,10 @@ extension Vault {
     ///   retention (``auditRetentionDays(context:)``, 400 days unless raised), `accessDenied`.
     public func pruneAuditLog(before time: Int64, context: AccessContext) async throws -> Int {
         try await checkOutsideRetention(time)
-        // Never move the boundary back: an earlier or repeated prune keeps the previous one.
-        let previous = try await audit.pool.readReleasingEarly { db in try AuditLog.prunedBefore(db) }
-        let boundary = max(try await onLog { try $0.pruneBoundary(before: time) }, previous)
+        let boundary = try await accessLog.pruneBoundary(before: time)
         // The purge record names the boundary; verification trusts no other statement of it.
         return try await guarded(context, auditRequest(.purge), refine: { access in
             if access.isAllowed { access.request.reason = "pruned-before=\(boundary)" }
-        }) { _ in try await onLog { try $0.deleteRecords(before: boundary) } }
+        }) { _ in try await accessLog.run { try $0.deleteRecords(before: boundary) } }
     }
 }

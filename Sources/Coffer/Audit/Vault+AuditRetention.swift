@@ -17,7 +17,7 @@ extension Vault {
     /// - Returns: The days.
     /// - Throws: `CofferError` `accessDenied`.
     public func auditRetentionDays(context: AccessContext) async throws -> Int {
-        try await guarded(context, auditRequest()) { _ in try await onLog { try $0.retentionDays() } }
+        try await guarded(context, auditRequest()) { _ in try await accessLog.run { try $0.retentionDays() } }
     }
 
     /// Raises the access log's minimum retention; it can never be lowered.
@@ -27,7 +27,7 @@ extension Vault {
     /// - Throws: `CofferError` `invalidArgument` (unrecorded) for a lower or out-of-range value,
     ///   `accessDenied`.
     public func raiseAuditRetention(toDays days: Int, context: AccessContext) async throws {
-        let current = try await onLog { try $0.retentionDays() }
+        let current = try await accessLog.run { try $0.retentionDays() }
         guard days >= current, days <= Self.maximumAuditRetentionDays else {
             throw CofferError(.invalidArgument, "the access log's retention can only be raised: it is \(current) days; give \(current) to \(Self.maximumAuditRetentionDays)")
         }
@@ -37,8 +37,8 @@ extension Vault {
 
     /// Refuses a prune boundary inside the minimum retention (and so any in the future).
     func checkOutsideRetention(_ time: Int64) async throws {
-        let days = try await onLog { try $0.retentionDays() }
-        let latest = clock.now() - Int64(days) * 86_400_000
+        let days = try await accessLog.run { try $0.retentionDays() }
+        let latest = administration.clock.now() - Int64(days) * 86_400_000
         guard time <= latest else {
             throw CofferError(.invalidArgument, "the access log keeps every record for at least \(days) days: prune before \(Timestamp(milliseconds: latest).rfc3339) at the latest")
         }

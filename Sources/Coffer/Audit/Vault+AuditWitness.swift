@@ -7,7 +7,7 @@ extension Vault {
     /// ``verifyAuditLog(against:pinnedKey:context:)``. It is public; nothing is recorded.
     /// - Throws: `CofferError` `invalidArgument` if the key cannot be encoded (never for a valid keyring).
     public var auditVerifierKey: NoteVerifierKey {
-        get throws { try audit.verifierKey }
+        get throws { try accessLog.log.verifierKey }
     }
 
     /// The newest checkpoint in the vault's witness directory, or nil when the vault has no
@@ -16,7 +16,7 @@ extension Vault {
     /// - Returns: The witnessed checkpoint note.
     /// - Throws: `CofferError` `accessDenied`, `tamperDetected` for a damaged witness file, `io`.
     public func witnessedCheckpoint(context: AccessContext) async throws -> CheckpointNote? {
-        try await guarded(context, auditRequest()) { _ in try await onLog { try $0.witness?.latest() } }
+        try await guarded(context, auditRequest()) { _ in try await accessLog.run { try $0.witness?.latest() } }
     }
 
     /// The consistency proof from the log's first `oldSize` records to its first `newSize`
@@ -29,7 +29,7 @@ extension Vault {
     /// - Throws: `CofferError` `invalidArgument` for sizes outside the log, `accessDenied`.
     public func auditConsistencyProof(from oldSize: Int64, to newSize: Int64? = nil,
                                       context: AccessContext) async throws -> AuditConsistencyProof {
-        try await guarded(context, auditRequest()) { _ in try await onLog { try $0.consistencyProof(from: oldSize, to: newSize) } }
+        try await guarded(context, auditRequest()) { _ in try await accessLog.run { try $0.consistencyProof(from: oldSize, to: newSize) } }
     }
 
     /// Checks the whole log against a checkpoint note kept elsewhere, trusting only `pinnedKey`:
@@ -46,7 +46,7 @@ extension Vault {
     public func verifyAuditLog(against note: CheckpointNote, pinnedKey: NoteVerifierKey,
                                context: AccessContext) async throws -> AuditVerification {
         try await guarded(context, auditRequest()) { _ in
-            try await onLog { log in
+            try await accessLog.run { log in
                 guard note.isSigned(by: pinnedKey) else {
                     return AuditVerification.failed("the checkpoint is not signed by the pinned key \(pinnedKey.name)")
                 }

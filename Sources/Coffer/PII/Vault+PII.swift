@@ -1,46 +1,14 @@
 import CofferCrypto
 import Foundation
-import GRDB
 
 extension Vault {
     /// The PII settings in force.
-    public var piiSettings: PIISettings { piiSettingsBox.withLock { $0 } }
+    public var piiSettings: PIISettings { people.settings }
 
     /// Replaces the PII settings (password policy, breached list, hashing parameters).
     /// - Parameter settings: The new settings, in force for every later call.
     public func configurePII(_ settings: PIISettings) {
-        piiSettingsBox.withLock { $0 = settings }
-    }
-
-    static func fieldAAD(subject: SubjectID, field: String) -> [UInt8] {
-        Array("coffer/pii/v1\u{0}\(subject)\u{0}\(field)".utf8)
-    }
-
-    func seal(_ value: String, subject: SubjectID, field: String, key: SecureBytes) throws -> Data {
-        Data(try AESGCM.seal(Array(value.utf8), key: key, aad: Self.fieldAAD(subject: subject, field: field)))
-    }
-
-    func open(_ sealed: Data, subject: SubjectID, field: String, key: SecureBytes) throws -> String {
-        do {
-            return String(decoding: try AESGCM.open([UInt8](sealed), key: key, aad: Self.fieldAAD(subject: subject, field: field)), as: UTF8.self)
-        } catch {
-            throw CofferError(.tamperDetected, "subject \(subject): stored \(field) failed authentication; the PII file was changed outside Coffer")
-        }
-    }
-
-    /// The blind-index MAC of a value: HMAC-SHA256 under a per-kind key derived from the keyring's
-    /// blind-index key, over the normalised value. The value is never stored; the same email or
-    /// address gives the same MAC in every tenant, so an investigation can search across tenants.
-    func lookupMAC(kind: String, value: String) throws -> Data {
-        let (_, root) = try keyring.requiredSecret(for: .blindIndex)
-        let key = try HKDF.deriveKey(from: root, salt: [UInt8](), info: Array("coffer/v1/lookup/\(kind)".utf8), length: 32)
-        return Data(try HMACSHA256.authenticate(Array(value.utf8), key: key))
-    }
-
-    /// Tenant and status of a subject, or nil.
-    func subjectState(_ subject: SubjectID) throws -> (tenant: TenantID, status: SubjectStatus)? {
-        try checkNotClosed()
-        return try people.state(of: subject)
+        people.settings = settings
     }
 
     /// A PII access through the access gate (``guarded(_:_:resolve:refine:_:)``): the subject's
@@ -61,7 +29,10 @@ extension Vault {
         let request = AccessRequest(action: action, dataClass: .pii, tenant: tenant, subject: subject)
         return try await guarded(context, request, resolve: { request in
             guard let subject else { return }
-            guard let found = try await BlockingPool.shared.run({ try self.subjectState(subject) }) else {
+            guard let found = try await BlockingPool.shared.run({ () throws -> (tenant: TenantID, status: SubjectStatus)? in
+                try self.accessLog.checkOpen()
+                return try self.people.state(of: subject)
+            }) else {
                 throw CofferError(.notFound, "no subject \(subject)")
             }
             state = found
@@ -81,8 +52,8 @@ extension Vault {
         if case .failure(let refusal) = access.decision, refusal.code == .accessDenied, context.justification != nil,
            [.read, .find].contains(request.action), let tenant = request.tenant {
             let found = try await BlockingPool.shared.run { () throws -> (Principal, Grant)? in
-                guard let principal = try self.principal(id: context.actor),
-                      let grant = try self.activeGrant(grantee: context.actor, tenant: tenant, subject: request.subject, purpose: context.purpose)
+                guard let principal = try self.administration.principal(id: context.actor),
+                      let grant = try self.administration.activeGrant(grantee: context.actor, tenant: tenant, subject: request.subject, purpose: context.purpose)
                 else { return nil }
                 return (principal, grant)
             }
@@ -98,12 +69,6 @@ extension Vault {
         if access.isAllowed, status == .erased {
             access.refuse(CofferError(.notFound, "subject \(subject) was erased"))
         }
-    }
-
-    /// Runs scrypt (hashing or checking a password) on the blocking pool, at most
-    /// ``scryptLimiter``'s limit at once.
-    func scrypt<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await scryptLimiter.run { try await BlockingPool.shared.run(body) }
     }
 
     // MARK: - Adding and reading
@@ -127,35 +92,14 @@ extension Vault {
         let email = try PIIValidation.email(email)
         let company = try company.map { try PIIValidation.text($0, field: "company") }
         let settings = piiSettings
-        var hash: String?
         if let password {
             try PIIValidation.refuseCardNumbers(password, field: "password")
             try settings.passwordPolicy.check(password)
         }
         return try await guardedPII(context, .write, tenant: tenant) { _ in
-            try requireTenant(tenant)
-            if let password {
-                let parameters = settings.passwordHashing
-                hash = try await scrypt { try PasswordHash.make(password, parameters: parameters) }
-            }
-            let id = SubjectID(try makeIdentifier("subj"))
-            let emailMAC = try lookupMAC(kind: "email", value: PIIValidation.emailKey(email))
-            let now = nowMilliseconds()
-            let keys = self.keys
-            try await BlockingPool.shared.run { try keys.createSubjectKey(subject: id.rawValue, tenant: tenant.rawValue, now: now) }
-            let fieldKey = try subjectKey(id, tenant: tenant)
-            var fields: [(SubjectField, String)] = [(.name, name), (.email, email)]
-            if let company { fields.append((.company, company)) }
-            if let hash { fields.append((.passwordHash, hash)) }
-            let sealed = try fields.map { (name: $0.0.rawValue, value: try seal($0.1, subject: id, field: $0.0.rawValue, key: fieldKey)) }
-            do {
-                try await people.insertSubject(id, tenant: tenant, fields: sealed, emailMAC: emailMAC, at: now)
-            } catch {
-                // No key without its subject: undo the key row if the PII file refused the subject.
-                try? keys.destroySubjectKey(subject: id.rawValue, tenant: tenant.rawValue)
-                throw error
-            }
-            return id
+            try administration.requireTenant(tenant)
+            return try await people.add(tenant: tenant, name: name, email: email, company: company, password: password,
+                                        hashing: settings.passwordHashing)
         }
     }
 
@@ -170,32 +114,8 @@ extension Vault {
     public func subject(_ id: SubjectID, fields: Set<SubjectField>? = nil, context: AccessContext) async throws -> SubjectRecord {
         try await guardedPII(context, .read, subject: id) { state in
             guard let state else { throw CofferError(.notFound, "no subject \(id)") }
-            return try await BlockingPool.shared.run { try self.readSubject(id, tenant: state.tenant, status: state.status, fields: fields) }
+            return try await BlockingPool.shared.run { try self.people.read(id, tenant: state.tenant, status: state.status, fields: fields) }
         }
-    }
-
-    func readSubject(_ id: SubjectID, tenant: TenantID, status: SubjectStatus, fields: Set<SubjectField>?) throws -> SubjectRecord {
-        let key = try subjectKey(id, tenant: tenant)
-        let everything = fields == nil
-        guard let stored = try people.sealedSubject(id, withHistory: everything) else { throw CofferError(.notFound, "no subject \(id)") }
-        var values: [SubjectField: String] = [:]
-        for (name, sealed) in stored.fields {
-            guard let field = SubjectField(rawValue: name), fields?.contains(field) ?? true else { continue }
-            values[field] = try open(sealed, subject: id, field: field.rawValue, key: key)
-        }
-        let consents = try stored.consents.map { consent in
-            try JSONDecoder().decode(Consent.self, from: Data(try open(consent.value, subject: id, field: "consent-\(consent.seq)", key: key).utf8))
-        }
-        let identifiers = try stored.identifiers.map { identifier -> TechnicalIdentifier in
-            let parts = try JSONDecoder().decode([String: String].self,
-                                                 from: Data(try open(identifier.value, subject: id, field: "identifier-\(identifier.id)", key: key).utf8))
-            return TechnicalIdentifier(id: identifier.id, ip: parts["ip"], userAgent: parts["userAgent"], device: parts["device"],
-                                       firstSeen: identifier.firstSeen, lastSeen: identifier.lastSeen)
-        }
-        return SubjectRecord(id: id, tenant: tenant, status: status, name: values[.name], email: values[.email],
-                             company: values[.company], billingLast4: values[.billingLast4], billingAddress: values[.billingAddress],
-                             hasPassword: stored.fields[SubjectField.passwordHash.rawValue] != nil,
-                             consents: consents, identifiers: identifiers, createdAt: stored.createdAt, updatedAt: stored.updatedAt)
     }
 
     /// Subjects with this email (in `tenant`, or in every tenant), through the blind index: no
@@ -229,22 +149,14 @@ extension Vault {
         }
     }
 
+    /// A blind-index search through the gate. A tenant-scoped principal finds only in its
+    /// tenants; restricted subjects are found only for legal or subject-request purposes.
     private func find(tenant: TenantID?, kind: String, value: String, context: AccessContext,
                       check: (inout PendingAccess) -> Void = { _ in }) async throws -> [SubjectID] {
         try await guardedPII(context, .find, tenant: tenant, check: check) { _ in
-            try await findAllowed(tenant: tenant, kind: kind, value: value, context: context)
+            let scope = try administration.principal(id: context.actor)?.tenants
+            let includeRestricted = context.purpose == .legal || context.purpose == .subjectRequest
+            return try await people.find(kind: kind, value: value, tenant: tenant, scope: scope, includeRestricted: includeRestricted)
         }
-    }
-
-    private func findAllowed(tenant: TenantID?, kind: String, value: String, context: AccessContext) async throws -> [SubjectID] {
-        let mac = try lookupMAC(kind: kind, value: value)
-        // A tenant-scoped principal finds only in its tenants; restricted subjects are found only
-        // for legal or subject-request purposes.
-        let scope = try principal(id: context.actor)?.tenants
-        let includeRestricted = context.purpose == .legal || context.purpose == .subjectRequest
-        let rows = try await people.find(kind: kind, mac: mac, tenant: tenant)
-        return rows.filter { row in
-            (scope?.contains(row.tenant) ?? true) && (includeRestricted || row.status != SubjectStatus.restricted.rawValue)
-        }.map(\.subject)
     }
 }

@@ -1,6 +1,5 @@
 import CofferCrypto
 import Foundation
-import GRDB
 
 extension Vault {
     /// A write (or `action`) on subject `id` through the access gate; the body gets the subject's
@@ -12,17 +11,6 @@ extension Vault {
             guard let state else { throw CofferError(.notFound, "no subject \(id)") }
             return try await body(state.tenant)
         }
-    }
-
-    /// Replaces fields in one transaction, then checkpoints the WAL so the old ciphertext leaves
-    /// it too (`secure_delete` has already zeroed it in the database file).
-    private func replaceFields(_ id: SubjectID, tenant: TenantID, _ values: [(SubjectField, String)],
-                               lookups: [(kind: String, value: String)] = []) async throws {
-        let key = try subjectKey(id, tenant: tenant)
-        let sealed = try values.map { (name: $0.0.rawValue, value: try seal($0.1, subject: id, field: $0.0.rawValue, key: key)) }
-        let macs = try lookups.map { (kind: $0.kind, mac: try lookupMAC(kind: $0.kind, value: $0.value)) }
-        try await people.replaceFields(id, fields: sealed, lookups: macs, at: nowMilliseconds())
-        await janitor.truncate(.pii)
     }
 
     /// Corrects a field (P15): the new value replaces the old, which is left unrecoverable in the
@@ -38,7 +26,7 @@ extension Vault {
         }
         try await guardedSubject(id, context: context) { tenant in
             let lookups = field == .email ? [(kind: "email", value: PIIValidation.emailKey(normalised))] : []
-            try await replaceFields(id, tenant: tenant, [(field, normalised)], lookups: lookups)
+            try await people.replaceFields(id, tenant: tenant, [(field, normalised)], lookups: lookups)
         }
     }
 
@@ -48,7 +36,7 @@ extension Vault {
         let digits = try PIIValidation.last4(last4)
         let address = try PIIValidation.text(address, field: "billing address", maximum: 1024)
         try await guardedSubject(id, context: context) { tenant in
-            try await replaceFields(id, tenant: tenant, [(.billingLast4, digits), (.billingAddress, address)])
+            try await people.replaceFields(id, tenant: tenant, [(.billingLast4, digits), (.billingAddress, address)])
         }
     }
 
@@ -61,11 +49,7 @@ extension Vault {
         }
         let version = try PIIValidation.text(policyVersion, field: "policy version", maximum: 64)
         try await guardedSubject(id, context: context) { tenant in
-            let key = try subjectKey(id, tenant: tenant)
-            let consent = Consent(kind: kind, granted: granted, time: nowMilliseconds(), policyVersion: version)
-            let json = String(decoding: try JSONEncoder().encode(consent), as: UTF8.self)
-            let sealer: @Sendable (Int64) throws -> Data = { seq in try self.seal(json, subject: id, field: "consent-\(seq)", key: key) }
-            try await people.appendConsent(id, at: consent.time, seal: sealer)
+            try await people.recordConsent(id, tenant: tenant, kind: kind, granted: granted, policyVersion: version)
         }
     }
 
@@ -80,18 +64,7 @@ extension Vault {
         let agent = try userAgent.map { try PIIValidation.text($0, field: "user agent", maximum: 1024) }
         let deviceName = try device.map { try PIIValidation.text($0, field: "device", maximum: 256) }
         return try await guardedSubject(id, context: context) { tenant in
-            let key = try subjectKey(id, tenant: tenant)
-            let identifierID = try makeIdentifier("ident")
-            var parts: [String: String] = [:]
-            parts["ip"] = address
-            parts["userAgent"] = agent
-            parts["device"] = deviceName
-            let json = String(decoding: try JSONEncoder().encode(parts), as: UTF8.self)
-            let sealed = try seal(json, subject: id, field: "identifier-\(identifierID)", key: key)
-            let mac = try address.map { try lookupMAC(kind: "ip", value: $0) }
-            let now = nowMilliseconds()
-            try await people.insertIdentifier(identifierID, subject: id, value: sealed, ipMAC: mac, at: now)
-            return identifierID
+            try await people.addIdentifier(id, tenant: tenant, ip: address, userAgent: agent, device: deviceName)
         }
     }
 
@@ -103,7 +76,7 @@ extension Vault {
                 return
             }
         }) { _ in
-            try await people.setStatus(id, lift ? .active : .restricted, at: nowMilliseconds())
+            try await people.restrict(id, lift: lift)
         }
     }
 
@@ -113,9 +86,7 @@ extension Vault {
         let settings = piiSettings
         try settings.passwordPolicy.check(password)
         try await guardedSubject(id, context: context) { tenant in
-            let parameters = settings.passwordHashing
-            let hash = try await scrypt { try PasswordHash.make(password, parameters: parameters) }
-            try await replaceFields(id, tenant: tenant, [(.passwordHash, hash)])
+            try await people.setPassword(id, tenant: tenant, password: password, parameters: settings.passwordHashing)
         }
     }
 
@@ -124,16 +95,7 @@ extension Vault {
     /// - Returns: Whether the password matches.
     public func verifyPassword(_ id: SubjectID, password: String, context: AccessContext) async throws -> Bool {
         try await guardedSubject(id, .authenticate, context: context) { tenant in
-            let key = try subjectKey(id, tenant: tenant)
-            guard let sealed = try await people.sealedField(id, name: SubjectField.passwordHash.rawValue) else { return false }
-            let stored = try open(sealed, subject: id, field: SubjectField.passwordHash.rawValue, key: key)
-            let (matches, parameters) = try await scrypt { try PasswordHash.verify(password, against: stored) }
-            let current = piiSettings.passwordHashing
-            if matches && parameters < current {
-                let hash = try await scrypt { try PasswordHash.make(password, parameters: current) }
-                try await replaceFields(id, tenant: tenant, [(.passwordHash, hash)])
-            }
-            return matches
+            try await people.verifyPassword(id, tenant: tenant, password: password)
         }
     }
 }

@@ -1,3 +1,4 @@
+import CofferCrypto
 import Foundation
 import GRDB
 
@@ -143,9 +144,31 @@ struct CatalogStore: Sendable {
         let versions = try Row.fetchAll(db, sql: """
             SELECT version, plaintext_size, ciphertext_size, segment_size, digest, committed_at FROM version
             WHERE object_id = ? AND state = 1 ORDER BY version
-            """, arguments: [id]).map { v in try Vault.versionInfo(v, number: v.stored("version", in: "version")) }
-        return SealedObject(id: id, kind: try Vault.storedKind(row), nameSealed: try row.storedBytes("name_sealed", in: "object"),
+            """, arguments: [id]).map { v in try Self.versionInfo(v, number: v.stored("version", in: "version")) }
+        return SealedObject(id: id, kind: try Self.storedKind(row), nameSealed: try row.storedBytes("name_sealed", in: "object"),
                             latestVersion: try row.stored("latest_version", in: "object"), createdAt: try row.stored("created_at", in: "object"),
                             updatedAt: try row.stored("updated_at", in: "object"), versions: versions)
+    }
+
+    /// A committed version's details from its `version` row.
+    /// - Throws: ``CofferError`` `tamperDetected` for a NULL, malformed or negative column.
+    private static func versionInfo(_ row: Row, number: Int) throws -> ObjectVersionInfo {
+        let info = ObjectVersionInfo(version: number, size: try row.stored("plaintext_size", in: "version"),
+                                     storedSize: try row.stored("ciphertext_size", in: "version"),
+                                     segmentSize: try row.stored("segment_size", in: "version"),
+                                     digest: try row.storedBytes("digest", in: "version").hexString,
+                                     createdAt: try row.stored("committed_at", in: "version"))
+        guard info.size >= 0, info.storedSize >= 0 else {
+            throw CofferError(.tamperDetected, "a version row records a negative size: the vault file was changed outside Coffer")
+        }
+        return info
+    }
+
+    /// The kind of an `object` row.
+    /// - Throws: ``CofferError`` `tamperDetected` when it is NULL or not a kind Coffer knows.
+    private static func storedKind(_ row: Row) throws -> ObjectKind {
+        do { return try ObjectKind(parsing: row.stored("kind", in: "object")) } catch let error as CofferError where error.code == .invalidArgument {
+            throw CofferError(.tamperDetected, "an object row has an unknown kind: the vault file was changed outside Coffer")
+        }
     }
 }

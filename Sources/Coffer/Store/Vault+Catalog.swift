@@ -1,6 +1,5 @@
 import CofferCrypto
 import Foundation
-import GRDB
 
 extension Vault {
     /// One object's details and versions.
@@ -16,9 +15,7 @@ extension Vault {
         try IdentifierRules.validateReference(objectID.rawValue, as: "object id")
         let request = AccessRequest(action: .stat, dataClass: .metadata, tenant: tenant, objectID: objectID.rawValue)
         return try await guarded(context, request) { _ in
-            let info = try await catalog.object(tenant: tenant, id: objectID).map { try objectInfo($0, tenant: tenant) }
-            guard let info else { throw try notFound(tenant: tenant, objectID: objectID) }
-            return info
+            try await contentStore.object(tenant: tenant, id: objectID)
         }
     }
 
@@ -34,17 +31,7 @@ extension Vault {
         guard (1...1000).contains(filter.limit) else { throw CofferError(.invalidArgument, "limit must be 1 to 1000") }
         let request = AccessRequest(action: .list, dataClass: .metadata, tenant: tenant, objectKind: filter.kind?.code)
         return try await guarded(context, request) { _ in
-            try requireTenant(tenant)
-            var cursor: CatalogCursor?
-            if let text = filter.cursor {
-                let parts = text.split(separator: ":", maxSplits: 1)
-                guard parts.count == 2, let time = Int64(parts[0]) else { throw CofferError(.invalidArgument, "malformed cursor") }
-                cursor = CatalogCursor(updatedAt: time, id: ObjectID(String(parts[1])))
-            }
-            let (sealed, more) = try await catalog.page(tenant: tenant, kind: filter.kind, after: cursor, limit: filter.limit)
-            let objects = try sealed.map { try objectInfo($0, tenant: tenant) }
-            let next = more ? objects.last.map { "\($0.updatedAt):\($0.id)" } : nil
-            return ObjectPage(objects: objects, nextCursor: next)
+            try await contentStore.page(tenant: tenant, filter: filter)
         }
     }
 
@@ -66,33 +53,8 @@ extension Vault {
         try IdentifierRules.validateReference(objectID.rawValue, as: "object id")
         let request = AccessRequest(action: .delete, dataClass: .content, tenant: tenant, objectID: objectID.rawValue, objectVersion: version)
         return try await guarded(context, request) { _ in
-            let deleted = try await catalog.delete(tenant: tenant, objectID: objectID, version: version)
-            guard deleted else {
-                if version != nil { throw CofferError(.notFound, "object \(objectID) has no version \(version!)") }
-                throw try notFound(tenant: tenant, objectID: objectID)
-            }
-            CrashPoint.hit("delete.before-wal-truncate")
-            return DeletionOutcome(ciphertextCleared: await janitor.truncate(.content))
+            try await contentStore.delete(tenant: tenant, objectID: objectID, version: version)
         }
-    }
-
-    func notFound(tenant: TenantID, objectID: ObjectID) throws -> CofferError {
-        try requireTenant(tenant)  // an unknown tenant is reported as such
-        return CofferError(.notFound, "tenant '\(tenant)' has no object \(objectID)")
-    }
-
-    /// The committed details of an object, with its name decrypted.
-    func objectInfo(_ object: SealedObject, tenant: TenantID) throws -> ObjectInfo {
-        let keys = try classKeys(tenant: tenant, kind: object.kind)
-        let name: String
-        do {
-            let plain = try AESGCM.open(object.nameSealed, key: keys.name, aad: Self.nameAAD(tenant: tenant, objectID: object.id))
-            name = String(decoding: plain, as: UTF8.self)
-        } catch {
-            throw CofferError(.tamperDetected, "object \(object.id): its stored name failed authentication")
-        }
-        return ObjectInfo(id: object.id, tenant: tenant, kind: object.kind, name: name, latestVersion: object.latestVersion,
-                          createdAt: object.createdAt, updatedAt: object.updatedAt, versions: object.versions)
     }
 }
 

@@ -1,6 +1,5 @@
 import CofferCrypto
 import Foundation
-import GRDB
 
 extension Vault {
     /// Reads a committed version, checking every segment before any of its bytes reach `sink`.
@@ -45,27 +44,5 @@ extension Vault {
         out.reserveCapacity(Int(clamping: stream.range.count))
         for try await chunk in stream { out.append(contentsOf: chunk) }
         return out
-    }
-
-    /// A committed version's details from its `version` row.
-    /// - Throws: `CofferError` `tamperDetected` for a NULL, malformed or negative column.
-    static func versionInfo(_ row: Row, number: Int) throws -> ObjectVersionInfo {
-        let info = ObjectVersionInfo(version: number, size: try row.stored("plaintext_size", in: "version"),
-                                     storedSize: try row.stored("ciphertext_size", in: "version"),
-                                     segmentSize: try row.stored("segment_size", in: "version"),
-                                     digest: try row.storedBytes("digest", in: "version").hexString,
-                                     createdAt: try row.stored("committed_at", in: "version"))
-        guard info.size >= 0, info.storedSize >= 0 else {
-            throw CofferError(.tamperDetected, "a version row records a negative size: the vault file was changed outside Coffer")
-        }
-        return info
-    }
-
-    /// The kind of an `object` row.
-    /// - Throws: `CofferError` `tamperDetected` when it is NULL or not a kind Coffer knows.
-    static func storedKind(_ row: Row) throws -> ObjectKind {
-        do { return try ObjectKind(parsing: row.stored("kind", in: "object")) } catch let error as CofferError where error.code == .invalidArgument {
-            throw CofferError(.tamperDetected, "an object row has an unknown kind: the vault file was changed outside Coffer")
-        }
     }
 }

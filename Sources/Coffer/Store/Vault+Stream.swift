@@ -25,48 +25,29 @@ extension Vault {
         try tenant.validate()
         try IdentifierRules.validateReference(objectID.rawValue, as: "object id")
         if let range, range.lowerBound < 0 { throw CofferError(.invalidArgument, "a range must start at 0 or later") }
-        let store = SQLiteSegmentStore(pool: content)
+        let store = contentStore
         var pinned: PinnedVersion?
         var served: Range<Int64>?
         let request = AccessRequest(action: .read, dataClass: .content, tenant: tenant, objectID: objectID.rawValue, objectVersion: version)
         // Durable before a byte leaves: a refusal, or a log that cannot be written, ends here.
         return try await guarded(context, request, refine: { access in
             guard access.isAllowed else { return }
-            pinned = try await BlockingPool.shared.run { try store.pinnedVersion(tenant: tenant, objectID: objectID, version: version) }
+            pinned = try await store.pinnedVersion(tenant: tenant, objectID: objectID, version: version)
             guard let pinned else { return }  // recorded as allowed, then not-found
             // Checked against the version before anything is recorded: the record holds exactly
             // the bytes the stream serves.
-            let range = try Self.plaintextRange(range, size: pinned.info.size)
+            let range = try ContentStore.plaintextRange(range, size: pinned.info.size)
             served = range
             access.request.objectKind = pinned.kind.code
             access.request.objectVersion = pinned.info.version
             access.request.bytes = range.upperBound - range.lowerBound
         }) { recorded in
             guard let pinned, let served else {
-                if let version, try await BlockingPool.shared.run({ try store.pinnedVersion(tenant: tenant, objectID: objectID, version: nil) }) != nil {
-                    throw CofferError(.notFound, "object \(objectID) has no version \(version)")
-                }
-                throw try notFound(tenant: tenant, objectID: objectID)
+                throw try await store.missingVersion(tenant: tenant, objectID: objectID, version: version)
             }
-            let keys = try classKeys(tenant: tenant, kind: pinned.kind)
-            let plan = try ReadPlan(store: store, versionRow: pinned.row, objectID: objectID, info: pinned.info,
-                                    aead: try StreamingAEAD(key: keys.stream, segmentSize: pinned.info.segmentSize),
-                                    aad: Self.contentAAD(tenant: tenant, objectID: objectID, version: pinned.info.version),
-                                    range: served, onFailure: { error in await self.recordFailure(context, recorded, error) })
+            let plan = try store.readPlan(tenant: tenant, objectID: objectID, pinned: pinned, range: served,
+                                          onFailure: laterFailure(context, recorded))
             return ObjectReadStream(info: pinned.info, range: served, plan: plan)
         }
-    }
-
-    /// The half-open plaintext range a read of `range` serves from an object of `size` bytes.
-    /// - Throws: `CofferError` `invalidArgument` for a range that starts past the end.
-    static func plaintextRange(_ range: ClosedRange<Int64>?, size: Int64) throws -> Range<Int64> {
-        guard size >= 0 else { throw CofferError(.tamperDetected, "a version records a negative size") }
-        guard let range else { return 0..<size }
-        guard range.lowerBound >= 0 else { throw CofferError(.invalidArgument, "a range starts at offset 0 or later") }
-        guard range.lowerBound < max(size, 1) else {
-            throw CofferError(.invalidArgument, "range starts at \(range.lowerBound), past the end of the object (\(size) bytes)")
-        }
-        let end = range.upperBound >= size ? size : range.upperBound + 1
-        return range.lowerBound..<end
     }
 }

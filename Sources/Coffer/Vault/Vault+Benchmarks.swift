@@ -28,5 +28,5 @@ extension Vault {
     package var contentDatabase: DatabasePool { content }
 
     /// The access log's group committer, for the benchmark's append-rate measurements.
-    package var auditAppender: AuditAppender { appender }
+    package var auditAppender: AuditAppender { accessLog.appender }
 }

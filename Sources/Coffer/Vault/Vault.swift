@@ -2,7 +2,6 @@ import CofferCrypto
 import Foundation
 import GRDB
 import Logging
-import Synchronization
 
 /// An open vault: a directory of separate SQLite files and the keyring that unlocks them.
 ///
@@ -20,34 +19,29 @@ public final class Vault: Sendable {
     public let directory: URL
     /// The keyring in use (reloaded when another process rotates the vault's keys).
     public var keyring: Keyring { keys.keyring }
+    // The subsystems. Each public method checks its identifiers, decides and records the access
+    // through the gate (`guarded`), and leaves the work to one of them.
     /// The key manager: keyring, wrapped keys, rotation.
     let keys: KeyManager
+    /// The content store: objects, versions and their segments (`content.sqlite`).
+    let contentStore: ContentStore
+    /// The PII vault: data subjects, their sealed fields and the blind index (`pii.sqlite`).
+    let people: People
+    /// Principals, grants and the tenant registry.
+    let administration: AccessAdministration
+    /// The access log: the log file, its group committer, whether accesses are recorded.
+    let accessLog: AccessLog
+
+    // The files, which the vault opens and closes.
+    /// `control.sqlite`: tenants, wrapped keys, principals, grants, the vault's bookkeeping.
     let control: DatabasePool
+    /// `content.sqlite`: objects, versions and their segments.
     let content: DatabasePool
-    let audit: AuditLog
-    let appender: AuditAppender
     /// `pii.sqlite`: data subjects, apart from content.
     let pii: DatabasePool
-    let piiSettingsBox = Mutex(PIISettings())
-    /// False only for the benchmark's unaudited twin, which measures what the log costs.
-    let auditing: Bool
-    let logger: Logger
-    let segmentSize: Int
     /// Empties WALs after deletes, corrections and rotations, retrying while readers hold them.
     let janitor: WALJanitor
-    /// Principals and grants (access administration's persistence).
-    let accessStore: AccessStore
-    /// The tenant registry.
-    let tenantStore: TenantStore
-    /// The PII vault's persistence (`pii.sqlite`).
-    let people: PeopleStore
-    /// The content catalog: objects and versions (`content.sqlite`).
-    let catalog: CatalogStore
-    /// What grants take as now (``VaultClock``; tests move it forward instead of sleeping).
-    let clock = VaultClock()
-    /// Bounds concurrent scrypt hashes (128 MiB each): one core's worth fewer than the blocking
-    /// pool has threads, so password work never takes every thread.
-    let scryptLimiter = AsyncLimiter(limit: max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
+    let logger: Logger
     /// The memory all writers' batch buffers hold together (``configureWriterMemory(_:)``).
     let writerBudget = MemoryBudget(capacity: Vault.defaultWriterMemory)
 
@@ -74,27 +68,23 @@ public final class Vault: Sendable {
         self.keys = keys
         self.control = control
         self.content = content
-        self.audit = audit
-        self.appender = AuditAppender(log: audit)
-        self.auditing = auditing
+        self.accessLog = AccessLog(log: audit, auditing: auditing)
+        self.administration = AccessAdministration(pool: control)
         self.logger = logger
-        self.segmentSize = segmentSize
         self.janitor = WALJanitor(control: control, content: content, pii: pii, logger: logger)
-        self.accessStore = AccessStore(pool: control)
-        self.tenantStore = TenantStore(pool: control)
-        self.people = PeopleStore(pool: pii)
-        self.catalog = CatalogStore(pool: content)
+        self.people = People(pool: pii, keys: keys, janitor: janitor)
+        self.contentStore = ContentStore(pool: content, segmentSize: segmentSize,
+                                         writersDirectory: directory.appendingPathComponent(FileName.writers),
+                                         keys: keys, administration: administration, janitor: janitor, logger: logger)
     }
-
-    deinit { appender.stop() }
 
     /// The vault's background work as a `Service` for a swift-service-lifecycle `ServiceGroup`:
     /// retrying WAL truncations, removing dead writers' leftovers, signing log checkpoints.
     /// - Parameter interval: Time between passes (default one minute).
     /// - Returns: The service; run one per vault.
     public func makeMaintenance(interval: Duration = .seconds(60)) -> VaultMaintenance {
-        let audit = self.audit
-        return VaultMaintenance(interval: interval, janitor: janitor, removeAbandonedWrites: { try self.removeAbandonedWrites() },
+        let audit = accessLog.log
+        return VaultMaintenance(interval: interval, janitor: janitor, removeAbandonedWrites: { try self.contentStore.removeAbandonedWrites() },
                                 signCheckpoint: { try audit.checkpointIfBehind() }, logger: logger)
     }
 
@@ -162,21 +152,17 @@ public final class Vault: Sendable {
         let canary = try kek.wrap(SecureBytes.random(count: 32), context: "vault-canary")
         let now = nowMilliseconds()
         try control.write { db in
-            try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('format', 'coffer-vault-v1'), ('created_at', ?), ('segment_size', ?), ('canary_kek', ?), ('canary', ?)",
-                           arguments: [String(now), String(segmentSize), kek.id, Data(canary.sealed).base64EncodedString()])
-            try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('audit_key', ?), ('keyring_generation', ?)",
-                           arguments: [auditKey, String(keyring.generation)])
+            try VaultInfoStore.initialize(db, segmentSize: segmentSize, canary: canary, auditKey: auditKey,
+                                          keyringGeneration: keyring.generation, at: now)
             // The operator who creates the vault can use it at once; a production vault gives
             // these roles to different people with `coffer principal add`.
-            try db.execute(sql: "INSERT INTO principal (id, roles, created_at, created_by) VALUES (?, ?, ?, ?)",
-                           arguments: [operatorID, "admin,auditor,service", now, operatorID])
+            let admin = PrincipalID(operatorID)
+            try AccessStore.insertPrincipal(db, admin, roles: [.admin, .auditor, .service], tenants: nil, createdBy: admin, at: now)
         }
         try control.close()
         let vault = try open(at: directory, keyring: keyring, source: source, allowDevelopmentKeyring: allowDevelopmentKeyring,
                              logger: logger, auditing: true)
-        try vault.control.write { db in
-            try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('content_created', '1')")
-        }
+        try VaultInfoStore(pool: vault.control).recordCreated(.content)
         return vault
     }
 
@@ -227,24 +213,20 @@ public final class Vault: Sendable {
         }
         let contentURL = directory.appendingPathComponent(FileName.content)
         let control = try VaultDatabase.open(controlURL, migrator: VaultSchema.control, tuning: controlTuning)
-        if (try? control.read({ try Bool.fetchOne($0, sql: "SELECT 1 FROM vault_info WHERE name = 'content_created'") })) == true,
-           !FileManager.default.fileExists(atPath: contentURL.path) {
+        let infoStore = VaultInfoStore(pool: control)
+        if infoStore.hasCreated(.content), !FileManager.default.fileExists(atPath: contentURL.path) {
             throw CofferError(.notFound, "\(contentURL.path) is missing; restore it from a backup (the vault will not recreate it empty)")
         }
         let content = try VaultDatabase.open(contentURL,
                                              migrator: VaultSchema.content, tuning: contentTuning)
-        let info = try control.read { db in
-            try Dictionary(Row.fetchAll(db, sql: "SELECT name, value FROM vault_info")
-                .map { row -> (String, String) in (try row.stored("name", in: "vault_info"), try row.stored("value", in: "vault_info")) },
-                uniquingKeysWith: { first, _ in first })
-        }
+        let info = try infoStore.all()
         guard info["canary_kek"] != nil, info["canary"] != nil, let segmentSize = info["segment_size"].flatMap(Int.init) else {
             throw CofferError(.schemaMismatch, "\(controlURL.path) is not a Coffer vault control file")
         }
         let keys = KeyManager(keyring: keyring, source: source, store: KeyStore(pool: control), logger: logger)
         try keys.verifyKeyring()
         let auditURL = directory.appendingPathComponent(FileName.audit)
-        if info["audit_created"] != nil && !FileManager.default.fileExists(atPath: auditURL.path) {
+        if info[VaultInfoStore.CreatedFile.audit.rawValue] != nil && !FileManager.default.fileExists(atPath: auditURL.path) {
             throw CofferError(.auditUnavailable, "the access log \(auditURL.path) is missing; restore it from a backup (no access is allowed without it)")
         }
         let auditKey: String
@@ -252,23 +234,19 @@ public final class Vault: Sendable {
             auditKey = recorded
         } else {  // a vault made before the access log existed
             auditKey = try keys.keyring.requiredSecret(for: .auditSigning).id
-            try control.write { db in try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('audit_key', ?)", arguments: [auditKey]) }
+            try infoStore.recordAuditKey(auditKey)
         }
         let audit = try AuditLog(url: auditURL, keyring: keys.keyring, keyID: auditKey, logger: logger)
-        if info["audit_created"] == nil {
-            try control.write { db in try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('audit_created', '1')") }
-        }
+        if info[VaultInfoStore.CreatedFile.audit.rawValue] == nil { try infoStore.recordCreated(.audit) }
         let piiURL = directory.appendingPathComponent(FileName.pii)
-        if info["pii_created"] != nil && !FileManager.default.fileExists(atPath: piiURL.path) {
+        if info[VaultInfoStore.CreatedFile.pii.rawValue] != nil && !FileManager.default.fileExists(atPath: piiURL.path) {
             throw CofferError(.notFound, "\(piiURL.path) is missing; restore it from a backup (the vault will not recreate it empty)")
         }
         let pii = try VaultDatabase.open(piiURL, migrator: VaultSchema.pii, tuning: controlTuning)
-        if info["pii_created"] == nil {
-            try control.write { db in try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('pii_created', '1')") }
-        }
+        if info[VaultInfoStore.CreatedFile.pii.rawValue] == nil { try infoStore.recordCreated(.pii) }
         let vault = Vault(directory: directory, keys: keys, control: control, content: content, pii: pii, audit: audit,
                           auditing: auditing, logger: logger, segmentSize: segmentSize)
-        try vault.removeAbandonedWrites()
+        try vault.contentStore.removeAbandonedWrites()
         // A process that died between a delete (or correction, or rotation) and its checkpoint
         // left old pages in a WAL and the database file: empty every WAL now (or soon, if a
         // reader in another process is in the way).
@@ -279,12 +257,12 @@ public final class Vault: Sendable {
 
     /// Closes the vault's files. Further calls fail.
     public func close() throws {
-        appender.stopAndWait()
+        accessLog.stopRecording()
         janitor.retryPendingNow()
         try content.close()
         try pii.close()
         try control.close()
-        try audit.pool.close()
+        try accessLog.closeFile()
     }
 
     // MARK: - Tenants
@@ -309,34 +287,18 @@ public final class Vault: Sendable {
     public func tenants(context: AccessContext) async throws -> [TenantID] {
         let request = AccessRequest(action: .list, dataClass: .administration)
         return try await guarded(context, request) { _ in
-            try await tenantStore.all()
+            try await administration.allTenants()
         }
     }
 
-    /// The keys of `tenant`'s data class `kind`, unwrapped once and cached.
-    /// - Throws: `CofferError` `unknownTenant` when the tenant is not registered.
-    func classKeys(tenant: TenantID, kind: ObjectKind) throws -> ClassKeys {
-        if let found = try keys.classKeys(tenant: tenant.rawValue, kind: kind) { return found }
-        if try tenantStore.exists(tenant) {
-            throw CofferError(.notFound, "tenant '\(tenant)' has no data key for \(kind.code) (it was destroyed)")
-        }
-        throw CofferError(.unknownTenant, "unknown tenant '\(tenant)'; register it with `coffer tenant add \(tenant)`")
-    }
+    // MARK: - What ObjectWriter reaches
 
-    /// Throws `unknownTenant` unless `tenant` is registered (asked of the tenant registry, not
-    /// learned by unwrapping a content key).
-    func requireTenant(_ tenant: TenantID) throws {
-        guard try tenantStore.exists(tenant) else {
-            throw CofferError(.unknownTenant, "unknown tenant '\(tenant)'; register it with `coffer tenant add \(tenant)`")
-        }
-    }
+    /// The segment size of new versions (``ContentStore/segmentSize``), which the writer seals with.
+    var segmentSize: Int { contentStore.segmentSize }
 
-    /// The field key of one data subject, cached.
-    /// - Throws: `CofferError` `notFound` when the subject's key was destroyed.
-    func subjectKey(_ subject: SubjectID, tenant: TenantID) throws -> SecureBytes {
-        guard let key = try keys.subjectFieldKey(subject: subject.rawValue, tenant: tenant.rawValue) else {
-            throw CofferError(.notFound, "subject \(subject) has no key: it was erased")
-        }
-        return key
+    /// Deletes a pending version (``ContentStore/deletePendingVersion(rowID:objectID:releasingNumber:)``):
+    /// how a writer abandons its version.
+    func deletePendingVersion(rowID: Int64, objectID: ObjectID, releasingNumber: Int? = nil) throws {
+        try contentStore.deletePendingVersion(rowID: rowID, objectID: objectID, releasingNumber: releasingNumber)
     }
 }

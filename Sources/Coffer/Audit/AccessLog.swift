@@ -1,44 +1,33 @@
 import CofferCrypto
 import Foundation
-import GRDB
 
-/// What an access is about, for policy and the log.
-struct AccessRequest: Sendable {
-    var action: AccessAction
-    var dataClass: DataClass
-    var tenant: TenantID?
-    var subject: SubjectID?
-    /// The object, or the principal concerned for administration.
-    var objectID: String?
-    var objectVersion: Int?
-    var objectKind: String?
-    var bytes: Int64?
-    var grantID: GrantID?
-    /// What an allowed access's record says beside its fields (a refusal's reason is its message).
-    var reason: String?
-}
+/// The access-log subsystem of a vault: the log file (``AuditLog``), its group committer
+/// (``AuditAppender``) and whether accesses are recorded at all (off only in the benchmark's
+/// unaudited twin). The access gate records through it; the public audit calls query it.
+final class AccessLog: Sendable {
+    /// `audit.sqlite`: records, leaves, the Merkle frontier, checkpoints.
+    let log: AuditLog
+    /// Group commit of new records.
+    let appender: AuditAppender
+    /// False only for the benchmark's unaudited twin, which measures what the log costs.
+    let auditing: Bool
 
-extension Vault {
-    /// The policy decision alone (nothing recorded yet).
-    func decide(_ context: AccessContext, _ request: AccessRequest) throws -> Result<Role, CofferError> {
-        try checkNotClosed()
-        let principal = try principal(id: context.actor)
-        var decision = Policy.decide(principal: principal, action: request.action, dataClass: request.dataClass,
-                                     tenant: request.tenant, purpose: context.purpose)
-        if case .success = decision, request.dataClass == .pii, context.justification == nil {
-            decision = .failure(CofferError(.purposeMissing, "access to personal data needs a justification (--justification TEXT)"))
-        }
-        return decision
+    init(log: AuditLog, auditing: Bool) {
+        self.log = log
+        self.appender = AuditAppender(log: log)
+        self.auditing = auditing
     }
+
+    deinit { appender.stop() }
 
     /// Refuses every access once the vault is closed: nothing could be recorded (the files'
     /// connections are closed too, which would otherwise surface as a `storage` error).
-    func checkNotClosed() throws {
+    func checkOpen() throws {
         guard !appender.isStopped else { throw CofferError(.auditUnavailable, "the vault is closed; nothing can be recorded") }
     }
 
-    /// Records a decision; throws the refusal after recording it. Only ``guarded(_:_:resolve:refine:_:)``
-    /// calls it.
+    /// Records a decision; throws the refusal after recording it. Only the access gate
+    /// (``Vault/guarded(_:_:resolve:refine:_:)``) calls it.
     @discardableResult
     func record(_ context: AccessContext, _ request: AccessRequest, decision: Result<Role, CofferError>) async throws -> AuditRecord? {
         var entry = AuditEntry(context, request, outcome: .allowed)
@@ -61,9 +50,7 @@ extension Vault {
         return record
     }
 
-    /// Records that an allowed access then failed (``guarded(_:_:resolve:refine:_:)``, and the
-    /// streams and writers it hands out, whose failures come later). Written later if the log
-    /// cannot take it now.
+    /// Records that an allowed access then failed. Written later if the log cannot take it now.
     func recordFailure(_ context: AccessContext, _ request: AccessRequest, _ error: any Error) async {
         guard auditing else { return }
         let code = (error as? CofferError)?.code.description ?? "internal"
@@ -72,6 +59,29 @@ extension Vault {
         entry.bytes = nil
         // When the log cannot take it now (a full disk), it is written ahead of the next record.
         await appender.appendOrDefer(entry)
+    }
+
+    /// Runs log work (queries, verification over millions of records) on the blocking pool.
+    func run<T: Sendable>(_ body: @escaping @Sendable (AuditLog) throws -> T) async throws -> T {
+        let log = self.log
+        return try await BlockingPool.shared.run { try body(log) }
+    }
+
+    /// The boundary a prune before `time` sets: never earlier than the one already recorded, so
+    /// an earlier or repeated prune keeps the previous one.
+    func pruneBoundary(before time: Int64) async throws -> Int64 {
+        let previous = try await log.pool.readReleasingEarly { db in try AuditLog.prunedBefore(db) }
+        return max(try await run { try $0.pruneBoundary(before: time) }, previous)
+    }
+
+    /// Stops taking records, waiting for those in flight (the first step of closing a vault).
+    func stopRecording() {
+        appender.stopAndWait()
+    }
+
+    /// Closes `audit.sqlite` (the last step of closing a vault).
+    func closeFile() throws {
+        try log.pool.close()
     }
 }
 

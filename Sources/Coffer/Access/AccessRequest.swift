@@ -1,0 +1,18 @@
+import CofferCrypto
+import Foundation
+
+/// What an access is about, for policy and the log.
+struct AccessRequest: Sendable {
+    var action: AccessAction
+    var dataClass: DataClass
+    var tenant: TenantID?
+    var subject: SubjectID?
+    /// The object, or the principal concerned for administration.
+    var objectID: String?
+    var objectVersion: Int?
+    var objectKind: String?
+    var bytes: Int64?
+    var grantID: GrantID?
+    /// What an allowed access's record says beside its fields (a refusal's reason is its message).
+    var reason: String?
+}

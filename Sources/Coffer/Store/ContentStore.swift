@@ -1,0 +1,227 @@
+import CofferCrypto
+import Foundation
+import GRDB
+import Logging
+
+/// The content store: the catalog of objects and versions (``CatalogStore``), the segments of
+/// the content pool (``SQLiteSegmentStore``), the segment size of new versions, and what turns
+/// them into objects: reserving versions, decrypting names, pinning a version and planning its
+/// read, deleting versions, and clearing what dead writers left.
+///
+/// It reaches the key manager only for a class's keys and access administration only to learn
+/// whether a tenant exists; it decides and records nothing (the vault's gate does).
+final class ContentStore: Sendable {
+    /// Objects and versions.
+    let catalog: CatalogStore
+    /// The segments of every version.
+    let segments: SQLiteSegmentStore
+    /// Ciphertext segment size of new versions.
+    let segmentSize: Int
+    /// One lock file per put in progress (`writers/`).
+    let writersDirectory: URL
+    private let keys: KeyManager
+    private let administration: AccessAdministration
+    private let janitor: WALJanitor
+    private let logger: Logger
+
+    init(pool: DatabasePool, segmentSize: Int, writersDirectory: URL, keys: KeyManager, administration: AccessAdministration,
+         janitor: WALJanitor, logger: Logger) {
+        catalog = CatalogStore(pool: pool)
+        segments = SQLiteSegmentStore(pool: pool)
+        self.segmentSize = segmentSize
+        self.writersDirectory = writersDirectory
+        self.keys = keys
+        self.administration = administration
+        self.janitor = janitor
+        self.logger = logger
+    }
+
+    // MARK: Names and bindings
+
+    /// Associated data of a version's stream: a segment moved to another tenant, object or
+    /// version is opened under another key and fails.
+    static func contentAAD(tenant: TenantID, objectID: ObjectID, version: Int) -> [UInt8] {
+        Array("coffer/content/v1\u{0}\(tenant)\u{0}\(objectID)\u{0}\(version)".utf8)
+    }
+
+    /// Associated data of an object's sealed name.
+    static func nameAAD(tenant: TenantID, objectID: ObjectID) -> [UInt8] {
+        Array("coffer/name/v1\u{0}\(tenant)\u{0}\(objectID)".utf8)
+    }
+
+    /// The longest object name, in UTF-8 bytes.
+    static let maximumNameBytes = 1024
+
+    /// Refuses an empty or overlong name, and names holding U+FFFD (what undecodable bytes turn
+    /// into, so two different byte strings would become one name), control characters (C0
+    /// including tab and line feed, DEL, C1) or line and paragraph separators (U+2028, U+2029).
+    static func validateName(_ name: String) throws {
+        guard !name.isEmpty, name.utf8.count <= maximumNameBytes,
+              !name.unicodeScalars.contains(where: { $0 == "\u{FFFD}" || $0.value < 0x20 || (0x7F...0x9F).contains($0.value)
+                                                     || $0 == "\u{2028}" || $0 == "\u{2029}" }) else {
+            throw CofferError(.invalidArgument,
+                              "object name must be 1 to \(maximumNameBytes) bytes of valid UTF-8 text without control characters (tabs and line breaks included), line separators or U+FFFD")
+        }
+    }
+
+    /// The keys of `tenant`'s data class `kind`, unwrapped once and cached by the key manager.
+    /// - Throws: ``CofferError`` `unknownTenant` when the tenant is not registered, `notFound`
+    ///   when its key was destroyed.
+    func classKeys(tenant: TenantID, kind: ObjectKind) throws -> ClassKeys {
+        if let found = try keys.classKeys(tenant: tenant.rawValue, kind: kind) { return found }
+        if try administration.tenantExists(tenant) {
+            throw CofferError(.notFound, "tenant '\(tenant)' has no data key for \(kind.code) (it was destroyed)")
+        }
+        throw CofferError(.unknownTenant, "unknown tenant '\(tenant)'; register it with `coffer tenant add \(tenant)`")
+    }
+
+    // MARK: Writing
+
+    /// A version reserved for a writer: its keys, object, number, row and writer lock.
+    struct Reservation: Sendable {
+        let keys: ClassKeys, objectID: ObjectID, version: Int, rowID: Int64, lock: WriterLock
+    }
+
+    /// Finds or creates the object and inserts a pending version row under a fresh writer lock.
+    func reserveVersion(tenant: TenantID, kind: ObjectKind, name: String) async throws -> Reservation {
+        let keys = try classKeys(tenant: tenant, kind: kind)
+        let nameMAC = try HMACSHA256.authenticate(Array("\(kind.code)\u{0}\(name)".utf8), key: keys.nameIndex)
+        let newID = ObjectID(try makeIdentifier("obj"))
+        let sealedName = try AESGCM.seal(Array(name.utf8), key: keys.name, aad: Self.nameAAD(tenant: tenant, objectID: newID))
+        let lock = try WriterLock(directory: writersDirectory)
+        let now = nowMilliseconds()
+        do {
+            let (objectID, version, rowID) = try await catalog.reserveVersion(
+                tenant: tenant, kind: kind, nameMAC: nameMAC, newID: newID, sealedName: sealedName, writer: lock.token,
+                dataKeyID: keys.id, segmentSize: segmentSize, at: now)
+            return Reservation(keys: keys, objectID: objectID, version: version, rowID: rowID, lock: lock)
+        } catch {
+            lock.release()
+            throw VaultDatabase.translate(error)
+        }
+    }
+
+    /// Deletes a pending version's rows, and its object if nothing else was ever committed
+    /// (``CatalogStore/deletePendingVersion(row:objectID:releasingNumber:)``).
+    func deletePendingVersion(rowID: Int64, objectID: ObjectID, releasingNumber: Int? = nil) throws {
+        try catalog.deletePendingVersion(row: rowID, objectID: objectID, releasingNumber: releasingNumber)
+    }
+
+    /// Removes the pending versions of writers that no longer run (crashed or killed).
+    /// - Returns: How many pending versions were removed.
+    @discardableResult
+    func removeAbandonedWrites() throws -> Int {
+        var removed = 0
+        for pending in try catalog.pendingVersions() {
+            guard pending.writer.map({ WriterLock.isAbandoned(token: $0, directory: writersDirectory) }) ?? true else { continue }
+            try deletePendingVersion(rowID: pending.row, objectID: pending.objectID)
+            removed += 1
+        }
+        if removed > 0 {
+            janitor.markPending(.content)
+            janitor.retryPendingNow()
+            logger.debug("removed abandoned writes", metadata: ["count": "\(removed)"])
+        }
+        return removed
+    }
+
+    // MARK: Catalog
+
+    /// One committed object of `tenant` with its name decrypted.
+    /// - Throws: ``CofferError`` `notFound` (another tenant's object too), `unknownTenant`,
+    ///   `tamperDetected`.
+    func object(tenant: TenantID, id: ObjectID) async throws -> ObjectInfo {
+        guard let sealed = try await catalog.object(tenant: tenant, id: id) else { throw try notFound(tenant: tenant, objectID: id) }
+        return try objectInfo(sealed, tenant: tenant)
+    }
+
+    /// A page of `tenant`'s objects, most recently updated first.
+    /// - Throws: ``CofferError`` `unknownTenant`, `invalidArgument` for a malformed cursor.
+    func page(tenant: TenantID, filter: ObjectFilter) async throws -> ObjectPage {
+        try administration.requireTenant(tenant)
+        var cursor: CatalogCursor?
+        if let text = filter.cursor {
+            let parts = text.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, let time = Int64(parts[0]) else { throw CofferError(.invalidArgument, "malformed cursor") }
+            cursor = CatalogCursor(updatedAt: time, id: ObjectID(String(parts[1])))
+        }
+        let (sealed, more) = try await catalog.page(tenant: tenant, kind: filter.kind, after: cursor, limit: filter.limit)
+        let objects = try sealed.map { try objectInfo($0, tenant: tenant) }
+        let next = more ? objects.last.map { "\($0.updatedAt):\($0.id)" } : nil
+        return ObjectPage(objects: objects, nextCursor: next)
+    }
+
+    /// Deletes one version, or the whole object when `version` is nil, then empties the WAL.
+    /// - Throws: ``CofferError`` `notFound`, `unknownTenant`, `storage`.
+    func delete(tenant: TenantID, objectID: ObjectID, version: Int?) async throws -> DeletionOutcome {
+        let deleted = try await catalog.delete(tenant: tenant, objectID: objectID, version: version)
+        guard deleted else {
+            if let version { throw CofferError(.notFound, "object \(objectID) has no version \(version)") }
+            throw try notFound(tenant: tenant, objectID: objectID)
+        }
+        CrashPoint.hit("delete.before-wal-truncate")
+        return DeletionOutcome(ciphertextCleared: await janitor.truncate(.content))
+    }
+
+    /// The error for an object `tenant` does not have (or `unknownTenant` for an unknown tenant).
+    func notFound(tenant: TenantID, objectID: ObjectID) throws -> CofferError {
+        try administration.requireTenant(tenant)  // an unknown tenant is reported as such
+        return CofferError(.notFound, "tenant '\(tenant)' has no object \(objectID)")
+    }
+
+    /// The committed details of an object, with its name decrypted.
+    func objectInfo(_ object: SealedObject, tenant: TenantID) throws -> ObjectInfo {
+        let keys = try classKeys(tenant: tenant, kind: object.kind)
+        let name: String
+        do {
+            let plain = try AESGCM.open(object.nameSealed, key: keys.name, aad: Self.nameAAD(tenant: tenant, objectID: object.id))
+            name = String(decoding: plain, as: UTF8.self)
+        } catch {
+            throw CofferError(.tamperDetected, "object \(object.id): its stored name failed authentication")
+        }
+        return ObjectInfo(id: object.id, tenant: tenant, kind: object.kind, name: name, latestVersion: object.latestVersion,
+                          createdAt: object.createdAt, updatedAt: object.updatedAt, versions: object.versions)
+    }
+
+    // MARK: Reading
+
+    /// The committed version `version` (nil: the newest) of `objectID`, pinned by its row, or nil;
+    /// read on the blocking pool.
+    func pinnedVersion(tenant: TenantID, objectID: ObjectID, version: Int?) async throws -> PinnedVersion? {
+        let segments = self.segments
+        return try await BlockingPool.shared.run { try segments.pinnedVersion(tenant: tenant, objectID: objectID, version: version) }
+    }
+
+    /// Why version `version` of `objectID` could not be pinned: the version is missing, or the
+    /// whole object (or the tenant).
+    func missingVersion(tenant: TenantID, objectID: ObjectID, version: Int?) async throws -> CofferError {
+        if let version, try await pinnedVersion(tenant: tenant, objectID: objectID, version: nil) != nil {
+            return CofferError(.notFound, "object \(objectID) has no version \(version)")
+        }
+        return try notFound(tenant: tenant, objectID: objectID)
+    }
+
+    /// The plan of a read of the half-open plaintext `range` of a pinned version.
+    /// - Parameter onFailure: Records a failure while streaming.
+    func readPlan(tenant: TenantID, objectID: ObjectID, pinned: PinnedVersion, range: Range<Int64>,
+                  onFailure: @escaping @Sendable (any Error) async -> Void) throws -> ReadPlan {
+        let keys = try classKeys(tenant: tenant, kind: pinned.kind)
+        return try ReadPlan(store: segments, versionRow: pinned.row, objectID: objectID, info: pinned.info,
+                            aead: try StreamingAEAD(key: keys.stream, segmentSize: pinned.info.segmentSize),
+                            aad: Self.contentAAD(tenant: tenant, objectID: objectID, version: pinned.info.version),
+                            range: range, onFailure: onFailure)
+    }
+
+    /// The half-open plaintext range a read of `range` serves from an object of `size` bytes.
+    /// - Throws: ``CofferError`` `invalidArgument` for a range that starts past the end.
+    static func plaintextRange(_ range: ClosedRange<Int64>?, size: Int64) throws -> Range<Int64> {
+        guard size >= 0 else { throw CofferError(.tamperDetected, "a version records a negative size") }
+        guard let range else { return 0..<size }
+        guard range.lowerBound >= 0 else { throw CofferError(.invalidArgument, "a range starts at offset 0 or later") }
+        guard range.lowerBound < max(size, 1) else {
+            throw CofferError(.invalidArgument, "range starts at \(range.lowerBound), past the end of the object (\(size) bytes)")
+        }
+        let end = range.upperBound >= size ? size : range.upperBound + 1
+        return range.lowerBound..<end
+    }
+}
