@@ -17,7 +17,11 @@ export COFFER_PURPOSE=service-operation
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-[ -f "$COFFER_VAULT/control.sqlite" ] || $coffer init 2>/dev/null
+# The access log's witness lives outside the vault; a demo vault made afresh starts a fresh one.
+if [ ! -f "$COFFER_VAULT/control.sqlite" ]; then
+    rm -rf "$COFFER_VAULT.witness"
+    $coffer init --witness "$COFFER_VAULT.witness" 2>/dev/null >/dev/null
+fi
 $coffer tenant list 2>/dev/null | grep -qx acme || $coffer tenant add acme 2>/dev/null
 
 script=scripts/samples/checkout-load-test.js

@@ -72,6 +72,15 @@ extension AuditLog {
         return checkpoint
     }
 
+    /// Gives a new log's witness its first checkpoint: the empty tree, signed. It is not stored
+    /// in the log (a tree of no records needs no row to be checked against).
+    /// - Throws: `CofferError` `tamperDetected` when the witness already holds a larger tree, `io`.
+    func witnessGenesis() throws {
+        guard let witness else { return }
+        try witness.record(try CheckpointNote(origin: origin, treeSize: 0, rootHash: MerkleTree.root([]), time: nowMilliseconds(),
+                                              signingKey: signingKey))
+    }
+
     /// The verifier key of this log's checkpoint notes (what an operator pins).
     var verifierKey: NoteVerifierKey {
         get throws { try NoteVerifierKey(name: origin, publicKey: signingKey.publicKey) }

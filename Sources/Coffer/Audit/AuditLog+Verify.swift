@@ -61,6 +61,14 @@ extension AuditLog {
             func bad(_ seq: Int64, _ problem: String) -> AuditVerification {
                 failure(seq, checked, problem, size: frontier.size, root: frontier.root, checkpoints: nextCheckpoint, pruned: prunedBefore)
             }
+            // A checkpoint of the empty log (the one a new vault gives its witness).
+            while nextCheckpoint < checkpoints.count && checkpoints[nextCheckpoint].treeSize == 0 {
+                let checkpoint = checkpoints[nextCheckpoint]
+                guard checkpoint.rootHash == MerkleTree.root([]).hexString, checkpoint.hasValidSignature(publicKey: publicKey) else {
+                    return bad(1, "the signed checkpoint of the empty log does not match: it was forged or edited")
+                }
+                nextCheckpoint += 1
+            }
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT l.seq AS leaf_seq, l.hash AS leaf_hash, l.mac AS leaf_mac, r.*
                 FROM leaf l LEFT JOIN record r ON r.seq = l.seq ORDER BY l.seq

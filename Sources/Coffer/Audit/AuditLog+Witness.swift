@@ -48,12 +48,21 @@ extension AuditLog {
     /// checkpoint at that size has the witnessed root (its frontier hashes to it), and every
     /// record after it chains on from there to the log's state. Only the records after the
     /// witnessed checkpoint are read; `audit verify` checks the rest.
+    /// - Parameter required: The vault recorded this witness: an empty witness beside a log that
+    ///   holds records means the witness was deleted or moved.
     /// - Returns: The witnessed size, or nil when the log has no witness or the witness holds
     ///   no checkpoint yet.
     /// - Throws: `CofferError` `tamperDetected` naming what does not match.
     @discardableResult
-    func checkExtendsWitness() throws -> Int64? {
-        guard let witness, let note = try witness.latest() else { return nil }
+    func checkExtendsWitness(required: Bool = false) throws -> Int64? {
+        guard let witness else { return nil }
+        guard let note = try witness.latest() else {
+            let size = try pool.read { db in try Int64.fetchOne(db, sql: "SELECT tree_size FROM log_state WHERE id = 1") ?? 0 }
+            if required && size > 0 {
+                throw CofferError(.tamperDetected, "the witness \(witness.file.path) holds no checkpoint though the access log holds \(size) records: the witness was deleted or moved; restore it (the vault will not start witnessing afresh)")
+            }
+            return nil
+        }
         guard note.isSigned(by: try verifierKey) else {
             throw CofferError(.tamperDetected, "the witnessed checkpoint \(witness.file.path) is not signed by this vault's audit key: the keyring's audit key was changed, or the log was replaced by one under another key")
         }

@@ -98,15 +98,33 @@ public final class Vault: Sendable {
     ///   - segmentSize: Ciphertext segment size for new objects (default 1 MiB).
     ///   - allowDevelopmentKeyring: Accept a development keyring (its keys are public): only for
     ///     demos and tests.
+    ///   - witness: Where every checkpoint of the access log is also written, outside the vault
+    ///     (default: beside the keyring file, ``defaultWitness(for:vault:)``); it must hold no
+    ///     checkpoint yet.
     ///   - logger: Where Coffer logs (debug and trace only; never secrets).
     /// - Returns: The open vault.
     /// - Throws: `CofferError` `alreadyExists`, `keyringInsecure` (a development keyring
     ///   without the opt-in), keyring loading errors, `invalidArgument`, `storage`, `io`.
     public static func create(at directory: URL, keyringFile: KeyringFile, operator operatorID: String,
                               segmentSize: Int = SegmentLayout.defaultSegmentSize, allowDevelopmentKeyring: Bool = false,
-                              logger: Logger = Logger(label: "coffer")) throws -> Vault {
+                              witness: URL? = nil, logger: Logger = Logger(label: "coffer")) throws -> Vault {
         try create(at: directory, keyring: keyringFile.load(), source: .file(keyringFile), operator: operatorID,
-                   segmentSize: segmentSize, allowDevelopmentKeyring: allowDevelopmentKeyring, logger: logger)
+                   segmentSize: segmentSize, allowDevelopmentKeyring: allowDevelopmentKeyring,
+                   witness: witness ?? defaultWitness(for: keyringFile, vault: directory), logger: logger)
+    }
+
+    /// The witness directory a vault keyed by `keyringFile` uses unless told otherwise: beside
+    /// the keyring, `<keyring file>.witness/<first 16 hex digits of SHA-256 of the vault's
+    /// absolute path>`. Opening such a vault checks it even when the vault's own record of its
+    /// witness is gone.
+    /// - Parameters:
+    ///   - keyringFile: The vault's keyring file.
+    ///   - vault: The vault directory.
+    /// - Returns: The directory.
+    public static func defaultWitness(for keyringFile: KeyringFile, vault: URL) -> URL {
+        let path = vault.standardizedFileURL.path
+        let name = ((try? SHA256.hash(Array(path.utf8))) ?? []).prefix(8).map { String(format: "%02x", $0) }.joined()
+        return URL(fileURLWithPath: keyringFile.path + ".witness").appendingPathComponent(name)
     }
 
     /// Creates a new vault whose keyring the caller holds in memory, and registers the operator
@@ -117,18 +135,20 @@ public final class Vault: Sendable {
     ///   - operatorID: The principal id of the person or service creating it.
     ///   - segmentSize: Ciphertext segment size for new objects (default 1 MiB).
     ///   - allowDevelopmentKeyring: Accept a development keyring (its keys are public).
+    ///   - witness: Where every checkpoint of the access log is also written, outside the vault
+    ///     (nil: the log is not witnessed, and only stored and exported checkpoints protect it).
     ///   - logger: Where Coffer logs (debug and trace only; never secrets).
     /// - Returns: The open vault.
     /// - Throws: `CofferError` `alreadyExists`, `keyringInsecure`, `invalidArgument`, `storage`, `io`.
     public static func create(at directory: URL, keyring: Keyring, operator operatorID: String,
                               segmentSize: Int = SegmentLayout.defaultSegmentSize, allowDevelopmentKeyring: Bool = false,
-                              logger: Logger = Logger(label: "coffer")) throws -> Vault {
+                              witness: URL? = nil, logger: Logger = Logger(label: "coffer")) throws -> Vault {
         try create(at: directory, keyring: keyring, source: .memory, operator: operatorID, segmentSize: segmentSize,
-                   allowDevelopmentKeyring: allowDevelopmentKeyring, logger: logger)
+                   allowDevelopmentKeyring: allowDevelopmentKeyring, witness: witness, logger: logger)
     }
 
     private static func create(at directory: URL, keyring: Keyring, source: KeyringSource, operator operatorID: String,
-                               segmentSize: Int, allowDevelopmentKeyring: Bool, logger: Logger) throws -> Vault {
+                               segmentSize: Int, allowDevelopmentKeyring: Bool, witness: URL?, logger: Logger) throws -> Vault {
         try KeyManager.checkDevelopment(keyring, allowed: allowDevelopmentKeyring)
         try IdentifierRules.validatePrincipal(operatorID, as: "operator")
         _ = try SegmentLayout(segmentSize: segmentSize)
@@ -136,6 +156,9 @@ public final class Vault: Sendable {
             .filter { FileManager.default.fileExists(atPath: directory.appendingPathComponent($0).path) }
         guard present.isEmpty else {
             throw CofferError(.alreadyExists, "\(directory.path) already holds vault files (\(present.joined(separator: ", "))); choose an empty directory")
+        }
+        if let witness, try AuditWitness(directory: witness).latest() != nil {
+            throw CofferError(.alreadyExists, "the witness \(witness.path) already holds a checkpoint of another vault's log (or of a vault that was here before); give a new witness directory, or remove that one if its vault is gone")
         }
         let controlURL = directory.appendingPathComponent(FileName.control)
         do {
@@ -153,7 +176,7 @@ public final class Vault: Sendable {
         let now = nowMilliseconds()
         try control.write { db in
             try VaultInfoStore.initialize(db, segmentSize: segmentSize, canary: canary, auditKey: auditKey,
-                                          keyringGeneration: keyring.generation, at: now)
+                                          keyringGeneration: keyring.generation, witness: witness, at: now)
             // The operator who creates the vault can use it at once; a production vault gives
             // these roles to different people with `coffer principal add`.
             let admin = PrincipalID(operatorID)
@@ -162,7 +185,11 @@ public final class Vault: Sendable {
         try control.close()
         let vault = try open(at: directory, keyring: keyring, source: source, allowDevelopmentKeyring: allowDevelopmentKeyring,
                              logger: logger, auditing: true)
-        try VaultInfoStore(pool: vault.control).recordCreated(.content)
+        let info = VaultInfoStore(pool: vault.control)
+        try info.recordCreated(.content)
+        try info.seal(key: VaultInfoStore.sealKey(keyring: keyring, auditKeyID: auditKey))
+        // The witness starts with the empty log, so a log deleted and begun again is caught.
+        try vault.accessLog.log.witnessGenesis()
         return vault
     }
 
@@ -214,36 +241,55 @@ public final class Vault: Sendable {
         let contentURL = directory.appendingPathComponent(FileName.content)
         let control = try VaultDatabase.open(controlURL, migrator: VaultSchema.control, tuning: controlTuning)
         let infoStore = VaultInfoStore(pool: control)
-        if infoStore.hasCreated(.content), !FileManager.default.fileExists(atPath: contentURL.path) {
-            throw CofferError(.notFound, "\(contentURL.path) is missing; restore it from a backup (the vault will not recreate it empty)")
-        }
-        let content = try VaultDatabase.open(contentURL,
-                                             migrator: VaultSchema.content, tuning: contentTuning)
         let info = try infoStore.all()
         guard info["canary_kek"] != nil, info["canary"] != nil, let segmentSize = info["segment_size"].flatMap(Int.init) else {
             throw CofferError(.schemaMismatch, "\(controlURL.path) is not a Coffer vault control file")
         }
         let keys = KeyManager(keyring: keyring, source: source, store: KeyStore(pool: control), logger: logger)
         try keys.verifyKeyring()
-        let auditURL = directory.appendingPathComponent(FileName.audit)
-        if info[VaultInfoStore.CreatedFile.audit.rawValue] != nil && !FileManager.default.fileExists(atPath: auditURL.path) {
-            throw CofferError(.auditUnavailable, "the access log \(auditURL.path) is missing; restore it from a backup (no access is allowed without it)")
-        }
+        var changed = false
         let auditKey: String
         if let recorded = info["audit_key"] {
             auditKey = recorded
         } else {  // a vault made before the access log existed
             auditKey = try keys.keyring.requiredSecret(for: .auditSigning).id
             try infoStore.recordAuditKey(auditKey)
+            changed = true
         }
-        let audit = try AuditLog(url: auditURL, keyring: keys.keyring, keyID: auditKey, logger: logger)
-        if info[VaultInfoStore.CreatedFile.audit.rawValue] == nil { try infoStore.recordCreated(.audit) }
+        // The flags below decide what a missing file means: they are trusted only when sealed.
+        let sealKey = try VaultInfoStore.sealKey(keyring: keys.keyring, auditKeyID: auditKey)
+        let sealed = try infoStore.checkSeal(info, key: sealKey)
+        if infoStore.hasCreated(.content), !FileManager.default.fileExists(atPath: contentURL.path) {
+            throw CofferError(.notFound, "\(contentURL.path) is missing; restore it from a backup (the vault will not recreate it empty)")
+        }
+        let content = try VaultDatabase.open(contentURL,
+                                             migrator: VaultSchema.content, tuning: contentTuning)
+        let auditURL = directory.appendingPathComponent(FileName.audit)
+        if info[VaultInfoStore.CreatedFile.audit.rawValue] != nil && !FileManager.default.fileExists(atPath: auditURL.path) {
+            throw CofferError(.auditUnavailable, "the access log \(auditURL.path) is missing; restore it from a backup (no access is allowed without it)")
+        }
+        let audit = try AuditLog(url: auditURL, keyring: keys.keyring, keyID: auditKey, logger: logger,
+                                 witness: witness(recorded: info["witness"], source: source, vault: directory))
+        // The audit key's canary: the same id with other material would sign a log nobody can
+        // verify, and break the one there.
+        let publicKey = audit.signingKey.publicKey.hexString
+        if let recorded = info["audit_public_key"] {
+            guard ConstantTime.equals(Array(recorded.utf8), Array(publicKey.utf8)) else {
+                throw CofferError(.invalidKey, "the keyring's audit-signing key '\(auditKey)' is not the key this vault's access log was made with (the same id holds other material): use the vault's own keyring")
+            }
+        } else {
+            try infoStore.recordAuditPublicKey(publicKey)
+            changed = true
+        }
+        try audit.checkExtendsWitness(required: info["witness"] != nil)
+        if info[VaultInfoStore.CreatedFile.audit.rawValue] == nil { try infoStore.recordCreated(.audit); changed = true }
         let piiURL = directory.appendingPathComponent(FileName.pii)
         if info[VaultInfoStore.CreatedFile.pii.rawValue] != nil && !FileManager.default.fileExists(atPath: piiURL.path) {
             throw CofferError(.notFound, "\(piiURL.path) is missing; restore it from a backup (the vault will not recreate it empty)")
         }
         let pii = try VaultDatabase.open(piiURL, migrator: VaultSchema.pii, tuning: controlTuning)
-        if info[VaultInfoStore.CreatedFile.pii.rawValue] == nil { try infoStore.recordCreated(.pii) }
+        if info[VaultInfoStore.CreatedFile.pii.rawValue] == nil { try infoStore.recordCreated(.pii); changed = true }
+        if changed || !sealed { try infoStore.seal(key: sealKey) }
         let vault = Vault(directory: directory, keys: keys, control: control, content: content, pii: pii, audit: audit,
                           auditing: auditing, logger: logger, segmentSize: segmentSize)
         try vault.contentStore.removeAbandonedWrites()
@@ -255,14 +301,28 @@ public final class Vault: Sendable {
         return vault
     }
 
-    /// Closes the vault's files. Further calls fail.
+    /// Closes the vault's files, after signing a checkpoint of the log if it grew (so the witness
+    /// holds its final size). Further calls fail.
     public func close() throws {
+        do { _ = try accessLog.log.checkpointIfBehind() } catch {
+            logger.error("no closing checkpoint of the access log", metadata: ["error": "\(error)"])
+        }
         accessLog.stopRecording()
         janitor.retryPendingNow()
         try content.close()
         try pii.close()
         try control.close()
         try accessLog.closeFile()
+    }
+
+    /// The witness of a vault's log: the directory recorded at `init`, or for a vault keyed by
+    /// a file without one recorded, the default beside that file when it holds this log's
+    /// checkpoints (so deleting the recorded name does not turn the witness off).
+    private static func witness(recorded: String?, source: KeyringSource, vault: URL) -> URL? {
+        if let recorded { return URL(fileURLWithPath: recorded) }
+        guard case .file(let file) = source else { return nil }
+        let directory = defaultWitness(for: file, vault: vault)
+        return FileManager.default.fileExists(atPath: directory.path) ? directory : nil
     }
 
     // MARK: - Tenants
