@@ -37,7 +37,9 @@ func passwordFromStdin() throws -> String {
 
 struct PIICommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "pii", abstract: "The PII vault: people, apart from content. Every command needs --justification.",
+        commandName: "pii",
+        abstract: "The PII vault: people, apart from content. Every command needs --justification.",
+        discussion: "Personal values come in a JSON object from --from FILE or --from - (standard input), never as options, so they do not show in ps or the shell history.",
         subcommands: [Add.self, Show.self, Find.self, Correct.self, Billing.self, ConsentCommand.self, Identifier.self,
                       Restrict.self, VerifyPassword.self])
 
@@ -45,17 +47,25 @@ struct PIICommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a person; prints the subject id.")
         @OptionGroup var options: PIIOptions
         @Option(name: .long) var tenant: TenantID
-        @Option(name: .long) var name: String
-        @Option(name: .long) var email: String
-        @Option(name: .long) var company: String?
-        @Flag(name: .customLong("password-stdin"), help: "Read a password from standard input.") var passwordStdin = false
+        @Option(name: .long, help: piiInputHelp(#"{"name", "email", "company"?, "password"?}"#)) var from: String
+        @Flag(name: .customLong("password-stdin"), help: "Read a password from standard input (not with --from -).") var passwordStdin = false
+
+        func validate() throws {
+            guard !(passwordStdin && from == "-") else {
+                throw ValidationError("--from - already reads standard input: put the password in the JSON as \"password\"")
+            }
+        }
 
         func run() async throws {
             try await runReportingErrors {
-                let password = passwordStdin ? try passwordFromStdin() : nil
+                let input = try PIIInput.read(from, allowed: ["name", "email", "company", "password"], required: ["name", "email"])
+                guard !(passwordStdin && input["password"] != nil) else {
+                    throw CofferError(.invalidArgument, "a password in \(input.label) and --password-stdin: give it once")
+                }
+                let password = try input["password"] ?? (passwordStdin ? passwordFromStdin() : nil)
                 let vault = try options.openVault()
-                print(try await vault.addSubject(tenant: tenant, name: name, email: email, company: company, password: password,
-                                                 context: options.context()))
+                print(try await vault.addSubject(tenant: tenant, name: input["name"]!, email: input["email"]!, company: input["company"],
+                                                 password: password, context: options.context()))
             }
         }
     }
@@ -99,19 +109,15 @@ struct PIICommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Find subjects by email, or by IP address for security investigations.")
         @OptionGroup var options: PIIOptions
         @Option(name: .long, help: "Only in this tenant.") var tenant: TenantID?
-        @Option(name: .long) var email: String?
-        @Option(name: .long) var ip: String?
-
-        func validate() throws {
-            guard (email == nil) != (ip == nil) else { throw ValidationError("give exactly one of --email or --ip") }
-        }
+        @Option(name: .long, help: piiInputHelp(#"{"email"} or {"ip"}"#)) var from: String
 
         func run() async throws {
             try await runReportingErrors {
+                let search = try PIIInput.read(from, allowed: ["email", "ip"]).exactlyOne(of: ["email", "ip"])
                 let vault = try options.openVault()
-                let ids = try await email != nil
-                    ? vault.findSubjects(tenant: tenant, email: email!, context: options.context())
-                    : vault.findSubjects(tenant: tenant, ip: ip!, context: options.context())
+                let ids = try await search.key == "email"
+                    ? vault.findSubjects(tenant: tenant, email: search.value, context: options.context())
+                    : vault.findSubjects(tenant: tenant, ip: search.value, context: options.context())
                 for id in ids { print(id) }
             }
         }
@@ -122,13 +128,14 @@ struct PIICommand: AsyncParsableCommand {
         @OptionGroup var options: PIIOptions
         @Argument var id: SubjectID
         @Option(name: .long, help: "\(SubjectField.correctable.map(\.rawValue).joined(separator: ", ")).") var field: String
-        @Option(name: .long) var value: String
+        @Option(name: .long, help: piiInputHelp(#"{"value"}"#)) var from: String
 
         func run() async throws {
             try await runReportingErrors {
                 guard let field = SubjectField(rawValue: field) else { throw ValidationError("unknown field \(field)") }
+                let input = try PIIInput.read(from, allowed: ["value"], required: ["value"])
                 let vault = try options.openVault()
-                try await vault.correctSubject(id, field: field, value: value, context: options.context())
+                try await vault.correctSubject(id, field: field, value: input["value"]!, context: options.context())
                 print("corrected \(field.rawValue) of \(id)")
             }
         }
@@ -138,13 +145,13 @@ struct PIICommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Store the card's last 4 digits and the billing address.")
         @OptionGroup var options: PIIOptions
         @Argument var id: SubjectID
-        @Option(name: .long) var last4: String
-        @Option(name: .long) var address: String
+        @Option(name: .long, help: piiInputHelp(#"{"last4", "address"}"#)) var from: String
 
         func run() async throws {
             try await runReportingErrors {
+                let input = try PIIInput.read(from, allowed: ["last4", "address"], required: ["last4", "address"])
                 let vault = try options.openVault()
-                try await vault.setBilling(id, last4: last4, address: address, context: options.context())
+                try await vault.setBilling(id, last4: input["last4"]!, address: input["address"]!, context: options.context())
                 print("billing details stored for \(id)")
             }
         }
@@ -176,14 +183,16 @@ struct PIICommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Record an IP address, user agent or device seen for a person.")
         @OptionGroup var options: PIIOptions
         @Argument var id: SubjectID
-        @Option(name: .long) var ip: String?
-        @Option(name: .customLong("user-agent")) var userAgent: String?
-        @Option(name: .long) var device: String?
+        @Option(name: .long, help: piiInputHelp(#"with any of "ip", "userAgent", "device""#)) var from: String
 
         func run() async throws {
             try await runReportingErrors {
+                let keys = ["ip", "userAgent", "device"]
+                let input = try PIIInput.read(from, allowed: keys)
+                try input.requireAny(of: keys)
                 let vault = try options.openVault()
-                print(try await vault.addIdentifier(id, ip: ip, userAgent: userAgent, device: device, context: options.context()))
+                print(try await vault.addIdentifier(id, ip: input["ip"], userAgent: input["userAgent"], device: input["device"],
+                                                    context: options.context()))
             }
         }
     }

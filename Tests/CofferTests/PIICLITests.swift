@@ -3,42 +3,13 @@ import Testing
 @testable import Coffer
 import CofferCrypto
 
-/// A CLI vault (operator `cli-test`, tenant `acme`, privacy officer `po`) in a fresh temporary directory.
-private func withPIICLI(_ body: (CofferCLI) async throws -> Void) async throws {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-pii-cli-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
-    let keyring = dir.appendingPathComponent("keyring.json").path
-    try Keyring.generate().write(to: keyring)
-    let cli = CofferCLI(executable: try CofferCLI.locate(), vault: dir.appendingPathComponent("vault"), keyring: keyring)
-    try #require(try cli.run(["init", "--segment-size", "65536"]).status == 0)
-    try #require(try cli.run(["tenant", "add", "acme"]).status == 0)
-    let officer = try cli.run(["principal", "add", "po", "--role", "privacy-officer"])
-    try #require(officer.status == 0, "\(officer.error)")
-    try await body(cli)
-}
-
-/// Runs `coffer` with `arguments`, COFFER_JUSTIFICATION and COFFER_BREACHED_PASSWORDS set unless
-/// `environment` overrides them (nil removes a variable), and `input` on standard input.
-private func pii(_ cli: CofferCLI, _ arguments: [String], input: String? = nil,
-                 environment: [String: String?] = [:]) throws -> (status: Int32, output: String, error: String) {
-    var overrides: [String: String?] = ["COFFER_JUSTIFICATION": "cli pii test", "COFFER_BREACHED_PASSWORDS": piiSampleBreachedListPath]
-    for (name, value) in environment { overrides[name] = value }
-    return try cli.spawn(["pii"] + arguments, input: input.map { Data($0.utf8) }, environment: overrides)
-}
-
-private let asOfficer = ["--actor", "po", "--purpose", "subject-request", "--justification", "DSAR 2024-17"]
-
 @Suite("PII through the coffer CLI")
 struct PIICLITests {
     @Test("pii add, show, verify-password, consent and find as separate processes")
     func lifecycle() async throws {
         try await withPIICLI { cli in
-            let add = try pii(cli, ["add", "--tenant", "acme", "--name", "Ann Cli", "--email", "Ann.Cli@Example.COM", "--company", "Cli Co",
-                                    "--password-stdin"], input: "Tr1ckySecret\n")
-            #expect(add.status == 0, "\(add.error)")
-            let id = add.output.trimmingCharacters(in: .whitespacesAndNewlines)
-            #expect(id.wholeMatch(of: #/subj_[0-9a-f]{32}/#) != nil, "\(add.output)")
+            let person = ["name": "Ann Cli", "email": "Ann.Cli@Example.COM", "company": "Cli Co", "password": "Tr1ckySecret"]
+            let id = try addedSubject(try pii(cli, ["add", "--tenant", "acme", "--from", "-"], input: try piiJSON(person)))
 
             // The creator (admin, auditor, service) registers people but may not read them.
             let creatorShow = try pii(cli, ["show", id])
@@ -58,13 +29,13 @@ struct PIICLITests {
             #expect(withdrawn.status == 0, "\(withdrawn.error)")
             #expect(withdrawn.output.contains("marketing consent withdrawn for \(id)"))
 
-            let found = try pii(cli, ["find", "--email", "ann.cli@example.com", "--justification", "login lookup"],
-                                environment: ["COFFER_JUSTIFICATION": nil])
+            let found = try pii(cli, ["find", "--from", "-", "--justification", "login lookup"],
+                                input: #"{"email": "ann.cli@example.com"}"#, environment: ["COFFER_JUSTIFICATION": nil])
             #expect(found.status == 0, "\(found.error)")
             #expect(found.output.split(separator: "\n").map(String.init) == [id])
-            #expect(try pii(cli, ["find", "--tenant", "acme", "--email", "ANN.CLI@EXAMPLE.COM"]).output
+            #expect(try pii(cli, ["find", "--tenant", "acme", "--from", "-"], input: #"{"email": "ANN.CLI@EXAMPLE.COM"}"#).output
                 .trimmingCharacters(in: .whitespacesAndNewlines) == id)
-            #expect(try pii(cli, ["find", "--email", "nobody@example.com"]).output.isEmpty)
+            #expect(try pii(cli, ["find", "--from", "-"], input: #"{"email": "nobody@example.com"}"#).output.isEmpty)
 
             let show = try pii(cli, ["show", id] + asOfficer)
             #expect(show.status == 0, "\(show.error)")
@@ -75,7 +46,8 @@ struct PIICLITests {
             #expect(!show.output.contains("Tr1ckySecret") && !show.output.contains("$scrypt"))
 
             // No justification: refused.
-            let unjustified = try pii(cli, ["find", "--email", "ann.cli@example.com"], environment: ["COFFER_JUSTIFICATION": nil])
+            let unjustified = try pii(cli, ["find", "--from", "-"], input: #"{"email": "ann.cli@example.com"}"#,
+                                      environment: ["COFFER_JUSTIFICATION": nil])
             #expect(unjustified.status == 1)
             #expect(unjustified.error.contains("purpose-missing"), "\(unjustified.error)")
             #expect(unjustified.output.isEmpty)
@@ -85,17 +57,16 @@ struct PIICLITests {
     @Test("pii billing with a full card number as last4 exits non-zero with card-number-refused and stores nothing")
     func cardRefused() async throws {
         try await withPIICLI { cli in
-            let add = try pii(cli, ["add", "--tenant", "acme", "--name", "Bo Cli", "--email", "bo@example.com"])
-            #expect(add.status == 0, "\(add.error)")
-            let id = add.output.trimmingCharacters(in: .whitespacesAndNewlines)
+            let id = try addedSubject(try pii(cli, ["add", "--tenant", "acme", "--from", "-"], input: #"{"name": "Bo Cli", "email": "bo@example.com"}"#))
 
             let card = "4111 1111 1111 1111"
-            let refused = try pii(cli, ["billing", id, "--last4", card, "--address", "1 Main Street"])
+            let refused = try pii(cli, ["billing", id, "--from", "-"], input: try piiJSON(["last4": card, "address": "1 Main Street"]))
             #expect(refused.status == 1)
             #expect(refused.error.contains("card-number-refused"), "\(refused.error)")
             #expect(!refused.error.contains(card) && !refused.error.contains("4111111111111111"))
             #expect(!refused.output.contains("stored"))
-            let address = try pii(cli, ["billing", id, "--last4", "1111", "--address", "Card 5500-0000-0000-0004 Road"])
+            let address = try pii(cli, ["billing", id, "--from", "-"],
+                                  input: try piiJSON(["last4": "1111", "address": "Card 5500-0000-0000-0004 Road"]))
             #expect(address.status == 1)
             #expect(address.error.contains("card-number-refused"), "\(address.error)")
 
@@ -105,7 +76,7 @@ struct PIICLITests {
             #expect(try piiFiles(under: cli.vault, containing: Array("4111111111111111".utf8)).isEmpty)
             #expect(try piiFiles(under: cli.vault, containing: Array(card.utf8)).isEmpty)
 
-            let stored = try pii(cli, ["billing", id, "--last4", "1111", "--address", "1 Main Street"])
+            let stored = try pii(cli, ["billing", id, "--from", "-"], input: try piiJSON(["last4": "1111", "address": "1 Main Street"]))
             #expect(stored.status == 0, "\(stored.error)")
             show = try pii(cli, ["show", id] + asOfficer)
             #expect(show.output.contains("last4    1111"), "\(show.output)")
@@ -113,17 +84,18 @@ struct PIICLITests {
         }
     }
 
-    @Test("pii add refuses a breached password and registers nobody")
+    @Test("pii add --from FILE --password-stdin refuses a breached password and registers nobody")
     func breachedPassword() async throws {
         try await withPIICLI { cli in
-            let add = try pii(cli, ["add", "--tenant", "acme", "--name", "Cy Cli", "--email", "cy@example.com", "--password-stdin"],
-                              input: "P@ssw0rd\n")
+            let file = cli.vault.deletingLastPathComponent().appendingPathComponent("cy.json")
+            try Data(#"{"name": "Cy Cli", "email": "cy@example.com"}"#.utf8).write(to: file)
+            let add = try pii(cli, ["add", "--tenant", "acme", "--from", file.path, "--password-stdin"], input: "P@ssw0rd\n")
             #expect(add.status == 1)
             #expect(add.error.contains("password-policy"), "\(add.error)")
             #expect(add.error.contains("breached"), "\(add.error)")
             #expect(!add.error.contains("P@ssw0rd"))
             #expect(add.output.isEmpty)
-            let found = try pii(cli, ["find", "--email", "cy@example.com"])
+            let found = try pii(cli, ["find", "--from", "-"], input: #"{"email": "cy@example.com"}"#)
             #expect(found.status == 0, "\(found.error)")
             #expect(found.output.isEmpty)
         }

@@ -77,15 +77,18 @@ extension Vault {
 /// The paths (relative to `directory`) of every regular file under `directory` whose bytes contain `needle`.
 func piiFiles(under directory: URL, containing needle: [UInt8]) throws -> [String] {
     precondition(!needle.isEmpty)
+    return try fileContents(under: directory).filter { $0.value.range(of: Data(needle)) != nil }.keys.sorted()
+}
+
+/// Every regular file under `directory` (its path relative to `directory`) and its bytes; equal
+/// before and after a command when the command wrote nothing.
+func fileContents(under directory: URL) throws -> [String: Data] {
     let enumerator = try #require(FileManager.default.enumerator(at: directory, includingPropertiesForKeys: [.isRegularFileKey]))
-    var hits: [String] = []
+    var contents: [String: Data] = [:]
     for case let url as URL in enumerator where try url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile == true {
-        let data = try Data(contentsOf: url)
-        if data.range(of: Data(needle)) != nil {
-            hits.append(String(url.path.dropFirst(directory.path.count)))
-        }
+        contents[String(url.path.dropFirst(directory.path.count))] = try Data(contentsOf: url)
     }
-    return hits.sorted()
+    return contents
 }
 
 /// The names of the tables of one database, sorted.
