@@ -2,6 +2,7 @@ import ArgumentParser
 import Coffer
 import CofferCrypto
 import Foundation
+import Synchronization
 
 @main
 struct CofferCommand: AsyncParsableCommand {
@@ -25,6 +26,7 @@ struct CofferCommand: AsyncParsableCommand {
 /// The message is escaped (``display(_:)``): it may quote a path or value from the caller.
 func runReportingErrors(_ body: () async throws -> Void) async throws {
     do {
+        defer { OpenVaults.shared.closeAll() }
         try await body()
     } catch let error as CofferError {
         FileHandle.standardError.write(Data("coffer: error [\(error.code)]: \(display(error.message))\n".utf8))
@@ -48,4 +50,24 @@ func runReportingErrorsSync(_ body: () throws -> Void) throws {
 /// Writes a line to standard error.
 func warn(_ message: String) {
     FileHandle.standardError.write(Data("coffer: \(message)\n".utf8))
+}
+
+/// The vaults a command opened, closed when it ends (success or failure): closing signs a
+/// checkpoint of the access log, so its witness holds the log's size after every command.
+final class OpenVaults: Sendable {
+    static let shared = OpenVaults()
+    private let vaults = Mutex<[Vault]>([])
+
+    /// Registers a vault to close when the command ends.
+    func add(_ vault: Vault) { vaults.withLock { $0.append(vault) } }
+
+    /// Closes every registered vault, reporting a failure on stderr (the command's own result
+    /// stands: what it did is already durable in the vault and its log).
+    func closeAll() {
+        for vault in vaults.withLock({ let all = $0; $0 = []; return all }) {
+            do { try vault.close() } catch {
+                FileHandle.standardError.write(Data("coffer: warning: closing the vault failed: \(display("\(error)"))\n".utf8))
+            }
+        }
+    }
 }

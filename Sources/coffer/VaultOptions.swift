@@ -41,6 +41,7 @@ struct LocationOptions: ParsableArguments {
     func openVault() throws -> Vault {
         let vault = try Vault.open(at: vaultURL, keyringFile: keyringFile(), allowDevelopmentKeyring: developmentKeyringAllowed)
         warnIfDevelopment(vault)
+        OpenVaults.shared.add(vault)
         return vault
     }
 

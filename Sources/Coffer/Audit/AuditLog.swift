@@ -104,8 +104,7 @@ package final class AuditLog: Sendable {
         self.keyID = keyID
         macKey = try HKDF.deriveKey(from: seed, salt: [UInt8](), info: Array("coffer/audit/mac".utf8), length: 32)
         clientKey = try HKDF.deriveKey(from: seed, salt: [UInt8](), info: Array("coffer/audit/client-ip".utf8), length: 32)
-        signingKey = try Ed25519SigningKey(seed: HKDF.deriveKey(from: seed, salt: [UInt8](),
-                                                                info: Array("coffer/audit/ed25519".utf8), length: 32))
+        signingKey = try Self.signingKey(seed: seed)
         path = url.path
         self.logger = logger
         self.witness = witness.map(AuditWitness.init(directory:))
@@ -113,6 +112,16 @@ package final class AuditLog: Sendable {
         var tuning = VaultDatabase.Tuning()
         tuning.cacheKiB = 4 * 1024
         pool = try VaultDatabase.open(url, migrator: Self.migrator, tuning: tuning)
+    }
+
+    /// The Ed25519 key checkpoints are signed with, derived from the audit-signing key's seed.
+    private static func signingKey(seed: SecureBytes) throws -> Ed25519SigningKey {
+        try Ed25519SigningKey(seed: HKDF.deriveKey(from: seed, salt: [UInt8](), info: Array("coffer/audit/ed25519".utf8), length: 32))
+    }
+
+    /// The public key a log keyed by `keyID` of `keyring` signs with (the audit key's canary).
+    static func publicKey(keyring: Keyring, keyID: String) throws -> [UInt8] {
+        try signingKey(seed: keyring.secret(id: keyID, purpose: .auditSigning)).publicKey
     }
 
     /// The MAC that chains record `sequence` to the one before it.

@@ -256,6 +256,12 @@ public final class Vault: Sendable {
             try infoStore.recordAuditKey(auditKey)
             changed = true
         }
+        // The audit key's canary: the same id with other material would sign a log nobody can
+        // verify, and break the one there.
+        let publicKey = try AuditLog.publicKey(keyring: keys.keyring, keyID: auditKey).hexString
+        if let recorded = info["audit_public_key"], !ConstantTime.equals(Array(recorded.utf8), Array(publicKey.utf8)) {
+            throw CofferError(.invalidKey, "the keyring's audit-signing key '\(auditKey)' is not the key this vault's access log was made with (the same id holds other material): use the vault's own keyring")
+        }
         // The flags below decide what a missing file means: they are trusted only when sealed.
         let sealKey = try VaultInfoStore.sealKey(keyring: keys.keyring, auditKeyID: auditKey)
         let sealed = try infoStore.checkSeal(info, key: sealKey)
@@ -270,14 +276,7 @@ public final class Vault: Sendable {
         }
         let audit = try AuditLog(url: auditURL, keyring: keys.keyring, keyID: auditKey, logger: logger,
                                  witness: witness(recorded: info["witness"], source: source, vault: directory))
-        // The audit key's canary: the same id with other material would sign a log nobody can
-        // verify, and break the one there.
-        let publicKey = audit.signingKey.publicKey.hexString
-        if let recorded = info["audit_public_key"] {
-            guard ConstantTime.equals(Array(recorded.utf8), Array(publicKey.utf8)) else {
-                throw CofferError(.invalidKey, "the keyring's audit-signing key '\(auditKey)' is not the key this vault's access log was made with (the same id holds other material): use the vault's own keyring")
-            }
-        } else {
+        if info["audit_public_key"] == nil {
             try infoStore.recordAuditPublicKey(publicKey)
             changed = true
         }
