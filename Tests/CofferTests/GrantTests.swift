@@ -146,7 +146,8 @@ struct GrantTests {
             #expect(!grant.isActive(at: grant.expiresAt))
 
             // The vault's clock moves past the expiry; nobody sleeps on the wall clock.
-            t.vault.administration.clock.advance(by: grant.expiresAt - t.vault.administration.clock.now() - 1)
+            // Frozen, so the wall clock cannot tick between the two checks below.
+            t.vault.administration.clock.freeze(at: grant.expiresAt - 1)
             #expect(try t.vault.administration.activeGrant(grantee: "bob", tenant: "acme", subject: nil, purpose: .support) == grant, "1 ms before expiry")
             t.vault.administration.clock.advance(by: 1)
             #expect(t.vault.administration.clock.now() >= grant.expiresAt)
