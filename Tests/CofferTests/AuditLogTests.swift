@@ -185,6 +185,7 @@ struct AuditLogTests {
             // Phase C: 7...12.
             try await t.vault.addPrincipal("po", roles: [.privacyOfficer], context: .admin)
             try await t.vault.addPrincipal("bob", roles: [.service], context: .admin)
+            try t.insertBareSubject("subject-7", tenant: "acme")
             let grant = try await t.vault.issueGrant(to: "bob", tenant: "acme", subject: "subject-7", purpose: .support,
                                                      expiresAt: nowMilliseconds() + 86_400_000, reason: "ticket",
                                                      context: accessContext("po", .subjectRequest))

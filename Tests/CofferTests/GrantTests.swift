@@ -202,6 +202,7 @@ struct GrantTests {
     @Test("a subject-scoped grant covers only that subject; a tenant-wide one covers every subject")
     func subjectScope() async throws {
         try await withGrantVault { t in
+            try t.insertBareSubject("subject-7", tenant: "acme")
             let scoped = try await t.vault.issueGrant(to: "sam", tenant: "acme", subject: "subject-7", purpose: .support,
                                                       expiresAt: nowMilliseconds() + day, reason: "ticket 7", context: po)
             #expect(try t.vault.administration.activeGrant(grantee: "sam", tenant: "acme", subject: "subject-7", purpose: .support) == scoped)
@@ -233,6 +234,7 @@ struct GrantTests {
                 _ = try await t.vault.issueGrant(to: "bob", tenant: "globex", purpose: .support, expiresAt: expires, reason: "b",
                                                  context: accessContext("sam", .support))
             }
+            try t.insertBareSubject("s-1", tenant: "acme")
             let g2 = try await t.vault.issueGrant(to: "bob", tenant: "acme", subject: "s-1", purpose: .legal, expiresAt: expires, reason: "c",
                                                   context: po2)
             try await t.vault.revokeGrant(g1.id, context: po2)

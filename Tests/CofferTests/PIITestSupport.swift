@@ -95,3 +95,14 @@ func fileContents(under directory: URL) throws -> [String: Data] {
 func piiTableNames(_ db: Database) throws -> [String] {
     try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
 }
+
+extension TestVault {
+    /// Registers a subject row of `tenant` directly in `pii.sqlite`, with no fields and no log
+    /// record: for tests about grants that only need the subject to exist where it claims to.
+    func insertBareSubject(_ id: SubjectID, tenant: TenantID) throws {
+        try vault.pii.write { db in
+            try db.execute(sql: "INSERT INTO subject (id, tenant_id, status, created_at, updated_at) VALUES (?, ?, 'active', 0, 0)",
+                           arguments: [id, tenant])
+        }
+    }
+}

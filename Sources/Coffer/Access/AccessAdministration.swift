@@ -84,6 +84,9 @@ final class AccessAdministration: Sendable {
             return CofferError(.invalidArgument, "a grant must expire in the future and within 90 days")
         } else if try !tenants.exists(tenant) {
             return CofferError(.unknownTenant, "unknown tenant '\(tenant)'")
+        } else if let found = try principal(id: grantee), !found.covers(tenant: tenant) {
+            // A grant never reaches beyond the grantee's own tenant limit.
+            return CofferError(.accessDenied, "'\(grantee)' may not act on tenant '\(tenant)': a grant cannot widen a principal's tenants")
         } else if try principal(id: grantee) == nil {
             return CofferError(.notFound, "no principal '\(grantee)' to grant to")
         }

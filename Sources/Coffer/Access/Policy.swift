@@ -44,6 +44,12 @@ enum Policy {
         Rule(role: .admin, actions: [.find], dataClass: .pii, purposes: [.securityInvestigation]),
     ]
 
+    /// Operations on the whole vault, which no tenant-limited principal may do whatever its
+    /// roles: the keys, and pruning or configuring the access log.
+    static func isVaultWide(_ action: AccessAction, _ dataClass: DataClass) -> Bool {
+        action == .keyOperation || (dataClass == .auditLog && [.purge, .configure].contains(action))
+    }
+
     /// The decision for `principal` doing `action` on `dataClass` of `tenant` for `purpose`.
     /// - Returns: The role that allows it, or the reason it is refused.
     static func decide(principal: Principal?, action: AccessAction, dataClass: DataClass, tenant: TenantID?,
@@ -53,6 +59,9 @@ enum Policy {
         }
         if let tenant, !principal.covers(tenant: tenant) {
             return .failure(CofferError(.accessDenied, "principal '\(principal.id)' may not act on tenant '\(tenant)'"))
+        }
+        if principal.tenants != nil, isVaultWide(action, dataClass) {
+            return .failure(CofferError(.accessDenied, "\(action) on \(dataClass) concerns the whole vault: only a principal without a tenant limit may do it"))
         }
         let candidates = rules.filter { principal.roles.contains($0.role) && $0.dataClass == dataClass && $0.actions.contains(action) }
         guard !candidates.isEmpty else {

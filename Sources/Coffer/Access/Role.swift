@@ -59,4 +59,13 @@ public struct Principal: Hashable, Sendable, Codable {
 
     /// True when the principal may act on `tenant`.
     public func covers(tenant: TenantID) -> Bool { tenants?.contains(tenant) ?? true }
+
+    /// True when every tenant of `scope` (nil: every tenant) is one this principal may act on.
+    /// - Parameter scope: Another principal's tenant limit.
+    /// - Returns: False when `scope` reaches beyond this principal's.
+    public func covers(scope: [TenantID]?) -> Bool {
+        guard let tenants else { return true }
+        guard let scope else { return false }
+        return Set(scope).isSubset(of: Set(tenants))
+    }
 }

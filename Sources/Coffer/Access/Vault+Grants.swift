@@ -28,6 +28,9 @@ extension Vault {
             if let refusal = try administration.grantRefusal(to: grantee, tenant: tenant, purpose: purpose, expiresAt: expiresAt,
                                                              reason: reason, issuer: context.actor, now: now) {
                 access.refuse(refusal)
+            } else if let subject, try await BlockingPool.shared.run({ try self.people.state(of: subject)?.tenant }) != tenant {
+                // A grant for a subject names one of the tenant's people, never someone else's.
+                access.refuse(CofferError(.notFound, "tenant '\(tenant)' has no subject \(subject)"))
             }
         }) { _ in
             let grant = Grant(id: id, grantee: grantee, tenant: tenant, subject: subject, purpose: purpose, reason: reason,
@@ -52,14 +55,16 @@ extension Vault {
         }
     }
 
-    /// Grants, newest first, optionally only those of one grantee or tenant.
+    /// Grants, newest first, optionally only those of one grantee or tenant; a tenant-limited
+    /// caller sees only those on its tenants.
     /// - Throws: `CofferError` `invalidArgument` for a malformed grantee or tenant filter
     ///   (unrecorded), `accessDenied`.
     public func grants(grantee: PrincipalID? = nil, tenant: TenantID? = nil, context: AccessContext) async throws -> [Grant] {
         if let grantee { try IdentifierRules.validatePrincipal(grantee.rawValue, as: "grantee") }
         if let tenant { try tenant.validate() }
         return try await guarded(context, AccessRequest(action: .list, dataClass: .administration, tenant: tenant)) { _ in
-            try await administration.grants(grantee: grantee, tenant: tenant)
+            let scope = try await callerScope(context)
+            return try await administration.grants(grantee: grantee, tenant: tenant).filter { scope?.contains($0.tenant) ?? true }
         }
     }
 }

@@ -15,7 +15,17 @@ extension Vault {
         guard !roles.isEmpty else { throw CofferError(.invalidArgument, "a principal needs at least one role") }
         for tenant in tenants ?? [] { try tenant.validate() }
         let request = AccessRequest(action: .principalAdmin, dataClass: .administration, subject: nil, objectID: id.rawValue)
-        try await guarded(context, request) { _ in
+        try await guarded(context, request, refine: { access in
+            guard access.isAllowed, let caller = try await caller(context) else { return }
+            // A tenant-limited admin makes no principal with a role or a scope it does not hold
+            // itself. (The vault's unlimited admins may still give any role alone: dual control
+            // for admin, privacy-officer and auditor is not built yet.)
+            if caller.tenants != nil, let missing = Set(roles).subtracting(caller.roles).sorted().first {
+                access.refuse(CofferError(.accessDenied, "'\(caller.id)' does not hold the role \(missing) and cannot give it"))
+            } else if !caller.covers(scope: tenants) {
+                access.refuse(CofferError(.accessDenied, "'\(caller.id)' may not register a principal beyond its own tenants"))
+            }
+        }) { _ in
             try await administration.addPrincipal(id, roles: roles, tenants: tenants, by: context.actor)
         }
     }
@@ -26,7 +36,13 @@ extension Vault {
     public func removePrincipal(_ id: PrincipalID, context: AccessContext) async throws {
         try IdentifierRules.validatePrincipal(id.rawValue)
         let request = AccessRequest(action: .principalAdmin, dataClass: .administration, objectID: id.rawValue)
-        try await guarded(context, request) { _ in
+        try await guarded(context, request, refine: { access in
+            guard access.isAllowed, let caller = try await caller(context) else { return }
+            let target = try await BlockingPool.shared.run { try self.administration.principal(id: id) }
+            if let target, !caller.covers(scope: target.tenants) {
+                access.refuse(CofferError(.accessDenied, "'\(caller.id)' may not remove a principal whose scope reaches beyond its own tenants"))
+            }
+        }) { _ in
             try await administration.removePrincipal(id, by: context.actor)
         }
     }
@@ -34,7 +50,19 @@ extension Vault {
     /// Every principal, by id.
     public func principals(context: AccessContext) async throws -> [Principal] {
         try await guarded(context, AccessRequest(action: .list, dataClass: .administration)) { _ in
-            try await administration.principals()
+            let caller = try await caller(context)
+            // A tenant-limited caller sees the principals within its tenants, and itself.
+            return try await administration.principals().filter { $0.id == context.actor || caller?.covers(scope: $0.tenants) ?? false }
         }
+    }
+
+    /// The caller's principal (nil when not registered), read on the blocking pool.
+    func caller(_ context: AccessContext) async throws -> Principal? {
+        try await BlockingPool.shared.run { try self.administration.principal(id: context.actor) }
+    }
+
+    /// The tenants `context`'s caller may see, nil for every tenant.
+    func callerScope(_ context: AccessContext) async throws -> [TenantID]? {
+        try await caller(context)?.tenants ?? nil
     }
 }

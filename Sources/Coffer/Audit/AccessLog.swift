@@ -33,7 +33,9 @@ final class AccessLog: Sendable {
         var entry = AuditEntry(context, request, outcome: .allowed)
         switch decision {
         case .success(let role):
-            entry.role = role.code
+            // What allowed it: the role, or for personal data opened through a grant, the grant
+            // (its id is in the record), never a role that alone did not allow it.
+            entry.role = request.dataClass == .pii && request.grantID != nil ? nil : role.code
             entry.reason = request.reason
         case .failure(let refusal):
             entry.outcome = .denied

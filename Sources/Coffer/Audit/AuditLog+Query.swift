@@ -26,6 +26,8 @@ public struct AuditQuery: Sendable, Hashable {
     public var before: Int64?
     /// At most this many records (1...10000).
     public var limit: Int
+    /// Only records of these tenants (the caller's tenant limit; set by the vault, not the caller).
+    var scope: [TenantID]?
 
     /// Creates a query (by default the newest 100 records).
     /// - Parameters:
@@ -70,6 +72,11 @@ extension AuditLog {
             arguments += [value]
         }
         match("tenant", query.tenant?.rawValue)
+        if let scope = query.scope {
+            guard !scope.isEmpty else { return [] }
+            conditions.append("tenant IN (\(Array(repeating: "?", count: scope.count).joined(separator: ", ")))")
+            arguments += StatementArguments(scope.map(\.rawValue))
+        }
         match("actor", query.actor?.rawValue)
         match("subject", query.subject?.rawValue)
         match("object_id", query.objectID)

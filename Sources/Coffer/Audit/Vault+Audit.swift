@@ -10,7 +10,12 @@ extension Vault {
     /// - Throws: `CofferError` `accessDenied` for anyone but auditors (and privacy officers).
     public func auditRecords(_ query: AuditQuery, context: AccessContext) async throws -> [AuditRecord] {
         let request = auditRequest()
-        return try await guarded(context, request) { _ in try await accessLog.run { try $0.records(query) } }
+        return try await guarded(context, request) { _ in
+            // A tenant-limited auditor or privacy officer sees only its tenants' records.
+            var scoped = query
+            scoped.scope = try await callerScope(context)
+            return try await accessLog.run { [scoped] in try $0.records(scoped) }
+        }
     }
 
     /// Checks the whole log (every leaf, the MAC chain, the Merkle tree, every stored checkpoint)
@@ -43,7 +48,13 @@ extension Vault {
         guard from < to else { throw CofferError(.invalidArgument, "the review period must end after it starts") }
         let request = auditRequest()
         return try await guarded(context, request) { _ in
-            try await accessLog.run { AccessReview(from: from, to: to, records: try $0.records(from: from, to: to)) }
+            let scope = try await callerScope(context)
+            return try await accessLog.run { log in
+                let records = try log.records(from: from, to: to).filter { record in
+                    scope.map { scope in record.tenant.map(scope.contains) ?? false } ?? true
+                }
+                return AccessReview(from: from, to: to, records: records)
+            }
         }
     }
 

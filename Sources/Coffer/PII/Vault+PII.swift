@@ -52,7 +52,7 @@ extension Vault {
         if case .failure(let refusal) = access.decision, refusal.code == .accessDenied, context.justification != nil,
            [.read, .find].contains(request.action), let tenant = request.tenant {
             let found = try await BlockingPool.shared.run { () throws -> (Principal, Grant)? in
-                guard let principal = try self.administration.principal(id: context.actor),
+                guard let principal = try self.administration.principal(id: context.actor), principal.covers(tenant: tenant),
                       let grant = try self.administration.activeGrant(grantee: context.actor, tenant: tenant, subject: request.subject, purpose: context.purpose)
                 else { return nil }
                 return (principal, grant)

@@ -342,11 +342,12 @@ public final class Vault: Sendable {
         }
     }
 
-    /// The registered tenants, sorted by id.
+    /// The registered tenants, sorted by id; a tenant-limited caller sees only its own.
     public func tenants(context: AccessContext) async throws -> [TenantID] {
         let request = AccessRequest(action: .list, dataClass: .administration)
         return try await guarded(context, request) { _ in
-            try await administration.allTenants()
+            let scope = try await callerScope(context)
+            return try await administration.allTenants().filter { scope?.contains($0) ?? true }
         }
     }
 
