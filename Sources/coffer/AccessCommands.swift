@@ -11,7 +11,7 @@ func parseTime(_ text: String) throws -> Int64 {
 struct PrincipalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "principal", abstract: "Manage who may act on the vault (admin).",
-        subcommands: [Add.self, List.self, Remove.self])
+        subcommands: [Add.self, List.self, Remove.self, Pending.self, Approve.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a principal with roles.")
@@ -26,9 +26,13 @@ struct PrincipalCommand: AsyncParsableCommand {
             try await runReportingErrors {
                 let vault = try options.openVault()
                 let roles = try self.roles.map(Role.init(parsing:))
-                try await vault.addPrincipal(id, roles: roles, tenants: tenants.isEmpty ? nil : tenants,
-                                             context: options.context(defaultPurpose: .administration))
-                print("added principal \(display(id)) with roles \(roles.map(\.code).joined(separator: ", "))")
+                let pending = try await vault.addPrincipal(id, roles: roles, tenants: tenants.isEmpty ? nil : tenants,
+                                                           context: options.context(defaultPurpose: .administration))
+                if let pending {
+                    print("principal \(display(id)) awaits a second admin's approval: coffer principal approve \(pending.changeID)")
+                } else {
+                    print("added principal \(display(id)) with roles \(roles.map(\.code).joined(separator: ", "))")
+                }
             }
         }
     }
@@ -46,6 +50,38 @@ struct PrincipalCommand: AsyncParsableCommand {
                 printTable(header: ["PRINCIPAL", "ROLES", "TENANTS", "CREATED", "BY"], rows: all.map {
                     [$0.id.rawValue, $0.roles.map(\.code).joined(separator: ","), $0.tenants?.map(\.rawValue).joined(separator: ",") ?? "*", isoTime($0.createdAt), $0.createdBy.rawValue]
                 })
+            }
+        }
+    }
+
+    struct Pending: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List principals waiting for a second admin's approval.")
+        @OptionGroup var options: VaultOptions
+        @Flag(name: .long, help: "Print JSON.") var json = false
+
+        func run() async throws {
+            try await runReportingErrors {
+                let vault = try options.openVault()
+                let pending = try await vault.pendingPrincipals(context: options.context(defaultPurpose: .administration))
+                if json { print(try jsonText(pending)); return }
+                printTable(header: ["CHANGE", "PRINCIPAL", "ROLES", "TENANTS", "REQUESTED", "BY"], rows: pending.map {
+                    [$0.changeID, $0.id.rawValue, $0.roles.map(\.code).joined(separator: ","),
+                     $0.tenants?.map(\.rawValue).joined(separator: ",") ?? "*", isoTime($0.requestedAt), $0.requestedBy.rawValue]
+                })
+            }
+        }
+    }
+
+    struct Approve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Approve a pending principal (a second, different admin).")
+        @OptionGroup var options: VaultOptions
+        @Argument(help: "The change id (see `coffer principal pending`).") var change: String
+
+        func run() async throws {
+            try await runReportingErrors {
+                let vault = try options.openVault()
+                try await vault.approvePrincipal(change, context: options.context(defaultPurpose: .administration))
+                print("approved \(display(change))")
             }
         }
     }

@@ -65,6 +65,29 @@ final class AccessAdministration: Sendable {
         guard removed else { throw CofferError(.notFound, "no principal '\(id)'") }
     }
 
+    /// True when a principal with `roles` needs a second admin's approval: it has a role that
+    /// opens PII, erases evidence or approves others, and the vault has two or more admins without
+    /// a tenant limit (until then its first operator acts alone).
+    func needsApproval(_ roles: [Role]) throws -> Bool {
+        guard !PendingPrincipal.dualControlRoles.isDisjoint(with: roles) else { return false }
+        return try store.allPrincipals().filter { $0.tenants == nil && $0.roles.contains(.admin) }.count >= 2
+    }
+
+    /// Queues a principal for a second admin's approval.
+    func requestPrincipal(_ pending: PendingPrincipal) async throws {
+        try await store.insertPending(pending)
+    }
+
+    /// The principals waiting for approval.
+    func pendingPrincipals() throws -> [PendingPrincipal] {
+        try store.pendingPrincipals()
+    }
+
+    /// Registers a pending principal on a second admin's approval.
+    func approvePending(_ changeID: String, by actor: PrincipalID) async throws {
+        try await store.approvePending(changeID, by: actor, at: nowMilliseconds())
+    }
+
     // MARK: Grants
 
     /// Purposes a grant may be issued for.

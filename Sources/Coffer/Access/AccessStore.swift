@@ -17,6 +17,13 @@ struct AccessStore: Sendable {
         }.map(Self.principal)
     }
 
+    /// Every principal, by id, read on the caller's thread (for work already on the pool).
+    func allPrincipals() throws -> [Principal] {
+        try VaultDatabase.guardedSync {
+            try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM principal ORDER BY id").map(Self.principal) }
+        }
+    }
+
     /// Every principal, by id.
     func principals() async throws -> [Principal] {
         try await VaultDatabase.guarded {

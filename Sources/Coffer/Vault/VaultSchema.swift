@@ -63,6 +63,20 @@ enum VaultSchema {
                 CREATE INDEX subject_key_kek ON subject_key(kek_id);
                 """)
         }
+        migrator.registerMigration("v4-pending-principals") { db in
+            // Principals with powers that open PII, erase evidence or approve others wait here
+            // for a second admin (dual control).
+            try db.execute(sql: """
+                CREATE TABLE pending_principal (
+                    change_id TEXT PRIMARY KEY,
+                    id TEXT NOT NULL,
+                    roles TEXT NOT NULL,
+                    tenants TEXT,
+                    requested_by TEXT NOT NULL,
+                    requested_at INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 
