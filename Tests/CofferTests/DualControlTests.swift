@@ -34,3 +34,24 @@ struct DualControlTests {
         }
     }
 }
+
+@Suite("coffer principal pending / approve", .serialized)
+struct DualControlCLITests {
+    @Test("principal add waits for a second admin; approve by the requester is refused, by another registers it")
+    func cli() async throws {
+        try await withAuditCLI { cli in
+            #expect(try cli.spawn(["principal", "add", "adm2", "--role", "admin"]).status == 0)
+            let asked = try cli.spawn(["principal", "add", "po", "--role", "privacy-officer", "--actor", "adm2"])
+            #expect(asked.status == 0 && asked.output.contains("awaits a second admin's approval"), "\(asked.output) \(asked.error)")
+            let change = try #require(asked.output.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+            let pending = try cli.spawn(["principal", "pending", "--json"])
+            #expect(pending.status == 0 && pending.output.contains(change), "\(pending.output)")
+            let selfApproval = try cli.spawn(["principal", "approve", change, "--actor", "adm2"])
+            #expect(selfApproval.status != 0 && selfApproval.error.contains("[access-denied]"), "\(selfApproval.error)")
+            #expect(!(try cli.spawn(["principal", "list"]).output.contains("po ")))
+            let approved = try cli.spawn(["principal", "approve", change])
+            #expect(approved.status == 0, "\(approved.error)")
+            #expect(try cli.spawn(["principal", "list"]).output.contains("privacy-officer"))
+        }
+    }
+}
