@@ -117,6 +117,15 @@ func deleteRecords(_ db: Database, from sequence: Int64) throws {
     try db.execute(sql: "DELETE FROM leaf WHERE seq >= ?", arguments: [sequence])
 }
 
+/// Cuts the newest `count` records as an attacker with write access to the log file would:
+/// rows, leaves and the checkpoints covering them gone, the state row rewound to match.
+func cutAuditTail(_ db: Database, last count: Int64) throws {
+    let keep = (try Int64.fetchOne(db, sql: "SELECT tree_size FROM log_state WHERE id = 1") ?? 0) - count
+    try deleteRecords(db, from: keep + 1)
+    try db.execute(sql: "DELETE FROM checkpoint WHERE tree_size > ?", arguments: [keep])
+    try rewindLogState(db, to: keep)
+}
+
 /// Recomputes the leaf hash of record `sequence` from its (edited) row.
 func recomputeLeaf(_ db: Database, _ sequence: Int64) throws {
     let row = try #require(try Row.fetchOne(db, sql: "SELECT * FROM record WHERE seq = ?", arguments: [sequence]))

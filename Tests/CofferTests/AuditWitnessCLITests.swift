@@ -48,16 +48,7 @@ struct AuditWitnessCLITests {
     func truncatedTailRefused() async throws {
         try await withAuditCLI { cli in
             #expect(try cli.spawn(["ls", "--tenant", "acme"]).status == 0)
-            try cli.auditDatabase().write { db in
-                let size = try Int64.fetchOne(db, sql: "SELECT tree_size FROM log_state") ?? 0
-                try db.execute(sql: "DELETE FROM record WHERE seq = ?", arguments: [size])
-                try db.execute(sql: "DELETE FROM leaf WHERE seq = ?", arguments: [size])
-                try db.execute(sql: "DELETE FROM checkpoint WHERE tree_size >= ?", arguments: [size])
-                var frontier = MerkleFrontier()
-                for leaf in try Data.fetchAll(db, sql: "SELECT hash FROM leaf ORDER BY seq") { frontier.append([UInt8](leaf)) }
-                let mac = try Data.fetchOne(db, sql: "SELECT mac FROM leaf WHERE seq = ?", arguments: [size - 1]) ?? Data(count: 32)
-                try db.execute(sql: "UPDATE log_state SET tree_size = ?, last_mac = ?, frontier = ?", arguments: [size - 1, mac, Data(frontier.encoded)])
-            }
+            try cli.auditDatabase().write { db in try cutAuditTail(db, last: 1) }
             let ls = try cli.spawn(["ls", "--tenant", "acme"])
             #expect(ls.status != 0 && ls.error.contains("[tamper-detected]") && ls.error.contains("witness saw"), "\(ls.error)")
         }

@@ -38,21 +38,9 @@ private struct WitnessedLog {
     func remove() { try? FileManager.default.removeItem(at: directory) }
 }
 
-/// Removes the newest `count` records as an attacker with write access to the file would: rows,
-/// leaves and checkpoints gone, the state row set to what it was before them.
+/// Removes the newest `count` records as an attacker with write access to the file would.
 private func truncate(_ log: AuditLog, last count: Int64) throws {
-    try log.pool.write { db in
-        let size = try Int64.fetchOne(db, sql: "SELECT tree_size FROM log_state") ?? 0
-        let keep = size - count
-        try db.execute(sql: "DELETE FROM record WHERE seq > ?", arguments: [keep])
-        try db.execute(sql: "DELETE FROM leaf WHERE seq > ?", arguments: [keep])
-        try db.execute(sql: "DELETE FROM checkpoint WHERE tree_size > ?", arguments: [keep])
-        var frontier = MerkleFrontier()
-        for leaf in try Data.fetchAll(db, sql: "SELECT hash FROM leaf ORDER BY seq") { frontier.append([UInt8](leaf)) }
-        let lastMAC = try Data.fetchOne(db, sql: "SELECT mac FROM leaf WHERE seq = ?", arguments: [keep]) ?? Data(count: 32)
-        try db.execute(sql: "UPDATE log_state SET tree_size = ?, last_mac = ?, frontier = ?",
-                       arguments: [keep, lastMAC, Data(frontier.encoded)])
-    }
+    try log.pool.write { db in try cutAuditTail(db, last: count) }
 }
 
 @Suite("Witnessed checkpoints")

@@ -47,17 +47,7 @@ struct VaultWitnessTests {
     @Test("the log's tail cut and its state rewound is caught at the next open")
     func truncatedTail() async throws {
         try await withClosedVault { t in
-            try edit(t.directory.appendingPathComponent("audit.sqlite")) { db in
-                let size = try Int64.fetchOne(db, sql: "SELECT tree_size FROM log_state") ?? 0
-                let keep = size - 2
-                try db.execute(sql: "DELETE FROM record WHERE seq > ?", arguments: [keep])
-                try db.execute(sql: "DELETE FROM leaf WHERE seq > ?", arguments: [keep])
-                try db.execute(sql: "DELETE FROM checkpoint WHERE tree_size > ?", arguments: [keep])
-                var frontier = MerkleFrontier()
-                for leaf in try Data.fetchAll(db, sql: "SELECT hash FROM leaf ORDER BY seq") { frontier.append([UInt8](leaf)) }
-                let mac = try Data.fetchOne(db, sql: "SELECT mac FROM leaf WHERE seq = ?", arguments: [keep]) ?? Data(count: 32)
-                try db.execute(sql: "UPDATE log_state SET tree_size = ?, last_mac = ?, frontier = ?", arguments: [keep, mac, Data(frontier.encoded)])
-            }
+            try edit(t.directory.appendingPathComponent("audit.sqlite")) { db in try cutAuditTail(db, last: 2) }
             let error = await expectCofferError(.tamperDetected) { _ = try t.reopen() }
             #expect(error?.message.contains("records were removed from its end") == true, "\(String(describing: error))")
         }

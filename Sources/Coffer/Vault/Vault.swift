@@ -123,7 +123,7 @@ public final class Vault: Sendable {
     /// - Returns: The directory.
     public static func defaultWitness(for keyringFile: KeyringFile, vault: URL) -> URL {
         let path = vault.standardizedFileURL.path
-        let name = ((try? SHA256.hash(Array(path.utf8))) ?? []).prefix(8).map { String(format: "%02x", $0) }.joined()
+        let name = Array(((try? SHA256.hash(Array(path.utf8))) ?? []).prefix(8)).hexString
         return URL(fileURLWithPath: keyringFile.path + ".witness").appendingPathComponent(name)
     }
 

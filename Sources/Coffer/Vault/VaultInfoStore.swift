@@ -89,7 +89,7 @@ struct VaultInfoStore: Sendable {
     private static func mac(_ info: [String: String], key: SecureBytes) throws -> String {
         var text = "coffer-vault-info-v1\n"
         for name in sealedNames { text += "\(name)=\(info[name].map { "1:" + $0 } ?? "0")\n" }
-        return try HMACSHA256.authenticate(Array(text.utf8), key: key).map { String(format: "%02x", $0) }.joined()
+        return try HMACSHA256.authenticate(Array(text.utf8), key: key).hexString
     }
 
     /// Checks the rows' MAC.
