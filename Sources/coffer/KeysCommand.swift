@@ -29,9 +29,9 @@ struct KeysCommand: AsyncParsableCommand {
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Add a key for a purpose (blind-index or audit-signing) to an existing keyring, such as one made before those purposes existed.")
+            abstract: "Add a key for a purpose (blind-index, audit-signing or pii-kek) to an existing keyring, such as one made before those purposes existed.")
         @OptionGroup var location: LocationOptions
-        @Option(name: .long, help: "blind-index or audit-signing.") var purpose: String
+        @Option(name: .long, help: "blind-index, audit-signing or pii-kek.") var purpose: String
 
         func run() async throws {
             try await runReportingErrors {
@@ -39,7 +39,8 @@ struct KeysCommand: AsyncParsableCommand {
                 switch purpose {
                 case Keyring.Purpose.blindIndex.rawValue: wanted = .blindIndex
                 case Keyring.Purpose.auditSigning.rawValue: wanted = .auditSigning
-                default: throw ValidationError("--purpose is blind-index or audit-signing (use `keys rotate` for key-encryption keys)")
+                case Keyring.Purpose.piiKeyEncryption.rawValue: wanted = .piiKeyEncryption
+                default: throw ValidationError("--purpose is blind-index, audit-signing or pii-kek (use `keys rotate` for new key-encryption keys)")
                 }
                 let file = try location.keyringFile()
                 // Under the keyring's lock, from the file as it is now: a rotation running beside
@@ -101,9 +102,12 @@ struct KeysCommand: AsyncParsableCommand {
                 printTable(header: ["DATA KEY", "TENANT", "CLASS", "KEK"],
                            rows: keys.map { [$0.id, $0.tenant.rawValue, $0.dataClass, $0.kekID] })
                 print("")
-                printTable(header: ["KEK", "ACTIVE", "DATA KEYS"], rows: keyring.keyEncryptionKeyIDs.map { id in
+                let active = [keyring.activeKeyID, keyring.activePIIKey?.id]
+                printTable(header: ["KEK", "FOR", "ACTIVE", "DATA KEYS"], rows: (keyring.keyEncryptionKeyIDs + keyring.piiKeyEncryptionKeyIDs).map { id in
                     let count = keys.filter { $0.kekID == id }.count
-                    return [id, id == keyring.activeKeyID ? "yes" : "no", count == 0 && id != keyring.activeKeyID ? "0 (can be retired)" : String(count)]
+                    let isActive = active.contains(id)
+                    let family = keyring.entries.first { $0.id == id }?.purpose == .piiKeyEncryption ? "pii" : "content"
+                    return [id, family, isActive ? "yes" : "no", count == 0 && !isActive ? "0 (can be retired)" : String(count)]
                 })
             }
         }

@@ -225,7 +225,8 @@ struct KeyringTests {
     @Test func keysForOtherPurposes() throws {
         let generated = try Keyring.generate()
         // A new keyring carries one key of each purpose; only the KEK is active.
-        #expect(generated.entries.map(\.purpose) == [.keyEncryption, .blindIndex, .auditSigning])
+        #expect(generated.entries.map(\.purpose) == [.keyEncryption, .blindIndex, .auditSigning, .piiKeyEncryption])
+        #expect(generated.activePIIKey?.id == generated.piiKeyEncryptionKeyIDs.last)
         let firstBlind = try #require(generated.secret(for: .blindIndex))
         let keyring = try generated.addingKey(for: .blindIndex)
         #expect(keyring.secret(for: .blindIndex)?.count == 32)

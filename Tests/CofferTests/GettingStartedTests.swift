@@ -124,9 +124,11 @@ struct GettingStartedTests {
         }
 
         let before = vault.keyring.activeKeyID
+        let beforePII = try #require(vault.keyring.activePIIKey?.id)
         let rotation = try await GettingStarted.rotate(vault)
         #expect(rotation.activeKEK != before)
-        #expect(rotation.retirable == [before])
+        #expect(rotation.activePIIKEK != beforePII)
+        #expect(rotation.retirable == [before, beforePII])
         #expect(try await vault.readAll(tenant: "acme", objectID: objectID,
                                         context: AccessContext(actor: "svc-platform", purpose: .serviceOperation)) == bytes)
         try vault.close()

@@ -102,12 +102,17 @@ struct KeyManagerTests {
             try await data.add(to: t.vault, tenant: "acme", seed: 1)
             try await data.add(to: t.vault, tenant: "globex", seed: 2)
             let oldKEK = try t.file.load().activeKeyID
+            let oldPIIKEK = try #require(try t.file.load().activePIIKey?.id)
             let rotation = try await t.vault.rotateKeys(context: .admin)
             #expect(!rotation.resumed)
             #expect(rotation.rewrapped == 2 * ObjectKind.all.count + 2, "every data key and both subject keys")
-            #expect(rotation.retirable == [oldKEK])
+            #expect(rotation.retirable == [oldKEK, oldPIIKEK])
             #expect(try t.file.load().activeKeyID == rotation.activeKEK, "the new KEK is in the file")
-            #expect(Set(try await t.vault.keyStatus(context: .admin).map(\.kekID)) == [rotation.activeKEK])
+            #expect(try t.file.load().activePIIKey?.id == rotation.activePIIKEK, "and the new PII KEK")
+            let status = try await t.vault.keyStatus(context: .admin)
+            #expect(Set(status.filter { $0.dataClass != "pii-subject" }.map(\.kekID)) == [rotation.activeKEK])
+            #expect(Set(status.filter { $0.dataClass == "pii-subject" }.map(\.kekID)) == [rotation.activePIIKEK],
+                    "subject keys are wrapped under the PII KEK, never a content one")
             try await data.expectReadable(through: t.vault)
 
             let retired = try await t.vault.retireKey(oldKEK, context: .admin)
@@ -148,7 +153,7 @@ struct KeyManagerTests {
             try await t.vault.createTenant("initech", context: .test)
             try await data.add(to: t.vault, tenant: "initech", seed: 3)
             try await data.expectReadable(through: t.vault)
-            #expect(Set(try await t.vault.keyStatus(context: .admin).map(\.kekID)) == [first.activeKEK],
+            #expect(Set(try await t.vault.keyStatus(context: .admin).map(\.kekID)) == [first.activeKEK, first.activePIIKEK],
                     "the stale process wrapped its new keys under the vault's current KEK, not its old active one")
             // A second rotation and the retirement of every old KEK: both vaults keep working.
             let second = try await other.rotateKeys(context: .admin)
@@ -177,9 +182,10 @@ struct KeyManagerTests {
             await expectCofferError(.io) { _ = try await t.vault.rotateKeys(context: .admin) }
             t.vault.keys.afterRewrapBatch.withLock { $0 = nil }
             let target = try t.file.load().activeKeyID
+            let piiTarget = try #require(try t.file.load().activePIIKey?.id)
             let split = Dictionary(grouping: try await t.vault.keyStatus(context: .admin), by: \.kekID).mapValues(\.count)
             #expect(split[target] == KeyManager.rewrapBatchSize, "one batch was rewrapped before the crash")
-            #expect(split.count == 2, "the rest still under the old KEK")
+            #expect(split.count == 3, "the rest still under the old KEK, the subject keys under the old PII KEK")
             // Everything reads in the half-rotated state, also from a fresh open.
             try await data.expectReadable(through: t.vault)
             try t.vault.close()
@@ -190,7 +196,8 @@ struct KeyManagerTests {
             #expect(finished.activeKEK == target, "the interrupted rotation's KEK, not another new one")
             #expect(finished.rewrapped == tenants.count * ObjectKind.all.count + 2 - KeyManager.rewrapBatchSize)
             #expect(try t.file.load().keyEncryptionKeyIDs.count == 2)
-            #expect(Set(try await reopened.keyStatus(context: .admin).map(\.kekID)) == [target])
+            #expect(finished.activePIIKEK == piiTarget)
+            #expect(Set(try await reopened.keyStatus(context: .admin).map(\.kekID)) == [target, piiTarget])
             try await data.expectReadable(through: reopened)
             try reopened.close()
         }

@@ -73,21 +73,32 @@ private let piiTamperCases: [PIITamperCase] = [
     PIITamperCase(name: "Ada's technical identifier moved to Bob", file: Vault.FileName.pii,
                   sql: ["UPDATE identifier SET subject_id = ?B WHERE subject_id = ?A"],
                   victim: "B", expected: .tamperDetected),
-    PIITamperCase(name: "Ada's and Bob's wrapped subject keys swapped", file: Vault.FileName.control,
-                  sql: ["UPDATE subject_key SET subject_id = 'tmp' WHERE subject_id = ?A",
-                        "UPDATE subject_key SET subject_id = ?A WHERE subject_id = ?B",
-                        "UPDATE subject_key SET subject_id = ?B WHERE subject_id = 'tmp'"],
-                  victim: "A", expected: .authenticationFailed),
+    PIITamperCase(name: "Ada's key row renamed to Bob's subject", file: Vault.FileName.control,
+                  sql: ["UPDATE subject_key SET subject_id = ?B WHERE subject_id = ?A"],
+                  victim: "A", expected: .notFound),
     PIITamperCase(name: "Ada's wrapped key copied over Bob's (same tenant)", file: Vault.FileName.control,
                   sql: ["UPDATE subject_key SET wrapped = (SELECT wrapped FROM subject_key WHERE subject_id = ?A) WHERE subject_id = ?B"],
                   victim: "B", expected: .authenticationFailed),
     PIITamperCase(name: "Ada's wrapped key copied over Cy's (another tenant)", file: Vault.FileName.control,
                   sql: ["UPDATE subject_key SET wrapped = (SELECT wrapped FROM subject_key WHERE subject_id = ?A) WHERE subject_id = ?C"],
                   victim: "C", expected: .authenticationFailed),
+    // The subject row's tag covers its tenant: caught before policy decides on the wrong tenant.
     PIITamperCase(name: "Cy's key row and subject row both moved to acme", file: "both",
                   sql: ["UPDATE subject_key SET tenant_id = 'acme' WHERE subject_id = ?C",
                         "pii: UPDATE subject SET tenant_id = 'acme' WHERE id = ?C"],
-                  victim: "C", expected: .authenticationFailed),
+                  victim: "C", expected: .tamperDetected),
+    PIITamperCase(name: "Cy's subject row alone moved to acme", file: Vault.FileName.pii,
+                  sql: ["UPDATE subject SET tenant_id = 'acme' WHERE id = ?C"],
+                  victim: "C", expected: .tamperDetected),
+    PIITamperCase(name: "Ada's billing address row deleted", file: Vault.FileName.pii,
+                  sql: ["DELETE FROM field WHERE subject_id = ?A AND name = 'billing-address'"],
+                  victim: "A", expected: .tamperDetected),
+    PIITamperCase(name: "Ada's row names Bob's key", file: Vault.FileName.pii,
+                  sql: ["UPDATE subject SET key_id = (SELECT key_id FROM subject WHERE id = ?B) WHERE id = ?A"],
+                  victim: "A", expected: .tamperDetected),
+    PIITamperCase(name: "Ada's row's tag removed (made to look like a row from before tags)", file: Vault.FileName.pii,
+                  sql: ["UPDATE subject SET tag = NULL, key_id = NULL WHERE id = ?A"],
+                  victim: "A", expected: .tamperDetected),
     // The key row moved alone no longer matches (subject, tenant): reported like a missing key.
     PIITamperCase(name: "Ada's key row moved to globex", file: Vault.FileName.control,
                   sql: ["UPDATE subject_key SET tenant_id = 'globex' WHERE subject_id = ?A"],
@@ -167,8 +178,7 @@ struct PIITamperTests {
         }
     }
 
-    @Test("a blind-index row moved to another subject makes find return that subject",
-          .bug(id: "8", "find trusts the lookup table: its rows are not bound to the subject they name"))
+    @Test("a blind-index row moved to another subject is detected; find never returns that subject")
     func movedLookupRow() async throws {
         try await withPIIVault(tenants: ["acme", "globex"]) { t in
             let f = try await makePIIFixture(t)
@@ -177,15 +187,14 @@ struct PIITamperTests {
             let vault = try reopenedPII(t)
             defer { try? vault.close() }
             // A subject access request by Ada's email must not lead to Bob's record.
-            await withKnownIssue("lookup rows are not authenticated against the subject's sealed email (see report)") {
-                let found = try await vault.findSubjects(email: "ada@example.com", context: .piiOfficer)
-                #expect(!found.contains(f.bob), "find by Ada's email returned Bob")
-            }
+            var found: [SubjectID]?
+            await expectCofferError(.tamperDetected) { found = try await vault.findSubjects(email: "ada@example.com", context: .piiOfficer) }
+            #expect(found == nil)
+            #expect(try await vault.findSubjects(email: "bob@example.com", context: .piiOfficer) == [f.bob])
         }
     }
 
-    @Test("deleting the newest consent event turns a withdrawal back into consent",
-          .bug(id: "8", "consent history has no integrity across rows: a deleted event is not noticed"))
+    @Test("deleting the newest consent event (a withdrawal) is detected, not read as consent")
     func deletedConsentEvent() async throws {
         try await withPIIVault(tenants: ["acme", "globex"]) { t in
             let f = try await makePIIFixture(t)
@@ -193,11 +202,44 @@ struct PIITamperTests {
             try edit(t, Vault.FileName.pii, ["DELETE FROM consent WHERE subject_id = ?A AND seq = 2"], f)
             let vault = try reopenedPII(t)
             defer { try? vault.close() }
-            await withKnownIssue("each consent event is sealed alone; nothing binds how many there are (see report)") {
-                var record: SubjectRecord?
-                await expectCofferError(.tamperDetected) { record = try await vault.subject(f.ada, context: .piiOfficer) }
-                #expect(record?.currentConsents["marketing"] != true, "the withdrawn consent reads as granted")
+            var record: SubjectRecord?
+            await expectCofferError(.tamperDetected) { record = try await vault.subject(f.ada, context: .piiOfficer) }
+            #expect(record == nil)
+            // A consent recorded afterwards does not paper over the gap.
+            try await vault.recordConsent(f.ada, kind: "analytics", granted: true, policyVersion: "2026-09", context: .piiService)
+            await expectCofferError(.tamperDetected) { _ = try await vault.subject(f.ada, context: .piiOfficer) }
+        }
+    }
+
+    @Test("lifting a restriction by editing the status is detected, for every purpose")
+    func liftedRestriction() async throws {
+        try await withPIIVault(tenants: ["acme", "globex"]) { t in
+            let f = try await makePIIFixture(t)
+            try await t.vault.restrictSubject(f.ada, context: .piiOfficer)
+            try t.vault.close()
+            try edit(t, Vault.FileName.pii, ["UPDATE subject SET status = 'active' WHERE id = ?A"], f)
+            let vault = try reopenedPII(t)
+            defer { try? vault.close() }
+            await expectCofferError(.tamperDetected, "service read") { _ = try await vault.subject(f.ada, fields: [.email], context: .piiService) }
+            await expectCofferError(.tamperDetected, "officer read") { _ = try await vault.subject(f.ada, context: .piiOfficer) }
+            await expectCofferError(.tamperDetected, "find") { _ = try await vault.findSubjects(email: "ada@example.com", context: .piiService) }
+            await expectCofferError(.tamperDetected, "write") {
+                try await vault.correctSubject(f.ada, field: .company, value: "Other", context: .piiOfficer)
             }
+        }
+    }
+
+    @Test("a consent event copied from another subject, or a consent added, is detected")
+    func addedConsentEvent() async throws {
+        try await withPIIVault(tenants: ["acme", "globex"]) { t in
+            let f = try await makePIIFixture(t)
+            try await t.vault.recordConsent(f.bob, kind: "marketing", granted: true, policyVersion: "2026-09", context: .piiService)
+            try t.vault.close()
+            try edit(t, Vault.FileName.pii, ["INSERT INTO consent (subject_id, seq, value) SELECT ?A, 3, value FROM consent WHERE subject_id = ?B AND seq = 1"], f)
+            let vault = try reopenedPII(t)
+            defer { try? vault.close() }
+            await expectCofferError(.tamperDetected) { _ = try await vault.subject(f.ada, context: .piiOfficer) }
+            #expect(try await vault.subject(f.bob, context: .piiOfficer).currentConsents == ["marketing": true])
         }
     }
 }

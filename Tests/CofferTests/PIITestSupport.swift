@@ -56,11 +56,9 @@ func withPIIVault<R>(tenants: [TenantID] = ["acme"], breached: BreachedPasswordL
 extension Vault {
     /// The stored (decrypted) value of one field, read through the internals: nil when absent.
     func piiStoredField(_ subject: SubjectID, tenant: TenantID, _ field: SubjectField) async throws -> String? {
-        let sealed = try await pii.read { db in
-            try Data.fetchOne(db, sql: "SELECT value FROM field WHERE subject_id = ? AND name = ?", arguments: [subject, field.rawValue])
-        }
-        guard let sealed else { return nil }
-        return try people.open(sealed, subject: subject, field: field.rawValue, key: people.subjectKey(subject, tenant: tenant))
+        guard let found = try await people.store.sealedField(subject, name: field.rawValue), let sealed = found.value else { return nil }
+        #expect(found.row.tenant == tenant)
+        return try people.open(sealed, row: found.row, field: field.rawValue, key: people.fieldKey(for: found.row))
     }
 
     /// A count from the PII file.
@@ -97,12 +95,16 @@ func piiTableNames(_ db: Database) throws -> [String] {
 }
 
 extension TestVault {
-    /// Registers a subject row of `tenant` directly in `pii.sqlite`, with no fields and no log
-    /// record: for tests about grants that only need the subject to exist where it claims to.
+    /// Registers a subject row of `tenant` directly in `pii.sqlite` (tagged, with no key and no
+    /// fields) and no log record: for tests about grants that only need the subject to exist where it claims to.
     func insertBareSubject(_ id: SubjectID, tenant: TenantID) throws {
+        let row = SubjectRow(id: id, tenant: tenant, status: SubjectStatus.active.rawValue, keyID: "sk_bare", createdAt: 0, updatedAt: 0,
+                             fields: [], consentCount: 0, consentHead: nil, tag: nil)
+        let tag = try vault.people.integrity.tag(row)
         try vault.pii.write { db in
-            try db.execute(sql: "INSERT INTO subject (id, tenant_id, status, created_at, updated_at) VALUES (?, ?, 'active', 0, 0)",
-                           arguments: [id, tenant])
+            try db.execute(sql: """
+                INSERT INTO subject (id, tenant_id, status, key_id, tag, created_at, updated_at) VALUES (?, ?, 'active', ?, ?, 0, 0)
+                """, arguments: [id, tenant, row.keyID, tag])
         }
     }
 }

@@ -56,7 +56,12 @@ package func makeIdentifier(_ prefix: String) throws -> String {
 /// Milliseconds since 1970.
 package func nowMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
 
-/// The wrap context of a data subject's key.
-func subjectKeyContext(subject: String, tenant: String) -> String {
+/// The wrap context of a data subject's key: its own id, the subject and the tenant.
+func subjectKeyContext(keyID: String, subject: String, tenant: String) -> String {
+    "subject-key/\(keyID)/subject/\(subject)/tenant/\(tenant)"
+}
+
+/// The wrap context of a data subject's key made before subject keys had ids.
+func legacySubjectKeyContext(subject: String, tenant: String) -> String {
     "subject-key/\(subject)/tenant/\(tenant)"
 }

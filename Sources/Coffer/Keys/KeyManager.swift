@@ -26,10 +26,15 @@ enum KeyringSource: Sendable {
 final class KeyManager: Sendable {
     let source: KeyringSource
     let store: KeyStore
-    private let logger: Logger
+    let logger: Logger
     private let current: Mutex<Keyring>
     private let classKeyCache = Mutex<[String: ClassKeys]>([:])
-    private let subjectKeyCache = Mutex<[String: SecureBytes]>([:])
+    /// Unwrapped subject field keys by (tenant, subject, key id), at most
+    /// ``subjectKeyCacheLimit``; a destroyed key leaves it at once.
+    private let subjectKeyCache = Mutex(BoundedCache<SecureBytes>(limit: KeyManager.subjectKeyCacheLimit))
+
+    /// How many subject keys stay unwrapped in memory.
+    static let subjectKeyCacheLimit = 4096
 
     /// Keys rewrapped per transaction.
     static let rewrapBatchSize = 256
@@ -93,14 +98,36 @@ final class KeyManager: Sendable {
         } catch let error as CofferError where error.code == .authenticationFailed {
             throw CofferError(.invalidKey, "this keyring's key '\(canary.kekID)' is not the one the vault was made with; \(wrongKeyring)")
         }
+        if let piiCanary = try store.piiCanary() {
+            do {
+                _ = try keyEncryptionKey(id: piiCanary.kekID).unwrap(piiCanary, context: "vault-pii-canary")
+            } catch let error as CofferError where error.code == .keyNotFound {
+                throw CofferError(.keyNotFound, "this keyring does not hold the PII key-encryption key '\(piiCanary.kekID)' the vault's subject keys were checked with; \(wrongKeyring)")
+            } catch let error as CofferError where error.code == .authenticationFailed {
+                throw CofferError(.invalidKey, "this keyring's PII key-encryption key '\(piiCanary.kekID)' is not the one the vault was made with; \(wrongKeyring)")
+            }
+        }
         var needed = try store.kekIDsInUse()
         if let target = state.rotationTarget { needed.insert(target) }
+        if let target = state.piiRotationTarget { needed.insert(target) }
         for id in needed.sorted() where (try? keyEncryptionKey(id: id)) == nil {
             throw CofferError(.keyNotFound, "this keyring does not hold key '\(id)', which wraps some of the vault's data keys; \(wrongKeyring)")
         }
         if let target = state.rotationTarget {
             logger.debug("a key rotation is under way or was interrupted", metadata: ["target": "\(target)"])
         }
+    }
+
+    /// Gives a vault made before PII had KEKs of its own its PII KEK: the keyring's active
+    /// `pii-kek` becomes the one new subject keys are wrapped under (the subjects themselves move
+    /// to fresh keys under it when the vault opens, ``People/upgradeLegacySubjects()``).
+    /// - Throws: `CofferError` `keyNotFound` when the keyring has no `pii-kek`.
+    func preparePIIKeys() throws {
+        guard try store.wrapState().piiSettledKEK == nil else { return }
+        guard let kek = keyring.activePIIKey else {
+            throw CofferError(.keyNotFound, "this keyring has no PII key-encryption key (pii-kek): PII keys are wrapped under keys of their own. Add one with `coffer keys add --purpose pii-kek` (or Keyring.addingKey(for: .piiKeyEncryption) for a keyring held in memory), then open the vault again; it moves every subject to a fresh key under it")
+        }
+        try store.initializePIICanary(try kek.wrap(SecureBytes.random(count: 32), context: "vault-pii-canary"))
     }
 
     // MARK: Unwrapping
@@ -118,21 +145,29 @@ final class KeyManager: Sendable {
         return keys
     }
 
-    /// The field key of data subject `subject` of `tenant`, cached; nil when its key is gone.
-    func subjectFieldKey(subject: String, tenant: String) throws -> SecureBytes? {
-        let cacheKey = tenant + "\u{0}" + subject
+    /// The field key of data subject `subject` of `tenant` under its key `keyID` (a legacy key
+    /// when nil), cached; nil when that key is gone.
+    func subjectFieldKey(keyID: String?, subject: String, tenant: String) throws -> SecureBytes? {
+        let cacheKey = [tenant, subject, keyID ?? "legacy"].joined(separator: "\u{0}")
         if let cached = subjectKeyCache.withLock({ $0[cacheKey] }) { return cached }
-        guard let stored = try store.subjectKey(subject: subject, tenant: tenant) else { return nil }
+        let found = if let keyID { try store.subjectKey(id: keyID, subject: subject, tenant: tenant) } else {
+            try store.legacySubjectKey(subject: subject, tenant: tenant)
+        }
+        guard let stored = found else { return nil }
         let key = try keyEncryptionKey(id: stored.wrapped.kekID).unwrap(stored.wrapped, context: stored.wrapContext)
         let fieldKey = try HKDF.deriveKey(from: key, salt: [UInt8](), info: Array("coffer/v1/pii-fields".utf8), length: 32)
         subjectKeyCache.withLock { $0[cacheKey] = fieldKey }
         return fieldKey
     }
 
-    /// Forgets a subject's cached key (after its key row is destroyed).
+    /// Forgets a subject's cached keys (after they are destroyed).
     func forgetSubject(_ subject: String, tenant: String) {
-        _ = subjectKeyCache.withLock { $0.removeValue(forKey: tenant + "\u{0}" + subject) }
+        let prefix = tenant + "\u{0}" + subject + "\u{0}"
+        subjectKeyCache.withLock { $0.removeAll { $0.hasPrefix(prefix) } }
     }
+
+    /// How many subject keys are unwrapped in memory now.
+    var cachedSubjectKeyCount: Int { subjectKeyCache.withLock { $0.count } }
 
     // MARK: New keys
 
@@ -149,18 +184,37 @@ final class KeyManager: Sendable {
         }
     }
 
-    /// Makes and stores a fresh key for a new data subject.
-    func createSubjectKey(subject: String, tenant: String, now: Int64) throws {
-        try wrappingUnderTarget { kek in
-            let owner = StoredKey.Owner.subject(subject: subject, tenant: tenant)
-            let wrapped = try kek.wrap(try SecureBytes.random(count: 32), context: subjectKeyContext(subject: subject, tenant: tenant))
-            try store.insertSubjectKey(StoredKey(owner: owner, wrapped: wrapped), now: now)
+    /// Makes and stores a fresh key for data subject `subject`, pending until
+    /// ``settleSubjectKey(_:subject:tenant:)``: the PII file names a key only once it is stored.
+    /// - Returns: The new key's id.
+    func createSubjectKey(subject: String, tenant: String, now: Int64) throws -> String {
+        let id = try makeIdentifier("sk")
+        for _ in 0..<4 {
+            guard let target = try store.wrapState().piiWrapTarget else {
+                throw CofferError(.keyNotFound, "this vault has no PII key-encryption key yet; open it with a keyring that has a pii-kek")
+            }
+            let kek = try keyEncryptionKey(id: target)
+            let owner = StoredKey.Owner.subject(keyID: id, subject: subject, tenant: tenant)
+            let wrapped = try kek.wrap(try SecureBytes.random(count: 32), context: subjectKeyContext(keyID: id, subject: subject, tenant: tenant))
+            do { try store.insertSubjectKey(StoredKey(owner: owner, wrapped: wrapped), now: now); return id } catch is StaleWrapKEK { try reload() }
         }
+        throw CofferError(.storage, "the vault's PII key-encryption key kept changing while a new key was stored; try again")
     }
 
-    /// Destroys a subject's key and forgets it.
-    func destroySubjectKey(subject: String, tenant: String) throws {
-        try store.deleteSubjectKey(subject: subject)
+    /// Makes `keyID` the subject's only key, destroying every other (the key it replaces).
+    func settleSubjectKey(_ keyID: String, subject: String, tenant: String) throws {
+        try store.settleSubjectKey(keyID, subject: subject)
+        forgetSubject(subject, tenant: tenant)
+    }
+
+    /// Destroys a key the PII file never came to name.
+    func discardSubjectKey(_ keyID: String) throws {
+        try store.deleteSubjectKey(id: keyID)
+    }
+
+    /// Destroys every key of a subject and forgets them (erasure).
+    func destroySubjectKeys(subject: String, tenant: String) throws {
+        try store.deleteSubjectKeys(subject: subject)
         forgetSubject(subject, tenant: tenant)
     }
 
@@ -185,21 +239,23 @@ final class KeyManager: Sendable {
         return try file.withLock {
             var keyring = try file.load()
             let state = try store.wrapState()
-            let target: KeyEncryptionKey
+            let targets: RotationTargets
             let resumed: Bool
             if let pending = state.rotationTarget {
-                guard let kek = try? keyring.keyEncryptionKey(id: pending) else {
-                    throw CofferError(.keyNotFound, "an interrupted rotation was rewrapping keys under '\(pending)', which \(file.path) does not hold; restore the keyring from \(file.previousPath) or a backup")
+                let pendingPII = state.piiRotationTarget ?? state.piiSettledKEK ?? ""
+                guard let kek = try? keyring.keyEncryptionKey(id: pending), let piiKEK = try? keyring.keyEncryptionKey(id: pendingPII) else {
+                    throw CofferError(.keyNotFound, "an interrupted rotation was rewrapping keys under '\(pending)' and '\(pendingPII)', which \(file.path) does not hold both of; restore the keyring from \(file.previousPath) or a backup")
                 }
-                (target, resumed) = (kek, true)
+                (targets, resumed) = (RotationTargets(content: kek, pii: piiKEK), true)
             } else {
-                keyring = try file.save(keyring.addingActiveKey())
-                (target, resumed) = (keyring.activeKey, false)
-                try store.beginRotation(target: target.id, keyringGeneration: keyring.generation)
+                keyring = try file.save(keyring.addingActiveKey().addingKey(for: .piiKeyEncryption))
+                targets = RotationTargets(content: keyring.activeKey, pii: keyring.activePIIKey!)
+                resumed = false
+                try store.beginRotation(target: targets.content.id, piiTarget: targets.pii.id, keyringGeneration: keyring.generation)
             }
             current.withLock { $0 = keyring }
-            let count = try rewrapAll(under: target, using: keyring)
-            return try finish(target: target, keyring: keyring, rewrapped: count, resumed: resumed)
+            let count = try rewrapAll(under: targets, using: keyring)
+            return try finish(targets: targets, keyring: keyring, rewrapped: count, resumed: resumed)
         }
     }
 
@@ -212,25 +268,34 @@ final class KeyManager: Sendable {
         let state = try store.wrapState()
         var needed = try store.kekIDsInUse()
         needed.insert(state.settledKEK)
-        if let target = state.rotationTarget { needed.insert(target) }
+        for id in [state.rotationTarget, state.piiSettledKEK, state.piiRotationTarget].compactMap({ $0 }) { needed.insert(id) }
         for id in needed.sorted() where (try? newKeyring.keyEncryptionKey(id: id)) == nil {
             throw CofferError(.keyNotFound, "the new keyring does not hold key '\(id)', which wraps some of the vault's keys; it must keep every KEK until the rotation is done")
         }
-        let target = newKeyring.activeKey
-        try store.beginRotation(target: target.id, keyringGeneration: newKeyring.generation)
+        guard let piiTarget = newKeyring.activePIIKey else {
+            throw CofferError(.keyNotFound, "the new keyring has no PII key-encryption key (pii-kek); subject keys are wrapped under one")
+        }
+        let targets = RotationTargets(content: newKeyring.activeKey, pii: piiTarget)
+        try store.beginRotation(target: targets.content.id, piiTarget: targets.pii.id, keyringGeneration: newKeyring.generation)
         current.withLock { $0 = newKeyring }
-        let count = try rewrapAll(under: target, using: newKeyring)
-        return try finish(target: target, keyring: newKeyring, rewrapped: count, resumed: false)
+        let count = try rewrapAll(under: targets, using: newKeyring)
+        return try finish(targets: targets, keyring: newKeyring, rewrapped: count, resumed: false)
     }
 
-    private func rewrapAll(under target: KeyEncryptionKey, using keyring: Keyring) throws -> Int {
+    /// The KEKs a rotation moves keys to: content keys under one, subject keys under the other.
+    private struct RotationTargets {
+        let content: KeyEncryptionKey
+        let pii: KeyEncryptionKey
+    }
+
+    private func rewrapAll(under targets: RotationTargets, using keyring: Keyring) throws -> Int {
         var total = 0
         while true {
-            let batch = try store.keys(notWrappedUnder: target.id, limit: Self.rewrapBatchSize)
+            let batch = try store.keys(notWrappedUnder: targets.content.id, pii: targets.pii.id, limit: Self.rewrapBatchSize)
             if batch.isEmpty { return total }
             let rewrapped = try batch.map { key -> (old: StoredKey, new: WrappedKey) in
                 let plain = try keyring.keyEncryptionKey(id: key.wrapped.kekID).unwrap(key.wrapped, context: key.wrapContext)
-                return (key, try target.wrap(plain, context: key.wrapContext))
+                return (key, try (key.isPII ? targets.pii : targets.content).wrap(plain, context: key.wrapContext))
             }
             total += try store.rewrap(rewrapped, now: nowMilliseconds())
             CrashPoint.hit("rotate.after-batch")
@@ -238,14 +303,16 @@ final class KeyManager: Sendable {
         }
     }
 
-    private func finish(target: KeyEncryptionKey, keyring: Keyring, rewrapped: Int, resumed: Bool) throws -> KeyRotation {
-        let canary = try target.wrap(SecureBytes.random(count: 32), context: "vault-canary")
-        try store.finishRotation(canary: canary, keyringGeneration: keyring.generation)
+    private func finish(targets: RotationTargets, keyring: Keyring, rewrapped: Int, resumed: Bool) throws -> KeyRotation {
+        let canary = try targets.content.wrap(SecureBytes.random(count: 32), context: "vault-canary")
+        let piiCanary = try targets.pii.wrap(SecureBytes.random(count: 32), context: "vault-pii-canary")
+        try store.finishRotation(canary: canary, piiCanary: piiCanary, keyringGeneration: keyring.generation)
         let inUse = try store.kekIDsInUse()
-        let retirable = keyring.keyEncryptionKeyIDs.filter { $0 != target.id && !inUse.contains($0) }
-        logger.debug("keys rewrapped", metadata: ["count": "\(rewrapped)", "kek": "\(target.id)", "resumed": "\(resumed)"])
-        return KeyRotation(activeKEK: target.id, rewrapped: rewrapped, resumed: resumed, retirable: retirable,
-                           keyringGeneration: keyring.generation)
+        let retirable = (keyring.keyEncryptionKeyIDs + keyring.piiKeyEncryptionKeyIDs).filter { ![targets.content.id, targets.pii.id].contains($0) && !inUse.contains($0) }
+        logger.debug("keys rewrapped", metadata: ["count": "\(rewrapped)", "kek": "\(targets.content.id)", "pii-kek": "\(targets.pii.id)",
+                                                  "resumed": "\(resumed)"])
+        return KeyRotation(activeKEK: targets.content.id, activePIIKEK: targets.pii.id, rewrapped: rewrapped, resumed: resumed,
+                           retirable: retirable, keyringGeneration: keyring.generation)
     }
 
     /// Removes KEK `id` from the keyring file, after checking under the file's lock that no key
@@ -257,7 +324,7 @@ final class KeyManager: Sendable {
         let saved = try file.withLock { () throws -> Keyring in
             let keyring = try file.load()
             let state = try store.wrapState()
-            guard id != state.wrapTarget, id != state.settledKEK else {
+            guard ![state.wrapTarget, state.settledKEK, state.piiWrapTarget, state.piiSettledKEK].contains(id) else {
                 throw CofferError(.invalidArgument, "key '\(id)' is the one this vault wraps its keys under; rotate first")
             }
             let dependents = try store.status().filter { $0.kekID == id }.count
@@ -273,8 +340,10 @@ final class KeyManager: Sendable {
 
 /// What a key rotation did.
 public struct KeyRotation: Sendable, Codable, Hashable {
-    /// The KEK every key of the vault is now wrapped under.
+    /// The KEK every content key of the vault is now wrapped under.
     public let activeKEK: String
+    /// The PII KEK every subject key of the vault is now wrapped under.
+    public let activePIIKEK: String
     /// How many data and subject keys were rewrapped.
     public let rewrapped: Int
     /// True when this finished a rotation that had been interrupted, instead of starting one.

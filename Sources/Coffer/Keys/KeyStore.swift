@@ -5,10 +5,13 @@ import GRDB
 /// One wrapped key the vault keeps: a (tenant, data class) data key or a data subject's key.
 struct StoredKey: Sendable {
     enum Owner: Sendable, Hashable {
-        /// A content data key (`data_key` row).
+        /// A content data key (`data_key` row), wrapped under a content KEK.
         case dataClass(keyID: String, tenant: String, dataClass: String)
-        /// A data subject's key (`subject_key` row).
-        case subject(subject: String, tenant: String)
+        /// A data subject's key (`subject_key` row), wrapped under a PII KEK.
+        case subject(keyID: String, subject: String, tenant: String)
+        /// A data subject's key from before PII had KEKs of its own (`legacy_subject_key`),
+        /// wrapped under a content KEK until its subject moves to a fresh key.
+        case legacySubject(subject: String, tenant: String)
     }
 
     let owner: Owner
@@ -18,22 +21,37 @@ struct StoredKey: Sendable {
     var wrapContext: String {
         switch owner {
         case .dataClass(let id, let tenant, let dataClass): dataKeyContext(id: id, tenant: tenant, dataClass: dataClass)
-        case .subject(let subject, let tenant): subjectKeyContext(subject: subject, tenant: tenant)
+        case .subject(let id, let subject, let tenant): subjectKeyContext(keyID: id, subject: subject, tenant: tenant)
+        case .legacySubject(let subject, let tenant): legacySubjectKeyContext(subject: subject, tenant: tenant)
         }
+    }
+
+    /// Whether a PII KEK wraps it (the others are wrapped under content KEKs).
+    var isPII: Bool {
+        if case .subject = owner { return true }
+        return false
     }
 }
 
-/// Which KEK the vault wraps new keys under, and whether a rotation is under way.
+/// Which KEKs the vault wraps new keys under, and whether a rotation is under way.
 struct WrapState: Sendable {
-    /// The KEK every key was wrapped under after the last finished rotation (the canary's).
+    /// The content KEK every content key was wrapped under after the last finished rotation
+    /// (the canary's).
     let settledKEK: String
-    /// The KEK an unfinished rotation is moving keys to.
+    /// The content KEK an unfinished rotation is moving keys to.
     let rotationTarget: String?
+    /// The PII KEK every subject key was wrapped under after the last finished rotation (the PII
+    /// canary's); nil in a vault made before PII had KEKs of its own, until it is opened with one.
+    let piiSettledKEK: String?
+    /// The PII KEK an unfinished rotation is moving subject keys to.
+    let piiRotationTarget: String?
     /// The keyring generation the vault last rotated with (0 before any).
     let keyringGeneration: Int
 
-    /// New keys are wrapped under this one, so a rotation never leaves one behind.
+    /// New content keys are wrapped under this one, so a rotation never leaves one behind.
     var wrapTarget: String { rotationTarget ?? settledKEK }
+    /// New subject keys are wrapped under this one.
+    var piiWrapTarget: String? { piiRotationTarget ?? piiSettledKEK }
 }
 
 /// A KEK other than the vault's current one was used for a new key: reload and wrap again.
@@ -54,7 +72,8 @@ struct KeyStore: Sendable {
 
     private static func wrapState(_ db: Database) throws -> WrapState {
         let rows = try Row.fetchAll(db, sql: """
-            SELECT name, value FROM vault_info WHERE name IN ('canary_kek', 'rotation_target', 'keyring_generation')
+            SELECT name, value FROM vault_info
+            WHERE name IN ('canary_kek', 'rotation_target', 'pii_canary_kek', 'pii_rotation_target', 'keyring_generation')
             """)
         var values: [String: String] = [:]
         for row in rows {
@@ -64,20 +83,33 @@ struct KeyStore: Sendable {
             throw CofferError(.schemaMismatch, "control.sqlite has no keyring check (canary_kek); it is not a Coffer vault control file")
         }
         return WrapState(settledKEK: settled, rotationTarget: values["rotation_target"],
+                         piiSettledKEK: values["pii_canary_kek"], piiRotationTarget: values["pii_rotation_target"],
                          keyringGeneration: values["keyring_generation"].flatMap(Int.init) ?? 0)
     }
 
     /// The vault's keyring check: a random key wrapped under the settled KEK.
     func canary() throws -> WrappedKey {
+        guard let canary = try canary(named: "canary") else {
+            throw CofferError(.schemaMismatch, "control.sqlite has no keyring check; it is not a Coffer vault control file")
+        }
+        return canary
+    }
+
+    /// The PII KEKs' check: a random key wrapped under the settled PII KEK; nil before the vault
+    /// had one.
+    func piiCanary() throws -> WrappedKey? {
+        try canary(named: "pii_canary")
+    }
+
+    private func canary(named name: String) throws -> WrappedKey? {
         let row = try guardedRead { db in
-            try Row.fetchOne(db, sql: """
-                SELECT (SELECT value FROM vault_info WHERE name = 'canary_kek') AS kek,
-                       (SELECT value FROM vault_info WHERE name = 'canary') AS sealed
-                """)
+            try Row.fetchOne(db, sql: "SELECT (SELECT value FROM vault_info WHERE name = ?1 || '_kek') AS kek, (SELECT value FROM vault_info WHERE name = ?1) AS sealed",
+                             arguments: [name])
         }
         guard let row, let kek = try row.storedIfPresent("kek", in: "vault_info", as: String.self),
-              let text = try row.storedIfPresent("sealed", in: "vault_info", as: String.self), let sealed = Data(base64Encoded: text) else {
-            throw CofferError(.schemaMismatch, "control.sqlite has no keyring check; it is not a Coffer vault control file")
+              let text = try row.storedIfPresent("sealed", in: "vault_info", as: String.self) else { return nil }
+        guard let sealed = Data(base64Encoded: text) else {
+            throw CofferError(.tamperDetected, "control.sqlite's \(name) is not base64: the control file was changed outside Coffer")
         }
         return WrappedKey(kekID: kek, sealed: [UInt8](sealed))
     }
@@ -94,29 +126,64 @@ struct KeyStore: Sendable {
         }
     }
 
-    /// The key of data subject `subject` of `tenant`, or nil when there is none (erased).
-    func subjectKey(subject: String, tenant: String) throws -> StoredKey? {
+    /// The key `keyID` of data subject `subject` of `tenant`, or nil when there is none (erased,
+    /// replaced, or not this subject's).
+    func subjectKey(id keyID: String, subject: String, tenant: String) throws -> StoredKey? {
         try guardedRead { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT kek_id, wrapped FROM subject_key WHERE subject_id = ? AND tenant_id = ?",
-                                             arguments: [subject, tenant]) else { return nil }
+            guard let row = try Row.fetchOne(db, sql: "SELECT kek_id, wrapped FROM subject_key WHERE key_id = ? AND subject_id = ? AND tenant_id = ?",
+                                             arguments: [keyID, subject, tenant]) else { return nil }
             let kek: String = try row.stored("kek_id", in: "subject_key"), wrapped: Data = try row.stored("wrapped", in: "subject_key")
-            return StoredKey(owner: .subject(subject: subject, tenant: tenant), wrapped: WrappedKey(kekID: kek, sealed: [UInt8](wrapped)))
+            return StoredKey(owner: .subject(keyID: keyID, subject: subject, tenant: tenant), wrapped: WrappedKey(kekID: kek, sealed: [UInt8](wrapped)))
+        }
+    }
+
+    /// The key data subject `subject` of `tenant` had before PII had KEKs of its own, or nil.
+    func legacySubjectKey(subject: String, tenant: String) throws -> StoredKey? {
+        try guardedRead { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT kek_id, wrapped FROM legacy_subject_key WHERE subject_id = ? AND tenant_id = ?",
+                                             arguments: [subject, tenant]) else { return nil }
+            let t = "legacy_subject_key"
+            let kek: String = try row.stored("kek_id", in: t), wrapped: Data = try row.stored("wrapped", in: t)
+            return StoredKey(owner: .legacySubject(subject: subject, tenant: tenant), wrapped: WrappedKey(kekID: kek, sealed: [UInt8](wrapped)))
+        }
+    }
+
+    /// Up to `limit` subjects after `after` that still have a legacy key, with their tenants.
+    func legacySubjects(after: String, limit: Int) throws -> [(subject: String, tenant: String)] {
+        try guardedRead { db in
+            try Row.fetchAll(db, sql: "SELECT subject_id, tenant_id FROM legacy_subject_key WHERE subject_id > ? ORDER BY subject_id LIMIT ?",
+                             arguments: [after, limit]).map { row in
+                (subject: try row.stored("subject_id", in: "legacy_subject_key"), tenant: try row.stored("tenant_id", in: "legacy_subject_key"))
+            }
+        }
+    }
+
+    /// Subject keys stored but not yet named by the PII file (a subject being added or moved to
+    /// a fresh key, or one a crash interrupted).
+    func pendingSubjectKeys() throws -> [(keyID: String, subject: String, tenant: String, createdAt: Int64)] {
+        try guardedRead { db in
+            try Row.fetchAll(db, sql: "SELECT key_id, subject_id, tenant_id, created_at FROM subject_key WHERE pending = 1 ORDER BY key_id").map { row in
+                let t = "subject_key"
+                return (keyID: try row.stored("key_id", in: t), subject: try row.stored("subject_id", in: t), tenant: try row.stored("tenant_id", in: t),
+                        createdAt: try row.stored("created_at", in: t))
+            }
         }
     }
 
     /// Every KEK id a key of the vault is wrapped under.
     func kekIDsInUse() throws -> Set<String> {
         Set(try guardedRead { db in
-            try String.fetchAll(db, sql: "SELECT kek_id FROM data_key UNION SELECT kek_id FROM subject_key")
+            try String.fetchAll(db, sql: "SELECT kek_id FROM data_key UNION SELECT kek_id FROM subject_key UNION SELECT kek_id FROM legacy_subject_key")
         })
     }
 
-    /// Up to `limit` keys not wrapped under `kek`, in a stable order.
-    func keys(notWrappedUnder kek: String, limit: Int) throws -> [StoredKey] {
+    /// Up to `limit` keys not wrapped under their family's target: content keys (and legacy
+    /// subject keys) not under `content`, subject keys not under `pii`; in a stable order.
+    func keys(notWrappedUnder content: String, pii: String, limit: Int) throws -> [StoredKey] {
         try guardedRead { db in
             var keys: [StoredKey] = []
             for row in try Row.fetchAll(db, sql: "SELECT id, tenant_id, data_class, kek_id, wrapped FROM data_key WHERE kek_id != ? ORDER BY id LIMIT ?",
-                                        arguments: [kek, limit]) {
+                                        arguments: [content, limit]) {
                 let t = "data_key"
                 let id: String = try row.stored("id", in: t), tenant: String = try row.stored("tenant_id", in: t)
                 let dataClass: String = try row.stored("data_class", in: t), old: String = try row.stored("kek_id", in: t)
@@ -124,25 +191,39 @@ struct KeyStore: Sendable {
                 keys.append(StoredKey(owner: .dataClass(keyID: id, tenant: tenant, dataClass: dataClass),
                                       wrapped: WrappedKey(kekID: old, sealed: [UInt8](wrapped))))
             }
-            guard keys.count < limit else { return keys }
-            for row in try Row.fetchAll(db, sql: "SELECT subject_id, tenant_id, kek_id, wrapped FROM subject_key WHERE kek_id != ? ORDER BY subject_id LIMIT ?",
-                                        arguments: [kek, limit - keys.count]) {
-                let t = "subject_key"
-                let subject: String = try row.stored("subject_id", in: t), tenant: String = try row.stored("tenant_id", in: t)
-                let old: String = try row.stored("kek_id", in: t), wrapped: Data = try row.stored("wrapped", in: t)
-                keys.append(StoredKey(owner: .subject(subject: subject, tenant: tenant), wrapped: WrappedKey(kekID: old, sealed: [UInt8](wrapped))))
+            if keys.count < limit {
+                for row in try Row.fetchAll(db, sql: "SELECT key_id, subject_id, tenant_id, kek_id, wrapped FROM subject_key WHERE kek_id != ? ORDER BY key_id LIMIT ?",
+                                            arguments: [pii, limit - keys.count]) {
+                    let t = "subject_key"
+                    let id: String = try row.stored("key_id", in: t), subject: String = try row.stored("subject_id", in: t)
+                    let tenant: String = try row.stored("tenant_id", in: t)
+                    let old: String = try row.stored("kek_id", in: t), wrapped: Data = try row.stored("wrapped", in: t)
+                    keys.append(StoredKey(owner: .subject(keyID: id, subject: subject, tenant: tenant), wrapped: WrappedKey(kekID: old, sealed: [UInt8](wrapped))))
+                }
+            }
+            if keys.count < limit {
+                for row in try Row.fetchAll(db, sql: "SELECT subject_id, tenant_id, kek_id, wrapped FROM legacy_subject_key WHERE kek_id != ? ORDER BY subject_id LIMIT ?",
+                                            arguments: [content, limit - keys.count]) {
+                    let t = "legacy_subject_key"
+                    let subject: String = try row.stored("subject_id", in: t), tenant: String = try row.stored("tenant_id", in: t)
+                    let old: String = try row.stored("kek_id", in: t), wrapped: Data = try row.stored("wrapped", in: t)
+                    keys.append(StoredKey(owner: .legacySubject(subject: subject, tenant: tenant), wrapped: WrappedKey(kekID: old, sealed: [UInt8](wrapped))))
+                }
             }
             return keys
         }
     }
 
-    /// Every key and the KEK it depends on (subject keys with data class `pii-subject`).
+    /// Every key and the KEK it depends on (subject keys with data class `pii-subject`, or
+    /// `pii-subject-legacy` before their subject moves under a PII KEK).
     func status() throws -> [DataKeyStatus] {
         try guardedRead { db in
             try Row.fetchAll(db, sql: """
                 SELECT id, tenant_id, data_class, kek_id, created_at, rewrapped_at FROM data_key
                 UNION ALL
-                SELECT subject_id, tenant_id, 'pii-subject', kek_id, created_at, rewrapped_at FROM subject_key
+                SELECT key_id, tenant_id, 'pii-subject', kek_id, created_at, rewrapped_at FROM subject_key
+                UNION ALL
+                SELECT subject_id, tenant_id, 'pii-subject-legacy', kek_id, created_at, rewrapped_at FROM legacy_subject_key
                 ORDER BY 2, 3, 1
                 """).map { row in
                 let t = "data_key"
@@ -174,26 +255,65 @@ struct KeyStore: Sendable {
         }
     }
 
-    /// Stores a new subject's key, provided it is wrapped under the vault's wrap target.
+    /// Stores a new subject key, pending until the PII file names it, provided it is wrapped
+    /// under the vault's PII wrap target.
     /// - Throws: ``StaleWrapKEK`` when the wrap target has moved on.
     func insertSubjectKey(_ key: StoredKey, now: Int64) throws {
-        guard case .subject(let subject, let tenant) = key.owner else { return }
+        guard case .subject(let id, let subject, let tenant) = key.owner else { return }
         try guardedWrite { db in
-            try Self.requireWrapTarget([key.wrapped.kekID], db)
-            try db.execute(sql: "INSERT INTO subject_key (subject_id, tenant_id, kek_id, wrapped, created_at) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [subject, tenant, key.wrapped.kekID, Data(key.wrapped.sealed), now])
+            guard try Self.wrapState(db).piiWrapTarget == key.wrapped.kekID else { throw StaleWrapKEK() }
+            try db.execute(sql: """
+                INSERT INTO subject_key (key_id, subject_id, tenant_id, kek_id, wrapped, pending, created_at) VALUES (?, ?, ?, ?, ?, 1, ?)
+                """, arguments: [id, subject, tenant, key.wrapped.kekID, Data(key.wrapped.sealed), now])
         }
     }
 
-    /// Destroys a subject's key (a subject that could not be stored, or erasure).
-    func deleteSubjectKey(subject: String) throws {
-        try guardedWrite { db in try db.execute(sql: "DELETE FROM subject_key WHERE subject_id = ?", arguments: [subject]) }
+    /// Makes `keyID` the subject's only key: every other key of the subject (and its legacy key)
+    /// is destroyed, in one transaction.
+    /// - Returns: The ids of the keys destroyed.
+    @discardableResult
+    func settleSubjectKey(_ keyID: String, subject: String) throws -> [String] {
+        try guardedWrite { db in
+            let others = try String.fetchAll(db, sql: "SELECT key_id FROM subject_key WHERE subject_id = ? AND key_id != ?", arguments: [subject, keyID])
+            try db.execute(sql: "DELETE FROM subject_key WHERE subject_id = ? AND key_id != ?", arguments: [subject, keyID])
+            try db.execute(sql: "DELETE FROM legacy_subject_key WHERE subject_id = ?", arguments: [subject])
+            try db.execute(sql: "UPDATE subject_key SET pending = 0 WHERE key_id = ?", arguments: [keyID])
+            return others
+        }
     }
 
-    /// Records that a rotation to `target` has begun: from now on new keys are wrapped under it.
-    func beginRotation(target: String, keyringGeneration: Int) throws {
+    /// Destroys one subject key (one the PII file never came to name).
+    func deleteSubjectKey(id keyID: String) throws {
+        try guardedWrite { db in try db.execute(sql: "DELETE FROM subject_key WHERE key_id = ?", arguments: [keyID]) }
+    }
+
+    /// Destroys every key of a subject (erasure).
+    /// - Returns: The ids of the keys destroyed.
+    @discardableResult
+    func deleteSubjectKeys(subject: String) throws -> [String] {
+        try guardedWrite { db in
+            let ids = try String.fetchAll(db, sql: "SELECT key_id FROM subject_key WHERE subject_id = ?", arguments: [subject])
+            try db.execute(sql: "DELETE FROM subject_key WHERE subject_id = ?", arguments: [subject])
+            try db.execute(sql: "DELETE FROM legacy_subject_key WHERE subject_id = ?", arguments: [subject])
+            return ids
+        }
+    }
+
+    /// Records the PII canary of a vault that had none (the first open with a PII KEK).
+    func initializePIICanary(_ canary: WrappedKey) throws {
+        try guardedWrite { db in
+            guard try Self.wrapState(db).piiSettledKEK == nil else { return }
+            try Self.setInfo("pii_canary_kek", canary.kekID, db)
+            try Self.setInfo("pii_canary", Data(canary.sealed).base64EncodedString(), db)
+        }
+    }
+
+    /// Records that a rotation to `target` (content) and `piiTarget` has begun: from now on new
+    /// keys are wrapped under them.
+    func beginRotation(target: String, piiTarget: String, keyringGeneration: Int) throws {
         try guardedWrite { db in
             try Self.setInfo("rotation_target", target, db)
+            try Self.setInfo("pii_rotation_target", piiTarget, db)
             try Self.setInfo("keyring_generation", String(keyringGeneration), db)
         }
     }
@@ -209,8 +329,11 @@ struct KeyStore: Sendable {
                 case .dataClass(let id, _, _):
                     try db.execute(sql: "UPDATE data_key SET kek_id = ?, wrapped = ?, rewrapped_at = ? WHERE id = ? AND kek_id = ?",
                                    arguments: [new.kekID, Data(new.sealed), now, id, old.wrapped.kekID])
-                case .subject(let subject, _):
-                    try db.execute(sql: "UPDATE subject_key SET kek_id = ?, wrapped = ?, rewrapped_at = ? WHERE subject_id = ? AND kek_id = ?",
+                case .subject(let id, _, _):
+                    try db.execute(sql: "UPDATE subject_key SET kek_id = ?, wrapped = ?, rewrapped_at = ? WHERE key_id = ? AND kek_id = ?",
+                                   arguments: [new.kekID, Data(new.sealed), now, id, old.wrapped.kekID])
+                case .legacySubject(let subject, _):
+                    try db.execute(sql: "UPDATE legacy_subject_key SET kek_id = ?, wrapped = ?, rewrapped_at = ? WHERE subject_id = ? AND kek_id = ?",
                                    arguments: [new.kekID, Data(new.sealed), now, subject, old.wrapped.kekID])
                 }
                 changed += db.changesCount
@@ -219,13 +342,16 @@ struct KeyStore: Sendable {
         }
     }
 
-    /// Ends a rotation: the canary moves to `canary`'s KEK, which becomes the settled one.
-    func finishRotation(canary: WrappedKey, keyringGeneration: Int) throws {
+    /// Ends a rotation: the canaries move to `canary`'s and `piiCanary`'s KEKs, which become the
+    /// settled ones.
+    func finishRotation(canary: WrappedKey, piiCanary: WrappedKey, keyringGeneration: Int) throws {
         try guardedWrite { db in
             try Self.setInfo("canary_kek", canary.kekID, db)
             try Self.setInfo("canary", Data(canary.sealed).base64EncodedString(), db)
+            try Self.setInfo("pii_canary_kek", piiCanary.kekID, db)
+            try Self.setInfo("pii_canary", Data(piiCanary.sealed).base64EncodedString(), db)
             try Self.setInfo("keyring_generation", String(keyringGeneration), db)
-            try db.execute(sql: "DELETE FROM vault_info WHERE name = 'rotation_target'")
+            try db.execute(sql: "DELETE FROM vault_info WHERE name IN ('rotation_target', 'pii_rotation_target')")
         }
     }
 

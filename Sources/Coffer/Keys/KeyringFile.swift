@@ -65,9 +65,11 @@ public struct KeyringFile: Sendable, Hashable {
         try withLock { try save(change(load())) }
     }
 
-    /// Adds a fresh key for `purpose` (not a key-encryption key: those come with a rotation).
-    /// Blocks while another process changes the keyring.
-    /// - Parameter purpose: `blindIndex` or `auditSigning`.
+    /// Adds a fresh key for `purpose` to a keyring that has none (content key-encryption keys
+    /// come with a rotation; a `pii-kek` is added this way once, to a keyring made before PII had
+    /// keys of its own, and later ones come with a rotation too). Blocks while another process
+    /// changes the keyring.
+    /// - Parameter purpose: `blindIndex`, `auditSigning` or `piiKeyEncryption`.
     /// - Returns: The keyring as saved.
     /// - Throws: `CofferError` `alreadyExists` when the keyring has a key for that purpose (a
     ///   vault keeps using the one it recorded), `invalidArgument` for key encryption.

@@ -2,9 +2,10 @@ import CofferCrypto
 import Foundation
 
 extension Vault {
-    /// Rotates the vault's keys: under the keyring file's lock, adds a fresh active KEK to the
-    /// file (keeping the old file as `KEYRING.previous`), reads the file back, and only then
-    /// rewraps every data key and subject key under the new KEK, in batches; content is not
+    /// Rotates the vault's keys: under the keyring file's lock, adds a fresh active KEK and a
+    /// fresh PII KEK to the file (keeping the old file as `KEYRING.previous`), reads the file
+    /// back, and only then rewraps every data key under the new KEK and every subject key under
+    /// the new PII KEK, in batches; content is not
     /// touched. If a rotation was interrupted (a crash), this finishes it instead of starting
     /// another. Other processes with the vault open reload the keyring and keep working.
     /// - Parameter context: Who asks (an admin) and why.
@@ -16,7 +17,8 @@ extension Vault {
         try await keyOperation(context) { keys in try keys.rotate() }
     }
 
-    /// Rotates a vault whose keyring the caller holds in memory to `newKeyring`'s active KEK.
+    /// Rotates a vault whose keyring the caller holds in memory to `newKeyring`'s active KEK
+    /// (data keys) and its newest `pii-kek` (subject keys; the same one as now leaves them be).
     /// The caller must have saved `newKeyring` durably first, and it must still hold every KEK
     /// the vault's keys are wrapped under now; retire those once ``keyStatus(context:)`` shows
     /// nothing depends on them.

@@ -4,46 +4,43 @@ import Foundation
 /// The changes a data subject's rights ask for (correction, billing, consent, identifiers,
 /// restriction, passwords), on subjects whose tenant the gate has already resolved.
 extension People {
-    /// Replaces fields in one transaction, then checkpoints the WAL so the old ciphertext leaves
-    /// it too (`secure_delete` has already zeroed it in the database file).
-    func replaceFields(_ id: SubjectID, tenant: TenantID, _ values: [(SubjectField, String)],
-                       lookups: [(kind: String, value: String)] = []) async throws {
-        let key = try subjectKey(id, tenant: tenant)
-        let sealed = try values.map { (name: $0.0.rawValue, value: try seal($0.1, subject: id, field: $0.0.rawValue, key: key)) }
-        let macs = try lookups.map { (kind: $0.kind, mac: try lookupMAC(kind: $0.kind, value: $0.value)) }
-        try await store.replaceFields(id, fields: sealed, lookups: macs, at: nowMilliseconds())
-        await janitor.truncate(.pii)
+    /// Replaces fields: the subject moves to a fresh key with the new values (every value sealed
+    /// anew, the old key destroyed, the WAL emptied), so the old values cannot be opened from a
+    /// copy of the PII file taken before.
+    func replaceFields(_ id: SubjectID, tenant: TenantID, _ values: [(SubjectField, String)]) async throws {
+        try await moveToFreshKey(id, tenant: tenant) { opened in
+            for (field, value) in values { opened.fields[field.rawValue] = value }
+        }
     }
 
-    /// Appends a consent event, sealed under the subject's key.
-    func recordConsent(_ id: SubjectID, tenant: TenantID, kind: String, granted: Bool, policyVersion: String) async throws {
-        let key = try subjectKey(id, tenant: tenant)
+    /// Appends a consent event, sealed under the subject's key, to its chain.
+    func recordConsent(_ id: SubjectID, kind: String, granted: Bool, policyVersion: String) async throws {
         let consent = Consent(kind: kind, granted: granted, time: nowMilliseconds(), policyVersion: policyVersion)
         let json = String(decoding: try JSONEncoder().encode(consent), as: UTF8.self)
-        let sealer: @Sendable (Int64) throws -> Data = { seq in try self.seal(json, subject: id, field: "consent-\(seq)", key: key) }
-        try await store.appendConsent(id, at: consent.time, seal: sealer)
+        try await store.appendConsent(id, at: consent.time, integrity: integrity) { row, seq in
+            try self.seal(json, row: row, field: "consent-\(seq)", key: self.fieldKey(for: row))
+        }
     }
 
-    /// Stores a technical identifier, sealed, with its IP address in the blind index.
+    /// Stores a technical identifier, sealed, with its IP address in the tenant's blind index.
     /// - Returns: The identifier's id.
     func addIdentifier(_ id: SubjectID, tenant: TenantID, ip: String?, userAgent: String?, device: String?) async throws -> String {
-        let key = try subjectKey(id, tenant: tenant)
         let identifierID = try makeIdentifier("ident")
         var parts: [String: String] = [:]
         parts["ip"] = ip
         parts["userAgent"] = userAgent
         parts["device"] = device
         let json = String(decoding: try JSONEncoder().encode(parts), as: UTF8.self)
-        let sealed = try seal(json, subject: id, field: "identifier-\(identifierID)", key: key)
-        let mac = try ip.map { try lookupMAC(kind: "ip", value: $0) }
-        let now = nowMilliseconds()
-        try await store.insertIdentifier(identifierID, subject: id, value: sealed, ipMAC: mac, at: now)
+        let mac = try ip.map { try integrity.lookupMAC(kind: "ip", value: $0, tenant: tenant) }
+        try await store.insertIdentifier(identifierID, subject: id, at: nowMilliseconds(), ipMAC: mac, integrity: integrity) { row in
+            try self.seal(json, row: row, field: "identifier-\(identifierID)", key: self.fieldKey(for: row))
+        }
         return identifierID
     }
 
     /// Restricts processing of a subject, or lifts the restriction.
     func restrict(_ id: SubjectID, lift: Bool) async throws {
-        try await store.setStatus(id, lift ? .active : .restricted, at: nowMilliseconds())
+        try await store.setStatus(id, lift ? .active : .restricted, at: nowMilliseconds(), integrity: integrity)
     }
 
     /// Hashes `password` with `parameters` and stores it.
@@ -56,9 +53,15 @@ extension People {
     /// hash is remade with today's.
     /// - Returns: Whether the password matches.
     func verifyPassword(_ id: SubjectID, tenant: TenantID, password: String) async throws -> Bool {
-        let key = try subjectKey(id, tenant: tenant)
-        guard let sealed = try await store.sealedField(id, name: SubjectField.passwordHash.rawValue) else { return false }
-        let stored = try open(sealed, subject: id, field: SubjectField.passwordHash.rawValue, key: key)
+        guard let found = try await store.sealedField(id, name: SubjectField.passwordHash.rawValue) else {
+            throw CofferError(.notFound, "no subject \(id)")
+        }
+        _ = try checkedStatus(found.row)
+        guard found.row.keyID == nil || found.row.fields.contains(SubjectField.passwordHash.rawValue) == (found.value != nil) else {
+            throw CofferError(.tamperDetected, "subject \(id)'s fields are not the ones its row names: a field was added or removed outside Coffer")
+        }
+        guard let sealed = found.value else { return false }
+        let stored = try open(sealed, row: found.row, field: SubjectField.passwordHash.rawValue, key: fieldKey(for: found.row))
         let (matches, parameters) = try await scrypt { try PasswordHash.verify(password, against: stored) }
         let current = settings.passwordHashing
         if matches && parameters < current {

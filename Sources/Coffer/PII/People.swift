@@ -1,17 +1,20 @@
 import CofferCrypto
 import Foundation
 import GRDB
+import Logging
 import Synchronization
 
 /// The PII vault's subsystem: data subjects in `pii.sqlite` (``PeopleStore``), the PII settings,
 /// the bound on concurrent scrypt work, the sealing of fields under each subject's own key (from
-/// the key manager) and the blind index that finds people without storing what they are found
-/// by. It decides and records nothing: the vault's gate (``Vault/guardedPII(_:_:subject:tenant:check:_:)``)
-/// does, and calls it only for accesses already allowed and recorded.
+/// the key manager), the blind index that finds people without storing what they are found by,
+/// and the tags that bind the file's bookkeeping to the keyring (``PIIIntegrity``). It decides and
+/// records nothing: the vault's gate (``Vault/guardedPII(_:_:subject:tenant:check:_:)``) does,
+/// and calls it only for accesses already allowed and recorded.
 final class People: Sendable {
-    /// Sealed bytes and MACs only.
+    /// Sealed bytes, MACs and tags only.
     let store: PeopleStore
-    private let keys: KeyManager
+    let keys: KeyManager
+    let integrity: PIIIntegrity
     let janitor: WALJanitor
     private let settingsBox = Mutex(PIISettings())
     /// Bounds concurrent scrypt hashes (128 MiB each): one core's worth fewer than the blocking
@@ -21,6 +24,7 @@ final class People: Sendable {
     init(pool: DatabasePool, keys: KeyManager, janitor: WALJanitor) {
         store = PeopleStore(pool: pool)
         self.keys = keys
+        integrity = PIIIntegrity(keys: keys)
         self.janitor = janitor
     }
 
@@ -32,39 +36,39 @@ final class People: Sendable {
         set { settingsBox.withLock { $0 = newValue } }
     }
 
-    static func fieldAAD(subject: SubjectID, field: String) -> [UInt8] {
+    /// The associated data of a sealed value: tenant, subject and field (consents and
+    /// identifiers are fields named `consent-SEQ` and `identifier-ID`).
+    static func fieldAAD(tenant: TenantID, subject: SubjectID, field: String) -> [UInt8] {
+        Array("coffer/pii/v2\u{0}\(tenant)\u{0}\(subject)\u{0}\(field)".utf8)
+    }
+
+    /// The associated data of values sealed before it named the tenant (legacy subjects only).
+    static func legacyFieldAAD(subject: SubjectID, field: String) -> [UInt8] {
         Array("coffer/pii/v1\u{0}\(subject)\u{0}\(field)".utf8)
     }
 
-    /// Seals one field's value under the subject's key, bound to the subject and field.
-    func seal(_ value: String, subject: SubjectID, field: String, key: SecureBytes) throws -> Data {
-        Data(try AESGCM.seal(Array(value.utf8), key: key, aad: Self.fieldAAD(subject: subject, field: field)))
+    /// Seals one field's value under the subject's key, bound to its tenant, subject and field.
+    func seal(_ value: String, row: SubjectRow, field: String, key: SecureBytes) throws -> Data {
+        Data(try AESGCM.seal(Array(value.utf8), key: key, aad: Self.fieldAAD(tenant: row.tenant, subject: row.id, field: field)))
     }
 
-    /// Opens a field sealed by ``seal(_:subject:field:key:)``.
+    /// Opens a field sealed by ``seal(_:row:field:key:)`` (or, for a legacy row, before it).
     /// - Throws: ``CofferError`` `tamperDetected` when it fails authentication.
-    func open(_ sealed: Data, subject: SubjectID, field: String, key: SecureBytes) throws -> String {
+    func open(_ sealed: Data, row: SubjectRow, field: String, key: SecureBytes) throws -> String {
+        let aad = row.keyID == nil ? Self.legacyFieldAAD(subject: row.id, field: field)
+            : Self.fieldAAD(tenant: row.tenant, subject: row.id, field: field)
         do {
-            return String(decoding: try AESGCM.open([UInt8](sealed), key: key, aad: Self.fieldAAD(subject: subject, field: field)), as: UTF8.self)
+            return String(decoding: try AESGCM.open([UInt8](sealed), key: key, aad: aad), as: UTF8.self)
         } catch {
-            throw CofferError(.tamperDetected, "subject \(subject): stored \(field) failed authentication; the PII file was changed outside Coffer")
+            throw CofferError(.tamperDetected, "subject \(row.id): stored \(field) failed authentication; the PII file was changed outside Coffer")
         }
     }
 
-    /// The blind-index MAC of a value: HMAC-SHA256 under a per-kind key derived from the keyring's
-    /// blind-index key, over the normalised value. The value is never stored; the same email or
-    /// address gives the same MAC in every tenant, so an investigation can search across tenants.
-    func lookupMAC(kind: String, value: String) throws -> Data {
-        let (_, root) = try keys.keyring.requiredSecret(for: .blindIndex)
-        let key = try HKDF.deriveKey(from: root, salt: [UInt8](), info: Array("coffer/v1/lookup/\(kind)".utf8), length: 32)
-        return Data(try HMACSHA256.authenticate(Array(value.utf8), key: key))
-    }
-
-    /// The field key of one data subject, cached by the key manager.
-    /// - Throws: ``CofferError`` `notFound` when the subject's key was destroyed.
-    func subjectKey(_ subject: SubjectID, tenant: TenantID) throws -> SecureBytes {
-        guard let key = try keys.subjectFieldKey(subject: subject.rawValue, tenant: tenant.rawValue) else {
-            throw CofferError(.notFound, "subject \(subject) has no key: it was erased")
+    /// The field key of the key a subject row names.
+    /// - Throws: ``CofferError`` `notFound` when that key was destroyed.
+    func fieldKey(for row: SubjectRow) throws -> SecureBytes {
+        guard let key = try keys.subjectFieldKey(keyID: row.keyID, subject: row.id.rawValue, tenant: row.tenant.rawValue) else {
+            throw CofferError(.notFound, "subject \(row.id) has no key: it was erased")
         }
         return key
     }
@@ -77,9 +81,21 @@ final class People: Sendable {
 
     // MARK: Subjects
 
-    /// Tenant and status of a subject, or nil.
+    /// Tenant and status of a subject, or nil; its row's tag checked first.
+    /// - Throws: `CofferError` `tamperDetected` for a row that fails its tag or has an unknown
+    ///   status (never taken for `active`, which would lift a restriction).
     func state(of subject: SubjectID) throws -> (tenant: TenantID, status: SubjectStatus)? {
-        try store.state(of: subject)
+        guard let row = try store.subjectRow(subject) else { return nil }
+        return (row.tenant, try checkedStatus(row))
+    }
+
+    /// A row's status once its tag holds.
+    func checkedStatus(_ row: SubjectRow) throws -> SubjectStatus {
+        try integrity.verify(row)
+        guard let status = SubjectStatus(rawValue: row.status) else {
+            throw CofferError(.tamperDetected, "subject \(row.id) has an unknown status: the PII file was changed outside Coffer")
+        }
+        return status
     }
 
     /// Registers a person of `tenant` (already known to exist): a new subject key, the fields
@@ -92,22 +108,25 @@ final class People: Sendable {
             hash = try await scrypt { try PasswordHash.make(password, parameters: parameters) }
         }
         let id = SubjectID(try makeIdentifier("subj"))
-        let emailMAC = try lookupMAC(kind: "email", value: PIIValidation.emailKey(email))
         let now = nowMilliseconds()
+        var values: [SubjectField: String] = [.name: name, .email: email]
+        values[.company] = company
+        values[.passwordHash] = hash
         let keys = self.keys
-        try await BlockingPool.shared.run { try keys.createSubjectKey(subject: id.rawValue, tenant: tenant.rawValue, now: now) }
-        let fieldKey = try subjectKey(id, tenant: tenant)
-        var fields: [(SubjectField, String)] = [(.name, name), (.email, email)]
-        if let company { fields.append((.company, company)) }
-        if let hash { fields.append((.passwordHash, hash)) }
-        let sealed = try fields.map { (name: $0.0.rawValue, value: try seal($0.1, subject: id, field: $0.0.rawValue, key: fieldKey)) }
+        let keyID = try await BlockingPool.shared.run { try keys.createSubjectKey(subject: id.rawValue, tenant: tenant.rawValue, now: now) }
         do {
-            try await store.insertSubject(id, tenant: tenant, fields: sealed, emailMAC: emailMAC, at: now)
+            let row = SubjectRow(id: id, tenant: tenant, status: SubjectStatus.active.rawValue, keyID: keyID, createdAt: now, updatedAt: now,
+                                 fields: values.keys.map(\.rawValue).sorted(), consentCount: 0, consentHead: nil, tag: nil)
+            let key = try fieldKey(for: row)
+            let sealed = try values.map { (name: $0.key.rawValue, value: try seal($0.value, row: row, field: $0.key.rawValue, key: key)) }
+            let emailMAC = try integrity.lookupMAC(kind: "email", value: PIIValidation.emailKey(email), tenant: tenant)
+            try await store.insertSubject(row, fields: sealed, lookups: [(kind: "email", mac: emailMAC)], integrity: integrity)
         } catch {
-            // No key without its subject: undo the key row if the PII file refused the subject.
-            try? keys.destroySubjectKey(subject: id.rawValue, tenant: tenant.rawValue)
+            // No key without its subject: destroy the key if the PII file refused the subject.
+            try? keys.discardSubjectKey(keyID)
             throw error
         }
+        try await BlockingPool.shared.run { try keys.settleSubjectKey(keyID, subject: id.rawValue, tenant: tenant.rawValue) }
         return id
     }
 
@@ -115,39 +134,42 @@ final class People: Sendable {
     /// consents and identifiers).
     /// - Throws: ``CofferError`` `notFound`, `tamperDetected`.
     func read(_ id: SubjectID, tenant: TenantID, status: SubjectStatus, fields: Set<SubjectField>?) throws -> SubjectRecord {
-        let key = try subjectKey(id, tenant: tenant)
-        let everything = fields == nil
-        guard let stored = try store.sealedSubject(id, withHistory: everything) else { throw CofferError(.notFound, "no subject \(id)") }
-        var values: [SubjectField: String] = [:]
-        for (name, sealed) in stored.fields {
-            guard let field = SubjectField(rawValue: name), fields?.contains(field) ?? true else { continue }
-            values[field] = try open(sealed, subject: id, field: field.rawValue, key: key)
+        guard let stored = try store.sealedSubject(id, withHistory: fields == nil) else { throw CofferError(.notFound, "no subject \(id)") }
+        let row = stored.row
+        _ = try checkedStatus(row)
+        guard row.tenant == tenant else {
+            throw CofferError(.tamperDetected, "subject \(id) moved to another tenant while it was read")
         }
-        let consents = try stored.consents.map { consent in
-            try JSONDecoder().decode(Consent.self, from: Data(try open(consent.value, subject: id, field: "consent-\(consent.seq)", key: key).utf8))
-        }
-        let identifiers = try stored.identifiers.map { identifier -> TechnicalIdentifier in
-            let parts = try JSONDecoder().decode([String: String].self,
-                                                 from: Data(try open(identifier.value, subject: id, field: "identifier-\(identifier.id)", key: key).utf8))
-            return TechnicalIdentifier(id: identifier.id, ip: parts["ip"], userAgent: parts["userAgent"], device: parts["device"],
-                                       firstSeen: identifier.firstSeen, lastSeen: identifier.lastSeen)
+        let opened = try open(stored, only: fields.map { Set($0.map(\.rawValue)) })
+        let values = Dictionary(uniqueKeysWithValues: opened.fields.compactMap { name, value in SubjectField(rawValue: name).map { ($0, value) } })
+        let consents = try opened.consents.map { try JSONDecoder().decode(Consent.self, from: Data($0.utf8)) }
+        let identifiers = try opened.identifiers.map { identifier -> TechnicalIdentifier in
+            let parts = try identifier.parts()
+            return TechnicalIdentifier(id: identifier.stored.id, ip: parts["ip"], userAgent: parts["userAgent"], device: parts["device"],
+                                       firstSeen: identifier.stored.firstSeen, lastSeen: identifier.stored.lastSeen)
         }
         return SubjectRecord(id: id, tenant: tenant, status: status, name: values[.name], email: values[.email],
                              company: values[.company], billingLast4: values[.billingLast4], billingAddress: values[.billingAddress],
                              hasPassword: stored.fields[SubjectField.passwordHash.rawValue] != nil,
-                             consents: consents, identifiers: identifiers, createdAt: stored.createdAt, updatedAt: stored.updatedAt)
+                             consents: consents, identifiers: identifiers, createdAt: row.createdAt, updatedAt: row.updatedAt)
     }
 
-    /// Subjects whose `kind` lookup (email, ip) is `value`, through the blind index.
+    /// Subjects whose `kind` lookup (email, ip) is `value` in one of `tenants`, through the blind
+    /// index; every entry and subject row found is checked against its tag.
     /// - Parameters:
-    ///   - tenant: One tenant, or nil for every tenant.
-    ///   - scope: The tenants the caller may see (nil: all).
+    ///   - tenants: The tenants to look in (each has its own index key).
     ///   - includeRestricted: Whether restricted subjects are found too.
-    func find(kind: String, value: String, tenant: TenantID?, scope: [TenantID]?, includeRestricted: Bool) async throws -> [SubjectID] {
-        let mac = try lookupMAC(kind: kind, value: value)
-        let rows = try await store.find(kind: kind, mac: mac, tenant: tenant)
-        return rows.filter { row in
-            (scope?.contains(row.tenant) ?? true) && (includeRestricted || row.status != SubjectStatus.restricted.rawValue)
-        }.map(\.subject)
+    /// - Throws: `CofferError` `tamperDetected` for an entry or row that fails its tag.
+    func find(kind: String, value: String, tenants: [TenantID], includeRestricted: Bool) async throws -> [SubjectID] {
+        let macs = try tenants.map { try integrity.lookupMAC(kind: kind, value: value, tenant: $0) }
+        var found: [SubjectID] = []
+        for match in try await store.find(kind: kind, macs: macs) {
+            // The entry must be the one its subject's tenant would have made, and name that subject.
+            guard let index = tenants.firstIndex(of: match.row.tenant), macs[index] == match.mac else { continue }
+            try integrity.verifyLookup(match)
+            let status = try checkedStatus(match.row)
+            if includeRestricted || status != .restricted, !found.contains(match.row.id) { found.append(match.row.id) }
+        }
+        return found
     }
 }

@@ -2,144 +2,274 @@ import CofferCrypto
 import Foundation
 import GRDB
 
+/// A subject row as stored, with everything its tag covers.
+struct SubjectRow: Sendable, Equatable {
+    let id: SubjectID
+    let tenant: TenantID
+    /// The processing status, as stored (``SubjectStatus`` raw value).
+    var status: String
+    /// The id of the key its values are sealed under; nil for a subject from before keys had
+    /// ids (sealed under its legacy key).
+    var keyID: String?
+    let createdAt: Int64
+    var updatedAt: Int64
+    /// The names of the fields it has, sorted.
+    var fields: [String]
+    /// How many consent events it has.
+    var consentCount: Int64
+    /// The hash chain's head over those events (nil before the first).
+    var consentHead: Data?
+    /// The tag over all of the above but `updatedAt`; nil for a row from before tags.
+    var tag: Data?
+}
+
 /// A data subject as stored: every value still sealed. The PII vault opens them.
 struct SealedSubject: Sendable {
-    let createdAt: Int64
-    let updatedAt: Int64
+    let row: SubjectRow
     /// Sealed field values by field name.
     let fields: [String: Data]
-    /// Sealed consent events, oldest first, with their sequence numbers.
+    /// Sealed consent events, by sequence number, with their sequence numbers.
     let consents: [(seq: Int64, value: Data)]
     /// Sealed technical identifiers, oldest first.
-    let identifiers: [(id: String, value: Data, firstSeen: Int64, lastSeen: Int64)]
+    let identifiers: [SealedIdentifier]
+}
+
+/// A technical identifier as stored.
+struct SealedIdentifier: Sendable {
+    let id: String
+    let value: Data
+    let firstSeen: Int64
+    let lastSeen: Int64
+}
+
+/// What a subject becomes when it moves to a fresh key: every value sealed anew and the blind
+/// index rebuilt. The store tags the row and the index entries.
+struct SubjectRewrite: Sendable {
+    var row: SubjectRow
+    var fields: [(name: String, value: Data)]
+    var consents: [(seq: Int64, value: Data)]
+    var identifiers: [SealedIdentifier]
+    var lookups: [(kind: String, mac: Data)]
+}
+
+/// A legacy subject another process moved to a key of its own first.
+struct SubjectAlreadyMoved: Error {}
+
+/// One blind-index match: the subject's row and the index entry that led to it.
+struct LookupMatch: Sendable {
+    let row: SubjectRow
+    let kind: String
+    let mac: Data
+    let tag: Data?
 }
 
 /// Persistence of the PII vault: `pii.sqlite`, apart from content. The only code that knows the
 /// SQL of `subject`, `field`, `consent`, `identifier` and `lookup`. It stores and returns sealed
-/// bytes and blind-index MACs only: sealing, opening and the MAC keys stay in the PII vault.
+/// bytes, blind-index MACs and tags only; every write checks the subject row's tag with
+/// ``PIIIntegrity`` inside its transaction and tags what it writes.
 struct PeopleStore: Sendable {
     let pool: DatabasePool
 
-    /// Tenant and status of a subject, or nil.
-    /// - Throws: `CofferError` `tamperDetected` for an unknown status (never taken for
-    ///   `active`, which would lift a restriction).
-    func state(of subject: SubjectID) throws -> (tenant: TenantID, status: SubjectStatus)? {
-        try VaultDatabase.guardedSync {
-            try pool.read { db in try Row.fetchOne(db, sql: "SELECT tenant_id, status FROM subject WHERE id = ?", arguments: [subject]) }
-        }.map { row in
-            guard let status = SubjectStatus(rawValue: try row.stored("status", in: "subject")) else {
-                throw CofferError(.tamperDetected, "a subject row has an unknown status: the PII file was changed outside Coffer")
-            }
-            return (try row.stored("tenant_id", in: "subject"), status)
-        }
-    }
+    // MARK: Reading
 
-    /// Stores a new subject with its sealed fields and its email's blind-index MAC, in one transaction.
-    func insertSubject(_ id: SubjectID, tenant: TenantID, fields: [(name: String, value: Data)], emailMAC: Data, at time: Int64) async throws {
-        try await write { db in
-            try db.execute(sql: "INSERT INTO subject (id, tenant_id, status, created_at, updated_at) VALUES (?, ?, 'active', ?, ?)",
-                           arguments: [id, tenant, time, time])
-            for (name, value) in fields {
-                try db.execute(sql: "INSERT INTO field (subject_id, name, value, updated_at) VALUES (?, ?, ?, ?)", arguments: [id, name, value, time])
-            }
-            try db.execute(sql: "INSERT INTO lookup (kind, mac, subject_id) VALUES ('email', ?, ?)", arguments: [emailMAC, id])
-        }
+    /// A subject's row, or nil.
+    func subjectRow(_ id: SubjectID) throws -> SubjectRow? {
+        try VaultDatabase.guardedSync { try pool.read { db in try Self.row(db, id) } }
     }
 
     /// Everything stored about a subject, sealed, in one read; nil when there is no such subject.
     /// - Parameter withHistory: Also the consents and identifiers.
     func sealedSubject(_ id: SubjectID, withHistory: Bool) throws -> SealedSubject? {
-        try VaultDatabase.guardedSync {
-            try pool.read { db -> SealedSubject? in
-                guard let subject = try Row.fetchOne(db, sql: "SELECT created_at, updated_at FROM subject WHERE id = ?", arguments: [id]) else {
-                    return nil
-                }
-                var fields: [String: Data] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT name, value FROM field WHERE subject_id = ?", arguments: [id]) {
-                    fields[try row.stored("name", in: "field")] = try row.stored("value", in: "field")
-                }
-                let consents = withHistory ? try Row.fetchAll(db, sql: "SELECT seq, value FROM consent WHERE subject_id = ? ORDER BY seq",
-                                                              arguments: [id]).map { row in
-                    (seq: try row.stored("seq", in: "consent", as: Int64.self), value: try row.stored("value", in: "consent", as: Data.self))
-                } : []
-                let identifiers = withHistory ? try Row.fetchAll(db, sql: """
-                    SELECT id, value, first_seen, last_seen FROM identifier WHERE subject_id = ? ORDER BY first_seen
-                    """, arguments: [id]).map { row in
-                    (id: try row.stored("id", in: "identifier", as: String.self), value: try row.stored("value", in: "identifier", as: Data.self),
-                     firstSeen: try row.stored("first_seen", in: "identifier", as: Int64.self),
-                     lastSeen: try row.stored("last_seen", in: "identifier", as: Int64.self))
-                } : []
-                return SealedSubject(createdAt: try subject.stored("created_at", in: "subject"), updatedAt: try subject.stored("updated_at", in: "subject"),
-                                     fields: fields, consents: consents, identifiers: identifiers)
-            }
-        }
+        try VaultDatabase.guardedSync { try pool.read { db in try Self.sealed(db, id, withHistory: withHistory) } }
     }
 
-    /// One sealed field, or nil.
-    func sealedField(_ id: SubjectID, name: String) async throws -> Data? {
+    /// A subject's row and one of its sealed fields (nil when absent), in one read.
+    func sealedField(_ id: SubjectID, name: String) async throws -> (row: SubjectRow, value: Data?)? {
         try await VaultDatabase.guarded {
             try await pool.readReleasingEarly { db in
-                try Data.fetchOne(db, sql: "SELECT value FROM field WHERE subject_id = ? AND name = ?", arguments: [id, name])
+                guard let row = try Self.row(db, id) else { return nil }
+                return (row, try Data.fetchOne(db, sql: "SELECT value FROM field WHERE subject_id = ? AND name = ?", arguments: [id, name]))
             }
         }
     }
 
-    /// Replaces sealed fields and blind-index entries in one transaction.
-    func replaceFields(_ id: SubjectID, fields: [(name: String, value: Data)], lookups: [(kind: String, mac: Data)], at time: Int64) async throws {
+    /// Blind-index entries of `kind` holding one of `macs`, with their subjects' rows (erased
+    /// subjects left out).
+    func find(kind: String, macs: [Data]) async throws -> [LookupMatch] {
+        try await VaultDatabase.guarded {
+            try await pool.readReleasingEarly { db in
+                var matches: [LookupMatch] = []
+                // Within SQLite's bound on parameters.
+                for start in stride(from: 0, to: macs.count, by: 500) {
+                    let batch = Array(macs[start..<min(start + 500, macs.count)])
+                    let marks = Array(repeating: "?", count: batch.count).joined(separator: ", ")
+                    let rows = try Row.fetchAll(db, sql: """
+                        SELECT l.kind, l.mac, l.tag AS lookup_tag, s.* FROM lookup l JOIN subject s ON s.id = l.subject_id
+                        WHERE l.kind = ? AND l.mac IN (\(marks)) AND s.status != 'erased' ORDER BY l.subject_id
+                        """, arguments: StatementArguments([kind] + batch.map { $0 as DatabaseValueConvertible }))
+                    for row in rows {
+                        matches.append(LookupMatch(row: try Self.subjectRow(row), kind: try row.stored("kind", in: "lookup"),
+                                                   mac: try row.stored("mac", in: "lookup"),
+                                                   tag: try row.storedIfPresent("lookup_tag", in: "lookup")))
+                    }
+                }
+                return matches
+            }
+        }
+    }
+
+    // MARK: Writing
+
+    /// Stores a new subject, its sealed fields and its blind-index entries, tagged, in one
+    /// transaction.
+    func insertSubject(_ row: SubjectRow, fields: [(name: String, value: Data)], lookups: [(kind: String, mac: Data)],
+                       integrity: PIIIntegrity) async throws {
         try await write { db in
+            var row = row
+            row.tag = try integrity.tag(row)
+            try db.execute(sql: """
+                INSERT INTO subject (id, tenant_id, status, key_id, fields, consent_count, consent_head, tag, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [row.id, row.tenant, row.status, row.keyID, row.fields.joined(separator: ","), row.consentCount,
+                                 row.consentHead, row.tag, row.createdAt, row.updatedAt])
             for (name, value) in fields {
-                try db.execute(sql: "INSERT OR REPLACE INTO field (subject_id, name, value, updated_at) VALUES (?, ?, ?, ?)",
-                               arguments: [id, name, value, time])
+                try db.execute(sql: "INSERT INTO field (subject_id, name, value, updated_at) VALUES (?, ?, ?, ?)", arguments: [row.id, name, value, row.updatedAt])
             }
-            for (kind, mac) in lookups {
-                try db.execute(sql: "DELETE FROM lookup WHERE subject_id = ? AND kind = ?", arguments: [id, kind])
-                try db.execute(sql: "INSERT INTO lookup (kind, mac, subject_id) VALUES (?, ?, ?)", arguments: [kind, mac, id])
-            }
-            try db.execute(sql: "UPDATE subject SET updated_at = ? WHERE id = ?", arguments: [time, id])
+            try Self.insertLookups(db, lookups, row: row, integrity: integrity)
         }
     }
 
-    /// Appends a consent event; `seal` seals it for the sequence number it gets.
-    func appendConsent(_ id: SubjectID, at time: Int64, seal: @escaping @Sendable (Int64) throws -> Data) async throws {
-        try await write { db in
-            let seq = (try Int64.fetchOne(db, sql: "SELECT max(seq) FROM consent WHERE subject_id = ?", arguments: [id]) ?? 0) + 1
-            try db.execute(sql: "INSERT INTO consent (subject_id, seq, value) VALUES (?, ?, ?)", arguments: [id, seq, try seal(seq)])
-            try db.execute(sql: "UPDATE subject SET updated_at = ? WHERE id = ?", arguments: [time, id])
+    /// Replaces everything stored about a subject with what `transform` makes of it, in one
+    /// transaction: the row is checked first (``PIIIntegrity/verify(_:)``, or for `legacy` that
+    /// it is a row from before tags), then every field, consent, identifier and index entry is
+    /// deleted and written anew.
+    /// Blocks: run it on the blocking pool.
+    func rewrite(_ id: SubjectID, legacy: Bool, integrity: PIIIntegrity,
+                 _ transform: (SealedSubject) throws -> SubjectRewrite) throws {
+        try VaultDatabase.guardedSync { try pool.write { db in
+            guard let stored = try Self.sealed(db, id, withHistory: true) else { throw CofferError(.notFound, "no subject \(id)") }
+            if legacy {
+                guard stored.row.tag == nil, stored.row.keyID == nil else { throw SubjectAlreadyMoved() }
+            } else {
+                try integrity.verify(stored.row)
+            }
+            var new = try transform(stored)
+            new.row.tag = try integrity.tag(new.row)
+            for table in ["field", "consent", "identifier", "lookup"] {
+                try db.execute(sql: "DELETE FROM \(table) WHERE subject_id = ?", arguments: [id])
+            }
+            try Self.update(db, new.row)
+            for (name, value) in new.fields {
+                try db.execute(sql: "INSERT INTO field (subject_id, name, value, updated_at) VALUES (?, ?, ?, ?)", arguments: [id, name, value, new.row.updatedAt])
+            }
+            for (seq, value) in new.consents {
+                try db.execute(sql: "INSERT INTO consent (subject_id, seq, value) VALUES (?, ?, ?)", arguments: [id, seq, value])
+            }
+            for identifier in new.identifiers {
+                try db.execute(sql: "INSERT INTO identifier (id, subject_id, value, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)",
+                               arguments: [identifier.id, id, identifier.value, identifier.firstSeen, identifier.lastSeen])
+            }
+            try Self.insertLookups(db, new.lookups, row: new.row, integrity: integrity)
+        } }
+    }
+
+    /// Appends a consent event: `seal` seals it under the key the row names, for the sequence
+    /// number it gets; the chain head and the row's tag move on with it.
+    func appendConsent(_ id: SubjectID, at time: Int64, integrity: PIIIntegrity,
+                       seal: @escaping @Sendable (_ row: SubjectRow, _ seq: Int64) throws -> Data) async throws {
+        try await mutate(id, integrity: integrity) { db, row in
+            let seq = row.consentCount + 1
+            let value = try seal(row, seq)
+            try db.execute(sql: "INSERT INTO consent (subject_id, seq, value) VALUES (?, ?, ?)", arguments: [id, seq, value])
+            row.consentCount = seq
+            row.consentHead = try PIIIntegrity.chain(row.consentHead, seq: seq, value: value)
+            row.updatedAt = time
         }
     }
 
-    /// Stores a sealed technical identifier, and its IP address's blind-index MAC if it has one.
-    func insertIdentifier(_ identifier: String, subject: SubjectID, value: Data, ipMAC: Data?, at time: Int64) async throws {
-        try await write { db in
+    /// Stores a technical identifier sealed (by `seal`) under the key the row names, and its IP
+    /// address's blind-index MAC if it has one.
+    func insertIdentifier(_ identifier: String, subject: SubjectID, at time: Int64, ipMAC: Data?, integrity: PIIIntegrity,
+                          seal: @escaping @Sendable (SubjectRow) throws -> Data) async throws {
+        try await mutate(subject, integrity: integrity) { db, row in
             try db.execute(sql: "INSERT INTO identifier (id, subject_id, value, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [identifier, subject, value, time, time])
-            if let ipMAC {
-                try db.execute(sql: "INSERT OR IGNORE INTO lookup (kind, mac, subject_id) VALUES ('ip', ?, ?)", arguments: [ipMAC, subject])
+                           arguments: [identifier, subject, try seal(row), time, time])
+            if let ipMAC, try Bool.fetchOne(db, sql: "SELECT 1 FROM lookup WHERE kind = 'ip' AND mac = ? AND subject_id = ?",
+                                            arguments: [ipMAC, subject]) != true {
+                try Self.insertLookups(db, [(kind: "ip", mac: ipMAC)], row: row, integrity: integrity)
             }
+            row.updatedAt = time
         }
     }
 
     /// Sets a subject's processing status.
-    func setStatus(_ id: SubjectID, _ status: SubjectStatus, at time: Int64) async throws {
-        try await write { db in
-            try db.execute(sql: "UPDATE subject SET status = ?, updated_at = ? WHERE id = ?", arguments: [status.rawValue, time, id])
+    func setStatus(_ id: SubjectID, _ status: SubjectStatus, at time: Int64, integrity: PIIIntegrity) async throws {
+        try await mutate(id, integrity: integrity) { _, row in
+            row.status = status.rawValue
+            row.updatedAt = time
         }
     }
 
-    /// Subjects (not erased) whose blind index holds `mac` for `kind`, optionally in one tenant,
-    /// with their tenant and status.
-    func find(kind: String, mac: Data, tenant: TenantID?) async throws -> [(subject: SubjectID, tenant: TenantID, status: String)] {
-        try await VaultDatabase.guarded {
-            try await pool.readReleasingEarly { db in
-                try Row.fetchAll(db, sql: """
-                    SELECT DISTINCT l.subject_id, s.tenant_id, s.status FROM lookup l JOIN subject s ON s.id = l.subject_id
-                    WHERE l.kind = ? AND l.mac = ? AND (?3 IS NULL OR s.tenant_id = ?3) AND s.status != 'erased' ORDER BY l.subject_id
-                    """, arguments: [kind, mac, tenant]).map { row in
-                        (subject: try row.stored(at: 0, in: "lookup"), tenant: try row.stored(at: 1, in: "subject"),
-                         status: try row.stored(at: 2, in: "subject"))
-                    }
-            }
+    // MARK: Rows
+
+    /// Runs `change` on a subject's checked row in a write transaction, then stores the row
+    /// tagged anew.
+    private func mutate(_ id: SubjectID, integrity: PIIIntegrity,
+                        _ change: @escaping @Sendable (Database, inout SubjectRow) throws -> Void) async throws {
+        try await write { db in
+            guard var row = try Self.row(db, id) else { throw CofferError(.notFound, "no subject \(id)") }
+            try integrity.verify(row)
+            try change(db, &row)
+            row.tag = try integrity.tag(row)
+            try Self.update(db, row)
         }
+    }
+
+    private static func insertLookups(_ db: Database, _ lookups: [(kind: String, mac: Data)], row: SubjectRow, integrity: PIIIntegrity) throws {
+        for (kind, mac) in lookups {
+            try db.execute(sql: "INSERT INTO lookup (kind, mac, subject_id, tag) VALUES (?, ?, ?, ?)",
+                           arguments: [kind, mac, row.id, try integrity.lookupTag(kind: kind, mac: mac, subject: row.id, tenant: row.tenant)])
+        }
+    }
+
+    private static func update(_ db: Database, _ row: SubjectRow) throws {
+        try db.execute(sql: """
+            UPDATE subject SET status = ?, key_id = ?, fields = ?, consent_count = ?, consent_head = ?, tag = ?, updated_at = ? WHERE id = ?
+            """, arguments: [row.status, row.keyID, row.fields.joined(separator: ","), row.consentCount, row.consentHead, row.tag,
+                             row.updatedAt, row.id])
+    }
+
+    private static func row(_ db: Database, _ id: SubjectID) throws -> SubjectRow? {
+        try Row.fetchOne(db, sql: "SELECT * FROM subject WHERE id = ?", arguments: [id]).map(subjectRow)
+    }
+
+    private static func subjectRow(_ row: Row) throws -> SubjectRow {
+        let t = "subject"
+        let fields: String = try row.stored("fields", in: t)
+        return SubjectRow(id: try row.stored("id", in: t), tenant: try row.stored("tenant_id", in: t), status: try row.stored("status", in: t),
+                          keyID: try row.storedIfPresent("key_id", in: t), createdAt: try row.stored("created_at", in: t),
+                          updatedAt: try row.stored("updated_at", in: t), fields: fields.isEmpty ? [] : fields.split(separator: ",").map(String.init),
+                          consentCount: try row.stored("consent_count", in: t), consentHead: try row.storedIfPresent("consent_head", in: t),
+                          tag: try row.storedIfPresent("tag", in: t))
+    }
+
+    private static func sealed(_ db: Database, _ id: SubjectID, withHistory: Bool) throws -> SealedSubject? {
+        guard let subject = try row(db, id) else { return nil }
+        var fields: [String: Data] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT name, value FROM field WHERE subject_id = ?", arguments: [id]) {
+            fields[try row.stored("name", in: "field")] = try row.stored("value", in: "field")
+        }
+        let consents = withHistory ? try Row.fetchAll(db, sql: "SELECT seq, value FROM consent WHERE subject_id = ? ORDER BY seq",
+                                                      arguments: [id]).map { row in
+            (seq: try row.stored("seq", in: "consent", as: Int64.self), value: try row.stored("value", in: "consent", as: Data.self))
+        } : []
+        let identifiers = withHistory ? try Row.fetchAll(db, sql: """
+            SELECT id, value, first_seen, last_seen FROM identifier WHERE subject_id = ? ORDER BY first_seen, id
+            """, arguments: [id]).map { row in
+            SealedIdentifier(id: try row.stored("id", in: "identifier"), value: try row.stored("value", in: "identifier"),
+                             firstSeen: try row.stored("first_seen", in: "identifier"), lastSeen: try row.stored("last_seen", in: "identifier"))
+        } : []
+        return SealedSubject(row: subject, fields: fields, consents: consents, identifiers: identifiers)
     }
 
     private func write(_ body: @escaping @Sendable (Database) throws -> Void) async throws {

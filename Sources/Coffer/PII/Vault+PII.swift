@@ -150,13 +150,25 @@ extension Vault {
     }
 
     /// A blind-index search through the gate. A tenant-scoped principal finds only in its
-    /// tenants; restricted subjects are found only for legal or subject-request purposes.
+    /// tenants; restricted subjects are found only for legal or subject-request purposes. The
+    /// same address has a different MAC in every tenant, so the PII file alone does not link a
+    /// person across tenants.
     private func find(tenant: TenantID?, kind: String, value: String, context: AccessContext,
                       check: (inout PendingAccess) -> Void = { _ in }) async throws -> [SubjectID] {
         try await guardedPII(context, .find, tenant: tenant, check: check) { _ in
+            // Each tenant has its own index key: look in the named tenant, or in every tenant the
+            // caller may see.
             let scope = try administration.principal(id: context.actor)?.tenants
+            let tenants: [TenantID]
+            if let tenant {
+                tenants = scope.map { $0.contains(tenant) } ?? true ? [tenant] : []
+            } else if let scope {
+                tenants = scope
+            } else {
+                tenants = try await administration.allTenants()
+            }
             let includeRestricted = context.purpose == .legal || context.purpose == .subjectRequest
-            return try await people.find(kind: kind, value: value, tenant: tenant, scope: scope, includeRestricted: includeRestricted)
+            return try await people.find(kind: kind, value: value, tenants: tenants, includeRestricted: includeRestricted)
         }
     }
 }

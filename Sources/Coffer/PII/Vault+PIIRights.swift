@@ -13,8 +13,9 @@ extension Vault {
         }
     }
 
-    /// Corrects a field (P15): the new value replaces the old, which is left unrecoverable in the
-    /// file (`secure_delete` and a WAL checkpoint).
+    /// Corrects a field (P15): the subject moves to a fresh key with the new value (every field
+    /// sealed anew, the old key destroyed), so the old value cannot be opened from a copy of the
+    /// PII file taken before; `secure_delete` and a WAL checkpoint clear it from the live files.
     public func correctSubject(_ id: SubjectID, field: SubjectField, value: String, context: AccessContext) async throws {
         guard SubjectField.correctable.contains(field) else {
             throw CofferError(.invalidArgument, "\(field.rawValue) cannot be corrected this way; correctable: \(SubjectField.correctable.map(\.rawValue).joined(separator: ", "))")
@@ -25,8 +26,7 @@ extension Vault {
         default: normalised = try PIIValidation.text(value, field: field.rawValue)
         }
         try await guardedSubject(id, context: context) { tenant in
-            let lookups = field == .email ? [(kind: "email", value: PIIValidation.emailKey(normalised))] : []
-            try await people.replaceFields(id, tenant: tenant, [(field, normalised)], lookups: lookups)
+            try await people.replaceFields(id, tenant: tenant, [(field, normalised)])
         }
     }
 
@@ -48,8 +48,8 @@ extension Vault {
             throw CofferError(.invalidPII, "consent kind must be letters, digits and '-', such as marketing")
         }
         let version = try PIIValidation.text(policyVersion, field: "policy version", maximum: 64)
-        try await guardedSubject(id, context: context) { tenant in
-            try await people.recordConsent(id, tenant: tenant, kind: kind, granted: granted, policyVersion: version)
+        try await guardedSubject(id, context: context) { _ in
+            try await people.recordConsent(id, kind: kind, granted: granted, policyVersion: version)
         }
     }
 

@@ -247,6 +247,7 @@ public final class Vault: Sendable {
         }
         let keys = KeyManager(keyring: keyring, source: source, store: KeyStore(pool: control), logger: logger)
         try keys.verifyKeyring()
+        try keys.preparePIIKeys()
         var changed = false
         let auditKey: String
         if let recorded = info["audit_key"] {
@@ -292,6 +293,10 @@ public final class Vault: Sendable {
         let vault = Vault(directory: directory, keys: keys, control: control, content: content, pii: pii, audit: audit,
                           auditing: auditing, logger: logger, segmentSize: segmentSize)
         try vault.contentStore.removeAbandonedWrites()
+        // Subjects from before PII had keys of its own move to fresh keys under the PII KEK, and
+        // subject keys a crashed process left pending are settled or destroyed.
+        try vault.people.upgradeLegacySubjects()
+        try vault.people.settlePendingKeys()
         // A process that died between a delete (or correction, or rotation) and its checkpoint
         // left old pages in a WAL and the database file: empty every WAL now (or soon, if a
         // reader in another process is in the way).

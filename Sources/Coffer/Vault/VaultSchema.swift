@@ -77,6 +77,28 @@ enum VaultSchema {
                 );
                 """)
         }
+        migrator.registerMigration("v6-subject-key-generations") { db in
+            // A subject's key is replaced at every change of its fields (the old one destroyed),
+            // so keys get ids of their own; a key is pending until the PII file names it. Keys
+            // made before, wrapped under the content KEK, wait in legacy_subject_key until the
+            // vault moves their subjects to keys under the PII KEK (at open).
+            try db.execute(sql: """
+                ALTER TABLE subject_key RENAME TO legacy_subject_key;
+                CREATE TABLE subject_key (
+                    key_id TEXT PRIMARY KEY,
+                    subject_id TEXT NOT NULL,
+                    tenant_id TEXT NOT NULL REFERENCES tenant(id),
+                    kek_id TEXT NOT NULL,
+                    wrapped BLOB NOT NULL,
+                    pending INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    rewrapped_at INTEGER
+                );
+                CREATE INDEX subject_key_subject ON subject_key(subject_id);
+                CREATE INDEX subject_key_pii_kek ON subject_key(kek_id);
+                CREATE INDEX subject_key_pending ON subject_key(pending) WHERE pending = 1;
+                """)
+        }
         return migrator
     }
 
@@ -122,6 +144,21 @@ enum VaultSchema {
                     PRIMARY KEY (kind, mac, subject_id)
                 );
                 CREATE INDEX lookup_subject ON lookup(subject_id);
+                """)
+        }
+        migrator.registerMigration("v2-authenticated") { db in
+            // The bookkeeping a write to this file alone could change is authenticated with a
+            // tenant's PII integrity key: each subject row (tenant, status, key, field names,
+            // consent count and chain head) and each blind-index row carry a tag. Rows from
+            // before have none until the vault moves them to a fresh key (at open).
+            try db.execute(sql: """
+                ALTER TABLE subject ADD COLUMN key_id TEXT;
+                ALTER TABLE subject ADD COLUMN fields TEXT NOT NULL DEFAULT '';
+                ALTER TABLE subject ADD COLUMN consent_count INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE subject ADD COLUMN consent_head BLOB;
+                ALTER TABLE subject ADD COLUMN tag BLOB;
+                ALTER TABLE lookup ADD COLUMN tag BLOB;
+                CREATE INDEX subject_untagged ON subject(id) WHERE tag IS NULL;
                 """)
         }
         return migrator

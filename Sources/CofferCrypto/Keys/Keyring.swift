@@ -15,7 +15,12 @@ public struct Keyring: Sendable {
         public static let blindIndex = Purpose(rawValue: "blind-index")
         /// Seeds the Ed25519 key that signs access-log checkpoints.
         public static let auditSigning = Purpose(rawValue: "audit-signing")
-        static let all: [Purpose] = [.keyEncryption, .blindIndex, .auditSigning]
+        /// Wraps the keys of data subjects (PII), apart from the content KEKs (P2: PII has keys
+        /// of its own). The newest one is the active one.
+        public static let piiKeyEncryption = Purpose(rawValue: "pii-kek")
+        static let all: [Purpose] = [.keyEncryption, .blindIndex, .auditSigning, .piiKeyEncryption]
+        /// Whether keys of this purpose wrap other keys (and are rotated and retired).
+        public var wrapsKeys: Bool { self == .keyEncryption || self == .piiKeyEncryption }
         public var description: String { rawValue }
     }
 
@@ -57,12 +62,19 @@ public struct Keyring: Sendable {
         return KeyEncryptionKey(id: entry.id, material: entry.material)
     }
 
-    /// The key-encryption key with id `id`.
+    /// The active PII key-encryption key (the newest `pii-kek`), or nil in a keyring made before
+    /// PII had keys of its own.
+    public var activePIIKey: KeyEncryptionKey? {
+        entries.last { $0.purpose == .piiKeyEncryption }.map { KeyEncryptionKey(id: $0.id, material: $0.material) }
+    }
+
+    /// The key-encryption key (content `kek` or `pii-kek`) with id `id`. What a key may be
+    /// unwrapped with is bound by its wrap context; which family wraps it is the vault's rule.
     /// - Parameter id: The KEK's id.
     /// - Returns: The key.
     /// - Throws: ``CofferError`` `keyNotFound` when the keyring has no such KEK.
     public func keyEncryptionKey(id: String) throws -> KeyEncryptionKey {
-        guard let entry = entries.first(where: { $0.id == id && $0.purpose == .keyEncryption }) else {
+        guard let entry = entries.first(where: { $0.id == id && $0.purpose.wrapsKeys }) else {
             throw CofferError(.keyNotFound,
                               "keyring has no key-encryption key '\(id)'; data wrapped under it needs the keyring that holds it")
         }
@@ -76,19 +88,25 @@ public struct Keyring: Sendable {
         entries.last { $0.purpose == purpose }?.material
     }
 
-    /// The ids of every key-encryption key.
+    /// The ids of every content key-encryption key.
     public var keyEncryptionKeyIDs: [String] {
         entries.filter { $0.purpose == .keyEncryption }.map(\.id)
     }
 
+    /// The ids of every PII key-encryption key, oldest first (the last is the active one).
+    public var piiKeyEncryptionKeyIDs: [String] {
+        entries.filter { $0.purpose == .piiKeyEncryption }.map(\.id)
+    }
+
     /// A keyring with one fresh random active key-encryption key, plus one key for each other
-    /// purpose (the blind index and the audit-log signing seed).
+    /// purpose (the blind index, the audit-log signing seed and the PII key-encryption key).
     /// - Parameter development: Marks the keyring as a development keyring.
     /// - Returns: The new keyring (generation 0), held in memory only.
     /// - Throws: ``CofferError`` `cryptoFailure` if the random generator fails.
     public static func generate(development: Bool = false) throws -> Keyring {
         let entry = try newEntry(purpose: .keyEncryption)
-        return Keyring(entries: [entry, try newEntry(purpose: .blindIndex), try newEntry(purpose: .auditSigning)],
+        return Keyring(entries: [entry, try newEntry(purpose: .blindIndex), try newEntry(purpose: .auditSigning),
+                                 try newEntry(purpose: .piiKeyEncryption)],
                        activeKeyID: entry.id, isDevelopment: development)
     }
 
@@ -125,8 +143,9 @@ public struct Keyring: Sendable {
         return Keyring(entries: entries + [entry], activeKeyID: entry.id, isDevelopment: isDevelopment, generation: generation)
     }
 
-    /// This keyring plus a fresh key for `purpose` (for purposes other than key encryption).
-    /// - Parameter purpose: `blindIndex` or `auditSigning`.
+    /// This keyring plus a fresh key for `purpose` (for purposes other than content key
+    /// encryption). A new `pii-kek` becomes the active PII KEK.
+    /// - Parameter purpose: `blindIndex`, `auditSigning` or `piiKeyEncryption`.
     /// - Returns: The new keyring.
     /// - Throws: ``CofferError`` `cryptoFailure` if the random generator fails.
     public func addingKey(for purpose: Purpose) throws -> Keyring {
@@ -134,15 +153,15 @@ public struct Keyring: Sendable {
                 isDevelopment: isDevelopment, generation: generation)
     }
 
-    /// This keyring without the key-encryption key `id` (never the active one).
-    /// - Parameter id: The KEK to remove.
+    /// This keyring without the key-encryption key `id` (never an active one).
+    /// - Parameter id: The KEK (content or PII) to remove.
     /// - Returns: The keyring without it.
-    /// - Throws: ``CofferError`` `invalidArgument` for the active key or a key of another purpose,
+    /// - Throws: ``CofferError`` `invalidArgument` for an active key or a key of another purpose,
     ///   `keyNotFound` for an unknown id.
     public func removingKey(id: String) throws -> Keyring {
-        guard id != activeKeyID else { throw CofferError(.invalidArgument, "key '\(id)' is the active key; rotate first") }
+        guard id != activeKeyID, id != activePIIKey?.id else { throw CofferError(.invalidArgument, "key '\(id)' is an active key; rotate first") }
         guard let entry = entries.first(where: { $0.id == id }) else { throw CofferError(.keyNotFound, "keyring has no key '\(id)'") }
-        guard entry.purpose == .keyEncryption else {
+        guard entry.purpose.wrapsKeys else {
             throw CofferError(.invalidArgument, "key '\(id)' is a \(entry.purpose) key; a vault needs it for its whole life, so it is never removed")
         }
         return Keyring(entries: entries.filter { $0.id != id }, activeKeyID: activeKeyID, isDevelopment: isDevelopment,
