@@ -91,6 +91,7 @@ extension People {
             try? keys.discardSubjectKey(keyID)
             throw error
         }
+        CrashPoint.hit("pii.after-rewrite")
         try keys.settleSubjectKey(keyID, subject: id.rawValue, tenant: tenant.rawValue)
     }
 
@@ -155,16 +156,17 @@ extension People {
         }
     }
 
-    /// Settles or discards the subject keys a crashed process left pending (older than
-    /// `grace`, so a key another process is storing right now is left alone): a key the PII file
-    /// names becomes the subject's only key; any other is destroyed.
-    func settlePendingKeys(olderThan grace: Int64 = 10 * 60 * 1000) throws {
+    /// Settles the subject keys a crashed process left pending: a key the PII file names becomes
+    /// the subject's only key at once (the key it replaced is destroyed, as the process would
+    /// have done); any other is destroyed once older than `grace`, so a key another process is
+    /// storing right now is left alone.
+    func settlePendingKeys(grace: Int64 = 10 * 60 * 1000) throws {
         let cutoff = nowMilliseconds() - grace
-        for pending in try keys.store.pendingSubjectKeys() where pending.createdAt < cutoff {
+        for pending in try keys.store.pendingSubjectKeys() {
             let row = try store.subjectRow(SubjectID(pending.subject))
             if let row, row.keyID == pending.keyID, row.tenant.rawValue == pending.tenant, (try? integrity.verify(row)) != nil {
                 try keys.settleSubjectKey(pending.keyID, subject: pending.subject, tenant: pending.tenant)
-            } else {
+            } else if pending.createdAt < cutoff {
                 try keys.discardSubjectKey(pending.keyID)
             }
         }

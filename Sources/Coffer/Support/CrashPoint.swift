@@ -19,7 +19,9 @@ import Darwin
 /// `delete.before-wal-truncate` (committed, the WAL not yet checkpointed),
 /// `audit.after-records` (inside the log's group commit, records and leaves inserted, the state
 /// row not yet updated), `audit.after-commit` (the records durable, the callers not yet resumed),
-/// `rotate.after-batch` (a key rotation's first batch of rewrapped keys committed, the rest not).
+/// `rotate.after-batch` (a key rotation's first batch of rewrapped keys committed, the rest not),
+/// `pii.after-rewrite` (a subject's values committed under its fresh key, the old key not yet
+/// destroyed).
 enum CrashPoint {
     /// The point named by `COFFER_CRASH_AT`, read once.
     private static let armed: String? = ProcessInfo.processInfo.environment["COFFER_CRASH_AT"].flatMap { $0.isEmpty ? nil : $0 }
