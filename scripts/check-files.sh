@@ -27,7 +27,7 @@ for name, t in (("seal", float(sys.argv[2])), ("open", float(sys.argv[3]))):
 PY
 done
 export COFFER_VAULT=$work/vault COFFER_KEYRING=$PWD/keys-example/development-keyring.json COFFER_ALLOW_DEVELOPMENT_KEYRING=1 COFFER_PURPOSE=service-operation
-"$coffer" init >/dev/null 2>&1 && "$coffer" tenant add acme >/dev/null 2>&1
+"$coffer" init --witness "$work/vault.witness" >/dev/null 2>&1 && "$coffer" tenant add acme >/dev/null 2>&1
 rss_put=$( { cat "$work/plain" | /usr/bin/time -f %M "$coffer" put --tenant acme --kind run-telemetry --name big >/dev/null; } 2>&1 | tail -1)
 id=$("$coffer" ls --tenant acme --format json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["objects"][0]["id"])')
 rss_get=$( { /usr/bin/time -f %M "$coffer" get --tenant acme "$id" | cmp - "$work/plain"; } 2>&1 | tail -1)
