@@ -13,20 +13,20 @@ struct DualControlTests {
             let adm2 = accessContext("adm2", .administration)
             // Two now: a privacy officer is only requested.
             let pending = try #require(try await t.vault.addPrincipal("po", roles: [.privacyOfficer], context: adm2))
-            #expect(pending.id == "po" && pending.requestedBy == "adm2" && pending.changeID.hasPrefix("change_"))
+            #expect(pending.principal == "po" && pending.kind == .principalAdd && pending.requestedBy == "adm2" && pending.changeID.hasPrefix("change_"))
             #expect(try await t.vault.principals(context: .admin).map(\.id).contains("po") == false)
-            #expect(try await t.vault.pendingPrincipals(context: .admin) == [pending])
+            #expect(try await t.vault.pendingChanges(context: .admin) == [pending])
             // Not by the admin who asked.
             try await expectDenied(t, actor: "adm2", action: .principalAdmin, dataClass: .administration, purpose: .administration) {
-                try await t.vault.approvePrincipal(pending.changeID, context: adm2)
+                try await t.vault.approveChange(pending.changeID, context: adm2)
             }
             // A role without those powers needs no second admin.
             #expect(try await t.vault.addPrincipal("svc", roles: [.service], context: adm2) == nil)
-            try await t.vault.approvePrincipal(pending.changeID, context: .admin)
+            try await t.vault.approveChange(pending.changeID, context: .admin)
             let po = try #require(try await t.vault.principals(context: .admin).first { $0.id == "po" })
             #expect(po.roles == [.privacyOfficer] && po.createdBy == "adm2")
-            #expect(try await t.vault.pendingPrincipals(context: .admin).isEmpty)
-            await expectCofferError(.notFound) { try await t.vault.approvePrincipal(pending.changeID, context: .admin) }
+            #expect(try await t.vault.pendingChanges(context: .admin).isEmpty)
+            await expectCofferError(.notFound) { try await t.vault.approveChange(pending.changeID, context: .admin) }
             // Both steps are in the log.
             let records = try t.auditLogRecords().filter { $0.action == "principal-admin" && $0.objectID == "po" && $0.outcome == .allowed }
             #expect(records.map(\.reason) == ["pending-approval=\(pending.changeID)", "approved=\(pending.changeID)"])
