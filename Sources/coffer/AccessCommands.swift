@@ -75,7 +75,7 @@ struct PrincipalCommand: AsyncParsableCommand {
                 if let pending = try await vault.updatePrincipal(id, roles: roles, tenants: tenants, context: context) {
                     printAwaiting("the change of principal \(display(id))", pending)
                 } else {
-                    print("updated principal \(display(id)): roles \(roles.map(\.code).joined(separator: ", ")); tenants "
+                    print("updated principal \(display(id)): roles \(Set(roles).sorted().map(\.code).joined(separator: ", ")); tenants "
                           + (tenants.map { $0.map(\.rawValue).joined(separator: ", ") } ?? "*"))
                 }
             }
