@@ -120,6 +120,34 @@ struct DualControlTests {
         }
     }
 
+    @Test("changes made alone never end dual control, even two made at once")
+    func concurrentRemovals() async throws {
+        try await withTwoAdmins { t in
+            let third = try #require(try await t.vault.addPrincipal("adm3", roles: [.admin], context: .admin))
+            try await t.vault.approveChange(third.changeID, context: adm2)
+            // Each removal alone leaves two; both together would leave one.
+            let outcomes = await withTaskGroup(of: String.self) { group in
+                for id in ["adm2", "adm3"] {
+                    group.addTask {
+                        do { return try await t.vault.removePrincipal(PrincipalID(id), context: .admin) == nil ? "removed" : "pending" } catch {
+                            return (error as? CofferError)?.code.description ?? "\(error)"
+                        }
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(outcomes.sorted() == ["pending", "removed"] || outcomes.sorted() == ["access-denied", "removed"], "\(outcomes)")
+            let admins = try t.vault.administration.store.allPrincipals().filter(\.entitlement.isUnlimitedAdmin)
+            #expect(admins.count == 2, "\(admins.map(\.id))")
+            // The store itself refuses a change made alone that would end dual control.
+            let other = try #require(admins.map(\.id).first { $0 != "store-tests" })
+            await expectCofferError(.accessDenied) { try await t.vault.administration.removePrincipal(other, by: "store-tests") }
+            await expectCofferError(.accessDenied) {
+                try await t.vault.administration.updatePrincipal(other, to: Entitlement(roles: [.admin], tenants: ["acme"]), by: "store-tests")
+            }
+        }
+    }
+
     @Test("an approver is an unlimited admin other than the one who asked and the principal the change is about")
     func approverIsNotTarget() async throws {
         try await withTwoAdmins { t in

@@ -53,12 +53,31 @@ struct AccessStore: Sendable {
     }
 
     /// Gives principal `id` the roles and tenants of `entitlement`, revoking its grants on
-    /// tenants outside them (so widening it again later does not bring them back).
+    /// tenants outside them (so widening it again later does not bring them back). A change made
+    /// alone: refused if it would end dual control (``keepingDualControl(_:_:)``).
     /// - Returns: False when there is no such principal.
+    /// - Throws: `CofferError` `accessDenied` when it would leave fewer than two admins without a
+    ///   tenant limit where there were two or more.
     func updatePrincipal(_ id: PrincipalID, to entitlement: Entitlement, by actor: PrincipalID, at time: Int64) async throws -> Bool {
         try await VaultDatabase.guarded {
-            try await pool.write { db in try Self.updatePrincipal(db, id, to: entitlement, by: actor, at: time) }
+            try await pool.write { db in
+                try Self.keepingDualControl(db) { try Self.updatePrincipal(db, id, to: entitlement, by: actor, at: time) }
+            }
         }
+    }
+
+    /// Runs `change` inside the caller's transaction `db` and refuses it (rolling it back) when
+    /// it takes the vault from two or more admins without a tenant limit to fewer. The caller
+    /// decided that the change needs no second admin; two such changes made at the same moment
+    /// (removing two of three admins at once) could each have seen the other's admin still there.
+    static func keepingDualControl<T>(_ db: Database, _ change: () throws -> T) throws -> T {
+        let count = { try Row.fetchAll(db, sql: "SELECT * FROM principal").map(Self.principal).filter(\.entitlement.isUnlimitedAdmin).count }
+        let before = try count()
+        let result = try change()
+        if before >= 2, try count() < 2 {
+            throw CofferError(.accessDenied, "the vault's admins changed meanwhile: this change would now leave fewer than two admins without a tenant limit; ask again (it will wait for a second admin)")
+        }
+        return result
     }
 
     /// ``updatePrincipal(_:to:by:at:)`` inside the caller's transaction `db`.
@@ -94,11 +113,14 @@ struct AccessStore: Sendable {
         column.split(separator: ",").map { TenantID(String($0)) }
     }
 
-    /// Removes a principal and revokes its grants in the same transaction.
+    /// Removes a principal and revokes its grants in the same transaction; a change made alone,
+    /// refused if it would end dual control (``keepingDualControl(_:_:)``).
     /// - Returns: False when there was no such principal.
+    /// - Throws: `CofferError` `accessDenied` when it would leave fewer than two admins without a
+    ///   tenant limit where there were two or more.
     func deletePrincipal(_ id: PrincipalID, by actor: PrincipalID, at time: Int64) async throws -> Bool {
         try await VaultDatabase.guarded {
-            try await pool.write { db in try Self.deletePrincipal(db, id, by: actor, at: time) }
+            try await pool.write { db in try Self.keepingDualControl(db) { try Self.deletePrincipal(db, id, by: actor, at: time) } }
         }
     }
 
