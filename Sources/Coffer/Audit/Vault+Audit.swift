@@ -59,7 +59,7 @@ extension Vault {
     ///   - sequence: The record's sequence number.
     ///   - context: An auditor's context.
     /// - Returns: The proof.
-    /// - Throws: `CofferError` `accessDenied`, `invalidArgument` for a sequence outside the log.
+    /// - Throws: `CofferError` `accessDenied`, `notFound` for a sequence outside the log.
     public func auditProof(sequence: Int64, context: AccessContext) async throws -> AuditInclusionProof {
         try await guarded(context, auditRequest(), resolve: { request in
             // The record's tenant decides; one without a tenant, or pruned, concerns the whole vault.
