@@ -11,7 +11,7 @@ func parseTime(_ text: String) throws -> Int64 {
 struct PrincipalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "principal", abstract: "Manage who may act on the vault (admin).",
-        subcommands: [Add.self, List.self, Remove.self, Pending.self, Approve.self])
+        subcommands: [Add.self, List.self, Update.self, Remove.self, Pending.self, Approve.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a principal with roles.")
@@ -29,9 +29,54 @@ struct PrincipalCommand: AsyncParsableCommand {
                 let pending = try await vault.addPrincipal(id, roles: roles, tenants: tenants.isEmpty ? nil : tenants,
                                                            context: options.context(defaultPurpose: .administration))
                 if let pending {
-                    print("principal \(display(id)) awaits a second admin's approval: coffer principal approve \(pending.changeID)")
+                    printAwaiting("principal \(display(id))", pending)
                 } else {
                     print("added principal \(display(id)) with roles \(roles.map(\.code).joined(separator: ", "))")
+                }
+            }
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Give a principal other roles or tenants.",
+            discussion: """
+            What is not given is kept: without --role the principal keeps its roles, without --tenant or \
+            --all-tenants its tenants. Widening it, or narrowing one of the last two admins without a tenant \
+            limit, waits for a second admin's approval (`coffer principal approve CHANGE`).
+            """)
+        @OptionGroup var options: VaultOptions
+        @Argument(help: "Principal id.") var id: PrincipalID
+        @Option(name: .customLong("role"), help: "A role it will hold: \(Role.all.map(\.code).joined(separator: ", ")). Repeat for several; replaces its roles.")
+        var roles: [String] = []
+        @Option(name: .customLong("tenant"), help: "A tenant it may act on. Repeat for several; replaces its tenants.")
+        var tenants: [TenantID] = []
+        @Flag(name: .customLong("all-tenants"), help: "Lift its tenant limit: it may act on every tenant.") var allTenants = false
+
+        func validate() throws {
+            if allTenants && !tenants.isEmpty { throw ValidationError("give --tenant or --all-tenants, not both") }
+            if roles.isEmpty && tenants.isEmpty && !allTenants { throw ValidationError("give --role, --tenant or --all-tenants") }
+        }
+
+        func run() async throws {
+            try await runReportingErrors {
+                let vault = try options.openVault()
+                let context = try options.context(defaultPurpose: .administration)
+                var roles = try self.roles.map(Role.init(parsing:))
+                var tenants: [TenantID]? = allTenants ? nil : self.tenants
+                if roles.isEmpty || (tenants?.isEmpty ?? false) {
+                    // Keep what was not given.
+                    guard let current = try await vault.principals(context: context).first(where: { $0.id == id }) else {
+                        throw CofferError(.notFound, "no principal '\(display(id))'")
+                    }
+                    if roles.isEmpty { roles = current.roles }
+                    if tenants?.isEmpty ?? false { tenants = current.tenants }
+                }
+                if let pending = try await vault.updatePrincipal(id, roles: roles, tenants: tenants, context: context) {
+                    printAwaiting("the change of principal \(display(id))", pending)
+                } else {
+                    print("updated principal \(display(id)): roles \(Set(roles).sorted().map(\.code).joined(separator: ", ")); tenants "
+                          + (tenants.map { $0.map(\.rawValue).joined(separator: ", ") } ?? "*"))
                 }
             }
         }
@@ -55,33 +100,36 @@ struct PrincipalCommand: AsyncParsableCommand {
     }
 
     struct Pending: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List principals waiting for a second admin's approval.")
+        static let configuration = CommandConfiguration(abstract: "List the changes waiting for a second admin's approval.")
         @OptionGroup var options: VaultOptions
         @Flag(name: .long, help: "Print JSON.") var json = false
 
         func run() async throws {
             try await runReportingErrors {
                 let vault = try options.openVault()
-                let pending = try await vault.pendingPrincipals(context: options.context(defaultPurpose: .administration))
+                let pending = try await vault.pendingChanges(context: options.context(defaultPurpose: .administration))
                 if json { print(try jsonText(pending)); return }
-                printTable(header: ["CHANGE", "PRINCIPAL", "ROLES", "TENANTS", "REQUESTED", "BY"], rows: pending.map {
-                    [$0.changeID, $0.id.rawValue, $0.roles.map(\.code).joined(separator: ","),
-                     $0.tenants?.map(\.rawValue).joined(separator: ",") ?? "*", isoTime($0.requestedAt), $0.requestedBy.rawValue]
+                printTable(header: ["CHANGE", "KIND", "PRINCIPAL", "ROLES", "TENANTS", "BEFORE", "REQUESTED", "BY"], rows: pending.map {
+                    let scope = $0.roles == nil ? "-" : ($0.tenants?.map(\.rawValue).joined(separator: ",") ?? "*")
+                    return [$0.changeID, $0.kind.code, $0.principal?.rawValue ?? "-", $0.roles?.map(\.code).joined(separator: ",") ?? "-",
+                            scope, $0.pruneBefore.map(isoTime) ?? "-", isoTime($0.requestedAt), $0.requestedBy.rawValue]
                 })
             }
         }
     }
 
     struct Approve: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Approve a pending principal (a second, different admin).")
+        static let configuration = CommandConfiguration(
+            abstract: "Carry out a pending change (a second admin without a tenant limit, not the one who asked).")
         @OptionGroup var options: VaultOptions
         @Argument(help: "The change id (see `coffer principal pending`).") var change: String
 
         func run() async throws {
             try await runReportingErrors {
                 let vault = try options.openVault()
-                try await vault.approvePrincipal(change, context: options.context(defaultPurpose: .administration))
-                print("approved \(display(change))")
+                let approved = try await vault.approveChange(change, context: options.context(defaultPurpose: .administration))
+                let done = approved.prunedRecords.map { "pruned \($0) records" } ?? approved.change.principal.map { "principal \(display($0))" } ?? ""
+                print("approved \(display(change)) (\(approved.change.kind)): \(done)")
             }
         }
     }
@@ -94,11 +142,19 @@ struct PrincipalCommand: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors {
                 let vault = try options.openVault()
-                try await vault.removePrincipal(id, context: options.context(defaultPurpose: .administration))
-                print("removed principal \(id)")
+                if let pending = try await vault.removePrincipal(id, context: options.context(defaultPurpose: .administration)) {
+                    printAwaiting("the removal of principal \(display(id))", pending)
+                } else {
+                    print("removed principal \(display(id))")
+                }
             }
         }
     }
+}
+
+/// Prints that `what` waits for a second admin, ending with the command that approves it.
+func printAwaiting(_ what: String, _ change: PendingChange) {
+    print("\(what) awaits a second admin's approval: coffer principal approve \(change.changeID)")
 }
 
 struct GrantCommand: AsyncParsableCommand {

@@ -193,15 +193,22 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Prune: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Delete log records older than a date, keeping the hashes and checkpoints verification needs (admin).")
+            abstract: "Delete log records older than a date, keeping the hashes and checkpoints verification needs (admin).",
+            discussion: """
+            While the vault has two or more admins without a tenant limit, the prune waits for a second \
+            admin's approval (`coffer principal approve CHANGE`); nothing is deleted until then.
+            """)
         @OptionGroup var options: VaultOptions
         @Option(name: .long, help: "Delete records before this date.") var before: String
 
         func run() async throws {
             try await runReportingErrors {
                 let vault = try options.openVault()
-                let count = try await vault.pruneAuditLog(before: try parseTime(before), context: options.context(defaultPurpose: .administration))
-                print("pruned \(count) records")
+                let time = try parseTime(before)
+                switch try await vault.pruneAuditLog(before: time, context: options.context(defaultPurpose: .administration)) {
+                case .pruned(let count): print("pruned \(count) records")
+                case .pending(let change): printAwaiting("the prune before \(isoTime(time))", change)
+                }
             }
         }
     }

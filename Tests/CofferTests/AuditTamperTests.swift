@@ -328,7 +328,7 @@ struct AuditTamperTests {
             #expect(try rows() == 14)
 
             let pruned = try await t.vault.pruneAuditLog(before: boundaryTime, context: .admin)
-            #expect(pruned == 8)
+            #expect(pruned == .pruned(records: 8))
             let purge = try #require(try t.auditRecord(15))
             #expect(purge.action == "purge")
             #expect(purge.dataClass == "audit-log")
@@ -349,7 +349,7 @@ struct AuditTamperTests {
             #expect(try await t.vault.auditRecords(AuditQuery(limit: 1000), context: .testAuditor).map(\.sequence).min() == 9)
 
             // Pruning again with an earlier time never moves the boundary back.
-            #expect(try await t.vault.pruneAuditLog(before: boundaryTime - 60_000, context: .admin) == 0)
+            #expect(try await t.vault.pruneAuditLog(before: boundaryTime - 60_000, context: .admin) == .pruned(records: 0))
             #expect(try t.auditRecord(19)?.reason == "pruned-before=9")
             let again = try await t.verifyLog()
             #expect(again.ok)
@@ -371,7 +371,7 @@ struct AuditTamperTests {
             t.vault.administration.clock.advance(by: Int64(Vault.defaultAuditRetentionDays + 1) * 86_400_000)  // past the minimum retention
             try await Task.sleep(for: .milliseconds(20))
             try await t.growAuditLog(to: 9)
-            #expect(try await t.vault.pruneAuditLog(before: boundaryTime, context: .admin) == 6)
+            #expect(try await t.vault.pruneAuditLog(before: boundaryTime, context: .admin) == .pruned(records: 6))
             #expect(try await t.verifyLog().ok)
             let model = try #require(try t.auditRecord(8))
             try t.tamper { db in try insertRecordRow(db, copy(model, sequence: 4)) }

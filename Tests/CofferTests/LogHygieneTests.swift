@@ -72,7 +72,7 @@ struct LogHygieneTests {
                 await expectCofferError(.invalidArgument) { _ = try await t.vault.pruneAuditLog(before: time, context: .admin) }
             }
             #expect(try t.auditLogSize() == size)
-            #expect(try await t.vault.pruneAuditLog(before: now - 401 * 86_400_000, context: .admin) == 0)
+            #expect(try await t.vault.pruneAuditLog(before: now - 401 * 86_400_000, context: .admin) == .pruned(records: 0))
         }
     }
 

@@ -86,6 +86,37 @@ struct TenantScopeTests {
         }
     }
 
+    @Test("what describes the whole log needs a principal without a tenant limit; inclusion proofs follow the record's tenant")
+    func auditViews() async throws {
+        try await withScopedVault { t, _, _ in
+            let auditor = accessContext("scoped", .audit)
+            let records = try t.auditLogRecords()
+            let acme = try #require(records.first { $0.tenant == "acme" }).sequence
+            let globex = try #require(records.first { $0.tenant == "globex" }).sequence
+            let vaultLevel = try #require(records.first { $0.tenant == nil }).sequence
+            let deny: (@escaping () async throws -> Void) async throws -> Void = { body in
+                try await expectDenied(t, actor: "scoped", action: .auditRead, dataClass: .auditLog, purpose: .audit) { try await body() }
+            }
+            try await deny { _ = try await t.vault.verifyAuditLog(context: auditor) }
+            try await deny { _ = try await t.vault.auditCheckpoint(context: auditor) }
+            try await deny { _ = try await t.vault.auditCheckpoints(context: auditor) }
+            try await deny { _ = try await t.vault.auditConsistencyProof(from: 1, context: auditor) }
+            try await deny { _ = try await t.vault.witnessedCheckpoint(context: auditor) }
+            try await deny { _ = try await t.vault.auditProof(sequence: vaultLevel, context: auditor) }
+            try await expectDenied(t, actor: "scoped", action: .auditRead, dataClass: .auditLog, purpose: .audit, tenant: "globex") {
+                _ = try await t.vault.auditProof(sequence: globex, context: auditor)
+            }
+            // A proof of one of its own tenant's records, recorded with that tenant.
+            #expect(try await t.vault.auditProof(sequence: acme, context: auditor).isValid)
+            let proved = try #require(try t.auditLogRecords().last)
+            #expect(proved.outcome == .allowed && proved.tenant == "acme" && proved.action == "audit-read")
+            // The global auditor still sees the whole log.
+            #expect(try await t.vault.verifyAuditLog(context: .testAuditor).ok)
+            #expect(try await t.vault.auditProof(sequence: globex, context: .testAuditor).isValid)
+            _ = try await t.vault.auditConsistencyProof(from: 1, context: .testAuditor)
+        }
+    }
+
     @Test("a grant never reaches beyond the grantee's tenants, and names a subject of its tenant")
     func grantsBounded() async throws {
         try await withScopedVault { t, ada, bob in

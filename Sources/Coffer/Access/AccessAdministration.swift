@@ -57,35 +57,20 @@ final class AccessAdministration: Sendable {
         try await store.insertPrincipal(id, roles: roles, tenants: tenants, createdBy: actor, at: nowMilliseconds())
     }
 
+    /// Gives principal `id` the roles and tenants of `entitlement` on behalf of `actor`.
+    /// - Throws: ``CofferError`` `notFound`.
+    func updatePrincipal(_ id: PrincipalID, to entitlement: Entitlement, by actor: PrincipalID) async throws {
+        guard try await store.updatePrincipal(id, to: entitlement, by: actor, at: nowMilliseconds()) else {
+            throw CofferError(.notFound, "no principal '\(id)'")
+        }
+    }
+
     /// Removes a principal on behalf of `actor` (never `actor` itself), revoking its grants.
     /// - Throws: ``CofferError`` `invalidArgument` for `actor` itself, `notFound`.
     func removePrincipal(_ id: PrincipalID, by actor: PrincipalID) async throws {
         guard id != actor else { throw CofferError(.invalidArgument, "a principal cannot remove itself") }
         let removed = try await store.deletePrincipal(id, by: actor, at: nowMilliseconds())
         guard removed else { throw CofferError(.notFound, "no principal '\(id)'") }
-    }
-
-    /// True when a principal with `roles` needs a second admin's approval: it has a role that
-    /// opens PII, erases evidence or approves others, and the vault has two or more admins without
-    /// a tenant limit (until then its first operator acts alone).
-    func needsApproval(_ roles: [Role]) throws -> Bool {
-        guard !PendingPrincipal.dualControlRoles.isDisjoint(with: roles) else { return false }
-        return try store.allPrincipals().filter { $0.tenants == nil && $0.roles.contains(.admin) }.count >= 2
-    }
-
-    /// Queues a principal for a second admin's approval.
-    func requestPrincipal(_ pending: PendingPrincipal) async throws {
-        try await store.insertPending(pending)
-    }
-
-    /// The principals waiting for approval.
-    func pendingPrincipals() throws -> [PendingPrincipal] {
-        try store.pendingPrincipals()
-    }
-
-    /// Registers a pending principal on a second admin's approval.
-    func approvePending(_ changeID: String, by actor: PrincipalID) async throws {
-        try await store.approvePending(changeID, by: actor, at: nowMilliseconds())
     }
 
     // MARK: Grants

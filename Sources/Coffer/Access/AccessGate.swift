@@ -73,7 +73,7 @@ extension Vault {
         try accessLog.checkOpen()
         let principal = try administration.principal(id: context.actor)
         var decision = Policy.decide(principal: principal, action: request.action, dataClass: request.dataClass,
-                                     tenant: request.tenant, purpose: context.purpose)
+                                     tenant: request.tenant, purpose: context.purpose, vaultWide: request.vaultWide)
         if case .success = decision, request.dataClass == .pii, context.justification == nil {
             decision = .failure(CofferError(.purposeMissing, "access to personal data needs a justification (--justification TEXT)"))
         }

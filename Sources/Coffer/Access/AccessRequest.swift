@@ -15,4 +15,8 @@ struct AccessRequest: Sendable {
     var grantID: GrantID?
     /// What an allowed access's record says beside its fields (a refusal's reason is its message).
     var reason: String?
+    /// True when the access concerns the whole vault though its action alone does not say so
+    /// (the access log's sizes and roots, a record of no tenant): only a principal without a
+    /// tenant limit may make it (``Policy/isVaultWide(_:_:)``).
+    var vaultWide = false
 }

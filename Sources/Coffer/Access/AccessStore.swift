@@ -2,9 +2,9 @@ import CofferCrypto
 import Foundation
 import GRDB
 
-/// Persistence of access administration: principals and grants in `control.sqlite`. The only
-/// code that knows the SQL of the `principal` and `access_grant` tables; a second engine
-/// implements the same calls.
+/// Persistence of access administration: principals, grants and changes waiting for a second
+/// admin in `control.sqlite`. The only code that knows the SQL of the `principal`,
+/// `access_grant` and `pending_change` tables; a second engine implements the same calls.
 struct AccessStore: Sendable {
     let pool: DatabasePool
 
@@ -49,30 +49,96 @@ struct AccessStore: Sendable {
     static func insertPrincipal(_ db: Database, _ id: PrincipalID, roles: [Role], tenants: [TenantID]?, createdBy: PrincipalID,
                                 at time: Int64) throws {
         try db.execute(sql: "INSERT INTO principal (id, roles, tenants, created_at, created_by) VALUES (?, ?, ?, ?, ?)",
-                       arguments: [id, Set(roles).map(\.code).sorted().joined(separator: ","),
-                                   tenants?.map(\.rawValue).joined(separator: ","), time, createdBy])
+                       arguments: [id, rolesColumn(roles), tenants.map(tenantsColumn), time, createdBy])
     }
 
-    /// Removes a principal and revokes its grants in the same transaction.
-    /// - Returns: False when there was no such principal.
-    func deletePrincipal(_ id: PrincipalID, by actor: PrincipalID, at time: Int64) async throws -> Bool {
+    /// Gives principal `id` the roles and tenants of `entitlement`, revoking its grants on
+    /// tenants outside them (so widening it again later does not bring them back). A change made
+    /// alone: refused if it would end dual control (``keepingDualControl(_:_:)``).
+    /// - Returns: False when there is no such principal.
+    /// - Throws: `CofferError` `accessDenied` when it would leave fewer than two admins without a
+    ///   tenant limit where there were two or more.
+    func updatePrincipal(_ id: PrincipalID, to entitlement: Entitlement, by actor: PrincipalID, at time: Int64) async throws -> Bool {
         try await VaultDatabase.guarded {
             try await pool.write { db in
-                try db.execute(sql: "DELETE FROM principal WHERE id = ?", arguments: [id])
-                let removed = db.changesCount
-                // A removed principal's grants end with it.
-                try db.execute(sql: "UPDATE access_grant SET revoked_at = ?, revoked_by = ? WHERE grantee = ? AND revoked_at IS NULL",
-                               arguments: [time, actor, id])
-                return removed == 1
+                try Self.keepingDualControl(db) { try Self.updatePrincipal(db, id, to: entitlement, by: actor, at: time) }
             }
         }
+    }
+
+    /// Runs `change` inside the caller's transaction `db` and refuses it (rolling it back) when
+    /// it takes the vault from two or more admins without a tenant limit to fewer. The caller
+    /// decided that the change needs no second admin; two such changes made at the same moment
+    /// (removing two of three admins at once) could each have seen the other's admin still there.
+    static func keepingDualControl<T>(_ db: Database, _ change: () throws -> T) throws -> T {
+        let count = { try Row.fetchAll(db, sql: "SELECT * FROM principal").map(Self.principal).filter(\.entitlement.isUnlimitedAdmin).count }
+        let before = try count()
+        let result = try change()
+        if before >= 2, try count() < 2 {
+            throw CofferError(.accessDenied, "the vault's admins changed meanwhile: this change would now leave fewer than two admins without a tenant limit; ask again (it will wait for a second admin)")
+        }
+        return result
+    }
+
+    /// ``updatePrincipal(_:to:by:at:)`` inside the caller's transaction `db`.
+    static func updatePrincipal(_ db: Database, _ id: PrincipalID, to entitlement: Entitlement, by actor: PrincipalID,
+                                at time: Int64) throws -> Bool {
+        try db.execute(sql: "UPDATE principal SET roles = ?, tenants = ? WHERE id = ?",
+                       arguments: [rolesColumn(Array(entitlement.roles)), entitlement.tenants.map(tenantsColumn), id])
+        guard db.changesCount == 1 else { return false }
+        if let tenants = entitlement.tenants {
+            var arguments: StatementArguments = [time, actor, id]
+            arguments += StatementArguments(tenants)
+            let placeholders = Array(repeating: "?", count: tenants.count).joined(separator: ", ")
+            try db.execute(sql: """
+                UPDATE access_grant SET revoked_at = ?, revoked_by = ? WHERE grantee = ? AND revoked_at IS NULL
+                AND tenant NOT IN (\(placeholders))
+                """, arguments: arguments)
+        }
+        return true
+    }
+
+    /// The `roles` column of a principal or pending change: sorted codes, comma-separated.
+    static func rolesColumn(_ roles: [Role]) -> String {
+        Set(roles).map(\.code).sorted().joined(separator: ",")
+    }
+
+    /// The `tenants` column of a principal or pending change: ids, comma-separated.
+    static func tenantsColumn(_ tenants: [TenantID]) -> String {
+        tenants.map(\.rawValue).joined(separator: ",")
+    }
+
+    /// The tenants of a `tenants` column.
+    static func tenants(_ column: String) -> [TenantID] {
+        column.split(separator: ",").map { TenantID(String($0)) }
+    }
+
+    /// Removes a principal and revokes its grants in the same transaction; a change made alone,
+    /// refused if it would end dual control (``keepingDualControl(_:_:)``).
+    /// - Returns: False when there was no such principal.
+    /// - Throws: `CofferError` `accessDenied` when it would leave fewer than two admins without a
+    ///   tenant limit where there were two or more.
+    func deletePrincipal(_ id: PrincipalID, by actor: PrincipalID, at time: Int64) async throws -> Bool {
+        try await VaultDatabase.guarded {
+            try await pool.write { db in try Self.keepingDualControl(db) { try Self.deletePrincipal(db, id, by: actor, at: time) } }
+        }
+    }
+
+    /// ``deletePrincipal(_:by:at:)`` inside the caller's transaction `db`.
+    static func deletePrincipal(_ db: Database, _ id: PrincipalID, by actor: PrincipalID, at time: Int64) throws -> Bool {
+        try db.execute(sql: "DELETE FROM principal WHERE id = ?", arguments: [id])
+        let removed = db.changesCount
+        // A removed principal's grants end with it.
+        try db.execute(sql: "UPDATE access_grant SET revoked_at = ?, revoked_by = ? WHERE grantee = ? AND revoked_at IS NULL",
+                       arguments: [time, actor, id])
+        return removed == 1
     }
 
     /// A principal from its row.
     /// - Throws: `CofferError` `tamperDetected` for a NULL or malformed column.
     static func principal(_ row: Row) throws -> Principal {
         let roles = try row.stored("roles", in: "principal", as: String.self).split(separator: ",").compactMap { try? Role(parsing: String($0)) }
-        let tenants = try row.storedIfPresent("tenants", in: "principal", as: String.self).map { $0.split(separator: ",").map { TenantID(String($0)) } }
+        let tenants = try row.storedIfPresent("tenants", in: "principal", as: String.self).map(Self.tenants)
         return Principal(id: try row.stored("id", in: "principal"), roles: roles.sorted(), tenants: tenants,
                          createdAt: try row.stored("created_at", in: "principal"), createdBy: try row.stored("created_by", in: "principal"))
     }

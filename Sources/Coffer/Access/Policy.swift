@@ -45,23 +45,26 @@ enum Policy {
     ]
 
     /// Operations on the whole vault, which no tenant-limited principal may do whatever its
-    /// roles: the keys, and pruning or configuring the access log.
+    /// roles: the keys, and pruning or configuring the access log. (Reading what describes the
+    /// whole log, its sizes, roots and proofs, is marked on the request: `vaultWide`.)
     static func isVaultWide(_ action: AccessAction, _ dataClass: DataClass) -> Bool {
         action == .keyOperation || (dataClass == .auditLog && [.purge, .configure].contains(action))
     }
 
     /// The decision for `principal` doing `action` on `dataClass` of `tenant` for `purpose`.
+    /// - Parameter vaultWide: True when the access concerns the whole vault whatever its action.
     /// - Returns: The role that allows it, or the reason it is refused.
     static func decide(principal: Principal?, action: AccessAction, dataClass: DataClass, tenant: TenantID?,
-                       purpose: Purpose) -> Result<Role, CofferError> {
+                       purpose: Purpose, vaultWide: Bool = false) -> Result<Role, CofferError> {
         guard let principal else {
             return .failure(CofferError(.accessDenied, "actor is not a registered principal; an admin adds it with `coffer principal add`"))
         }
         if let tenant, !principal.covers(tenant: tenant) {
             return .failure(CofferError(.accessDenied, "principal '\(principal.id)' may not act on tenant '\(tenant)'"))
         }
-        if principal.tenants != nil, isVaultWide(action, dataClass) {
-            return .failure(CofferError(.accessDenied, "\(action) on \(dataClass) concerns the whole vault: only a principal without a tenant limit may do it"))
+        if principal.tenants != nil, vaultWide || isVaultWide(action, dataClass) {
+            let what = vaultWide ? "this \(action) on \(dataClass) covers every tenant" : "\(action) on \(dataClass) concerns the whole vault"
+            return .failure(CofferError(.accessDenied, "\(what): only a principal without a tenant limit may do it"))
         }
         let candidates = rules.filter { principal.roles.contains($0.role) && $0.dataClass == dataClass && $0.actions.contains(action) }
         guard !candidates.isEmpty else {

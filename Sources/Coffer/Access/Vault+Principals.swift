@@ -8,59 +8,94 @@ extension Vault {
     ///     commas, tabs, line breaks or control characters).
     ///   - roles: At least one role.
     ///   - tenants: The tenants it may act on; nil for all.
-    ///   - context: Who asks (an admin) and why.
+    ///   - context: Who asks (an admin) and why. A tenant-limited admin gives only roles it holds
+    ///     and only tenants of its own.
     /// - Returns: nil when the principal is registered; the pending change when it needs a second
-    ///   admin's approval (a role in ``PendingPrincipal/dualControlRoles`` while the vault has two
-    ///   or more admins without a tenant limit): ``approvePrincipal(_:context:)`` registers it.
+    ///   admin's approval (a role in ``PendingChange/dualControlRoles`` while the vault has two
+    ///   or more admins without a tenant limit): ``approveChange(_:context:)`` registers it.
     /// - Throws: `CofferError` `accessDenied`, `alreadyExists`, `invalidArgument`.
     @discardableResult
     public func addPrincipal(_ id: PrincipalID, roles: [Role], tenants: [TenantID]? = nil,
-                             context: AccessContext) async throws -> PendingPrincipal? {
+                             context: AccessContext) async throws -> PendingChange? {
+        let after = try Self.entitlement(id, roles: roles, tenants: tenants)
+        let request = AccessRequest(action: .principalAdmin, dataClass: .administration, subject: nil, objectID: id.rawValue)
+        return try await guardedChange(context, request, refine: { caller, access in
+            try await principalChange(id, existing: false, to: after, by: caller, &access)
+        }) { _ in
+            try await administration.addPrincipal(id, roles: roles, tenants: tenants, by: context.actor)
+        }.pending
+    }
+
+    /// Gives a principal other roles or tenants. Nobody gives more than they hold: a
+    /// tenant-limited admin changes only principals within its tenants, adds only roles it holds
+    /// and gives only tenants of its own.
+    /// - Parameters:
+    ///   - id: The principal.
+    ///   - roles: All the roles it will hold (at least one).
+    ///   - tenants: All the tenants it will be limited to; nil for every tenant. Grants it holds
+    ///     on other tenants are revoked.
+    ///   - context: Who asks (an admin) and why.
+    /// - Returns: nil when the change is made; the pending change when it needs a second admin's
+    ///   approval (``approveChange(_:context:)`` makes it): while the vault has two or more admins
+    ///   without a tenant limit, a change that adds a role in ``PendingChange/dualControlRoles``,
+    ///   widens the tenants (to no limit included), or leaves fewer than two such admins.
+    /// - Throws: `CofferError` `accessDenied`, `notFound`, `invalidArgument`.
+    @discardableResult
+    public func updatePrincipal(_ id: PrincipalID, roles: [Role], tenants: [TenantID]?,
+                                context: AccessContext) async throws -> PendingChange? {
+        let after = try Self.entitlement(id, roles: roles, tenants: tenants)
+        let request = AccessRequest(action: .principalAdmin, dataClass: .administration, objectID: id.rawValue)
+        return try await guardedChange(context, request, refine: { caller, access in
+            try await principalChange(id, existing: true, to: after, by: caller, &access)
+        }) { _ in
+            try await administration.updatePrincipal(id, to: after, by: context.actor)
+        }.pending
+    }
+
+    /// Removes a principal (not yourself), revoking its grants.
+    /// - Parameters:
+    ///   - id: The principal.
+    ///   - context: Who asks (an admin) and why. A tenant-limited admin removes only principals
+    ///     within its tenants.
+    /// - Returns: nil when it is removed; the pending change when removing it would leave the
+    ///   vault with fewer than two admins without a tenant limit while it has two or more now
+    ///   (``approveChange(_:context:)`` removes it).
+    /// - Throws: `CofferError` `invalidArgument` for a malformed id (unrecorded) or yourself,
+    ///   `accessDenied`, `notFound`.
+    @discardableResult
+    public func removePrincipal(_ id: PrincipalID, context: AccessContext) async throws -> PendingChange? {
+        try IdentifierRules.validatePrincipal(id.rawValue)
+        let request = AccessRequest(action: .principalAdmin, dataClass: .administration, objectID: id.rawValue)
+        return try await guardedChange(context, request, refine: { caller, access in
+            try await principalChange(id, existing: true, to: nil, by: caller, &access)
+        }) { _ in
+            try await administration.removePrincipal(id, by: context.actor)
+        }.pending
+    }
+
+    /// The refine step of registering (`existing` false), changing or removing (`after` nil)
+    /// principal `id`: refuses what `caller` may not give, and returns the change to queue when
+    /// it needs a second admin.
+    private func principalChange(_ id: PrincipalID, existing: Bool, to after: Entitlement?, by caller: Principal,
+                                 _ access: inout PendingAccess) async throws -> PendingChange? {
+        let target = existing ? try await BlockingPool.shared.run({ try self.administration.principal(id: id) }) : nil
+        // An unknown principal, or removing yourself, is the body's error.
+        guard target != nil || !existing, after != nil || id != caller.id else { return nil }
+        if let refusal = caller.refusal(toChange: target, to: after) {
+            access.refuse(refusal)
+            return nil
+        }
+        guard try await needsApproval(id, from: target, to: after) else { return nil }
+        return try PendingChange(principal: id, existing: existing, to: after, requestedBy: caller.id)
+    }
+
+    /// What a principal registered or changed with `roles` and `tenants` holds.
+    /// - Throws: `CofferError` `invalidArgument` (unrecorded) for a malformed id or tenant, or no role.
+    private static func entitlement(_ id: PrincipalID, roles: [Role], tenants: [TenantID]?) throws -> Entitlement {
         try IdentifierRules.validatePrincipal(id.rawValue)
         guard !roles.isEmpty else { throw CofferError(.invalidArgument, "a principal needs at least one role") }
         for tenant in tenants ?? [] { try tenant.validate() }
-        let request = AccessRequest(action: .principalAdmin, dataClass: .administration, subject: nil, objectID: id.rawValue)
-        var pending: PendingPrincipal?
-        return try await guarded(context, request, refine: { access in
-            guard access.isAllowed, let caller = try await caller(context) else { return }
-            // A tenant-limited admin makes no principal with a role or a scope it does not hold
-            // itself. (The vault's unlimited admins may still give any role alone: dual control
-            // for admin, privacy-officer and auditor is not built yet.)
-            if caller.tenants != nil, let missing = Set(roles).subtracting(caller.roles).sorted().first {
-                access.refuse(CofferError(.accessDenied, "'\(caller.id)' does not hold the role \(missing) and cannot give it"))
-            } else if !caller.covers(scope: tenants) {
-                access.refuse(CofferError(.accessDenied, "'\(caller.id)' may not register a principal beyond its own tenants"))
-            } else if try await BlockingPool.shared.run({ try self.administration.needsApproval(roles) }) {
-                let change = "change_" + (try makeIdentifier("x").dropFirst(2))
-                pending = PendingPrincipal(changeID: change, id: id, roles: roles.sorted(), tenants: tenants,
-                                           requestedBy: context.actor, requestedAt: nowMilliseconds())
-                access.request.reason = "pending-approval=\(change)"
-            }
-        }) { _ -> PendingPrincipal? in
-            if let pending {
-                try await administration.requestPrincipal(pending)
-                return pending
-            }
-            try await administration.addPrincipal(id, roles: roles, tenants: tenants, by: context.actor)
-            return nil
-        }
-    }
-
-    /// Removes a principal (not yourself).
-    /// - Throws: `CofferError` `invalidArgument` for a malformed id (unrecorded),
-    ///   `accessDenied`, `notFound`.
-    public func removePrincipal(_ id: PrincipalID, context: AccessContext) async throws {
-        try IdentifierRules.validatePrincipal(id.rawValue)
-        let request = AccessRequest(action: .principalAdmin, dataClass: .administration, objectID: id.rawValue)
-        try await guarded(context, request, refine: { access in
-            guard access.isAllowed, let caller = try await caller(context) else { return }
-            let target = try await BlockingPool.shared.run { try self.administration.principal(id: id) }
-            if let target, !caller.covers(scope: target.tenants) {
-                access.refuse(CofferError(.accessDenied, "'\(caller.id)' may not remove a principal whose scope reaches beyond its own tenants"))
-            }
-        }) { _ in
-            try await administration.removePrincipal(id, by: context.actor)
-        }
+        return Entitlement(roles: roles, tenants: tenants)
     }
 
     /// Every principal, by id.
@@ -69,42 +104,6 @@ extension Vault {
             let caller = try await caller(context)
             // A tenant-limited caller sees the principals within its tenants, and itself.
             return try await administration.principals().filter { $0.id == context.actor || caller?.covers(scope: $0.tenants) ?? false }
-        }
-    }
-
-    /// Registers a principal another admin asked for (dual control): the approver must be an
-    /// admin without a tenant limit and not the one who asked; both steps are in the log.
-    /// - Parameters:
-    ///   - changeID: The pending change (``pendingPrincipals(context:)``).
-    ///   - context: The approving admin's context.
-    /// - Throws: `CofferError` `accessDenied` (the requester itself, a tenant-limited admin),
-    ///   `notFound`, `alreadyExists`.
-    public func approvePrincipal(_ changeID: String, context: AccessContext) async throws {
-        try IdentifierRules.validateReference(changeID, as: "change id")
-        let waiting = try await BlockingPool.shared.run { try self.administration.pendingPrincipals() }
-        let change = waiting.first { $0.changeID == changeID }
-        let request = AccessRequest(action: .principalAdmin, dataClass: .administration, objectID: change?.id.rawValue,
-                                    reason: "approved=\(changeID)")
-        try await guarded(context, request, refine: { access in
-            guard access.isAllowed, let caller = try await caller(context) else { return }
-            if let change, change.requestedBy == caller.id {
-                access.refuse(CofferError(.accessDenied, "a second, different admin must approve \(changeID)"))
-            } else if caller.tenants != nil {
-                access.refuse(CofferError(.accessDenied, "only an admin without a tenant limit approves principals"))
-            }
-        }) { _ in
-            guard change != nil else { throw CofferError(.notFound, "no pending change \(changeID)") }
-            try await administration.approvePending(changeID, by: context.actor)
-        }
-    }
-
-    /// The principals waiting for a second admin's approval, oldest first.
-    /// - Parameter context: An admin's context.
-    /// - Returns: The pending changes.
-    /// - Throws: `CofferError` `accessDenied`.
-    public func pendingPrincipals(context: AccessContext) async throws -> [PendingPrincipal] {
-        try await guarded(context, AccessRequest(action: .principalAdmin, dataClass: .administration)) { _ in
-            try await BlockingPool.shared.run { try self.administration.pendingPrincipals() }
         }
     }
 

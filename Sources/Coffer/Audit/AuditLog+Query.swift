@@ -116,6 +116,12 @@ extension AuditLog {
                                    leafHash: leaves[index].hexString, rootHash: root.hexString, path: path.map(\.hexString))
     }
 
+    /// The tenant of record `sequence`; nil when the record names none or is not there (pruned,
+    /// or past the end).
+    func recordTenant(sequence: Int64) throws -> TenantID? {
+        try pool.read { db in try TenantID.fetchOne(db, sql: "SELECT tenant FROM record WHERE seq = ?", arguments: [sequence]) }
+    }
+
     /// Deletes the records older than `time`, keeping every leaf, MAC and checkpoint, so the rest
     /// still verifies. The boundary itself is recorded (as a purge of the audit log) by the caller.
     func pruneBoundary(before time: Int64) throws -> Int64 {

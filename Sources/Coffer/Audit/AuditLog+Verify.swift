@@ -150,7 +150,18 @@ extension AuditLog {
         guard let reason = try String.fetchOne(db, sql: """
             SELECT reason FROM record WHERE action = 'purge' AND data_class = 'audit-log' AND outcome = 'allowed'
             AND reason LIKE 'pruned-before=%' ORDER BY seq DESC LIMIT 1
-            """), let value = Int64(reason.dropFirst("pruned-before=".count)) else { return 1 }
-        return value
+            """) else { return 1 }
+        // `pruned-before=N`, or `pruned-before=N approved=ID` for a prune a second admin approved.
+        let boundary = reason.dropFirst(prunedPrefix.count).prefix { $0 != " " }
+        return Int64(boundary) ?? 1
+    }
+
+    /// What a purge record's reason starts with: the boundary it sets follows.
+    static let prunedPrefix = "pruned-before="
+
+    /// The reason of a purge record that sets `boundary`, naming the pending change it carries
+    /// out when a second admin approved it.
+    static func prunedReason(_ boundary: Int64, approved changeID: String?) -> String {
+        prunedPrefix + String(boundary) + (changeID.map { " approved=\($0)" } ?? "")
     }
 }

@@ -12,11 +12,11 @@ extension Vault {
 
     /// The newest checkpoint in the vault's witness directory, or nil when the vault has no
     /// witness or none was written yet.
-    /// - Parameter context: An auditor's context.
+    /// - Parameter context: An auditor's context without a tenant limit.
     /// - Returns: The witnessed checkpoint note.
-    /// - Throws: `CofferError` `accessDenied`, `tamperDetected` for a damaged witness file, `io`.
+    /// - Throws: `CofferError` `accessDenied` (a tenant-limited principal too), `tamperDetected` for a damaged witness file, `io`.
     public func witnessedCheckpoint(context: AccessContext) async throws -> CheckpointNote? {
-        try await guarded(context, auditRequest()) { _ in try await accessLog.run { try $0.witness?.latest() } }
+        try await guarded(context, auditRequest(wholeLog: true)) { _ in try await accessLog.run { try $0.witness?.latest() } }
     }
 
     /// The consistency proof from the log's first `oldSize` records to its first `newSize`
@@ -24,12 +24,12 @@ extension Vault {
     /// - Parameters:
     ///   - oldSize: Records in the older tree.
     ///   - newSize: Records in the newer tree; nil for the log as it is now.
-    ///   - context: An auditor's context.
+    ///   - context: An auditor's context without a tenant limit.
     /// - Returns: The proof, with both roots.
-    /// - Throws: `CofferError` `invalidArgument` for sizes outside the log, `accessDenied`.
+    /// - Throws: `CofferError` `invalidArgument` for sizes outside the log, `accessDenied` (a tenant-limited principal too).
     public func auditConsistencyProof(from oldSize: Int64, to newSize: Int64? = nil,
                                       context: AccessContext) async throws -> AuditConsistencyProof {
-        try await guarded(context, auditRequest()) { _ in try await accessLog.run { try $0.consistencyProof(from: oldSize, to: newSize) } }
+        try await guarded(context, auditRequest(wholeLog: true)) { _ in try await accessLog.run { try $0.consistencyProof(from: oldSize, to: newSize) } }
     }
 
     /// Checks the whole log against a checkpoint note kept elsewhere, trusting only `pinnedKey`:
@@ -40,12 +40,12 @@ extension Vault {
     /// - Parameters:
     ///   - note: A witnessed checkpoint (the witness file, or a copy of it).
     ///   - pinnedKey: The verifier key the caller kept (``auditVerifierKey`` when it was safe).
-    ///   - context: An auditor's context.
+    ///   - context: An auditor's context without a tenant limit.
     /// - Returns: The verdict; a mismatch is a failed verdict naming it, not an error.
-    /// - Throws: `CofferError` `accessDenied`, `storage`.
+    /// - Throws: `CofferError` `accessDenied` (a tenant-limited principal too), `storage`.
     public func verifyAuditLog(against note: CheckpointNote, pinnedKey: NoteVerifierKey,
                                context: AccessContext) async throws -> AuditVerification {
-        try await guarded(context, auditRequest()) { _ in
+        try await guarded(context, auditRequest(wholeLog: true)) { _ in
             try await accessLog.run { log in
                 guard note.isSigned(by: pinnedKey) else {
                     return AuditVerification.failed("the checkpoint is not signed by the pinned key \(pinnedKey.name)")

@@ -77,6 +77,25 @@ enum VaultSchema {
                 );
                 """)
         }
+        migrator.registerMigration("v5-pending-changes") { db in
+            // Every change under dual control waits in one queue, by kind: principals added,
+            // updated or removed, and prunes of the access log. Pending principals move over.
+            try db.execute(sql: """
+                CREATE TABLE pending_change (
+                    change_id TEXT PRIMARY KEY,
+                    kind TEXT NOT NULL,
+                    principal TEXT,
+                    roles TEXT,
+                    tenants TEXT,
+                    prune_before INTEGER,
+                    requested_by TEXT NOT NULL,
+                    requested_at INTEGER NOT NULL
+                );
+                INSERT INTO pending_change (change_id, kind, principal, roles, tenants, requested_by, requested_at)
+                    SELECT change_id, 'principal-add', id, roles, tenants, requested_by, requested_at FROM pending_principal;
+                DROP TABLE pending_principal;
+                """)
+        }
         migrator.registerMigration("v6-subject-key-generations") { db in
             // A subject's key is replaced at every change of its fields (the old one destroyed),
             // so keys get ids of their own; a key is pending until the PII file names it. Keys
