@@ -89,32 +89,32 @@ final class KeyManager: Sendable {
     func verifyKeyring() throws {
         let state = try store.wrapState()
         if state.keyringGeneration > keyring.generation { try reload() }
-        let wrongKeyring = "pass the keyring this vault was created with (--keyring or COFFER_KEYRING)"
-        let canary = try store.canary()
-        do {
-            _ = try keyEncryptionKey(id: canary.kekID).unwrap(canary, context: "vault-canary")
-        } catch let error as CofferError where error.code == .keyNotFound {
-            throw CofferError(.keyNotFound, "this keyring does not hold key '\(canary.kekID)' the vault was checked with; \(wrongKeyring)")
-        } catch let error as CofferError where error.code == .authenticationFailed {
-            throw CofferError(.invalidKey, "this keyring's key '\(canary.kekID)' is not the one the vault was made with; \(wrongKeyring)")
-        }
+        try checkCanary(try store.canary(), context: "vault-canary", naming: "key")
         if let piiCanary = try store.piiCanary() {
-            do {
-                _ = try keyEncryptionKey(id: piiCanary.kekID).unwrap(piiCanary, context: "vault-pii-canary")
-            } catch let error as CofferError where error.code == .keyNotFound {
-                throw CofferError(.keyNotFound, "this keyring does not hold the PII key-encryption key '\(piiCanary.kekID)' the vault's subject keys were checked with; \(wrongKeyring)")
-            } catch let error as CofferError where error.code == .authenticationFailed {
-                throw CofferError(.invalidKey, "this keyring's PII key-encryption key '\(piiCanary.kekID)' is not the one the vault was made with; \(wrongKeyring)")
-            }
+            try checkCanary(piiCanary, context: "vault-pii-canary", naming: "PII key-encryption key")
         }
         var needed = try store.kekIDsInUse()
         if let target = state.rotationTarget { needed.insert(target) }
         if let target = state.piiRotationTarget { needed.insert(target) }
         for id in needed.sorted() where (try? keyEncryptionKey(id: id)) == nil {
-            throw CofferError(.keyNotFound, "this keyring does not hold key '\(id)', which wraps some of the vault's data keys; \(wrongKeyring)")
+            throw CofferError(.keyNotFound, "this keyring does not hold key '\(id)', which wraps some of the vault's data keys; \(Self.wrongKeyring)")
         }
         if let target = state.rotationTarget {
             logger.debug("a key rotation is under way or was interrupted", metadata: ["target": "\(target)"])
+        }
+    }
+
+    private static let wrongKeyring = "pass the keyring this vault was created with (--keyring or COFFER_KEYRING)"
+
+    /// Unwraps a canary: `key-not-found` when the keyring lacks its KEK, `invalid-key` when the
+    /// KEK of that id has other material.
+    private func checkCanary(_ canary: WrappedKey, context: String, naming what: String) throws {
+        do {
+            _ = try keyEncryptionKey(id: canary.kekID).unwrap(canary, context: context)
+        } catch let error as CofferError where error.code == .keyNotFound {
+            throw CofferError(.keyNotFound, "this keyring does not hold the \(what) '\(canary.kekID)' the vault was checked with; \(Self.wrongKeyring)")
+        } catch let error as CofferError where error.code == .authenticationFailed {
+            throw CofferError(.invalidKey, "this keyring's \(what) '\(canary.kekID)' is not the one the vault was made with; \(Self.wrongKeyring)")
         }
     }
 
