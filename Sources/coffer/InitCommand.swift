@@ -32,36 +32,3 @@ struct InitCommand: AsyncParsableCommand {
         }
     }
 }
-
-struct TenantCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "tenant", abstract: "Register and list tenants.", subcommands: [Add.self, List.self])
-
-    struct Add: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Register a tenant and make its data keys.")
-        @OptionGroup var options: VaultOptions
-        @Argument(help: "Tenant id: lower-case letters, digits, '-', '_', '.'.") var tenant: TenantID
-
-        func run() async throws {
-            try await runReportingErrors {
-                let vault = try options.openVault()
-                try await vault.createTenant(tenant, context: options.context(defaultPurpose: .administration))
-                print("registered tenant \(tenant)")
-            }
-        }
-    }
-
-    struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List tenants.")
-        @OptionGroup var options: VaultOptions
-
-        func run() async throws {
-            try await runReportingErrors {
-                let vault = try options.openVault()
-                for tenant in try await vault.tenants(context: options.context(defaultPurpose: .administration)) {
-                    print(tenant)
-                }
-            }
-        }
-    }
-}

@@ -40,6 +40,10 @@ public struct AccessAction: Hashable, Sendable, Codable, CustomStringConvertible
     public static let report = AccessAction("report")
     /// Changing a setting the log itself keeps (the access log's minimum retention).
     public static let configure = AccessAction("configure")
+    /// A tenant's lifecycle: its plan, its account closure, its retention settings.
+    public static let lifecycle = AccessAction("lifecycle")
+    /// Placing or lifting a legal hold.
+    public static let hold = AccessAction("hold")
 
     public init(from decoder: any Decoder) throws { code = try decoder.singleValueContainer().decode(String.self) }
     public func encode(to encoder: any Encoder) throws {

@@ -4,12 +4,12 @@ import CofferCrypto
 ///
 /// | role | may | purposes |
 /// |---|---|---|
-/// | service | read, write, delete, list, stat content of its tenants; create tenants | service-operation, customer-request |
+/// | service | read, write, delete, list, stat content of its tenants; create tenants, change their plan, close them, set their retention | service-operation, customer-request |
 /// | support | list, stat (metadata) of its tenants; PII only with a grant | support, customer-request |
-/// | privacy-officer | grants; subject requests on PII; read and export content | subject-request, legal |
+/// | privacy-officer | grants; subject requests on PII; read and export content; legal holds | subject-request, legal |
 /// | auditor | the access log, proofs and reports | audit |
 /// | reporting | aggregate counts and sizes | service-operation, audit |
-/// | admin | keys, principals, tenants; pruning the access log and raising its retention | administration, security-investigation |
+/// | admin | keys, principals, tenants and their lifecycle; pruning the access log and raising its retention | administration, security-investigation |
 enum Policy {
     struct Rule {
         let role: Role
@@ -23,15 +23,18 @@ enum Policy {
              purposes: [.serviceOperation, .customerRequest]),
         Rule(role: .service, actions: [.list, .stat], dataClass: .metadata, purposes: [.serviceOperation, .customerRequest]),
         Rule(role: .service, actions: [.tenantCreate], dataClass: .administration, purposes: [.serviceOperation, .administration]),
+        // The platform closes accounts and changes plans as its customers do.
+        Rule(role: .service, actions: [.lifecycle, .stat], dataClass: .administration, purposes: [.serviceOperation, .customerRequest]),
         Rule(role: .support, actions: [.list, .stat], dataClass: .metadata, purposes: [.support, .customerRequest]),
-        Rule(role: .privacyOfficer, actions: [.grant, .revoke, .list], dataClass: .administration, purposes: [.subjectRequest, .legal, .administration]),
+        Rule(role: .privacyOfficer, actions: [.grant, .revoke, .list, .stat], dataClass: .administration, purposes: [.subjectRequest, .legal, .administration]),
+        Rule(role: .privacyOfficer, actions: [.hold], dataClass: .administration, purposes: [.legal]),
         Rule(role: .privacyOfficer, actions: [.read, .export, .list, .stat], dataClass: .content, purposes: [.subjectRequest, .legal]),
         Rule(role: .privacyOfficer, actions: [.list, .stat], dataClass: .metadata, purposes: [.subjectRequest, .legal]),
         Rule(role: .privacyOfficer, actions: [.auditRead], dataClass: .auditLog, purposes: [.subjectRequest, .legal]),
         Rule(role: .auditor, actions: [.auditRead], dataClass: .auditLog, purposes: [.audit]),
-        Rule(role: .auditor, actions: [.list], dataClass: .administration, purposes: [.audit]),
+        Rule(role: .auditor, actions: [.list, .stat], dataClass: .administration, purposes: [.audit]),
         Rule(role: .reporting, actions: [.report], dataClass: .aggregate, purposes: [.serviceOperation, .audit]),
-        Rule(role: .admin, actions: [.keyOperation, .principalAdmin, .tenantCreate, .list], dataClass: .administration,
+        Rule(role: .admin, actions: [.keyOperation, .principalAdmin, .tenantCreate, .list, .stat, .lifecycle], dataClass: .administration,
              purposes: [.administration, .securityInvestigation]),
         Rule(role: .admin, actions: [.purge, .configure], dataClass: .auditLog, purposes: [.administration]),
         // Personal data. Reading values needs a privacy officer's subject request, or a grant

@@ -276,3 +276,14 @@ struct PeopleStore: Sendable {
         try await VaultDatabase.guarded { try await pool.write(body) }
     }
 }
+
+extension PeopleStore {
+    /// How many subjects (not erased) `tenant` has.
+    func subjectCount(tenant: TenantID) async throws -> Int {
+        try await VaultDatabase.guarded {
+            try await pool.readReleasingEarly { db in
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM subject WHERE tenant_id = ? AND status != 'erased'", arguments: [tenant]) ?? 0
+            }
+        }
+    }
+}

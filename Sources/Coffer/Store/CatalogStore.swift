@@ -172,3 +172,22 @@ struct CatalogStore: Sendable {
         }
     }
 }
+
+extension CatalogStore {
+    /// What `tenant` stores per object kind: objects, committed versions and their plaintext
+    /// bytes (kinds with nothing stored left out).
+    func usage(tenant: TenantID) async throws -> [TenantInfo.ClassUsage] {
+        try await VaultDatabase.guarded {
+            try await pool.readReleasingEarly { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT o.kind, count(DISTINCT o.id) AS objects, count(v.id) AS versions, coalesce(sum(v.plaintext_size), 0) AS bytes
+                    FROM object o JOIN version v ON v.object_id = o.id AND v.state = 1
+                    WHERE o.tenant_id = ? GROUP BY o.kind ORDER BY o.kind
+                    """, arguments: [tenant]).map { row in
+                    TenantInfo.ClassUsage(dataClass: try row.stored("kind", in: "object"), objects: try row.stored("objects", in: "object"),
+                                          versions: try row.stored("versions", in: "version"), bytes: try row.stored("bytes", in: "version"))
+                }
+            }
+        }
+    }
+}

@@ -29,6 +29,8 @@ public final class Vault: Sendable {
     let people: People
     /// Principals, grants and the tenant registry.
     let administration: AccessAdministration
+    /// Tenants' plans and closures, retention settings, legal holds.
+    let lifecycle: LifecycleStore
     /// The access log: the log file, its group committer, whether accesses are recorded.
     let accessLog: AccessLog
 
@@ -70,6 +72,7 @@ public final class Vault: Sendable {
         self.content = content
         self.accessLog = AccessLog(log: audit, auditing: auditing)
         self.administration = AccessAdministration(pool: control)
+        self.lifecycle = LifecycleStore(pool: control)
         self.logger = logger
         self.janitor = WALJanitor(control: control, content: content, pii: pii, logger: logger)
         self.people = People(pool: pii, keys: keys, janitor: janitor)
@@ -331,18 +334,20 @@ public final class Vault: Sendable {
 
     // MARK: - Tenants
 
-    /// Registers a tenant and makes its data keys (one per data class), wrapped under the active KEK.
+    /// Registers a tenant on a plan and makes its data keys (one per data class), wrapped under
+    /// the active KEK.
     /// - Parameters:
     ///   - tenant: Tenant id (``IdentifierRules/validateTenant(_:)``): 1-64 lower-case letters,
     ///     digits, `-`, `_` or `.`, not `.` or `..`, not starting with `-`.
+    ///   - plan: Its plan (free unless told: the stricter telemetry retention).
     ///   - context: Who asks and why.
     /// - Throws: `CofferError` `invalidArgument`, `alreadyExists`.
-    public func createTenant(_ tenant: TenantID, context: AccessContext) async throws {
+    public func createTenant(_ tenant: TenantID, plan: Plan = .free, context: AccessContext) async throws {
         try tenant.validate()
-        let request = AccessRequest(action: .tenantCreate, dataClass: .administration, tenant: tenant)
+        let request = AccessRequest(action: .tenantCreate, dataClass: .administration, tenant: tenant, reason: "plan=\(plan)")
         try await guarded(context, request) { _ in
             let keys = self.keys
-            try await BlockingPool.shared.run { try keys.createTenant(tenant.rawValue, now: nowMilliseconds()) }
+            try await BlockingPool.shared.run { try keys.createTenant(tenant.rawValue, plan: plan, now: nowMilliseconds()) }
             logger.debug("tenant created", metadata: ["tenant": "\(tenant)", "actor": "\(context.actor)"])
         }
     }

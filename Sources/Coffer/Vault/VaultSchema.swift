@@ -118,6 +118,34 @@ enum VaultSchema {
                 CREATE INDEX subject_key_pending ON subject_key(pending) WHERE pending = 1;
                 """)
         }
+        migrator.registerMigration("v7-lifecycle") { db in
+            // Tenants get a plan and a closure time (the event retention clocks start at), their
+            // retention settings and legal holds. Tenants from before are on the free plan: the
+            // stricter telemetry period, as for a new tenant.
+            try db.execute(sql: """
+                ALTER TABLE tenant ADD COLUMN plan TEXT NOT NULL DEFAULT 'free';
+                ALTER TABLE tenant ADD COLUMN closed_at INTEGER;
+                CREATE TABLE retention_setting (
+                    tenant_id TEXT NOT NULL REFERENCES tenant(id),
+                    data_class TEXT NOT NULL,
+                    days INTEGER NOT NULL,
+                    set_by TEXT NOT NULL,
+                    set_at INTEGER NOT NULL,
+                    PRIMARY KEY (tenant_id, data_class)
+                );
+                CREATE TABLE legal_hold (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenant(id),
+                    subject_id TEXT,
+                    reason TEXT NOT NULL,
+                    placed_by TEXT NOT NULL,
+                    placed_at INTEGER NOT NULL,
+                    lifted_by TEXT,
+                    lifted_at INTEGER
+                );
+                CREATE INDEX legal_hold_tenant ON legal_hold(tenant_id) WHERE lifted_at IS NULL;
+                """)
+        }
         return migrator
     }
 

@@ -1,0 +1,129 @@
+import CofferCrypto
+import Foundation
+import GRDB
+
+/// A tenant's lifecycle as stored: plan, registration and closure times.
+struct TenantLifecycle: Sendable, Equatable {
+    let id: TenantID
+    let plan: Plan
+    let createdAt: Int64
+    let closedAt: Int64?
+
+    var status: TenantStatus { closedAt == nil ? .active : .closed }
+}
+
+/// Persistence of the lifecycle: the plan and closure columns of `tenant`, `retention_setting`
+/// and `legal_hold` in `control.sqlite`. The only code that knows their SQL.
+struct LifecycleStore: Sendable {
+    let pool: DatabasePool
+
+    // MARK: Tenants
+
+    /// A tenant's lifecycle, or nil when it is not registered.
+    func tenant(_ id: TenantID) throws -> TenantLifecycle? {
+        try read { db in try Row.fetchOne(db, sql: "SELECT id, plan, created_at, closed_at FROM tenant WHERE id = ?", arguments: [id]).map(Self.lifecycle) }
+    }
+
+    /// Changes a tenant's plan.
+    func setPlan(_ id: TenantID, _ plan: Plan) throws {
+        try write { db in try db.execute(sql: "UPDATE tenant SET plan = ? WHERE id = ?", arguments: [plan.rawValue, id]) }
+    }
+
+    /// Records that a tenant's account closed at `time`.
+    /// - Throws: `CofferError` `alreadyExists` when it was closed before.
+    func close(_ id: TenantID, at time: Int64) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE tenant SET closed_at = ? WHERE id = ? AND closed_at IS NULL", arguments: [time, id])
+            guard db.changesCount == 1 else { throw CofferError(.alreadyExists, "tenant '\(id)' was closed already") }
+        }
+    }
+
+    // MARK: Retention settings
+
+    /// A tenant's retention settings by class.
+    func retentionSettings(_ id: TenantID) throws -> [RetentionClass: Int] {
+        try read { db in
+            var settings: [RetentionClass: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT data_class, days FROM retention_setting WHERE tenant_id = ?", arguments: [id]) {
+                let code: String = try row.stored("data_class", in: "retention_setting")
+                guard let dataClass = try? RetentionClass(parsing: code) else {
+                    throw CofferError(.tamperDetected, "retention_setting holds an unknown data class; the control file was changed outside Coffer")
+                }
+                settings[dataClass] = try row.stored("days", in: "retention_setting")
+            }
+            return settings
+        }
+    }
+
+    /// Sets (or replaces) one retention setting of a tenant.
+    func setRetention(_ id: TenantID, _ dataClass: RetentionClass, days: Int, by actor: PrincipalID, at time: Int64) throws {
+        try write { db in
+            try db.execute(sql: """
+                INSERT INTO retention_setting (tenant_id, data_class, days, set_by, set_at) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (tenant_id, data_class) DO UPDATE SET days = excluded.days, set_by = excluded.set_by, set_at = excluded.set_at
+                """, arguments: [id, dataClass.code, days, actor, time])
+        }
+    }
+
+    // MARK: Legal holds
+
+    /// Stores a new hold.
+    func insertHold(_ hold: LegalHold) throws {
+        try write { db in
+            try db.execute(sql: "INSERT INTO legal_hold (id, tenant_id, subject_id, reason, placed_by, placed_at) VALUES (?, ?, ?, ?, ?, ?)",
+                           arguments: [hold.id, hold.tenant, hold.subject, hold.reason, hold.placedBy, hold.placedAt])
+        }
+    }
+
+    /// Lifts a hold in force.
+    /// - Returns: The hold as lifted, or nil when there is no such hold in force.
+    func liftHold(_ id: String, by actor: PrincipalID, at time: Int64) throws -> LegalHold? {
+        try write { db in
+            try db.execute(sql: "UPDATE legal_hold SET lifted_by = ?, lifted_at = ? WHERE id = ? AND lifted_at IS NULL", arguments: [actor, time, id])
+            guard db.changesCount == 1 else { return nil }
+            return try Row.fetchOne(db, sql: "SELECT * FROM legal_hold WHERE id = ?", arguments: [id]).map(Self.hold)
+        }
+    }
+
+    /// One hold, in force or lifted.
+    func hold(_ id: String) throws -> LegalHold? {
+        try read { db in try Row.fetchOne(db, sql: "SELECT * FROM legal_hold WHERE id = ?", arguments: [id]).map(Self.hold) }
+    }
+
+    /// Holds of `tenant` (every tenant when nil), oldest first; only those in force unless
+    /// `includeLifted`.
+    func holds(tenant: TenantID?, includeLifted: Bool) throws -> [LegalHold] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM legal_hold WHERE (?1 IS NULL OR tenant_id = ?1) AND (?2 OR lifted_at IS NULL) ORDER BY placed_at, id
+                """, arguments: [tenant, includeLifted]).map(Self.hold)
+        }
+    }
+
+    // MARK: Rows
+
+    private static func lifecycle(_ row: Row) throws -> TenantLifecycle {
+        let code: String = try row.stored("plan", in: "tenant")
+        guard let plan = Plan(rawValue: code) else {
+            throw CofferError(.tamperDetected, "a tenant row has an unknown plan; the control file was changed outside Coffer")
+        }
+        return TenantLifecycle(id: try row.stored("id", in: "tenant"), plan: plan, createdAt: try row.stored("created_at", in: "tenant"),
+                               closedAt: try row.storedIfPresent("closed_at", in: "tenant"))
+    }
+
+    private static func hold(_ row: Row) throws -> LegalHold {
+        let t = "legal_hold"
+        return LegalHold(id: try row.stored("id", in: t), tenant: try row.stored("tenant_id", in: t), subject: try row.storedIfPresent("subject_id", in: t),
+                         reason: try row.stored("reason", in: t), placedBy: try row.stored("placed_by", in: t),
+                         placedAt: try row.stored("placed_at", in: t), liftedBy: try row.storedIfPresent("lifted_by", in: t),
+                         liftedAt: try row.storedIfPresent("lifted_at", in: t))
+    }
+
+    private func read<T>(_ body: (Database) throws -> T) throws -> T {
+        try VaultDatabase.guardedSync { try pool.read(body) }
+    }
+
+    private func write<T>(_ body: (Database) throws -> T) throws -> T {
+        try VaultDatabase.guardedSync { try pool.write(body) }
+    }
+}
