@@ -32,6 +32,40 @@ public struct CheckpointNote: Sendable, Hashable {
         public let keyID: [UInt8]
         /// The Ed25519 signature over the note's text.
         public let signature: [UInt8]
+
+        /// A signature by `key` under `name` over `text`.
+        init(name: String, key: Ed25519SigningKey, text: String) throws {
+            self.name = name
+            keyID = try NoteVerifierKey(name: name, publicKey: key.publicKey).keyID
+            signature = try key.sign(Array(text.utf8))
+        }
+
+        init(name: String, keyID: [UInt8], signature: [UInt8]) {
+            self.name = name
+            self.keyID = keyID
+            self.signature = signature
+        }
+
+        /// The signature line: an em dash, the name, base64 of key ID and signature.
+        var line: String { "\u{2014} \(name) \(Data(keyID + signature).base64EncodedString())\n" }
+
+        /// The signature lines after a note's blank line; nil when one is malformed.
+        static func parseLines(_ text: Substring) -> [Signature]? {
+            var signatures: [Signature] = []
+            for line in text.split(separator: "\n") {
+                let parts = line.split(separator: " ")
+                guard parts.count == 3, parts[0] == "\u{2014}", let blob = Data(base64Encoded: String(parts[2])), blob.count == 68 else { return nil }
+                let bytes = [UInt8](blob)
+                signatures.append(Signature(name: String(parts[1]), keyID: Array(bytes[0..<4]), signature: Array(bytes[4...])))
+            }
+            return signatures
+        }
+
+        /// True when this is a valid signature by `key` over `text`.
+        func isValid(by key: NoteVerifierKey, text: String) -> Bool {
+            name == key.name && ConstantTime.equals(keyID, key.keyID)
+                && Ed25519.isValid(signature: signature, message: Array(text.utf8), publicKey: key.publicKey)
+        }
     }
 
     /// The signed text: origin, size, root and extension lines, each ending in a newline.
@@ -43,7 +77,7 @@ public struct CheckpointNote: Sendable, Hashable {
 
     /// The whole note as a file holds it: the text, a blank line, the signature lines.
     public var encoded: String {
-        text + "\n" + signatures.map { "\u{2014} \($0.name) \(Data($0.keyID + $0.signature).base64EncodedString())\n" }.joined()
+        text + "\n" + signatures.map(\.line).joined()
     }
 
     /// A signed note of size `treeSize` and root `rootHash`.
@@ -60,8 +94,7 @@ public struct CheckpointNote: Sendable, Hashable {
         self.rootHash = rootHash
         self.time = time
         let unsigned = CheckpointNote(origin: origin, treeSize: treeSize, rootHash: rootHash, time: time, signatures: [])
-        let verifier = try NoteVerifierKey(name: origin, publicKey: key.publicKey)
-        signatures = [Signature(name: origin, keyID: verifier.keyID, signature: try key.sign(Array(unsigned.text.utf8)))]
+        signatures = [try Signature(name: origin, key: key, text: unsigned.text)]
     }
 
     private init(origin: String, treeSize: Int64, rootHash: [UInt8], time: Int64?, signatures: [Signature]) {
@@ -87,15 +120,7 @@ public struct CheckpointNote: Sendable, Hashable {
         guard let root = Data(base64Encoded: body[2]), root.count == 32 else { throw malformed("the root is not 32 bytes of base64") }
         var time: Int64?
         for line in body.dropFirst(3) where line.hasPrefix("time ") { time = Int64(line.dropFirst(5)) }
-        var signatures: [Signature] = []
-        for line in encoded[split.upperBound...].split(separator: "\n") {
-            let parts = line.split(separator: " ")
-            guard parts.count == 3, parts[0] == "\u{2014}", let blob = Data(base64Encoded: String(parts[2])), blob.count == 68 else {
-                throw malformed("a bad signature line")
-            }
-            let bytes = [UInt8](blob)
-            signatures.append(Signature(name: String(parts[1]), keyID: Array(bytes[0..<4]), signature: Array(bytes[4...])))
-        }
+        guard let signatures = Signature.parseLines(encoded[split.upperBound...]) else { throw malformed("a bad signature line") }
         guard !signatures.isEmpty else { throw malformed("no signature") }
         self.init(origin: body[0], treeSize: size, rootHash: [UInt8](root), time: time, signatures: signatures)
         // Extension lines other than `time` are kept out of `text`: refuse them rather than
@@ -107,11 +132,8 @@ public struct CheckpointNote: Sendable, Hashable {
     /// - Parameter key: The verifier key to trust.
     /// - Returns: False when no signature is by that key or it does not verify.
     public func isSigned(by key: NoteVerifierKey) -> Bool {
-        let message = Array(text.utf8)
-        return signatures.contains { signature in
-            signature.name == key.name && ConstantTime.equals(signature.keyID, key.keyID)
-                && Ed25519.isValid(signature: signature.signature, message: message, publicKey: key.publicKey)
-        }
+        let text = self.text
+        return signatures.contains { $0.isValid(by: key, text: text) }
     }
 }
 

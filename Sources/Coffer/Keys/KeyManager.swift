@@ -185,11 +185,13 @@ final class KeyManager: Sendable {
         }
     }
 
-    /// Makes and stores a fresh key for data subject `subject`, pending until
-    /// ``settleSubjectKey(_:subject:tenant:)``: the PII file names a key only once it is stored.
+    /// Makes and stores a fresh key for data subject `subject`: a field key, pending until
+    /// ``settleSubjectKey(_:subject:tenant:)`` (the PII file names a key only once it is
+    /// stored), or a key for what a legal retention keeps until `retainUntil`.
     /// - Returns: The new key's id.
-    func createSubjectKey(subject: String, tenant: String, now: Int64) throws -> String {
-        let id = try makeIdentifier("sk")
+    func createSubjectKey(subject: String, tenant: String, role: SubjectKeyRole = .fields, retainUntil: Int64? = nil,
+                          now: Int64) throws -> String {
+        let id = try makeIdentifier(role == .fields ? "sk" : "rk")
         for _ in 0..<4 {
             guard let target = try store.wrapState().piiWrapTarget else {
                 throw CofferError(.keyNotFound, "this vault has no PII key-encryption key yet; open it with a keyring that has a pii-kek")
@@ -197,7 +199,10 @@ final class KeyManager: Sendable {
             let kek = try keyEncryptionKey(id: target)
             let owner = StoredKey.Owner.subject(keyID: id, subject: subject, tenant: tenant)
             let wrapped = try kek.wrap(try SecureBytes.random(count: 32), context: subjectKeyContext(keyID: id, subject: subject, tenant: tenant))
-            do { try store.insertSubjectKey(StoredKey(owner: owner, wrapped: wrapped), now: now); return id } catch is StaleWrapKEK { try reload() }
+            do {
+                try store.insertSubjectKey(StoredKey(owner: owner, wrapped: wrapped), role: role, retainUntil: retainUntil, now: now)
+                return id
+            } catch is StaleWrapKEK { try reload() }
         }
         throw CofferError(.storage, "the vault's PII key-encryption key kept changing while a new key was stored; try again")
     }

@@ -54,6 +54,13 @@ struct WrapState: Sendable {
     var piiWrapTarget: String? { piiRotationTarget ?? piiSettledKEK }
 }
 
+/// What a subject key seals: the subject's fields, or what a legal retention keeps of it after
+/// erasure.
+enum SubjectKeyRole: String, Sendable {
+    case fields
+    case retained
+}
+
 /// A KEK other than the vault's current one was used for a new key: reload and wrap again.
 struct StaleWrapKEK: Error {}
 
@@ -221,7 +228,8 @@ struct KeyStore: Sendable {
             try Row.fetchAll(db, sql: """
                 SELECT id, tenant_id, data_class, kek_id, created_at, rewrapped_at FROM data_key
                 UNION ALL
-                SELECT key_id, tenant_id, 'pii-subject', kek_id, created_at, rewrapped_at FROM subject_key
+                SELECT key_id, tenant_id, CASE role WHEN 'retained' THEN 'pii-retained' ELSE 'pii-subject' END, kek_id, created_at, rewrapped_at
+                FROM subject_key
                 UNION ALL
                 SELECT subject_id, tenant_id, 'pii-subject-legacy', kek_id, created_at, rewrapped_at FROM legacy_subject_key
                 ORDER BY 2, 3, 1
@@ -258,13 +266,16 @@ struct KeyStore: Sendable {
     /// Stores a new subject key, pending until the PII file names it, provided it is wrapped
     /// under the vault's PII wrap target.
     /// - Throws: ``StaleWrapKEK`` when the wrap target has moved on.
-    func insertSubjectKey(_ key: StoredKey, now: Int64) throws {
+    /// A key kept until `retainUntil` (``SubjectKeyRole/retained``) is stored settled.
+    func insertSubjectKey(_ key: StoredKey, role: SubjectKeyRole = .fields, retainUntil: Int64? = nil, now: Int64) throws {
         guard case .subject(let id, let subject, let tenant) = key.owner else { return }
         try guardedWrite { db in
             guard try Self.wrapState(db).piiWrapTarget == key.wrapped.kekID else { throw StaleWrapKEK() }
             try db.execute(sql: """
-                INSERT INTO subject_key (key_id, subject_id, tenant_id, kek_id, wrapped, pending, created_at) VALUES (?, ?, ?, ?, ?, 1, ?)
-                """, arguments: [id, subject, tenant, key.wrapped.kekID, Data(key.wrapped.sealed), now])
+                INSERT INTO subject_key (key_id, subject_id, tenant_id, kek_id, wrapped, pending, role, retain_until, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [id, subject, tenant, key.wrapped.kekID, Data(key.wrapped.sealed), role == .fields ? 1 : 0, role.rawValue,
+                                 retainUntil, now])
         }
     }
 
@@ -274,8 +285,9 @@ struct KeyStore: Sendable {
     @discardableResult
     func settleSubjectKey(_ keyID: String, subject: String) throws -> [String] {
         try guardedWrite { db in
-            let others = try String.fetchAll(db, sql: "SELECT key_id FROM subject_key WHERE subject_id = ? AND key_id != ?", arguments: [subject, keyID])
-            try db.execute(sql: "DELETE FROM subject_key WHERE subject_id = ? AND key_id != ?", arguments: [subject, keyID])
+            let others = try String.fetchAll(db, sql: "SELECT key_id FROM subject_key WHERE subject_id = ? AND key_id != ? AND role = 'fields'",
+                                             arguments: [subject, keyID])
+            try db.execute(sql: "DELETE FROM subject_key WHERE subject_id = ? AND key_id != ? AND role = 'fields'", arguments: [subject, keyID])
             try db.execute(sql: "DELETE FROM legacy_subject_key WHERE subject_id = ?", arguments: [subject])
             try db.execute(sql: "UPDATE subject_key SET pending = 0 WHERE key_id = ?", arguments: [keyID])
             return others
@@ -287,13 +299,13 @@ struct KeyStore: Sendable {
         try guardedWrite { db in try db.execute(sql: "DELETE FROM subject_key WHERE key_id = ?", arguments: [keyID]) }
     }
 
-    /// Destroys every key of a subject (erasure).
+    /// Destroys every field key of a subject (erasure); a key a legal retention keeps stays.
     /// - Returns: The ids of the keys destroyed.
     @discardableResult
     func deleteSubjectKeys(subject: String) throws -> [String] {
         try guardedWrite { db in
-            let ids = try String.fetchAll(db, sql: "SELECT key_id FROM subject_key WHERE subject_id = ?", arguments: [subject])
-            try db.execute(sql: "DELETE FROM subject_key WHERE subject_id = ?", arguments: [subject])
+            let ids = try String.fetchAll(db, sql: "SELECT key_id FROM subject_key WHERE subject_id = ? AND role = 'fields'", arguments: [subject])
+            try db.execute(sql: "DELETE FROM subject_key WHERE subject_id = ? AND role = 'fields'", arguments: [subject])
             try db.execute(sql: "DELETE FROM legacy_subject_key WHERE subject_id = ?", arguments: [subject])
             return ids
         }

@@ -127,3 +127,59 @@ struct LifecycleStore: Sendable {
         try VaultDatabase.guardedSync { try pool.write(body) }
     }
 }
+
+extension LifecycleStore {
+    // MARK: Erasure requests
+
+    /// Stores a new erasure request.
+    func insertErasure(_ request: ErasureRequest) throws {
+        try write { db in
+            try db.execute(sql: """
+                INSERT INTO erasure_request (id, tenant_id, subject_id, reason, requested_by, requested_at, deadline) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [request.id, request.tenant, request.subject, request.reason, request.requestedBy, request.requestedAt,
+                                 request.deadline])
+        }
+    }
+
+    /// Erasure requests, oldest first: the open ones, or all.
+    func erasures(includeCompleted: Bool) throws -> [ErasureRequest] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM erasure_request WHERE ?1 OR completed_at IS NULL ORDER BY requested_at, id",
+                             arguments: [includeCompleted]).map(Self.erasure)
+        }
+    }
+
+    /// One request and its signed receipt (nil while it is open).
+    func erasure(_ id: String) throws -> (request: ErasureRequest, receipt: String?)? {
+        try read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM erasure_request WHERE id = ?", arguments: [id]).map { row in
+                (try Self.erasure(row), try row.storedIfPresent("receipt", in: "erasure_request"))
+            }
+        }
+    }
+
+    /// Marks a request carried out, with its receipt.
+    func completeErasure(_ id: String, at time: Int64, receipt: String) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE erasure_request SET completed_at = ?, receipt = ? WHERE id = ? AND completed_at IS NULL",
+                           arguments: [time, receipt, id])
+        }
+    }
+
+    /// Whether a legal hold in force covers `subject` of `tenant` (or the whole tenant).
+    func isHeld(tenant: TenantID, subject: SubjectID?) throws -> Bool {
+        try read { db in
+            try Bool.fetchOne(db, sql: """
+                SELECT 1 FROM legal_hold WHERE tenant_id = ? AND lifted_at IS NULL AND (subject_id IS NULL OR subject_id = ?)
+                """, arguments: [tenant, subject]) ?? false
+        }
+    }
+
+    private static func erasure(_ row: Row) throws -> ErasureRequest {
+        let t = "erasure_request"
+        return ErasureRequest(id: try row.stored("id", in: t), tenant: try row.stored("tenant_id", in: t), subject: try row.stored("subject_id", in: t),
+                              reason: try row.stored("reason", in: t), requestedBy: try row.stored("requested_by", in: t),
+                              requestedAt: try row.stored("requested_at", in: t), deadline: try row.stored("deadline", in: t),
+                              completedAt: try row.storedIfPresent("completed_at", in: t))
+    }
+}

@@ -232,7 +232,7 @@ struct PeopleStore: Sendable {
         }
     }
 
-    private static func update(_ db: Database, _ row: SubjectRow) throws {
+    static func update(_ db: Database, _ row: SubjectRow) throws {
         try db.execute(sql: """
             UPDATE subject SET status = ?, key_id = ?, fields = ?, consent_count = ?, consent_head = ?, tag = ?, updated_at = ? WHERE id = ?
             """, arguments: [row.status, row.keyID, row.fields.joined(separator: ","), row.consentCount, row.consentHead, row.tag,
@@ -253,7 +253,7 @@ struct PeopleStore: Sendable {
                           tag: try row.storedIfPresent("tag", in: t))
     }
 
-    private static func sealed(_ db: Database, _ id: SubjectID, withHistory: Bool) throws -> SealedSubject? {
+    static func sealed(_ db: Database, _ id: SubjectID, withHistory: Bool) throws -> SealedSubject? {
         guard let subject = try row(db, id) else { return nil }
         var fields: [String: Data] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT name, value FROM field WHERE subject_id = ?", arguments: [id]) {
@@ -283,6 +283,50 @@ extension PeopleStore {
         try await VaultDatabase.guarded {
             try await pool.readReleasingEarly { db in
                 try Int.fetchOne(db, sql: "SELECT count(*) FROM subject WHERE tenant_id = ? AND status != 'erased'", arguments: [tenant]) ?? 0
+            }
+        }
+    }
+}
+
+/// What erasing a subject removed from the PII file.
+struct ErasedRows: Sendable {
+    let fields: [String]
+    let consents: Int
+    let identifiers: Int
+    let indexEntries: Int
+}
+
+extension PeopleStore {
+    /// Erases a subject in one transaction: its row is checked, what `retain` returns is stored
+    /// (sealed records a legal retention keeps), every field, consent, identifier and index
+    /// entry is deleted, and the row becomes an `erased` tombstone naming no key.
+    /// `retain` gets the sealed subject. Blocks: run it on the blocking pool.
+    func erase(_ id: SubjectID, integrity: PIIIntegrity,
+               retain: (SealedSubject) throws -> [(kind: String, keyID: String, value: Data, until: Int64)]) throws -> ErasedRows {
+        try VaultDatabase.guardedSync {
+            try pool.write { db in
+                guard let stored = try Self.sealed(db, id, withHistory: true) else { throw CofferError(.notFound, "no subject \(id)") }
+                try integrity.verify(stored.row)
+                for kept in try retain(stored) {
+                    try db.execute(sql: """
+                        INSERT OR REPLACE INTO retained (subject_id, tenant_id, kind, key_id, value, retain_until) VALUES (?, ?, ?, ?, ?, ?)
+                        """, arguments: [id, stored.row.tenant, kept.kind, kept.keyID, kept.value, kept.until])
+                }
+                let index = try Int.fetchOne(db, sql: "SELECT count(*) FROM lookup WHERE subject_id = ?", arguments: [id]) ?? 0
+                for table in ["field", "consent", "identifier", "lookup"] {
+                    try db.execute(sql: "DELETE FROM \(table) WHERE subject_id = ?", arguments: [id])
+                }
+                var row = stored.row
+                row.status = SubjectStatus.erased.rawValue
+                row.keyID = nil
+                row.fields = []
+                row.consentCount = 0
+                row.consentHead = nil
+                row.updatedAt = nowMilliseconds()
+                row.tag = try integrity.tag(row)
+                try Self.update(db, row)
+                return ErasedRows(fields: stored.fields.keys.sorted(), consents: stored.consents.count, identifiers: stored.identifiers.count,
+                                  indexEntries: index)
             }
         }
     }

@@ -146,6 +146,27 @@ enum VaultSchema {
                 CREATE INDEX legal_hold_tenant ON legal_hold(tenant_id) WHERE lifted_at IS NULL;
                 """)
         }
+        migrator.registerMigration("v8-erasure") { db in
+            // Erasure requests and their signed receipts; subject keys get a role: a subject's
+            // field key, or the key of records a legal retention keeps after erasure (billing,
+            // P11), destroyed when that retention ends.
+            try db.execute(sql: """
+                ALTER TABLE subject_key ADD COLUMN role TEXT NOT NULL DEFAULT 'fields';
+                ALTER TABLE subject_key ADD COLUMN retain_until INTEGER;
+                CREATE TABLE erasure_request (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenant(id),
+                    subject_id TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    requested_by TEXT NOT NULL,
+                    requested_at INTEGER NOT NULL,
+                    deadline INTEGER NOT NULL,
+                    completed_at INTEGER,
+                    receipt TEXT
+                );
+                CREATE INDEX erasure_request_open ON erasure_request(requested_at) WHERE completed_at IS NULL;
+                """)
+        }
         return migrator
     }
 
@@ -206,6 +227,21 @@ enum VaultSchema {
                 ALTER TABLE subject ADD COLUMN tag BLOB;
                 ALTER TABLE lookup ADD COLUMN tag BLOB;
                 CREATE INDEX subject_untagged ON subject(id) WHERE tag IS NULL;
+                """)
+        }
+        migrator.registerMigration("v3-retained") { db in
+            // What a legal retention keeps of an erased subject (billing records, P11), sealed
+            // under a key of its own that is destroyed when the retention ends.
+            try db.execute(sql: """
+                CREATE TABLE retained (
+                    subject_id TEXT NOT NULL,
+                    tenant_id TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    key_id TEXT NOT NULL,
+                    value BLOB NOT NULL,
+                    retain_until INTEGER NOT NULL,
+                    PRIMARY KEY (subject_id, kind)
+                );
                 """)
         }
         return migrator

@@ -1,0 +1,127 @@
+import CofferCrypto
+import Foundation
+
+/// What an erasure did, signed with the access log's Ed25519 key as a C2SP signed note, so it
+/// can be checked with the verifier key `coffer audit public-key` prints, without the vault:
+///
+/// ```text
+/// coffer-erasure-receipt/v1
+/// {"checkpoint":{...},"destroyedKeys":[...],...}
+///
+/// — coffer.vault/3f2a… AbCd…
+/// ```
+public struct ErasureReceipt: Sendable, Codable, Hashable {
+    /// What a legal retention kept, and why.
+    public struct Retained: Sendable, Codable, Hashable {
+        /// The records kept (for example `billing-last4`, `billing-address`).
+        public let fields: [String]
+        /// Until when (Unix milliseconds); then the retention run destroys them.
+        public let until: Int64
+        /// The obligation.
+        public let reason: String
+    }
+
+    /// The log checkpoint the erasure reached: its record is in the tree of that size.
+    public struct Checkpoint: Sendable, Codable, Hashable {
+        /// Records in the tree.
+        public let treeSize: Int64
+        /// The Merkle root, hex.
+        public let rootHash: String
+    }
+
+    /// The erasure request.
+    public let requestID: String
+    /// The tenant.
+    public let tenant: TenantID
+    /// The subject erased.
+    public let subject: SubjectID
+    /// When it was asked for, and its deadline (Unix milliseconds).
+    public let requestedAt: Int64
+    public let deadline: Int64
+    /// When it was carried out (Unix milliseconds).
+    public let erasedAt: Int64
+    /// The ids of the keys destroyed (crypto-shredding: every copy sealed under them, in any
+    /// backup, no longer opens with any key the vault holds).
+    public let destroyedKeys: [String]
+    /// What was deleted: the fields by name, and counts of consents, identifiers and index
+    /// entries.
+    public let deletedFields: [String]
+    public let deletedConsents: Int
+    public let deletedIdentifiers: Int
+    public let deletedIndexEntries: Int
+    /// What a legal retention kept (P11), sealed under a key of its own.
+    public let retained: [Retained]
+    /// The log checkpoint that includes the erasure's record.
+    public let checkpoint: Checkpoint
+
+    /// The first line of a receipt note.
+    static let header = "coffer-erasure-receipt/v1"
+
+    /// The receipt as a signed note, signed under the log's name.
+    func note(origin: String, key: Ed25519SigningKey) throws -> String {
+        let text = try Self.text(self)
+        return text + "\n" + (try CheckpointNote.Signature(name: origin, key: key, text: text)).line
+    }
+
+    private static func text(_ receipt: ErasureReceipt) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return header + "\n" + String(decoding: try encoder.encode(receipt), as: UTF8.self) + "\n"
+    }
+
+    /// Checks a receipt note against a verifier key and reads it.
+    /// - Parameters:
+    ///   - note: The receipt file's text.
+    ///   - key: The vault's verifier key (`coffer audit public-key`), kept apart from the vault.
+    /// - Returns: The receipt.
+    /// - Throws: `CofferError` `invalidFormat` for something that is not a receipt,
+    ///   `authenticationFailed` when no signature by `key` holds.
+    public static func verify(_ note: String, key: NoteVerifierKey) throws -> ErasureReceipt {
+        guard let split = note.range(of: "\n\n") else { throw CofferError(.invalidFormat, "not an erasure receipt: no signature block") }
+        let text = String(note[..<split.lowerBound]) + "\n"
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard lines.count == 3, lines[0] == header, lines[2].isEmpty else {
+            throw CofferError(.invalidFormat, "not an erasure receipt: it must start with \(header) and hold one JSON line")
+        }
+        guard let signatures = CheckpointNote.Signature.parseLines(note[split.upperBound...]), !signatures.isEmpty else {
+            throw CofferError(.invalidFormat, "not an erasure receipt: a bad signature line")
+        }
+        guard signatures.contains(where: { $0.isValid(by: key, text: text) }) else {
+            throw CofferError(.authenticationFailed, "the receipt is not signed by \(key.name)'s key, or was changed after it was signed")
+        }
+        let receipt: ErasureReceipt
+        do {
+            receipt = try JSONDecoder().decode(ErasureReceipt.self, from: Data(lines[1].utf8))
+        } catch {
+            throw CofferError(.invalidFormat, "the receipt's JSON does not decode: \(error)")
+        }
+        // Only the canonical form is signed: anything else was not written by Coffer.
+        guard try Self.text(receipt) == text else { throw CofferError(.invalidFormat, "the receipt's JSON is not in its canonical form") }
+        return receipt
+    }
+}
+
+/// An erasure request (P16): asked for by a privacy officer, due within 30 days, carried out by
+/// ``Vault/runErasures(context:)`` unless a legal hold covers it.
+public struct ErasureRequest: Sendable, Codable, Hashable {
+    /// The request's id (`erasure_` and 32 hex digits).
+    public let id: String
+    /// The subject's tenant.
+    public let tenant: TenantID
+    /// The subject to erase.
+    public let subject: SubjectID
+    /// Why (the request's reference).
+    public let reason: String
+    /// Who asked, and when (Unix milliseconds).
+    public let requestedBy: PrincipalID
+    public let requestedAt: Int64
+    /// The promised deadline: 30 days after the request.
+    public let deadline: Int64
+    /// When it was carried out, if it was.
+    public let completedAt: Int64?
+
+    /// Whether it is still to be carried out.
+    public var isOpen: Bool { completedAt == nil }
+    /// Whether it is open past its deadline at `time`.
+    public func isOverdue(at time: Int64) -> Bool { isOpen && time > deadline }
+}

@@ -1,0 +1,57 @@
+import CofferCrypto
+import Foundation
+
+/// What erasing one subject did.
+struct SubjectErasure: Sendable {
+    let destroyedKeys: [String]
+    let rows: ErasedRows
+    /// The fields a legal retention kept, and until when.
+    let retained: [(fields: [String], until: Int64)]
+}
+
+extension People {
+    /// The fields a legal retention keeps after erasure (billing records, P11).
+    static let retainedFields: [SubjectField] = [.billingLast4, .billingAddress]
+
+    /// Erases a subject (P16): its billing records, if any, are sealed anew under a key of their
+    /// own kept until `retainUntil`; every other value, consent, identifier and index entry is
+    /// deleted with them in one transaction; then the subject's keys are destroyed (so every
+    /// copy sealed under them, in a WAL or a backup, no longer opens) and the WALs emptied.
+    /// Blocks: run it on the blocking pool.
+    func erase(_ id: SubjectID, tenant: TenantID, retainUntil: Int64) throws -> SubjectErasure {
+        var retainedKey: String?
+        var retained: [(fields: [String], until: Int64)] = []
+        let rows: ErasedRows
+        do {
+            rows = try erasedRows(id, tenant: tenant, retainUntil: retainUntil, retainedKey: &retainedKey, retained: &retained)
+        } catch {
+            if let retainedKey { try? keys.discardSubjectKey(retainedKey) }
+            throw error
+        }
+        let destroyed = try keys.store.deleteSubjectKeys(subject: id.rawValue)
+        keys.forgetSubject(id.rawValue, tenant: tenant.rawValue)
+        return SubjectErasure(destroyedKeys: destroyed, rows: rows, retained: retained)
+    }
+
+    private func erasedRows(_ id: SubjectID, tenant: TenantID, retainUntil: Int64, retainedKey: inout String?,
+                            retained: inout [(fields: [String], until: Int64)]) throws -> ErasedRows {
+        var key: String?
+        var kept: [(fields: [String], until: Int64)] = []
+        defer { retainedKey = key; retained = kept }
+        return try store.erase(id, integrity: integrity) { stored in
+            guard stored.row.tenant == tenant else { throw CofferError(.tamperDetected, "subject \(id) moved to another tenant outside Coffer") }
+            let names = Self.retainedFields.map(\.rawValue).filter { stored.fields[$0] != nil }
+            guard !names.isEmpty else { return [] }
+            let opened = try self.open(stored, only: Set(names))
+            let keyID = try keys.createSubjectKey(subject: id.rawValue, tenant: tenant.rawValue, role: .retained, retainUntil: retainUntil,
+                                                  now: nowMilliseconds())
+            key = keyID
+            let row = SubjectRow(id: id, tenant: tenant, status: SubjectStatus.erased.rawValue, keyID: keyID, createdAt: 0, updatedAt: 0,
+                                 fields: [], consentCount: 0, consentHead: nil, tag: nil)
+            let json = String(decoding: try JSONEncoder().encode(opened.fields), as: UTF8.self)
+            let value = try self.seal(json, row: row, field: "retained-billing", key: self.fieldKey(for: row))
+            kept = [(fields: names, until: retainUntil)]
+            return [(kind: "billing", keyID: keyID, value: value, until: retainUntil)]
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import ArgumentParser
+import Coffer
+import CofferCrypto
+import Foundation
+
+struct DSRCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dsr", abstract: "Data-subject requests: erasure with signed receipts (privacy officer, purpose subject-request).",
+        subcommands: [Erase.self, Run.self, Status.self, Receipt.self])
+
+    struct Erase: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Record a request to erase a subject, due within 30 days.")
+        @OptionGroup var options: VaultOptions
+        @Option(name: .long, help: "The subject to erase.") var subject: SubjectID
+        @Option(name: .long, help: "The request's reference (no personal data).") var reason: String
+
+        func run() async throws {
+            try await runReportingErrors {
+                let vault = try options.openVault()
+                let request = try await vault.requestErasure(subject: subject, reason: reason, context: options.context(defaultPurpose: .subjectRequest))
+                print("\(request.id) erases \(display(request.subject)) of \(display(request.tenant)) by \(isoTime(request.deadline))")
+            }
+        }
+    }
+
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Carry out every open erasure request no legal hold covers, writing signed receipts.")
+        @OptionGroup var options: VaultOptions
+        @Flag(name: .long, help: "Print JSON.") var json = false
+
+        func run() async throws {
+            try await runReportingErrors {
+                let vault = try options.openVault()
+                let run = try await vault.runErasures(context: options.context(defaultPurpose: .subjectRequest))
+                if json { print(try jsonText(run)); return }
+                for receipt in run.completed {
+                    print("erased \(display(receipt.subject)) (\(receipt.requestID)): \(receipt.destroyedKeys.count) keys destroyed, "
+                          + "\(receipt.deletedFields.count) fields deleted\(receipt.retained.isEmpty ? "" : ", billing records kept under legal retention")")
+                }
+                for request in run.held { print("held: \(request.id) (\(display(request.subject))) stays open under a legal hold") }
+                for (id, error) in run.failed.sorted(by: { $0.key < $1.key }) { print("failed: \(id): \(display(error))") }
+                if !run.failed.isEmpty { throw ExitCode(1) }
+            }
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Open erasure requests, their deadlines and the overdue ones.")
+        @OptionGroup var options: VaultOptions
+        @Flag(name: .long, help: "Also the requests carried out.") var all = false
+        @Flag(name: .long, help: "Print JSON.") var json = false
+
+        func run() async throws {
+            try await runReportingErrors {
+                let vault = try options.openVault()
+                let requests = try await vault.erasureRequests(includeCompleted: all, context: options.context(defaultPurpose: .subjectRequest))
+                if json { print(try jsonText(requests)); return }
+                let now = Int64(Date().timeIntervalSince1970 * 1000)
+                printTable(header: ["REQUEST", "TENANT", "SUBJECT", "REQUESTED", "DEADLINE", "STATE"], rows: requests.map { request in
+                    let state = request.completedAt.map { "done \(isoTime($0))" } ?? (request.isOverdue(at: now) ? "OVERDUE" : "open")
+                    return [request.id, request.tenant.rawValue, request.subject.rawValue, isoTime(request.requestedAt), isoTime(request.deadline), state]
+                })
+            }
+        }
+    }
+
+    struct Receipt: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Erasure receipts.", subcommands: [Show.self, Verify.self])
+
+        struct Show: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Print (or write) the signed receipt of a request carried out.")
+            @OptionGroup var options: VaultOptions
+            @Argument(help: "The erasure request's id.") var id: String
+            @Option(name: .long, help: "Write it to this file instead.") var out: String?
+
+            func run() async throws {
+                try await runReportingErrors {
+                    let vault = try options.openVault()
+                    let receipt = try await vault.erasureReceipt(id, context: options.context(defaultPurpose: .subjectRequest))
+                    if let out {
+                        let file = try AtomicOutputFile(path: out)
+                        try Array(receipt.utf8).withUnsafeBytes { try FileDescriptorIO.writeAll(file.fd, $0) }
+                        try file.commit()
+                        print("wrote \(display(out))")
+                    } else {
+                        print(receipt, terminator: "")
+                    }
+                }
+            }
+        }
+
+        struct Verify: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Check a receipt's signature (against --public-key, or the vault's own key) and print what it says.")
+            @OptionGroup var location: LocationOptions
+            @Argument(help: "The receipt file.") var file: String
+            @Option(name: .customLong("public-key"), help: "A verifier key file (from `coffer audit public-key`); without it, the vault's key.")
+            var publicKey: String?
+            @Flag(name: .long, help: "Print JSON.") var json = false
+
+            func run() async throws {
+                try await runReportingErrors {
+                    let key: NoteVerifierKey = if let publicKey {
+                        try NoteVerifierKey(parsing: try readText(publicKey))
+                    } else {
+                        try location.openVault().auditVerifierKey
+                    }
+                    let receipt = try ErasureReceipt.verify(try readText(file), key: key)
+                    if json { print(try jsonText(receipt)); return }
+                    print("valid receipt signed by \(key.name): \(display(receipt.subject)) of \(display(receipt.tenant)) erased \(isoTime(receipt.erasedAt))")
+                    print("keys destroyed: \(receipt.destroyedKeys.joined(separator: ", "))")
+                    print("deleted: \(receipt.deletedFields.joined(separator: ", ")); \(receipt.deletedConsents) consents, "
+                          + "\(receipt.deletedIdentifiers) identifiers, \(receipt.deletedIndexEntries) index entries")
+                    for kept in receipt.retained {
+                        print("kept until \(isoTime(kept.until)): \(kept.fields.joined(separator: ", ")) (\(kept.reason))")
+                    }
+                    print("log checkpoint: size \(receipt.checkpoint.treeSize), root \(receipt.checkpoint.rootHash)")
+                }
+            }
+        }
+    }
+}
