@@ -102,7 +102,40 @@ struct TenantCommand: AsyncParsableCommand {
 
 struct RetentionCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "retention", abstract: "How long each class of data is kept.", subcommands: [Show.self, Set.self])
+        commandName: "retention", abstract: "How long each class of data is kept, and the run that removes what is due.",
+        subcommands: [Show.self, Set.self, Run.self])
+
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove what is due (admin); --dry-run lists exactly what a real run would remove.")
+        @OptionGroup var options: VaultOptions
+        @Flag(name: .long, help: "List what is due; remove nothing.") var dryRun = false
+        @Option(name: .long, help: "Apply the periods at this date (RFC 3339 or YYYY-MM-DD) instead of now.") var asOf: String?
+        @Flag(name: .long, help: "Print JSON.") var json = false
+
+        func run() async throws {
+            try await runReportingErrors {
+                let vault = try options.openVault()
+                let given = try options.context(defaultPurpose: .administration)
+                let context = try AccessContext(actor: given.actor, purpose: given.purpose, justification: given.justification ?? "retention run",
+                                                client: given.client)
+                let report = try await vault.runRetention(asOf: try asOf.map(parseTime), dryRun: dryRun, context: context)
+                if json { print(try jsonText(report)); return }
+                printTable(header: ["DUE", "TENANT", "CLASS", "WHAT"], rows: report.items.map { item in
+                    let what = switch item.kind {
+                    case .objectVersions: "\(item.objectID?.rawValue ?? "") versions \(item.versions?.map(String.init).joined(separator: ",") ?? "")"
+                    case .identifier: "identifier \(item.identifier ?? "") of \(item.subject?.rawValue ?? "")"
+                    case .subject: "subject \(item.subject?.rawValue ?? "")"
+                    case .retained: "billing records of \(item.subject?.rawValue ?? "")"
+                    }
+                    return [isoTime(item.dueAt), item.tenant.rawValue, item.dataClass.code, what]
+                })
+                for held in report.held { print("held: \(held)") }
+                for failure in report.failed { print("failed: \(display(failure))") }
+                print("\(report.dryRun ? "would remove" : "removed") \(report.items.count) items as of \(isoTime(report.asOf))")
+                if !report.failed.isEmpty { throw ExitCode(1) }
+            }
+        }
+    }
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The retention in force for a tenant, or the policies' defaults.")

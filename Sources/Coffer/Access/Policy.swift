@@ -9,7 +9,7 @@ import CofferCrypto
 /// | privacy-officer | grants; subject requests on PII; read and export content; legal holds | subject-request, legal |
 /// | auditor | the access log, proofs and reports | audit |
 /// | reporting | aggregate counts and sizes | service-operation, audit |
-/// | admin | keys, principals, tenants and their lifecycle; pruning the access log and raising its retention | administration, security-investigation |
+/// | admin | keys, principals, tenants and their lifecycle; retention runs; pruning the access log and raising its retention | administration, security-investigation |
 enum Policy {
     struct Rule {
         let role: Role
@@ -37,6 +37,9 @@ enum Policy {
         Rule(role: .admin, actions: [.keyOperation, .principalAdmin, .tenantCreate, .list, .stat, .lifecycle], dataClass: .administration,
              purposes: [.administration, .securityInvestigation]),
         Rule(role: .admin, actions: [.purge, .configure], dataClass: .auditLog, purposes: [.administration]),
+        // Retention runs remove what is due, content and personal data alike.
+        Rule(role: .admin, actions: [.purge], dataClass: .content, purposes: [.administration]),
+        Rule(role: .admin, actions: [.purge], dataClass: .pii, purposes: [.administration]),
         // Personal data. Reading values needs a privacy officer's subject request, or a grant
         // (checked in Vault+PII). The backend registers people, records consents and identifiers,
         // checks passwords and finds accounts by email.

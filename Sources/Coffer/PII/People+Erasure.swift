@@ -55,3 +55,30 @@ extension People {
         }
     }
 }
+
+extension People {
+    /// Deletes one technical identifier (P10), and its IP address's index entry when no other
+    /// identifier of the subject has that address.
+    func purgeIdentifier(_ identifierID: String, subject: SubjectID, tenant: TenantID) async throws {
+        guard let stored = try await BlockingPool.shared.run({ try self.store.sealedSubject(subject, withHistory: true) }) else { return }
+        _ = try checkedStatus(stored.row)
+        let opened = try open(stored)
+        let ips = try opened.identifiers.map { (id: $0.stored.id, ip: try $0.parts()["ip"]) }
+        guard let target = ips.first(where: { $0.id == identifierID }) else { return }
+        var drop: Data?
+        if let ip = target.ip, !ips.contains(where: { $0.id != identifierID && $0.ip == ip }) {
+            drop = try integrity.lookupMAC(kind: "ip", value: ip, tenant: tenant)
+        }
+        try await store.deleteIdentifier(identifierID, subject: subject, dropping: drop)
+    }
+
+    /// Destroys a retained record and its key, once its retention ended.
+    func purgeRetained(subject: SubjectID, tenant: TenantID, kind: String, keyID: String) async throws {
+        try await store.deleteRetained(subject: subject, kind: kind)
+        let keys = self.keys
+        try await BlockingPool.shared.run {
+            try keys.discardSubjectKey(keyID)
+            keys.forgetSubject(subject.rawValue, tenant: tenant.rawValue)
+        }
+    }
+}

@@ -331,3 +331,70 @@ extension PeopleStore {
         }
     }
 }
+
+/// A technical identifier as the retention run sees it.
+struct IdentifierAge: Sendable {
+    let id: String
+    let subject: SubjectID
+    let tenant: TenantID
+    let lastSeen: Int64
+}
+
+extension PeopleStore {
+    /// Identifiers of `tenant`'s subjects (not erased) last seen at or before `time`.
+    func identifiers(tenant: TenantID, lastSeenBefore time: Int64) async throws -> [IdentifierAge] {
+        try await VaultDatabase.guarded {
+            try await pool.readReleasingEarly { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT i.id, i.subject_id, s.tenant_id, i.last_seen FROM identifier i JOIN subject s ON s.id = i.subject_id
+                    WHERE s.tenant_id = ? AND s.status != 'erased' AND i.last_seen <= ? ORDER BY i.subject_id, i.id
+                    """, arguments: [tenant, time]).map { row in
+                    IdentifierAge(id: try row.stored("id", in: "identifier"), subject: try row.stored("subject_id", in: "identifier"),
+                                  tenant: try row.stored("tenant_id", in: "subject"), lastSeen: try row.stored("last_seen", in: "identifier"))
+                }
+            }
+        }
+    }
+
+    /// `tenant`'s subjects that are not erased.
+    func subjects(tenant: TenantID) async throws -> [SubjectID] {
+        try await VaultDatabase.guarded {
+            try await pool.readReleasingEarly { db in
+                try SubjectID.fetchAll(db, sql: "SELECT id FROM subject WHERE tenant_id = ? AND status != 'erased' ORDER BY id", arguments: [tenant])
+            }
+        }
+    }
+
+    /// Retained records of `tenant` whose retention ended at or before `time`.
+    func retainedDue(tenant: TenantID, before time: Int64) async throws -> [(subject: SubjectID, kind: String, keyID: String, until: Int64)] {
+        try await VaultDatabase.guarded {
+            try await pool.readReleasingEarly { db in
+                try Row.fetchAll(db, sql: "SELECT subject_id, kind, key_id, retain_until FROM retained WHERE tenant_id = ? AND retain_until <= ? ORDER BY subject_id",
+                                 arguments: [tenant, time]).map { row in
+                    (subject: try row.stored("subject_id", in: "retained"), kind: try row.stored("kind", in: "retained"),
+                     keyID: try row.stored("key_id", in: "retained"), until: try row.stored("retain_until", in: "retained"))
+                }
+            }
+        }
+    }
+
+    /// Deletes one identifier, and the IP index entry `dropping` (its address's blind-index MAC,
+    /// when no other identifier of the subject has that address), in one transaction.
+    func deleteIdentifier(_ id: String, subject: SubjectID, dropping ipMAC: Data?) async throws {
+        try await VaultDatabase.guarded {
+            try await pool.write { db in
+                try db.execute(sql: "DELETE FROM identifier WHERE id = ? AND subject_id = ?", arguments: [id, subject])
+                if let ipMAC {
+                    try db.execute(sql: "DELETE FROM lookup WHERE kind = 'ip' AND mac = ? AND subject_id = ?", arguments: [ipMAC, subject])
+                }
+            }
+        }
+    }
+
+    /// Deletes a retained record.
+    func deleteRetained(subject: SubjectID, kind: String) async throws {
+        try await VaultDatabase.guarded {
+            try await pool.write { db in try db.execute(sql: "DELETE FROM retained WHERE subject_id = ? AND kind = ?", arguments: [subject, kind]) }
+        }
+    }
+}

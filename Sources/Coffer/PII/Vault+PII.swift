@@ -63,10 +63,13 @@ extension Vault {
             }
         }
         let subject = request.subject ?? ""
-        if access.isAllowed, status == .restricted, context.purpose != .legal, context.purpose != .subjectRequest {
+        // Retention purges apply to restricted subjects too: restriction limits processing, it
+        // does not extend how long data is kept.
+        if access.isAllowed, status == .restricted, request.action != .purge, context.purpose != .legal, context.purpose != .subjectRequest {
             access.refuse(CofferError(.accessDenied, "processing of subject \(subject) is restricted: only legal or subject-request purposes may touch it"))
         }
-        if access.isAllowed, status == .erased {
+        // A purge of what a legal retention kept of an erased subject is the one access left.
+        if access.isAllowed, status == .erased, request.action != .purge {
             access.refuse(CofferError(.notFound, "subject \(subject) was erased"))
         }
     }

@@ -191,3 +191,51 @@ extension CatalogStore {
         }
     }
 }
+
+/// A committed version as the retention run sees it.
+struct VersionAge: Sendable {
+    let objectID: ObjectID
+    let version: Int
+    let createdAt: Int64
+}
+
+extension CatalogStore {
+    /// The committed versions of `tenant`'s `kind` made at or before `createdBefore` (all of
+    /// them when nil), by object and version.
+    func versions(tenant: TenantID, kind: ObjectKind, createdBefore: Int64?) async throws -> [VersionAge] {
+        try await VaultDatabase.guarded {
+            try await pool.readReleasingEarly { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT v.object_id, v.version, v.created_at FROM version v JOIN object o ON o.id = v.object_id
+                    WHERE o.tenant_id = ? AND o.kind = ? AND v.state = 1 AND (?3 IS NULL OR v.created_at <= ?3) ORDER BY v.object_id, v.version
+                    """, arguments: [tenant, kind.code, createdBefore]).map { row in
+                    VersionAge(objectID: try row.stored("object_id", in: "version"), version: try row.stored("version", in: "version"),
+                               createdAt: try row.stored("created_at", in: "version"))
+                }
+            }
+        }
+    }
+
+    /// Deletes committed versions of one object in one transaction, and the object when none is
+    /// left: a crash leaves every version whole or gone.
+    /// - Returns: How many versions were deleted.
+    func deleteVersions(tenant: TenantID, objectID: ObjectID, versions: [Int]) async throws -> Int {
+        try await VaultDatabase.guarded { try await pool.write { db -> Int in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM object WHERE id = ? AND tenant_id = ?", arguments: [objectID, tenant]) == true else { return 0 }
+            var deleted = 0
+            for version in versions {
+                try db.execute(sql: "DELETE FROM version WHERE object_id = ? AND version = ? AND state = 1", arguments: [objectID, version])
+                deleted += db.changesCount
+            }
+            CrashPoint.hit("retention.after-rows")
+            if let newest = try Int.fetchOne(db, sql: "SELECT max(version) FROM version WHERE object_id = ? AND state = 1", arguments: [objectID]) {
+                try db.execute(sql: "UPDATE object SET latest_version = ? WHERE id = ?", arguments: [newest, objectID])
+            } else if try Bool.fetchOne(db, sql: "SELECT 1 FROM version WHERE object_id = ?", arguments: [objectID]) != true {
+                try db.execute(sql: "DELETE FROM object WHERE id = ?", arguments: [objectID])
+            } else {
+                try db.execute(sql: "UPDATE object SET latest_version = 0 WHERE id = ?", arguments: [objectID])
+            }
+            return deleted
+        } }
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+import Testing
+@testable import Coffer
+
+// `coffer dsr` end to end: erase, status, run, receipt show and verify against a kept key.
+
+@Suite("Erasure through the CLI")
+struct ErasureCLITests {
+    @Test("dsr erase, status, run, receipt show --out and receipt verify --public-key; an edited receipt fails with exit 3")
+    func commands() async throws {
+        try await withPIICLI { cli in
+            let id = try addedSubject(try pii(cli, ["add", "--tenant", "acme", "--from", "-"], input: #"{"name": "Ada", "email": "ada@example.com"}"#))
+            let dir = cli.vault.deletingLastPathComponent()
+            let keyFile = dir.appendingPathComponent("verifier.key")
+            let key = try cli.spawn(["audit", "public-key"])
+            #expect(key.status == 0, "\(key.error)")
+            try Data(key.output.utf8).write(to: keyFile)
+
+            let erase = try cli.spawn(["dsr", "erase", "--subject", id, "--reason", "DSR 2026-5"] + asOfficer)
+            #expect(erase.status == 0, "\(erase.error)")
+            let requestID = String(erase.output.split(separator: " ")[0])
+            #expect(requestID.hasPrefix("erasure_"))
+            let status = try cli.spawn(["dsr", "status", "--json"] + asOfficer)
+            #expect(try JSONDecoder().decode([ErasureRequest].self, from: Data(status.output.utf8)).map(\.id) == [requestID])
+
+            let run = try cli.spawn(["dsr", "run"] + asOfficer)
+            #expect(run.status == 0, "\(run.error)")
+            #expect(run.output.contains("erased \(id)"))
+            let show = try pii(cli, ["show", id] + asOfficer)
+            #expect(show.status == 1)
+            #expect(show.error.contains("not-found"))
+
+            let receiptFile = dir.appendingPathComponent("receipt.txt")
+            let saved = try cli.spawn(["dsr", "receipt", "show", requestID, "--out", receiptFile.path] + asOfficer)
+            #expect(saved.status == 0, "\(saved.error)")
+            let verified = try cli.spawn(["dsr", "receipt", "verify", receiptFile.path, "--public-key", keyFile.path])
+            #expect(verified.status == 0, "\(verified.error)")
+            #expect(verified.output.contains("valid receipt"))
+            #expect(verified.output.contains(id))
+
+            let text = try String(contentsOf: receiptFile, encoding: .utf8)
+            try Data(text.replacingOccurrences(of: "\"deletedConsents\":0", with: "\"deletedConsents\":1").utf8).write(to: receiptFile)
+            let forged = try cli.spawn(["dsr", "receipt", "verify", receiptFile.path, "--public-key", keyFile.path])
+            #expect(forged.status == 3, "\(forged.output) \(forged.error)")
+            #expect(forged.error.contains("authentication-failed"))
+        }
+    }
+}
