@@ -145,3 +145,48 @@ struct RetentionRunTests {
         }
     }
 }
+
+@Suite("Retention run killed half-way (COFFER_CRASH_AT)", .serialized)
+struct RetentionCrashTests {
+    @Test("killed inside a delete or after the first object: every object whole or gone, the next run finishes",
+          arguments: ["retention.after-rows", "retention.after-item"])
+    func crash(_ point: String) async throws {
+        try await withAuditCLI { cli in
+            var ids: [String] = []
+            for n in 0..<3 {
+                let put = try cli.spawn(["put", "--tenant", "acme", "--kind", "scan-result", "--name", "scan-\(n)"], input: Data(testBytes(70_000 + n, seed: UInt64(n))))
+                try #require(put.status == 0, "\(put.error)")
+                ids.append(String(put.output.split(separator: " ")[0]))
+            }
+            let asOf = utcDate(daysFromToday: 100)
+            let admin = ["--purpose", "administration", "--justification", "retention run"]
+            let planned = try cli.spawn(["retention", "run", "--dry-run", "--as-of", asOf, "--json"] + admin)
+            try #require(planned.status == 0, "\(planned.error)")
+            let plan = try JSONDecoder().decode(RetentionReport.self, from: Data(planned.output.utf8))
+            #expect(plan.items.count == 3)
+
+            let killed = try cli.spawn(["retention", "run", "--as-of", asOf] + admin, environment: ["COFFER_CRASH_AT": point])
+            #expect(killed.status == 137, "\(killed.error)")
+            // Whole or gone: a remaining object reads back byte for byte.
+            var remaining = 0
+            for (n, id) in ids.enumerated() {
+                let out = cli.vault.deletingLastPathComponent().appendingPathComponent("read-\(n)")
+                let get = try cli.spawn(["get", "--tenant", "acme", id, "--out", out.path, "--purpose", "service-operation"])
+                if get.status == 0 {
+                    #expect(try Data(contentsOf: out) == Data(testBytes(70_000 + n, seed: UInt64(n))))
+                    remaining += 1
+                } else {
+                    #expect(get.error.contains("not-found"), "\(get.error)")
+                }
+            }
+            #expect(remaining == (point == "retention.after-item" ? 2 : 3))
+            let finished = try cli.spawn(["retention", "run", "--as-of", asOf, "--json"] + admin)
+            #expect(finished.status == 0, "\(finished.error)")
+            #expect(try JSONDecoder().decode(RetentionReport.self, from: Data(finished.output.utf8)).items.count == remaining)
+            let after = try cli.spawn(["retention", "run", "--dry-run", "--as-of", asOf, "--json"] + admin)
+            #expect(try JSONDecoder().decode(RetentionReport.self, from: Data(after.output.utf8)).items.isEmpty)
+            let verify = try cli.spawn(["audit", "verify"])
+            #expect(verify.status == 0, "\(verify.output) \(verify.error)")
+        }
+    }
+}

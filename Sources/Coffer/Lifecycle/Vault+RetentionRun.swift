@@ -72,6 +72,7 @@ extension Vault {
             do {
                 try await remove(item, context: context)
                 removed.append(item)
+                CrashPoint.hit("retention.after-item")
             } catch let error as CofferError {
                 failed.append("\(item.kind.rawValue) \(item.objectID?.rawValue ?? item.identifier ?? item.subject?.rawValue ?? ""): \(error.code): \(error.message)")
             }

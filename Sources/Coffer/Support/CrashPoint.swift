@@ -21,7 +21,8 @@ import Darwin
 /// row not yet updated), `audit.after-commit` (the records durable, the callers not yet resumed),
 /// `rotate.after-batch` (a key rotation's first batch of rewrapped keys committed, the rest not),
 /// `pii.after-rewrite` (a subject's values committed under its fresh key, the old key not yet
-/// destroyed).
+/// destroyed), `retention.after-rows` (inside a retention run's delete of an object's due
+/// versions), `retention.after-item` (a retention run's first item removed, the rest not).
 enum CrashPoint {
     /// The point named by `COFFER_CRASH_AT`, read once.
     private static let armed: String? = ProcessInfo.processInfo.environment["COFFER_CRASH_AT"].flatMap { $0.isEmpty ? nil : $0 }
