@@ -15,7 +15,7 @@ struct AuditLogTests {
         let record = try #require(added.first, sourceLocation: sourceLocation)
         #expect(record.outcome == .allowed, sourceLocation: sourceLocation)
         #expect(record.errorCode == nil, sourceLocation: sourceLocation)
-        #expect(record.reason == nil, sourceLocation: sourceLocation)
+        #expect(record.reason == nil || record.action == "tenant-create", sourceLocation: sourceLocation)
         #expect((start...end).contains(record.time), sourceLocation: sourceLocation)
         return record
     }
@@ -33,6 +33,7 @@ struct AuditLogTests {
             #expect(tenant.action == "tenant-create")
             #expect(tenant.dataClass == "administration")
             #expect(tenant.tenant == "globex")
+            #expect(tenant.reason == "plan=free", "a tenant's record names its plan")
             #expect(tenant.purpose == "service-operation")
             #expect(tenant.objectID == nil)
 

@@ -118,7 +118,7 @@ struct PIILeakTests {
             #expect(contentEntries.contains { ($0["type"] as String) == "index" })
 
             let piiTables = try await v.pii.read(piiTableNames)
-            #expect(piiTables == ["consent", "field", "grdb_migrations", "identifier", "lookup", "subject"])
+            #expect(piiTables == ["consent", "field", "grdb_migrations", "identifier", "lookup", "retained", "subject"])
             #expect(piiTables.allSatisfy { !["object", "version", "segment", "subject_key", "data_key"].contains($0) })
             let piiColumns = try await v.pii.read { db in
                 try piiTables.flatMap { table in try db.columns(in: table).map(\.name) }
