@@ -88,13 +88,7 @@ struct ErasureTests {
             try await t.vault.requestErasure(subject: ada, reason: "DSR 1", context: .piiOfficer)
             #expect(try await t.vault.runErasures(context: .piiOfficer).completed.count == 1)
             try t.vault.close()
-            for suffix in ["", "-wal", "-shm"] {
-                let name = Vault.FileName.pii + suffix
-                try? FileManager.default.removeItem(at: t.directory.appendingPathComponent(name))
-                if FileManager.default.fileExists(atPath: copy.appendingPathComponent(name).path) {
-                    try FileManager.default.copyItem(at: copy.appendingPathComponent(name), to: t.directory.appendingPathComponent(name))
-                }
-            }
+            try t.restorePIIFile(from: copy)
             let reopened = try t.reopen()
             defer { try? reopened.close() }
             await expectCofferError(.notFound, "the key the old rows name is destroyed") { _ = try await reopened.subject(ada, context: .piiOfficer) }

@@ -77,13 +77,7 @@ struct PIIKeyTests {
             // The copied PII file put back under the live control file: the old rows name a key
             // that no longer exists.
             try t.vault.close()
-            for suffix in ["", "-wal", "-shm"] {
-                let name = Vault.FileName.pii + suffix
-                try? FileManager.default.removeItem(at: t.directory.appendingPathComponent(name))
-                if FileManager.default.fileExists(atPath: copy.appendingPathComponent(name).path) {
-                    try FileManager.default.copyItem(at: copy.appendingPathComponent(name), to: t.directory.appendingPathComponent(name))
-                }
-            }
+            try t.restorePIIFile(from: copy)
             let reopened = try t.reopen()
             defer { try? reopened.close() }
             await expectCofferError(.notFound) { _ = try await reopened.subject(id, context: .piiOfficer) }

@@ -108,3 +108,17 @@ extension TestVault {
         }
     }
 }
+
+extension TestVault {
+    /// Puts `copy`'s `pii.sqlite` (with its WAL) in place of the vault's (closed) one: a backup of
+    /// the PII file restored on its own.
+    func restorePIIFile(from copy: URL) throws {
+        for suffix in ["", "-wal", "-shm"] {
+            let name = Vault.FileName.pii + suffix
+            try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
+            if FileManager.default.fileExists(atPath: copy.appendingPathComponent(name).path) {
+                try FileManager.default.copyItem(at: copy.appendingPathComponent(name), to: directory.appendingPathComponent(name))
+            }
+        }
+    }
+}
