@@ -60,4 +60,27 @@ struct LifecycleCLITests {
             #expect(try JSONDecoder().decode([LegalHold].self, from: Data(after.output.utf8)).first?.isActive == false)
         }
     }
+
+    @Test("report usage as a reporting principal: table, JSON and CSV; the same principal cannot read content")
+    func usageReport() async throws {
+        try await withPIICLI { cli in
+            let put = try cli.spawn(["put", "--tenant", "acme", "--kind", "test-result", "--name", "r"], input: Data(testBytes(4096)),
+                                    environment: ["COFFER_PURPOSE": "service-operation"])
+            try #require(put.status == 0, "\(put.error)")
+            #expect(try cli.spawn(["principal", "add", "reports", "--role", "reporting"]).status == 0)
+            let asReporter = ["--actor", "reports", "--purpose", "service-operation"]
+            let json = try cli.spawn(["report", "usage", "--json"] + asReporter)
+            #expect(json.status == 0, "\(json.error)")
+            let report = try JSONDecoder().decode(UsageReport.self, from: Data(json.output.utf8))
+            #expect(report.tenants.first?.content.first?.bytes == 4096)
+            let csv = try cli.spawn(["report", "usage", "--csv", "--tenant", "acme"] + asReporter)
+            #expect(csv.status == 0, "\(csv.error)")
+            #expect(csv.output.hasPrefix("tenant,plan,figure,class,action,objects,versions,bytes,count\n"))
+            #expect(csv.output.contains("acme,free,content,test-result,,1,1,4096,"))
+            let id = String(put.output.split(separator: " ")[0])
+            let read = try cli.spawn(["get", "--tenant", "acme", id] + asReporter)
+            #expect(read.status == 1)
+            #expect(read.error.contains("access-denied"))
+        }
+    }
 }

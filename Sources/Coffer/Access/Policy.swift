@@ -7,7 +7,7 @@ import CofferCrypto
 /// | service | read, write, delete, list, stat content of its tenants; create tenants, change their plan, close them, set their retention | service-operation, customer-request |
 /// | support | list, stat (metadata) of its tenants; PII only with a grant | support, customer-request |
 /// | privacy-officer | grants; subject requests on PII; read and export content; legal holds | subject-request, legal |
-/// | auditor | the access log, proofs and reports | audit |
+/// | auditor | the access log, proofs and reports; the usage report | audit |
 /// | reporting | aggregate counts and sizes | service-operation, audit |
 /// | admin | keys, principals, tenants and their lifecycle; retention runs; pruning the access log and raising its retention | administration, security-investigation |
 enum Policy {
@@ -34,6 +34,7 @@ enum Policy {
         Rule(role: .auditor, actions: [.auditRead], dataClass: .auditLog, purposes: [.audit]),
         Rule(role: .auditor, actions: [.list, .stat], dataClass: .administration, purposes: [.audit]),
         Rule(role: .reporting, actions: [.report], dataClass: .aggregate, purposes: [.serviceOperation, .audit]),
+        Rule(role: .auditor, actions: [.report], dataClass: .aggregate, purposes: [.audit]),
         Rule(role: .admin, actions: [.keyOperation, .principalAdmin, .tenantCreate, .list, .stat, .lifecycle], dataClass: .administration,
              purposes: [.administration, .securityInvestigation]),
         Rule(role: .admin, actions: [.purge, .configure], dataClass: .auditLog, purposes: [.administration]),
