@@ -6,7 +6,41 @@ import Foundation
 struct DSRCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dsr", abstract: "Data-subject requests: erasure with signed receipts (privacy officer, purpose subject-request).",
-        subcommands: [Erase.self, Run.self, Status.self, Receipt.self])
+        subcommands: [Report.self, Erase.self, Run.self, Status.self, Receipt.self])
+
+    struct Report: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "What the vault holds about a person, field by field, and who accessed it and why (subject access, P14).")
+        @OptionGroup var options: VaultOptions
+        @Option(name: .long, help: "The subject.") var subject: SubjectID
+        @Flag(name: .long, help: "Print JSON.") var json = false
+
+        func run() async throws {
+            try await runReportingErrors {
+                let vault = try options.openVault()
+                let report = try await vault.subjectAccessReport(subject, context: options.context(defaultPurpose: .subjectRequest))
+                if json { print(try jsonText(report)); return }
+                let record = report.record
+                print("subject \(display(record.id)) of \(display(record.tenant)), \(record.status), since \(isoTime(record.createdAt))")
+                printTable(header: ["FIELD", "VALUE"], rows: [
+                    ("name", record.name), ("email", record.email), ("company", record.company),
+                    ("billing-last4", record.billingLast4), ("billing-address", record.billingAddress),
+                    ("password", record.hasPassword ? "set (only its scrypt hash is held)" : nil),
+                ].compactMap { field, value in value.map { [field, $0] } })
+                print("")
+                printTable(header: ["CONSENT", "GRANTED", "TIME", "POLICY"],
+                           rows: record.consents.map { [$0.kind, $0.granted ? "yes" : "no", isoTime($0.time), $0.policyVersion] })
+                print("")
+                printTable(header: ["IDENTIFIER", "IP", "USER AGENT", "DEVICE", "LAST SEEN"], rows: record.identifiers.map {
+                    [$0.id, $0.ip ?? "-", $0.userAgent ?? "-", $0.device ?? "-", isoTime($0.lastSeen)]
+                })
+                print("")
+                printTable(header: ["TIME", "ACTOR", "ROLE", "ACTION", "PURPOSE", "JUSTIFICATION", "OUTCOME"], rows: report.accesses.map {
+                    [isoTime($0.time), $0.actor.rawValue, $0.role ?? "-", $0.action, $0.purpose, $0.justification ?? "-", $0.outcome.rawValue]
+                })
+            }
+        }
+    }
 
     struct Erase: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Record a request to erase a subject, due within 30 days.")

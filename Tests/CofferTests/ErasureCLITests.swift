@@ -16,6 +16,14 @@ struct ErasureCLITests {
             #expect(key.status == 0, "\(key.error)")
             try Data(key.output.utf8).write(to: keyFile)
 
+            let report = try cli.spawn(["dsr", "report", "--subject", id, "--json"] + asOfficer)
+            #expect(report.status == 0, "\(report.error)")
+            let parsed = try JSONDecoder().decode(SubjectAccessReport.self, from: Data(report.output.utf8))
+            #expect(parsed.record.email == "ada@example.com")
+            #expect(parsed.accesses.contains { $0.action == "write" })
+            let table = try cli.spawn(["dsr", "report", "--subject", id] + asOfficer)
+            #expect(table.output.contains("ada@example.com"))
+
             let erase = try cli.spawn(["dsr", "erase", "--subject", id, "--reason", "DSR 2026-5"] + asOfficer)
             #expect(erase.status == 0, "\(erase.error)")
             let requestID = String(erase.output.split(separator: " ")[0])

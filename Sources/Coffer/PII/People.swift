@@ -100,14 +100,13 @@ final class People: Sendable {
 
     /// Registers a person of `tenant` (already known to exist): a new subject key, the fields
     /// sealed under it, the email in the blind index, the password (if any) hashed with scrypt.
-    /// - Returns: The subject id.
-    func add(tenant: TenantID, name: String, email: String, company: String?, password: String?,
+    /// - Returns: The subject id, `id`.
+    func add(_ id: SubjectID, tenant: TenantID, name: String, email: String, company: String?, password: String?,
              hashing parameters: PasswordHashParameters) async throws -> SubjectID {
         var hash: String?
         if let password {
             hash = try await scrypt { try PasswordHash.make(password, parameters: parameters) }
         }
-        let id = SubjectID(try makeIdentifier("subj"))
         let now = nowMilliseconds()
         var values: [SubjectField: String] = [.name: name, .email: email]
         values[.company] = company

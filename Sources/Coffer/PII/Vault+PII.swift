@@ -99,9 +99,11 @@ extension Vault {
             try PIIValidation.refuseCardNumbers(password, field: "password")
             try settings.passwordPolicy.check(password)
         }
-        return try await guardedPII(context, .write, tenant: tenant) { _ in
+        // The new subject's id is in its creation's record, so a subject-access report shows it.
+        let id = SubjectID(try makeIdentifier("subj"))
+        return try await guardedPII(context, .write, tenant: tenant, check: { access in if access.isAllowed { access.request.subject = id } }) { _ in
             try administration.requireTenant(tenant)
-            return try await people.add(tenant: tenant, name: name, email: email, company: company, password: password,
+            return try await people.add(id, tenant: tenant, name: name, email: email, company: company, password: password,
                                         hashing: settings.passwordHashing)
         }
     }
