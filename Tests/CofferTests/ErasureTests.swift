@@ -144,6 +144,11 @@ struct ErasureTests {
             try await t.vault.requestErasure(subject: ada, reason: "DSR 4", context: .piiOfficer)
             let refused = try await t.vault.runErasures(context: .piiService)
             #expect(refused.completed.isEmpty && refused.failed.count == 1, "the service cannot carry it out")
+            try await t.vault.createTenant("globex", context: .admin)
+            try await t.vault.addPrincipal("globex-po", roles: [.privacyOfficer], tenants: ["globex"], context: .admin)
+            let limited = try await t.vault.runErasures(context: accessContext("globex-po", .subjectRequest, justification: "DSR run"))
+            #expect(limited.completed.isEmpty && limited.failed.isEmpty && limited.held.isEmpty, "another tenant's request is not its to run, nor to see")
+            #expect(try await t.vault.erasureRequests(context: accessContext("globex-po", .subjectRequest)).isEmpty)
             #expect(try await t.vault.subject(ada, context: .piiOfficer).email == "ada@example.com")
         }
     }

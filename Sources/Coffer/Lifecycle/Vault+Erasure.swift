@@ -53,7 +53,10 @@ extension Vault {
     ///   justification).
     /// - Returns: The receipts, the held requests and the failures.
     public func runErasures(context: AccessContext) async throws -> ErasureRun {
+        // A tenant-limited officer carries out its tenants' requests only.
+        let scope = try await callerScope(context)
         let open = try await BlockingPool.shared.run { try self.lifecycle.erasures(includeCompleted: false) }
+            .filter { scope?.contains($0.tenant) ?? true }
         var completed: [ErasureReceipt] = []
         var held: [ErasureRequest] = []
         var failed: [String: String] = [:]
