@@ -118,6 +118,11 @@ struct LifecycleTests {
                 try await t.vault.setRetention(tenant: "initech", dataClass: .content(.scanResult), days: 30, context: .admin)
             }
             #expect(throws: CofferError.self) { _ = try RetentionClass(parsing: "secrets") }
+            // A telemetry setting made on scale does not outlast the free plan's 7 days.
+            try await t.vault.setPlan(.scale, tenant: "acme", context: .admin)
+            try await t.vault.setRetention(tenant: "acme", dataClass: .content(.runTelemetry), days: 36_500, context: .admin)
+            try await t.vault.setPlan(.free, tenant: "acme", context: .admin)
+            #expect(try rule(try await t.vault.retention(tenant: "acme", context: .admin), .content(.runTelemetry)).days == 7)
         }
     }
 

@@ -206,6 +206,23 @@ struct PIIKeyTests {
             #expect(Set(after).isDisjoint(with: keysBefore), "the old key is gone, the new one stays")
         }
     }
+
+    @Test("settling one move of a subject never destroys the key another move of it is storing")
+    func concurrentMovesKeepTheirKeys() async throws {
+        try await withPIIVault(tenants: ["acme"]) { t in
+            let id = try await t.vault.addSubject(tenant: "acme", name: "Ada", email: "ada@example.com", company: nil, context: .piiService)
+            let keys = t.vault.keys
+            let first = try keys.createSubjectKey(subject: id.rawValue, tenant: "acme", now: nowMilliseconds())
+            let second = try keys.createSubjectKey(subject: id.rawValue, tenant: "acme", now: nowMilliseconds())
+            try keys.settleSubjectKey(first, subject: id.rawValue, tenant: "acme")
+            #expect(try keys.subjectFieldKey(keyID: second, subject: id.rawValue, tenant: "acme") != nil, "the other move's pending key survives")
+            try keys.settleSubjectKey(second, subject: id.rawValue, tenant: "acme")
+            #expect(try keys.subjectFieldKey(keyID: first, subject: id.rawValue, tenant: "acme") == nil, "the first, settled and replaced, goes")
+            await expectCofferError(.storage, "a key that is gone is not settled silently") {
+                try keys.settleSubjectKey("sk_00000000000000000000000000000000", subject: id.rawValue, tenant: "acme")
+            }
+        }
+    }
 }
 
 /// A subject stored the way Coffer stored them before subject keys had ids: a key wrapped under

@@ -205,8 +205,10 @@ struct PIITamperTests {
             var record: SubjectRecord?
             await expectCofferError(.tamperDetected) { record = try await vault.subject(f.ada, context: .piiOfficer) }
             #expect(record == nil)
-            // A consent recorded afterwards does not paper over the gap.
-            try await vault.recordConsent(f.ada, kind: "analytics", granted: true, policyVersion: "2026-09", context: .piiService)
+            // A consent recorded afterwards cannot paper over the gap: it is refused too.
+            await expectCofferError(.tamperDetected) {
+                try await vault.recordConsent(f.ada, kind: "analytics", granted: true, policyVersion: "2026-09", context: .piiService)
+            }
             await expectCofferError(.tamperDetected) { _ = try await vault.subject(f.ada, context: .piiOfficer) }
         }
     }
@@ -240,6 +242,50 @@ struct PIITamperTests {
             defer { try? vault.close() }
             await expectCofferError(.tamperDetected) { _ = try await vault.subject(f.ada, context: .piiOfficer) }
             #expect(try await vault.subject(f.bob, context: .piiOfficer).currentConsents == ["marketing": true])
+        }
+    }
+}
+
+@Suite("PII tampering: an older row written back")
+struct PIIReplayTests {
+    @Test("a restriction or a withdrawal undone by writing back the older row and history is not read as active or granted")
+    func olderRowWrittenBack() async throws {
+        try await withPIIVault(tenants: ["acme"]) { t in
+            let ada = try await t.vault.addSubject(tenant: "acme", name: "Ada", email: "ada@example.com", company: nil, context: .piiService)
+            try await t.vault.recordConsent(ada, kind: "marketing", granted: true, policyVersion: "v1", context: .piiService)
+            try t.vault.close()
+            // The attacker keeps a copy of the rows as they are now.
+            let snapshot = try DatabaseQueue(path: t.directory.appendingPathComponent(Vault.FileName.pii).path)
+            let (row, consents) = try await snapshot.read { db -> ([DatabaseValue], [[DatabaseValue]]) in
+                let row = try #require(try Row.fetchOne(db, sql: "SELECT status, key_id, fields, consent_count, consent_head, tag FROM subject WHERE id = ?",
+                                                        arguments: [ada]))
+                return (Array(row.databaseValues), try Row.fetchAll(db, sql: "SELECT seq, value FROM consent WHERE subject_id = ?", arguments: [ada])
+                            .map { Array($0.databaseValues) })
+            }
+            try snapshot.close()
+            let vault = try t.reopen()
+            vault.configurePII(PIISettings(passwordHashing: .piiTestFast))
+            try await vault.recordConsent(ada, kind: "marketing", granted: false, policyVersion: "v1", context: .piiService)
+            try await vault.restrictSubject(ada, context: .piiOfficer)
+            try vault.close()
+            // ... and writes them back.
+            let queue = try DatabaseQueue(path: t.directory.appendingPathComponent(Vault.FileName.pii).path)
+            try await queue.write { db in
+                try db.execute(sql: "UPDATE subject SET status = ?, key_id = ?, fields = ?, consent_count = ?, consent_head = ?, tag = ? WHERE id = ?",
+                               arguments: StatementArguments(row + [ada.databaseValue]))
+                try db.execute(sql: "DELETE FROM consent WHERE subject_id = ?", arguments: [ada])
+                for consent in consents {
+                    try db.execute(sql: "INSERT INTO consent (subject_id, seq, value) VALUES (?, ?, ?)", arguments: StatementArguments([ada.databaseValue] + consent))
+                }
+            }
+            try queue.close()
+            let reopened = try t.reopen()
+            defer { try? reopened.close() }
+            var record: SubjectRecord?
+            await expectCofferError(.notFound, "the older row names a key that was destroyed") {
+                record = try await reopened.subject(ada, context: .piiOfficer)
+            }
+            #expect(record == nil)
         }
     }
 }

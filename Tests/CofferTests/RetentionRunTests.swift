@@ -131,6 +131,23 @@ struct RetentionRunTests {
         }
     }
 
+    @Test("a retained record written into the PII file cannot make the run destroy another subject's key")
+    func forgedRetainedRow() async throws {
+        try await withPIIVault(tenants: ["acme"]) { t in
+            let v = t.vault
+            let ada = try await v.addSubject(tenant: "acme", name: "Ada", email: "ada@example.com", company: nil, context: .piiService)
+            let bob = try await v.addSubject(tenant: "acme", name: "Bob", email: "bob@example.com", company: nil, context: .piiService)
+            let bobKey = try #require(try v.people.store.subjectRow(bob)?.keyID)
+            try await v.pii.write { db in
+                try db.execute(sql: "INSERT INTO retained (subject_id, tenant_id, kind, key_id, value, retain_until) VALUES (?, 'acme', 'billing', ?, x'00', 0)",
+                               arguments: [ada, bobKey])
+            }
+            let report = try await v.runRetention(asOf: nowMilliseconds() + 10 * 365 * day, context: .retentionAdmin)
+            #expect(!report.items.contains { $0.kind == .retained }, "the run plans retained records from control.sqlite only")
+            #expect(try await v.subject(bob, context: .piiOfficer).name == "Bob")
+        }
+    }
+
     @Test("only an admin runs retention; a tenant-limited admin's run covers its tenants only")
     func access() async throws {
         try await withPIIVault(tenants: ["acme", "globex"]) { t in

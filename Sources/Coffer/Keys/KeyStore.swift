@@ -285,18 +285,46 @@ struct KeyStore: Sendable {
     @discardableResult
     func settleSubjectKey(_ keyID: String, subject: String) throws -> [String] {
         try guardedWrite { db in
-            let others = try String.fetchAll(db, sql: "SELECT key_id FROM subject_key WHERE subject_id = ? AND key_id != ? AND role = 'fields'",
-                                             arguments: [subject, keyID])
-            try db.execute(sql: "DELETE FROM subject_key WHERE subject_id = ? AND key_id != ? AND role = 'fields'", arguments: [subject, keyID])
+            // Only settled keys go: a key another move of the same subject is storing right now
+            // is pending, and that move settles (or discards) it itself.
+            let others = try String.fetchAll(db, sql: """
+                SELECT key_id FROM subject_key WHERE subject_id = ? AND key_id != ? AND role = 'fields' AND pending = 0
+                """, arguments: [subject, keyID])
+            try db.execute(sql: "DELETE FROM subject_key WHERE subject_id = ? AND key_id != ? AND role = 'fields' AND pending = 0",
+                           arguments: [subject, keyID])
             try db.execute(sql: "DELETE FROM legacy_subject_key WHERE subject_id = ?", arguments: [subject])
-            try db.execute(sql: "UPDATE subject_key SET pending = 0 WHERE key_id = ?", arguments: [keyID])
+            try db.execute(sql: "UPDATE subject_key SET pending = 0 WHERE key_id = ? AND subject_id = ?", arguments: [keyID, subject])
+            guard db.changesCount == 1 else {
+                throw CofferError(.storage, "subject key \(keyID) of \(subject) is gone before it was settled; the subject's values may be unreadable")
+            }
             return others
         }
     }
 
-    /// Destroys one subject key (one the PII file never came to name).
+    /// Destroys one pending field key (one the PII file never came to name).
     func deleteSubjectKey(id keyID: String) throws {
-        try guardedWrite { db in try db.execute(sql: "DELETE FROM subject_key WHERE key_id = ?", arguments: [keyID]) }
+        try guardedWrite { db in try db.execute(sql: "DELETE FROM subject_key WHERE key_id = ? AND pending = 1", arguments: [keyID]) }
+    }
+
+    /// Retained keys of `tenant` whose retention ended at or before `time`, as this file says.
+    func retainedKeysDue(tenant: String, before time: Int64) throws -> [(keyID: String, subject: String, until: Int64)] {
+        try guardedRead { db in
+            try Row.fetchAll(db, sql: """
+                SELECT key_id, subject_id, retain_until FROM subject_key WHERE tenant_id = ? AND role = 'retained' AND retain_until <= ?
+                ORDER BY subject_id, key_id
+                """, arguments: [tenant, time]).map { row in
+                (keyID: try row.stored("key_id", in: "subject_key"), subject: try row.stored("subject_id", in: "subject_key"),
+                 until: try row.stored("retain_until", in: "subject_key"))
+            }
+        }
+    }
+
+    /// Destroys a retained key of `subject` of `tenant`.
+    func deleteRetainedKey(_ keyID: String, subject: String, tenant: String) throws {
+        try guardedWrite { db in
+            try db.execute(sql: "DELETE FROM subject_key WHERE key_id = ? AND subject_id = ? AND tenant_id = ? AND role = 'retained'",
+                           arguments: [keyID, subject, tenant])
+        }
     }
 
     /// Destroys every field key of a subject (erasure); a key a legal retention keeps stays.

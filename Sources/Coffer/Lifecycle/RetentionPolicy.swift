@@ -134,7 +134,10 @@ enum RetentionPolicy {
     static func rules(plan: Plan, overrides: [RetentionClass: Int], accessLogDays: Int) -> [RetentionRule] {
         RetentionClass.all.map { dataClass in
             let base = defaultRule(dataClass, plan: plan, accessLogDays: accessLogDays)
-            guard let days = overrides[dataClass] else { return base }
+            guard var days = overrides[dataClass] else { return base }
+            // A setting never outlasts the policies' period where only shorter ones are allowed:
+            // one made under another plan (telemetry on scale, then free) is capped.
+            if dataClass != .content(.scanResult), let limit = base.days { days = min(days, limit) }
             return RetentionRule(dataClass: dataClass, clock: base.clock, days: days, source: .tenant, promise: base.promise)
         }
     }

@@ -11,6 +11,9 @@ public struct ErasureRun: Sendable, Codable, Hashable {
     public let failed: [String: String]
 }
 
+/// A legal hold covers what was about to be removed: it stays, and the run says so.
+struct HeldNow: Error {}
+
 extension Vault {
     /// Days between an erasure request and its deadline (P16).
     public static let erasureDeadlineDays = 30
@@ -33,6 +36,7 @@ extension Vault {
             if access.isAllowed { access.request.reason = "erasure-requested=\(id)" }
         }) { state in
             guard let state else { throw CofferError(.notFound, "no subject \(subject)") }
+            guard state.status != .erased else { throw CofferError(.notFound, "subject \(subject) was erased") }
             let now = administration.clock.now()
             let request = ErasureRequest(id: id, tenant: state.tenant, subject: subject, reason: reason, requestedBy: context.actor,
                                          requestedAt: now, deadline: now + Int64(Self.erasureDeadlineDays) * 86_400_000, completedAt: nil)
@@ -53,20 +57,21 @@ extension Vault {
     ///   justification).
     /// - Returns: The receipts, the held requests and the failures.
     public func runErasures(context: AccessContext) async throws -> ErasureRun {
-        // A tenant-limited officer carries out its tenants' requests only.
-        let scope = try await callerScope(context)
-        let open = try await BlockingPool.shared.run { try self.lifecycle.erasures(includeCompleted: false) }
-            .filter { scope?.contains($0.tenant) ?? true }
+        // The run itself is decided first (a privacy officer's act); a tenant-limited officer
+        // carries out, and sees, its tenants' requests only.
+        let open = try await guarded(context, AccessRequest(action: .erasure, dataClass: .pii, reason: "erasure-run")) { _ in
+            let scope = try await callerScope(context)
+            return try await BlockingPool.shared.run { try self.lifecycle.erasures(includeCompleted: false) }
+                .filter { scope?.contains($0.tenant) ?? true }
+        }
         var completed: [ErasureReceipt] = []
         var held: [ErasureRequest] = []
         var failed: [String: String] = [:]
         for request in open {
-            if try await BlockingPool.shared.run({ try self.lifecycle.isHeld(tenant: request.tenant, subject: request.subject) }) {
-                held.append(request)
-                continue
-            }
             do {
                 completed.append(try await erase(request, context: context))
+            } catch is HeldNow {
+                held.append(request)
             } catch let error as CofferError {
                 failed[request.id] = "\(error.code): \(error.message)"
             }
@@ -80,6 +85,10 @@ extension Vault {
         }) { state in
             guard let state, state.tenant == request.tenant else {
                 throw CofferError(.tamperDetected, "subject \(request.subject) is no longer of tenant \(request.tenant)")
+            }
+            // Checked here, just before anything goes, so a hold placed during a run counts.
+            if try await BlockingPool.shared.run({ try self.lifecycle.isHeld(tenant: request.tenant, subject: request.subject) }) {
+                throw HeldNow()
             }
             let erasedAt = administration.clock.now()
             let retainUntil = erasedAt + Int64(RetentionPolicy.sevenYears) * 86_400_000

@@ -68,18 +68,22 @@ extension Vault {
         guard !dryRun else { return RetentionReport(asOf: asOf, dryRun: true, items: items, held: held, failed: []) }
         var removed: [RetentionItem] = []
         var failed: [String] = []
+        var heldNow = held
         for item in items {
             do {
                 try await remove(item, context: context)
                 removed.append(item)
                 CrashPoint.hit("retention.after-item")
+            } catch is HeldNow {
+                heldNow.append(item.subject.map { "subject \($0) of \(item.tenant)" } ?? "tenant \(item.tenant)")
             } catch let error as CofferError {
                 failed.append("\(item.kind.rawValue) \(item.objectID?.rawValue ?? item.identifier ?? item.subject?.rawValue ?? ""): \(error.code): \(error.message)")
             }
         }
         _ = await janitor.truncate(.content)
         _ = await janitor.truncate(.pii)
-        return RetentionReport(asOf: asOf, dryRun: false, items: removed, held: held, failed: failed)
+        _ = await janitor.truncate(.control)
+        return RetentionReport(asOf: asOf, dryRun: false, items: removed, held: Array(Set(heldNow)).sorted(), failed: failed)
     }
 
     /// Everything due at `asOf` in the tenants `scope` allows (all when nil), and the holds that
@@ -121,9 +125,16 @@ extension Vault {
                     continue  // billing is kept per record (below); the access log is pruned under dual control
                 }
             }
-            for record in try await people.store.retainedDue(tenant: tenant, before: asOf) where !heldSubjects.contains(record.subject) {
+            // Retained billing records: their keys and dates come from control.sqlite, which the
+            // PII file cannot point elsewhere. Seven years from the erasure, or from the
+            // account's closure if that came later.
+            let sevenYears = Int64(RetentionPolicy.sevenYears) * day
+            let retained = try await BlockingPool.shared.run { try self.keys.store.retainedKeysDue(tenant: tenant.rawValue, before: asOf) }
+            for record in retained where !heldSubjects.contains(SubjectID(record.subject)) {
+                let dueAt = max(record.until, state.closedAt.map { $0 + sevenYears } ?? record.until)
+                guard dueAt <= asOf else { continue }
                 items.append(RetentionItem(kind: .retained, tenant: tenant, dataClass: .billing, objectID: nil, versions: nil,
-                                           subject: record.subject, identifier: record.keyID, dueAt: record.until))
+                                           subject: SubjectID(record.subject), identifier: record.keyID, dueAt: dueAt))
             }
         }
         return (items, held)
@@ -152,6 +163,9 @@ extension Vault {
     /// Removes one item through the gate: one log record for it.
     private func remove(_ item: RetentionItem, context: AccessContext) async throws {
         let reason = "retention=\(item.dataClass)"
+        // A hold placed since the plan was made counts: checked just before each removal.
+        let subject = item.kind == .objectVersions ? nil : item.subject
+        if try await BlockingPool.shared.run({ try self.lifecycle.isHeld(tenant: item.tenant, subject: subject) }) { throw HeldNow() }
         switch item.kind {
         case .objectVersions:
             guard let objectID = item.objectID, let versions = item.versions else { return }
@@ -173,7 +187,7 @@ extension Vault {
                     let retainUntil = administration.clock.now() + Int64(RetentionPolicy.sevenYears) * 86_400_000
                     _ = try await BlockingPool.shared.run { try self.people.erase(subject, tenant: item.tenant, retainUntil: retainUntil) }
                 default:
-                    try await people.purgeRetained(subject: subject, tenant: item.tenant, kind: "billing", keyID: item.identifier ?? "")
+                    try await people.purgeRetained(subject: subject, tenant: item.tenant, keyID: item.identifier ?? "")
                 }
             }
         }

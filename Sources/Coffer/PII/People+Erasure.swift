@@ -25,7 +25,7 @@ extension People {
         do {
             rows = try erasedRows(id, tenant: tenant, retainUntil: retainUntil, retainedKey: &retainedKey, retained: &retained)
         } catch {
-            if let retainedKey { try? keys.discardSubjectKey(retainedKey) }
+            if let retainedKey { try? keys.store.deleteRetainedKey(retainedKey, subject: id.rawValue, tenant: tenant.rawValue) }
             throw error
         }
         let destroyed = try keys.store.deleteSubjectKeys(subject: id.rawValue)
@@ -72,13 +72,14 @@ extension People {
         try await store.deleteIdentifier(identifierID, subject: subject, dropping: drop)
     }
 
-    /// Destroys a retained record and its key, once its retention ended.
-    func purgeRetained(subject: SubjectID, tenant: TenantID, kind: String, keyID: String) async throws {
-        try await store.deleteRetained(subject: subject, kind: kind)
+    /// Destroys a retained record's key (named by `control.sqlite`, never by the PII file) and
+    /// the record, once its retention ended.
+    func purgeRetained(subject: SubjectID, tenant: TenantID, keyID: String) async throws {
         let keys = self.keys
         try await BlockingPool.shared.run {
-            try keys.discardSubjectKey(keyID)
+            try keys.store.deleteRetainedKey(keyID, subject: subject.rawValue, tenant: tenant.rawValue)
             keys.forgetSubject(subject.rawValue, tenant: tenant.rawValue)
         }
+        try await store.deleteRetained(subject: subject, keyID: keyID)
     }
 }

@@ -14,6 +14,8 @@ struct OpenedSubject: Sendable {
         }
     }
 
+    /// The processing status (``SubjectStatus`` raw value).
+    var status: String
     /// Field values by field name.
     var fields: [String: String]
     /// Consent events' JSON, by sequence number.
@@ -21,8 +23,9 @@ struct OpenedSubject: Sendable {
     var identifiers: [Identifier]
 }
 
-/// Subject keys: every change of a subject's fields moves it to a fresh key (the old key is
-/// destroyed, so the old values left in a WAL, a backup or a copy of the file no longer open);
+/// Subject keys: every change of a subject's fields, status or consents moves it to a fresh key
+/// (the old key is destroyed, so the old values left in a WAL, a backup or a copy of the file no
+/// longer open, and an older row written back names a key that no longer exists);
 /// subjects from before keys had ids move the same way when the vault opens.
 extension People {
     /// Opens a subject's values (only the fields named in `only`, when given), after checking
@@ -45,7 +48,7 @@ extension People {
         let identifiers = try stored.identifiers.map {
             OpenedSubject.Identifier(stored: $0, json: try open($0.value, row: row, field: "identifier-\($0.id)", key: key))
         }
-        return OpenedSubject(fields: fields, consents: consents, identifiers: identifiers)
+        return OpenedSubject(status: row.status, fields: fields, consents: consents, identifiers: identifiers)
     }
 
     /// Checks that the consent events are 1...n and hash to the head the row's tag covers.
@@ -65,17 +68,20 @@ extension People {
     /// Moves a subject to a fresh key: a new key is stored, then in one transaction of the PII
     /// file every value is opened with the old key, `change`d, sealed under the new one and the
     /// blind index rebuilt; then the old key is destroyed and the WAL emptied.
-    /// - Parameter change: What to change in the opened values (nothing, for a plain move).
-    func moveToFreshKey(_ id: SubjectID, tenant: TenantID,
+    /// - Parameters:
+    ///   - time: The subject's new update time (now unless told).
+    ///   - change: What to change in the opened values (nothing, for a plain move).
+    func moveToFreshKey(_ id: SubjectID, tenant: TenantID, at time: Int64? = nil,
                         change: @escaping @Sendable (inout OpenedSubject) throws -> Void = { _ in }) async throws {
-        try await BlockingPool.shared.run { try self.moveToFreshKeyNow(id, tenant: tenant, legacy: false, change: change) }
+        try await BlockingPool.shared.run { try self.moveToFreshKeyNow(id, tenant: tenant, legacy: false, at: time, change: change) }
         await janitor.truncate(.pii)
+        await janitor.truncate(.control)
     }
 
     /// ``moveToFreshKey(_:tenant:change:)`` on the calling thread, without emptying the WAL;
     /// `legacy` for a subject from before keys had ids (its row has no tag yet). Blocks: run it
     /// on the blocking pool.
-    private func moveToFreshKeyNow(_ id: SubjectID, tenant: TenantID, legacy: Bool,
+    private func moveToFreshKeyNow(_ id: SubjectID, tenant: TenantID, legacy: Bool, at time: Int64? = nil,
                                    change: (inout OpenedSubject) throws -> Void) throws {
         let keyID = try keys.createSubjectKey(subject: id.rawValue, tenant: tenant.rawValue, now: nowMilliseconds())
         do {
@@ -85,7 +91,7 @@ extension People {
                 }
                 var opened = try self.open(stored)
                 try change(&opened)
-                return try self.sealed(opened, from: stored.row, keyID: keyID, at: nowMilliseconds())
+                return try self.sealed(opened, from: stored.row, keyID: keyID, at: time ?? nowMilliseconds())
             }
         } catch {
             try? keys.discardSubjectKey(keyID)
@@ -97,7 +103,7 @@ extension People {
 
     /// Seals opened values under the key `keyID`, with the blind index rebuilt from them.
     private func sealed(_ opened: OpenedSubject, from old: SubjectRow, keyID: String, at time: Int64) throws -> SubjectRewrite {
-        var row = SubjectRow(id: old.id, tenant: old.tenant, status: old.status, keyID: keyID, createdAt: old.createdAt, updatedAt: time,
+        var row = SubjectRow(id: old.id, tenant: old.tenant, status: opened.status, keyID: keyID, createdAt: old.createdAt, updatedAt: time,
                              fields: opened.fields.keys.sorted(), consentCount: 0, consentHead: nil, tag: nil)
         let key = try fieldKey(for: row)
         let fields = try opened.fields.map { (name: $0.key, value: try seal($0.value, row: row, field: $0.key, key: key)) }

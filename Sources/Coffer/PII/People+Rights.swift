@@ -13,13 +13,13 @@ extension People {
         }
     }
 
-    /// Appends a consent event, sealed under the subject's key, to its chain.
-    func recordConsent(_ id: SubjectID, kind: String, granted: Bool, policyVersion: String) async throws {
+    /// Appends a consent event to the subject's chain. The subject moves to a fresh key with it:
+    /// an older row and history written back into the file (a withdrawal undone) name a key that
+    /// no longer exists.
+    func recordConsent(_ id: SubjectID, tenant: TenantID, kind: String, granted: Bool, policyVersion: String) async throws {
         let consent = Consent(kind: kind, granted: granted, time: nowMilliseconds(), policyVersion: policyVersion)
         let json = String(decoding: try JSONEncoder().encode(consent), as: UTF8.self)
-        try await store.appendConsent(id, at: consent.time, integrity: integrity) { row, seq in
-            try self.seal(json, row: row, field: "consent-\(seq)", key: self.fieldKey(for: row))
-        }
+        try await moveToFreshKey(id, tenant: tenant, at: consent.time) { opened in opened.consents.append(json) }
     }
 
     /// Stores a technical identifier, sealed, with its IP address in the tenant's blind index.
@@ -38,9 +38,11 @@ extension People {
         return identifierID
     }
 
-    /// Restricts processing of a subject, or lifts the restriction.
-    func restrict(_ id: SubjectID, lift: Bool) async throws {
-        try await store.setStatus(id, lift ? .active : .restricted, at: nowMilliseconds(), integrity: integrity)
+    /// Restricts processing of a subject, or lifts the restriction, moving it to a fresh key: the
+    /// row from before, written back into the file, names a key that no longer exists.
+    func restrict(_ id: SubjectID, tenant: TenantID, lift: Bool) async throws {
+        let status = (lift ? SubjectStatus.active : .restricted).rawValue
+        try await moveToFreshKey(id, tenant: tenant) { opened in opened.status = status }
     }
 
     /// Hashes `password` with `parameters` and stores it.

@@ -173,20 +173,6 @@ struct PeopleStore: Sendable {
         } }
     }
 
-    /// Appends a consent event: `seal` seals it under the key the row names, for the sequence
-    /// number it gets; the chain head and the row's tag move on with it.
-    func appendConsent(_ id: SubjectID, at time: Int64, integrity: PIIIntegrity,
-                       seal: @escaping @Sendable (_ row: SubjectRow, _ seq: Int64) throws -> Data) async throws {
-        try await mutate(id, integrity: integrity) { db, row in
-            let seq = row.consentCount + 1
-            let value = try seal(row, seq)
-            try db.execute(sql: "INSERT INTO consent (subject_id, seq, value) VALUES (?, ?, ?)", arguments: [id, seq, value])
-            row.consentCount = seq
-            row.consentHead = try PIIIntegrity.chain(row.consentHead, seq: seq, value: value)
-            row.updatedAt = time
-        }
-    }
-
     /// Stores a technical identifier sealed (by `seal`) under the key the row names, and its IP
     /// address's blind-index MAC if it has one.
     func insertIdentifier(_ identifier: String, subject: SubjectID, at time: Int64, ipMAC: Data?, integrity: PIIIntegrity,
@@ -198,14 +184,6 @@ struct PeopleStore: Sendable {
                                             arguments: [ipMAC, subject]) != true {
                 try Self.insertLookups(db, [(kind: "ip", mac: ipMAC)], row: row, integrity: integrity)
             }
-            row.updatedAt = time
-        }
-    }
-
-    /// Sets a subject's processing status.
-    func setStatus(_ id: SubjectID, _ status: SubjectStatus, at time: Int64, integrity: PIIIntegrity) async throws {
-        try await mutate(id, integrity: integrity) { _, row in
-            row.status = status.rawValue
             row.updatedAt = time
         }
     }
@@ -365,19 +343,6 @@ extension PeopleStore {
         }
     }
 
-    /// Retained records of `tenant` whose retention ended at or before `time`.
-    func retainedDue(tenant: TenantID, before time: Int64) async throws -> [(subject: SubjectID, kind: String, keyID: String, until: Int64)] {
-        try await VaultDatabase.guarded {
-            try await pool.readReleasingEarly { db in
-                try Row.fetchAll(db, sql: "SELECT subject_id, kind, key_id, retain_until FROM retained WHERE tenant_id = ? AND retain_until <= ? ORDER BY subject_id",
-                                 arguments: [tenant, time]).map { row in
-                    (subject: try row.stored("subject_id", in: "retained"), kind: try row.stored("kind", in: "retained"),
-                     keyID: try row.stored("key_id", in: "retained"), until: try row.stored("retain_until", in: "retained"))
-                }
-            }
-        }
-    }
-
     /// Deletes one identifier, and the IP index entry `dropping` (its address's blind-index MAC,
     /// when no other identifier of the subject has that address), in one transaction.
     func deleteIdentifier(_ id: String, subject: SubjectID, dropping ipMAC: Data?) async throws {
@@ -391,10 +356,10 @@ extension PeopleStore {
         }
     }
 
-    /// Deletes a retained record.
-    func deleteRetained(subject: SubjectID, kind: String) async throws {
+    /// Deletes the retained record sealed under `keyID`.
+    func deleteRetained(subject: SubjectID, keyID: String) async throws {
         try await VaultDatabase.guarded {
-            try await pool.write { db in try db.execute(sql: "DELETE FROM retained WHERE subject_id = ? AND kind = ?", arguments: [subject, kind]) }
+            try await pool.write { db in try db.execute(sql: "DELETE FROM retained WHERE subject_id = ? AND key_id = ?", arguments: [subject, keyID]) }
         }
     }
 }

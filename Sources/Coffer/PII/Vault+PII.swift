@@ -68,8 +68,9 @@ extension Vault {
         if access.isAllowed, status == .restricted, request.action != .purge, context.purpose != .legal, context.purpose != .subjectRequest {
             access.refuse(CofferError(.accessDenied, "processing of subject \(subject) is restricted: only legal or subject-request purposes may touch it"))
         }
-        // A purge of what a legal retention kept of an erased subject is the one access left.
-        if access.isAllowed, status == .erased, request.action != .purge {
+        // What is left to do to an erased subject: purging what a legal retention kept, and an
+        // erasure done again (one a crash interrupted after the rows went, before the keys).
+        if access.isAllowed, status == .erased, request.action != .purge, request.action != .erasure {
             access.refuse(CofferError(.notFound, "subject \(subject) was erased"))
         }
     }

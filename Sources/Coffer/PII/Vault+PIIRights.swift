@@ -48,8 +48,8 @@ extension Vault {
             throw CofferError(.invalidPII, "consent kind must be letters, digits and '-', such as marketing")
         }
         let version = try PIIValidation.text(policyVersion, field: "policy version", maximum: 64)
-        try await guardedSubject(id, context: context) { _ in
-            try await people.recordConsent(id, kind: kind, granted: granted, policyVersion: version)
+        try await guardedSubject(id, context: context) { tenant in
+            try await people.recordConsent(id, tenant: tenant, kind: kind, granted: granted, policyVersion: version)
         }
     }
 
@@ -75,8 +75,8 @@ extension Vault {
                 access.refuse(CofferError(.accessDenied, "restriction is set and lifted for subject requests or legal reasons only"))
                 return
             }
-        }) { _ in
-            try await people.restrict(id, lift: lift)
+        }) { tenant in
+            try await people.restrict(id, tenant: tenant, lift: lift)
         }
     }
 

@@ -167,6 +167,10 @@ enum VaultSchema {
                 CREATE INDEX erasure_request_open ON erasure_request(requested_at) WHERE completed_at IS NULL;
                 """)
         }
+        migrator.registerMigration("v9-one-open-erasure") { db in
+            // At most one open erasure request per subject, even when two are asked for at once.
+            try db.execute(sql: "CREATE UNIQUE INDEX erasure_request_one_open ON erasure_request(subject_id) WHERE completed_at IS NULL")
+        }
         return migrator
     }
 
