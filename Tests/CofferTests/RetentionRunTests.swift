@@ -148,6 +148,23 @@ struct RetentionRunTests {
         }
     }
 
+    @Test("an erasure interrupted after its rows went but before its keys did is finished by the next run")
+    func interruptedErasure() async throws {
+        try await withPIIVault(tenants: ["acme"]) { t in
+            let v = t.vault
+            let ada = try await v.addSubject(tenant: "acme", name: "Ada", email: "ada@example.com", company: nil, context: .piiService)
+            let key = try #require(try v.people.store.subjectRow(ada)?.keyID)
+            // The rows go as an erasure does; the process dies before the keys are destroyed.
+            _ = try v.people.store.erase(ada, integrity: v.people.integrity) { _ in [] }
+            #expect(try v.keys.subjectFieldKey(keyID: key, subject: ada.rawValue, tenant: "acme") != nil)
+            let report = try await v.runRetention(context: .retentionAdmin)
+            #expect(report.items.map(\.kind) == [.subject], "\(report.failed)")
+            let left = try await v.control.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM subject_key WHERE subject_id = ?", arguments: [ada]) }
+            #expect(left == 0)
+            #expect(try await v.runRetention(dryRun: true, context: .retentionAdmin).items.isEmpty)
+        }
+    }
+
     @Test("only an admin runs retention; a tenant-limited admin's run covers its tenants only")
     func access() async throws {
         try await withPIIVault(tenants: ["acme", "globex"]) { t in

@@ -319,6 +319,13 @@ struct KeyStore: Sendable {
         }
     }
 
+    /// The subjects of `tenant` that have a field key.
+    func subjectsWithFieldKeys(tenant: String) throws -> Set<String> {
+        Set(try guardedRead { db in
+            try String.fetchAll(db, sql: "SELECT DISTINCT subject_id FROM subject_key WHERE tenant_id = ? AND role = 'fields'", arguments: [tenant])
+        })
+    }
+
     /// Destroys a retained key of `subject` of `tenant`.
     func deleteRetainedKey(_ keyID: String, subject: String, tenant: String) throws {
         try guardedWrite { db in

@@ -125,6 +125,13 @@ extension Vault {
                     continue  // billing is kept per record (below); the access log is pruned under dual control
                 }
             }
+            // An erasure a crash interrupted after the rows went and before the keys did: the
+            // tombstone still has field keys. Due at once, whatever the clocks.
+            let keyed = try await BlockingPool.shared.run { try self.keys.store.subjectsWithFieldKeys(tenant: tenant.rawValue) }
+            for subject in try await people.store.erasedSubjects(tenant: tenant) where keyed.contains(subject.rawValue) && !heldSubjects.contains(subject) {
+                items.append(RetentionItem(kind: .subject, tenant: tenant, dataClass: .accountPII, objectID: nil, versions: nil,
+                                           subject: subject, identifier: nil, dueAt: asOf))
+            }
             // Retained billing records: their keys and dates come from control.sqlite, which the
             // PII file cannot point elsewhere. Seven years from the erasure, or from the
             // account's closure if that came later.

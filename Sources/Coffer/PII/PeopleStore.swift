@@ -334,6 +334,15 @@ extension PeopleStore {
         }
     }
 
+    /// `tenant`'s erased subjects (tombstones).
+    func erasedSubjects(tenant: TenantID) async throws -> [SubjectID] {
+        try await VaultDatabase.guarded {
+            try await pool.readReleasingEarly { db in
+                try SubjectID.fetchAll(db, sql: "SELECT id FROM subject WHERE tenant_id = ? AND status = 'erased' ORDER BY id", arguments: [tenant])
+            }
+        }
+    }
+
     /// `tenant`'s subjects that are not erased.
     func subjects(tenant: TenantID) async throws -> [SubjectID] {
         try await VaultDatabase.guarded {
