@@ -35,19 +35,22 @@ public struct ErasureReceipt: Sendable, Codable, Hashable {
     public let tenant: TenantID
     /// The subject erased.
     public let subject: SubjectID
-    /// When it was asked for, and its deadline (Unix milliseconds).
+    /// When it was asked for (Unix milliseconds).
     public let requestedAt: Int64
+    /// Its deadline: 30 days after the request (Unix milliseconds).
     public let deadline: Int64
     /// When it was carried out (Unix milliseconds).
     public let erasedAt: Int64
     /// The ids of the keys destroyed (crypto-shredding: every copy sealed under them, in any
     /// backup, no longer opens with any key the vault holds).
     public let destroyedKeys: [String]
-    /// What was deleted: the fields by name, and counts of consents, identifiers and index
-    /// entries.
+    /// The fields deleted, by name.
     public let deletedFields: [String]
+    /// How many consent events were deleted.
     public let deletedConsents: Int
+    /// How many technical identifiers were deleted.
     public let deletedIdentifiers: Int
+    /// How many blind-index entries were deleted.
     public let deletedIndexEntries: Int
     /// What a legal retention kept (P11), sealed under a key of its own.
     public let retained: [Retained]
@@ -112,8 +115,9 @@ public struct ErasureRequest: Sendable, Codable, Hashable {
     public let subject: SubjectID
     /// Why (the request's reference).
     public let reason: String
-    /// Who asked, and when (Unix milliseconds).
+    /// Who asked.
     public let requestedBy: PrincipalID
+    /// When (Unix milliseconds).
     public let requestedAt: Int64
     /// The promised deadline: 30 days after the request.
     public let deadline: Int64

@@ -21,15 +21,19 @@ public struct UsageReport: Sendable, Codable, Hashable {
 
     /// How many allowed operations of one action on one class of data a tenant had.
     public struct Operations: Sendable, Codable, Hashable {
+        /// The action's code (``AccessAction``).
         public let action: String
+        /// The data class's code (``DataClass``).
         public let dataClass: String
+        /// How many allowed records.
         public let count: Int
         /// Content bytes those operations moved, where the log records them.
         public let bytes: Int64
     }
 
-    /// The period of the operation counts (Unix milliseconds, inclusive start, exclusive end).
+    /// The start of the period of the operation counts (Unix milliseconds, inclusive).
     public let from: Int64
+    /// Its end (Unix milliseconds, exclusive).
     public let to: Int64
     /// The tenants, by id.
     public let tenants: [Tenant]

@@ -15,7 +15,9 @@ public struct RetentionItem: Sendable, Codable, Hashable {
         case retained
     }
 
+    /// What is removed.
     public let kind: Kind
+    /// The tenant.
     public let tenant: TenantID
     /// The retention class whose period ended.
     public let dataClass: RetentionClass
