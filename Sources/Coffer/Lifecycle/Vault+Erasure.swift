@@ -30,7 +30,7 @@ extension Vault {
     ///   `notFound`, `accessDenied`, `purposeMissing`.
     @discardableResult
     public func requestErasure(subject: SubjectID, reason: String, context: AccessContext) async throws -> ErasureRequest {
-        let reason = try Self.holdReason(reason)
+        let reason = try Self.checkedReason(reason)
         let id = try makeIdentifier("erasure")
         return try await guardedPII(context, .erasure, subject: subject, check: { access in
             if access.isAllowed { access.request.reason = "erasure-requested=\(id)" }

@@ -17,7 +17,7 @@ extension Vault {
     public func placeHold(tenant: TenantID, subject: SubjectID? = nil, reason: String, context: AccessContext) async throws -> LegalHold {
         try tenant.validate()
         if let subject { try IdentifierRules.validateReference(subject.rawValue, as: "subject id") }
-        let reason = try Self.holdReason(reason)
+        let reason = try Self.checkedReason(reason)
         let hold = LegalHold(id: try makeIdentifier("hold"), tenant: tenant, subject: subject, reason: reason, placedBy: context.actor,
                              placedAt: nowMilliseconds(), liftedBy: nil, liftedAt: nil)
         let request = AccessRequest(action: .hold, dataClass: .administration, tenant: tenant, subject: subject, objectID: hold.id,
@@ -69,8 +69,8 @@ extension Vault {
         }
     }
 
-    /// A hold's reason, checked like a justification.
-    static func holdReason(_ text: String) throws -> String {
+    /// A hold's or an erasure request's reason, checked like a justification.
+    static func checkedReason(_ text: String) throws -> String {
         let reason = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw CofferError(.invalidArgument, "a legal hold needs a reason (a matter or case reference)") }
         try IdentifierRules.validateLabel(reason, as: "reason", maximumLength: AccessContext.maximumJustificationLength)

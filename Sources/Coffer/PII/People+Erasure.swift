@@ -23,7 +23,21 @@ extension People {
         var retained: [(fields: [String], until: Int64)] = []
         let rows: ErasedRows
         do {
-            rows = try erasedRows(id, tenant: tenant, retainUntil: retainUntil, retainedKey: &retainedKey, retained: &retained)
+            rows = try store.erase(id, integrity: integrity) { stored in
+                guard stored.row.tenant == tenant else { throw CofferError(.tamperDetected, "subject \(id) moved to another tenant outside Coffer") }
+                let names = Self.retainedFields.map(\.rawValue).filter { stored.fields[$0] != nil }
+                guard !names.isEmpty else { return [] }
+                let opened = try self.open(stored, only: Set(names))
+                let keyID = try keys.createSubjectKey(subject: id.rawValue, tenant: tenant.rawValue, role: .retained, retainUntil: retainUntil,
+                                                      now: nowMilliseconds())
+                retainedKey = keyID
+                let row = SubjectRow(id: id, tenant: tenant, status: SubjectStatus.erased.rawValue, keyID: keyID, createdAt: 0, updatedAt: 0,
+                                     fields: [], consentCount: 0, consentHead: nil, tag: nil)
+                let json = String(decoding: try JSONEncoder().encode(opened.fields), as: UTF8.self)
+                let value = try self.seal(json, row: row, field: "retained-billing", key: self.fieldKey(for: row))
+                retained = [(fields: names, until: retainUntil)]
+                return [(kind: "billing", keyID: keyID, value: value, until: retainUntil)]
+            }
         } catch {
             if let retainedKey { try? keys.store.deleteRetainedKey(retainedKey, subject: id.rawValue, tenant: tenant.rawValue) }
             throw error
@@ -31,28 +45,6 @@ extension People {
         let destroyed = try keys.store.deleteSubjectKeys(subject: id.rawValue)
         keys.forgetSubject(id.rawValue, tenant: tenant.rawValue)
         return SubjectErasure(destroyedKeys: destroyed, rows: rows, retained: retained)
-    }
-
-    private func erasedRows(_ id: SubjectID, tenant: TenantID, retainUntil: Int64, retainedKey: inout String?,
-                            retained: inout [(fields: [String], until: Int64)]) throws -> ErasedRows {
-        var key: String?
-        var kept: [(fields: [String], until: Int64)] = []
-        defer { retainedKey = key; retained = kept }
-        return try store.erase(id, integrity: integrity) { stored in
-            guard stored.row.tenant == tenant else { throw CofferError(.tamperDetected, "subject \(id) moved to another tenant outside Coffer") }
-            let names = Self.retainedFields.map(\.rawValue).filter { stored.fields[$0] != nil }
-            guard !names.isEmpty else { return [] }
-            let opened = try self.open(stored, only: Set(names))
-            let keyID = try keys.createSubjectKey(subject: id.rawValue, tenant: tenant.rawValue, role: .retained, retainUntil: retainUntil,
-                                                  now: nowMilliseconds())
-            key = keyID
-            let row = SubjectRow(id: id, tenant: tenant, status: SubjectStatus.erased.rawValue, keyID: keyID, createdAt: 0, updatedAt: 0,
-                                 fields: [], consentCount: 0, consentHead: nil, tag: nil)
-            let json = String(decoding: try JSONEncoder().encode(opened.fields), as: UTF8.self)
-            let value = try self.seal(json, row: row, field: "retained-billing", key: self.fieldKey(for: row))
-            kept = [(fields: names, until: retainUntil)]
-            return [(kind: "billing", keyID: keyID, value: value, until: retainUntil)]
-        }
     }
 }
 
