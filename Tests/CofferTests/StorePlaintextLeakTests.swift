@@ -64,7 +64,7 @@ struct StorePlaintextLeakTests {
             let sha = try SHA256.hash(bytes).map { String(format: "%02x", $0) }.joined()
             #expect(info.digest != sha)
             #expect(info.digest.count == 64)
-            let keys = try t.vault.contentStore.classKeys(tenant: "acme", kind: .testScript)
+            let keys = try t.vault.contentStore.indexKeys(tenant: "acme", kind: .testScript)
             let expected = try HMACSHA256.authenticate(bytes, key: keys.digest).map { String(format: "%02x", $0) }.joined()
             #expect(info.digest == expected)
             #expect(try await t.vault.stat(tenant: "acme", objectID: id, context: .test).latest?.digest == expected)
@@ -84,9 +84,11 @@ struct StorePlaintextLeakTests {
     func noKeyMaterial() async throws {
         try await withTestVault { t in
             try await t.vault.put(tenant: "acme", kind: .testScript, name: "x", bytes: markedContent(9000), context: .test)
-            let keys = try t.vault.contentStore.classKeys(tenant: "acme", kind: .testScript)
+            let index = try t.vault.contentStore.indexKeys(tenant: "acme", kind: .testScript)
+            let period = try t.vault.keys.periodKeys(tenant: "acme", kind: .testScript, at: nowMilliseconds())
             try t.vault.close()
-            for (label, key) in [("stream", keys.stream), ("name", keys.name), ("name-index", keys.nameIndex), ("digest", keys.digest)] {
+            for (label, key) in [("stream", period.stream), ("name", period.name), ("name-index", index.nameIndex), ("digest", index.digest),
+                                 ("index stream", index.stream), ("index name", index.name)] {
                 let bytes = key.withUnsafeBytes { Array($0) }
                 #expect(try filesContaining(bytes, in: t) == [], "\(label) key found on disk")
             }

@@ -57,12 +57,6 @@ struct AuditWitness: Sendable {
         let bytes = Array(note.encoded.utf8)
         try bytes.withUnsafeBytes { try FileDescriptorIO.writeAll(output.fd, $0) }
         try output.commit()
-        let fd = open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 {
-            defer { close(fd) }
-            guard fsync(fd) == 0 else {
-                throw CofferError(.io, "cannot sync the witness directory \(directory.path): \(String(cString: strerror(errno)))")
-            }
-        }
+        try AtomicOutputFile.syncDirectory(directory.path)
     }
 }

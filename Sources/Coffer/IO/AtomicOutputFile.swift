@@ -60,6 +60,15 @@ public final class AtomicOutputFile {
         }
     }
 
+    /// Syncs a directory, so a rename into it survives a crash.
+    /// - Throws: `CofferError` `io` when the sync fails.
+    static func syncDirectory(_ directory: String) throws {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw CofferError(.io, "cannot sync the directory \(directory): \(String(cString: strerror(errno)))") }
+    }
+
     /// Removes the temporary file; the destination is left untouched.
     public func discard() {
         guard !done else { return }

@@ -28,7 +28,9 @@ final class KeyManager: Sendable {
     let store: KeyStore
     let logger: Logger
     private let current: Mutex<Keyring>
-    private let classKeyCache = Mutex<[String: ClassKeys]>([:])
+    /// Unwrapped content keys by tenant, class and id (or period), at most
+    /// ``subjectKeyCacheLimit``.
+    private let classKeyCache = Mutex(BoundedCache<ClassKeys>(limit: KeyManager.subjectKeyCacheLimit))
     /// Unwrapped subject field keys by (tenant, subject, key id), at most
     /// ``subjectKeyCacheLimit``; a destroyed key leaves it at once.
     private let subjectKeyCache = Mutex(BoundedCache<SecureBytes>(limit: KeyManager.subjectKeyCacheLimit))
@@ -132,17 +134,60 @@ final class KeyManager: Sendable {
 
     // MARK: Unwrapping
 
-    /// The keys of `tenant`'s data class `kind`, unwrapped once and cached; nil when the tenant
-    /// has no such data key.
-    func classKeys(tenant: String, kind: ObjectKind) throws -> ClassKeys? {
-        let cacheKey = tenant + "\u{0}" + kind.code
+    /// The index keys of `tenant`'s data class `kind` (name lookup and content digests; also
+    /// what was sealed before content keys had periods), unwrapped once and cached; nil when the
+    /// tenant has no such key.
+    func indexKeys(tenant: String, kind: ObjectKind) throws -> ClassKeys? {
+        let cacheKey = tenant + "\u{0}" + kind.code + "\u{0}index"
         if let cached = classKeyCache.withLock({ $0[cacheKey] }) { return cached }
-        guard let stored = try store.dataKey(tenant: tenant, dataClass: kind.code),
-              case .dataClass(let id, _, _) = stored.owner else { return nil }
+        guard let stored = try store.dataKey(tenant: tenant, dataClass: kind.code) else { return nil }
+        return try unwrapContentKey(stored, caching: cacheKey)
+    }
+
+    /// The data key `id` of `tenant`'s `kind` (what a version or a name records), cached; nil
+    /// when it was destroyed.
+    func dataKeys(id: String, tenant: String, kind: ObjectKind) throws -> ClassKeys? {
+        let cacheKey = tenant + "\u{0}" + kind.code + "\u{0}" + id
+        if let cached = classKeyCache.withLock({ $0[cacheKey] }) { return cached }
+        guard let stored = try store.dataKey(id: id, tenant: tenant, dataClass: kind.code) else { return nil }
+        return try unwrapContentKey(stored, caching: cacheKey)
+    }
+
+    /// The key of `tenant`'s `kind` for the period containing `time`, made on first use.
+    /// - Throws: `CofferError` `notFound` for an erased tenant, `unknownTenant`.
+    func periodKeys(tenant: String, kind: ObjectKind, at time: Int64) throws -> ClassKeys {
+        let period = KeyPeriod.containing(time, kind: kind)
+        let cacheKey = tenant + "\u{0}" + kind.code + "\u{0}@\(period.start)"
+        if let cached = classKeyCache.withLock({ $0[cacheKey] }) { return cached }
+        if let stored = try store.periodKey(tenant: tenant, dataClass: kind.code, periodStart: period.start) {
+            return try unwrapContentKey(stored, caching: cacheKey)
+        }
+        try wrappingUnderTarget { kek in
+            let id = try makeIdentifier("dk")
+            let wrapped = try kek.wrap(try SecureBytes.random(count: 32), context: dataKeyContext(id: id, tenant: tenant, dataClass: kind.code))
+            try store.insertPeriodKey(StoredKey(owner: .dataClass(keyID: id, tenant: tenant, dataClass: kind.code), wrapped: wrapped),
+                                      period: period, now: time)
+        }
+        // The one stored: this writer's, or one another writer stored first.
+        guard let stored = try store.periodKey(tenant: tenant, dataClass: kind.code, periodStart: period.start) else {
+            throw CofferError(.storage, "the data key of \(kind.code) for the period from \(period.start) was not stored")
+        }
+        return try unwrapContentKey(stored, caching: cacheKey)
+    }
+
+    private func unwrapContentKey(_ stored: StoredKey, caching cacheKey: String) throws -> ClassKeys {
+        guard case .dataClass(let id, _, _) = stored.owner else { throw CofferError(.storage, "not a content key") }
         let dataKey = try keyEncryptionKey(id: stored.wrapped.kekID).unwrap(stored.wrapped, context: stored.wrapContext)
         let keys = try ClassKeys(id: id, dataKey: dataKey)
         classKeyCache.withLock { $0[cacheKey] = keys }
         return keys
+    }
+
+    /// Destroys data keys of `tenant` and forgets them; the ledger records it.
+    func destroyDataKeys(_ ids: [String], tenant: String, kind: LedgerKind, requestID: String? = nil) throws {
+        try store.deleteDataKeys(ids, tenant: tenant, kind: kind, requestID: requestID, now: nowMilliseconds())
+        let prefix = tenant + "\u{0}"
+        classKeyCache.withLock { cache in cache.removeAll { $0.hasPrefix(prefix) } }
     }
 
     /// The field key of data subject `subject` of `tenant` under its key `keyID` (a legacy key
@@ -220,7 +265,7 @@ final class KeyManager: Sendable {
 
     /// Destroys every key of a subject and forgets them (erasure).
     func destroySubjectKeys(subject: String, tenant: String) throws {
-        try store.deleteSubjectKeys(subject: subject)
+        try store.deleteSubjectKeys(subject: subject, tenant: tenant)
         forgetSubject(subject, tenant: tenant)
     }
 

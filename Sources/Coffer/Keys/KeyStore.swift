@@ -77,7 +77,7 @@ struct KeyStore: Sendable {
         try guardedRead { db in try Self.wrapState(db) }
     }
 
-    private static func wrapState(_ db: Database) throws -> WrapState {
+    static func wrapState(_ db: Database) throws -> WrapState {
         let rows = try Row.fetchAll(db, sql: """
             SELECT name, value FROM vault_info
             WHERE name IN ('canary_kek', 'rotation_target', 'pii_canary_kek', 'pii_rotation_target', 'keyring_generation')
@@ -119,18 +119,6 @@ struct KeyStore: Sendable {
             throw CofferError(.tamperDetected, "control.sqlite's \(name) is not base64: the control file was changed outside Coffer")
         }
         return WrappedKey(kekID: kek, sealed: [UInt8](sealed))
-    }
-
-    /// The data key of `tenant`'s `dataClass`, or nil when there is none.
-    func dataKey(tenant: String, dataClass: String) throws -> StoredKey? {
-        try guardedRead { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT id, kek_id, wrapped FROM data_key WHERE tenant_id = ? AND data_class = ?",
-                                             arguments: [tenant, dataClass]) else { return nil }
-            let id: String = try row.stored("id", in: "data_key"), kek: String = try row.stored("kek_id", in: "data_key")
-            let wrapped: Data = try row.stored("wrapped", in: "data_key")
-            return StoredKey(owner: .dataClass(keyID: id, tenant: tenant, dataClass: dataClass),
-                             wrapped: WrappedKey(kekID: kek, sealed: [UInt8](wrapped)))
-        }
     }
 
     /// The key `keyID` of data subject `subject` of `tenant`, or nil when there is none (erased,
@@ -331,17 +319,24 @@ struct KeyStore: Sendable {
         try guardedWrite { db in
             try db.execute(sql: "DELETE FROM subject_key WHERE key_id = ? AND subject_id = ? AND tenant_id = ? AND role = 'retained'",
                            arguments: [keyID, subject, tenant])
+            guard db.changesCount > 0 else { return }
+            try Self.appendLedger(db, LedgerEntry(at: nowMilliseconds(), kind: .retained, tenant: tenant, subject: subject, keyIDs: [keyID],
+                                                  requestID: nil))
         }
     }
 
     /// Destroys every field key of a subject (erasure); a key a legal retention keeps stays.
     /// - Returns: The ids of the keys destroyed.
     @discardableResult
-    func deleteSubjectKeys(subject: String) throws -> [String] {
+    func deleteSubjectKeys(subject: String, tenant: String) throws -> [String] {
         try guardedWrite { db in
             let ids = try String.fetchAll(db, sql: "SELECT key_id FROM subject_key WHERE subject_id = ? AND role = 'fields'", arguments: [subject])
             try db.execute(sql: "DELETE FROM subject_key WHERE subject_id = ? AND role = 'fields'", arguments: [subject])
             try db.execute(sql: "DELETE FROM legacy_subject_key WHERE subject_id = ?", arguments: [subject])
+            // Recorded even when no key was left (an erasure finished again): a restore erases the
+            // subject's rows from an older copy of the PII file.
+            try Self.appendLedger(db, LedgerEntry(at: nowMilliseconds(), kind: .subject, tenant: tenant, subject: subject, keyIDs: ids,
+                                                  requestID: nil))
             return ids
         }
     }

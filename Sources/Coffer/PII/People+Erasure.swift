@@ -42,7 +42,7 @@ extension People {
             if let retainedKey { try? keys.store.deleteRetainedKey(retainedKey, subject: id.rawValue, tenant: tenant.rawValue) }
             throw error
         }
-        let destroyed = try keys.store.deleteSubjectKeys(subject: id.rawValue)
+        let destroyed = try keys.store.deleteSubjectKeys(subject: id.rawValue, tenant: tenant.rawValue)
         keys.forgetSubject(id.rawValue, tenant: tenant.rawValue)
         return SubjectErasure(destroyedKeys: destroyed, rows: rows, retained: retained)
     }

@@ -7,6 +7,8 @@ struct SealedObject: Sendable {
     let id: ObjectID
     let kind: ObjectKind
     let nameSealed: [UInt8]
+    /// The data key that sealed the name (nil: the class's index key).
+    let nameKeyID: String?
     let latestVersion: Int
     let createdAt: Int64
     let updatedAt: Int64
@@ -99,9 +101,9 @@ struct CatalogStore: Sendable {
                 try db.execute(sql: "UPDATE object SET next_version = next_version + 1 WHERE id = ?", arguments: [objectID])
             } else {
                 try db.execute(sql: """
-                    INSERT INTO object (id, tenant_id, kind, name_mac, name_sealed, latest_version, next_version, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, 0, 2, ?, ?)
-                    """, arguments: [objectID, tenant, kind.code, Data(nameMAC), Data(sealedName), time, time])
+                    INSERT INTO object (id, tenant_id, kind, name_mac, name_sealed, name_key_id, latest_version, next_version, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, 0, 2, ?, ?)
+                    """, arguments: [objectID, tenant, kind.code, Data(nameMAC), Data(sealedName), dataKeyID, time, time])
             }
             try db.execute(sql: """
                 INSERT INTO version (object_id, version, state, writer, data_key_id, segment_size, created_at)
@@ -138,7 +140,7 @@ struct CatalogStore: Sendable {
 
     private static func object(_ db: Database, tenant: TenantID, id: ObjectID) throws -> SealedObject? {
         guard let row = try Row.fetchOne(db, sql: """
-            SELECT kind, name_sealed, latest_version, created_at, updated_at FROM object
+            SELECT kind, name_sealed, name_key_id, latest_version, created_at, updated_at FROM object
             WHERE id = ? AND tenant_id = ? AND latest_version > 0
             """, arguments: [id, tenant]) else { return nil }
         let versions = try Row.fetchAll(db, sql: """
@@ -146,6 +148,7 @@ struct CatalogStore: Sendable {
             WHERE object_id = ? AND state = 1 ORDER BY version
             """, arguments: [id]).map { v in try Self.versionInfo(v, number: v.stored("version", in: "version")) }
         return SealedObject(id: id, kind: try Self.storedKind(row), nameSealed: try row.storedBytes("name_sealed", in: "object"),
+                            nameKeyID: try row.storedIfPresent("name_key_id", in: "object"),
                             latestVersion: try row.stored("latest_version", in: "object"), createdAt: try row.stored("created_at", in: "object"),
                             updatedAt: try row.stored("updated_at", in: "object"), versions: versions)
     }

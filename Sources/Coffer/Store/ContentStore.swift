@@ -64,37 +64,53 @@ final class ContentStore: Sendable {
         }
     }
 
-    /// The keys of `tenant`'s data class `kind`, unwrapped once and cached by the key manager.
+    /// The index keys of `tenant`'s data class `kind` (name lookup, digests), cached by the key
+    /// manager.
     /// - Throws: ``CofferError`` `unknownTenant` when the tenant is not registered, `notFound`
-    ///   when its key was destroyed.
-    func classKeys(tenant: TenantID, kind: ObjectKind) throws -> ClassKeys {
-        if let found = try keys.classKeys(tenant: tenant.rawValue, kind: kind) { return found }
+    ///   when its keys were destroyed (an erased tenant).
+    func indexKeys(tenant: TenantID, kind: ObjectKind) throws -> ClassKeys {
+        if let found = try keys.indexKeys(tenant: tenant.rawValue, kind: kind) { return found }
         if try administration.tenantExists(tenant) {
             throw CofferError(.notFound, "tenant '\(tenant)' has no data key for \(kind.code) (it was destroyed)")
         }
         throw CofferError(.unknownTenant, "unknown tenant '\(tenant)'; register it with `coffer tenant add \(tenant)`")
     }
 
+    /// The data key `id` that sealed a version or a name of `tenant`'s `kind` (nil: the class's
+    /// index key, which sealed everything made before keys had periods).
+    /// - Throws: ``CofferError`` `notFound` when that key was destroyed (retention or erasure).
+    func sealingKeys(id: String?, tenant: TenantID, kind: ObjectKind) throws -> ClassKeys {
+        guard let id else { return try indexKeys(tenant: tenant, kind: kind) }
+        if let found = try keys.dataKeys(id: id, tenant: tenant.rawValue, kind: kind) { return found }
+        _ = try indexKeys(tenant: tenant, kind: kind)  // an unknown or erased tenant is reported as such
+        throw CofferError(.notFound, "the data key that sealed this \(kind.code) was destroyed (retention or erasure)")
+    }
+
     // MARK: Writing
 
     /// A version reserved for a writer: its keys, object, number, row and writer lock.
     struct Reservation: Sendable {
-        let keys: ClassKeys, objectID: ObjectID, version: Int, rowID: Int64, lock: WriterLock
+        /// Seals the version's segments: the current period's key.
+        let streamKey: SecureBytes
+        /// Keys the content digest: the class's index key.
+        let digestKey: SecureBytes
+        let objectID: ObjectID, version: Int, rowID: Int64, lock: WriterLock
     }
 
     /// Finds or creates the object and inserts a pending version row under a fresh writer lock.
     func reserveVersion(tenant: TenantID, kind: ObjectKind, name: String) async throws -> Reservation {
-        let keys = try classKeys(tenant: tenant, kind: kind)
-        let nameMAC = try HMACSHA256.authenticate(Array("\(kind.code)\u{0}\(name)".utf8), key: keys.nameIndex)
-        let newID = ObjectID(try makeIdentifier("obj"))
-        let sealedName = try AESGCM.seal(Array(name.utf8), key: keys.name, aad: Self.nameAAD(tenant: tenant, objectID: newID))
-        let lock = try WriterLock(directory: writersDirectory)
+        let index = try indexKeys(tenant: tenant, kind: kind)
         let now = nowMilliseconds()
+        let period = try keys.periodKeys(tenant: tenant.rawValue, kind: kind, at: now)
+        let nameMAC = try HMACSHA256.authenticate(Array("\(kind.code)\u{0}\(name)".utf8), key: index.nameIndex)
+        let newID = ObjectID(try makeIdentifier("obj"))
+        let sealedName = try AESGCM.seal(Array(name.utf8), key: period.name, aad: Self.nameAAD(tenant: tenant, objectID: newID))
+        let lock = try WriterLock(directory: writersDirectory)
         do {
             let (objectID, version, rowID) = try await catalog.reserveVersion(
                 tenant: tenant, kind: kind, nameMAC: nameMAC, newID: newID, sealedName: sealedName, writer: lock.token,
-                dataKeyID: keys.id, segmentSize: segmentSize, at: now)
-            return Reservation(keys: keys, objectID: objectID, version: version, rowID: rowID, lock: lock)
+                dataKeyID: period.id, segmentSize: segmentSize, at: now)
+            return Reservation(streamKey: period.stream, digestKey: index.digest, objectID: objectID, version: version, rowID: rowID, lock: lock)
         } catch {
             lock.release()
             throw VaultDatabase.translate(error)
@@ -171,7 +187,7 @@ final class ContentStore: Sendable {
 
     /// The committed details of an object, with its name decrypted.
     func objectInfo(_ object: SealedObject, tenant: TenantID) throws -> ObjectInfo {
-        let keys = try classKeys(tenant: tenant, kind: object.kind)
+        let keys = try sealingKeys(id: object.nameKeyID, tenant: tenant, kind: object.kind)
         let name: String
         do {
             let plain = try AESGCM.open(object.nameSealed, key: keys.name, aad: Self.nameAAD(tenant: tenant, objectID: object.id))
@@ -205,7 +221,7 @@ final class ContentStore: Sendable {
     /// - Parameter onFailure: Records a failure while streaming.
     func readPlan(tenant: TenantID, objectID: ObjectID, pinned: PinnedVersion, range: Range<Int64>,
                   onFailure: @escaping @Sendable (any Error) async -> Void) throws -> ReadPlan {
-        let keys = try classKeys(tenant: tenant, kind: pinned.kind)
+        let keys = try sealingKeys(id: pinned.dataKeyID, tenant: tenant, kind: pinned.kind)
         return try ReadPlan(store: segments, versionRow: pinned.row, objectID: objectID, info: pinned.info,
                             aead: try StreamingAEAD(key: keys.stream, segmentSize: pinned.info.segmentSize),
                             aad: Self.contentAAD(tenant: tenant, objectID: objectID, version: pinned.info.version),

@@ -33,7 +33,7 @@ public final class ObjectWriter: @unchecked Sendable {
     private var segments = 0
     private var finished = false
 
-    init(vault: Vault, objectID: ObjectID, version: Int, versionRowID: Int64, keys: ClassKeys, aad: [UInt8],
+    init(vault: Vault, objectID: ObjectID, version: Int, versionRowID: Int64, streamKey: SecureBytes, digestKey: SecureBytes, aad: [UInt8],
          writerLock: WriterLock, memory: MemoryReservation, expectedBytes: Int?,
          onFailure: @escaping @Sendable (any Error) async -> Void) throws {
         self.vault = vault
@@ -44,13 +44,13 @@ public final class ObjectWriter: @unchecked Sendable {
         self.writerLock = writerLock
         self.memory = memory
         self.onFailure = onFailure
-        let aead = try StreamingAEAD(key: keys.stream, segmentSize: vault.segmentSize)
+        let aead = try StreamingAEAD(key: streamKey, segmentSize: vault.segmentSize)
         // The batch is what the budget granted: at least two segments, and two per worker.
         let segments = max(2, memory.bytes / vault.segmentSize)
         encryptor = try StreamEncryptor(aead: aead, session: aead.newSession(aad: aad),
                                         workers: max(1, min(StreamingAEAD.defaultWorkers, segments / 2)),
                                         batchSegments: segments, expectedBytes: expectedBytes)
-        digest = try HMACSHA256.Authenticator(key: keys.digest)
+        digest = try HMACSHA256.Authenticator(key: digestKey)
     }
 
     deinit {

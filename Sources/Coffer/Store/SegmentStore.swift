@@ -24,6 +24,8 @@ protocol SegmentStore: Sendable {
 struct PinnedVersion: Sendable {
     let row: Int64
     let kind: ObjectKind
+    /// The data key that sealed it.
+    let dataKeyID: String
     let info: ObjectVersionInfo
 }
 
@@ -54,7 +56,7 @@ struct SQLiteSegmentStore: SegmentStore {
         try VaultDatabase.guardedSync {
             try pool.read { db -> PinnedVersion? in
                 guard let row = try Row.fetchOne(db, sql: """
-                    SELECT v.id, o.kind, v.version, v.plaintext_size, v.ciphertext_size, v.segment_size, v.digest, v.committed_at
+                    SELECT v.id, o.kind, v.version, v.plaintext_size, v.ciphertext_size, v.segment_size, v.digest, v.committed_at, v.data_key_id
                     FROM object o JOIN version v ON v.object_id = o.id
                     WHERE o.id = ? AND o.tenant_id = ? AND o.latest_version > 0 AND v.state = 1 AND v.version = coalesce(?, o.latest_version)
                     """, arguments: [objectID, tenant, version]) else { return nil }
@@ -63,7 +65,8 @@ struct SQLiteSegmentStore: SegmentStore {
                                                  storedSize: try row.decode(atIndex: 4), segmentSize: try row.decode(atIndex: 5),
                                                  digest: [UInt8](try row.decode(Data.self, atIndex: 6)).hexString,
                                                  createdAt: try row.decode(atIndex: 7))
-                    return PinnedVersion(row: try row.decode(atIndex: 0), kind: try ObjectKind(parsing: try row.decode(atIndex: 1)), info: info)
+                    return PinnedVersion(row: try row.decode(atIndex: 0), kind: try ObjectKind(parsing: try row.decode(atIndex: 1)),
+                                         dataKeyID: try row.decode(atIndex: 8), info: info)
                 } catch {
                     throw CofferError(.tamperDetected, "object \(objectID): its version row is incomplete or malformed; the content file was changed outside Coffer")
                 }

@@ -49,7 +49,7 @@ extension Vault {
             let reserved = try reservation.get()
             do {
                 return try ObjectWriter(vault: self, objectID: reserved.objectID, version: reserved.version, versionRowID: reserved.rowID,
-                                        keys: reserved.keys,
+                                        streamKey: reserved.streamKey, digestKey: reserved.digestKey,
                                         aad: ContentStore.contentAAD(tenant: tenant, objectID: reserved.objectID, version: reserved.version),
                                         writerLock: reserved.lock, memory: memory, expectedBytes: expectedBytes,
                                         onFailure: laterFailure(context, recorded))

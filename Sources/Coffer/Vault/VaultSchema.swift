@@ -171,6 +171,7 @@ enum VaultSchema {
             // At most one open erasure request per subject, even when two are asked for at once.
             try db.execute(sql: "CREATE UNIQUE INDEX erasure_request_one_open ON erasure_request(subject_id) WHERE completed_at IS NULL")
         }
+        migrator.registerMigration("v10-period-keys") { db in try ControlPeriodKeys.migrate(db) }
         return migrator
     }
 
@@ -292,6 +293,15 @@ enum VaultSchema {
                     data BLOB NOT NULL,
                     PRIMARY KEY (version_id, idx)
                 );
+                """)
+        }
+        migrator.registerMigration("v2-period-keys") { db in
+            // A new object's name is sealed under the data key of the period it was made in (NULL:
+            // the class's index key, as before); the retention run asks which keys rows still use.
+            try db.execute(sql: """
+                ALTER TABLE object ADD COLUMN name_key_id TEXT;
+                CREATE INDEX object_name_key ON object(name_key_id) WHERE name_key_id IS NOT NULL;
+                CREATE INDEX version_data_key ON version(data_key_id);
                 """)
         }
         return migrator

@@ -1,0 +1,86 @@
+import CofferCrypto
+import Foundation
+import GRDB
+
+/// The SQL of content data keys: the class's index key (no period) and the period keys.
+extension KeyStore {
+    /// The index key of `tenant`'s `dataClass` (the key with no period), or nil.
+    func dataKey(tenant: String, dataClass: String) throws -> StoredKey? {
+        try contentKey(sql: "SELECT id, kek_id, wrapped FROM data_key WHERE tenant_id = ? AND data_class = ? AND period_start IS NULL",
+                       arguments: [tenant, dataClass], tenant: tenant, dataClass: dataClass)
+    }
+
+    /// The data key `id` of `tenant`'s `dataClass`, or nil (destroyed, or not that class's).
+    func dataKey(id: String, tenant: String, dataClass: String) throws -> StoredKey? {
+        try contentKey(sql: "SELECT id, kek_id, wrapped FROM data_key WHERE id = ? AND tenant_id = ? AND data_class = ?",
+                       arguments: [id, tenant, dataClass], tenant: tenant, dataClass: dataClass)
+    }
+
+    /// The key of `tenant`'s `dataClass` for the period starting at `periodStart`, or nil.
+    func periodKey(tenant: String, dataClass: String, periodStart: Int64) throws -> StoredKey? {
+        try contentKey(sql: "SELECT id, kek_id, wrapped FROM data_key WHERE tenant_id = ? AND data_class = ? AND period_start = ?",
+                       arguments: [tenant, dataClass, periodStart], tenant: tenant, dataClass: dataClass)
+    }
+
+    private func contentKey(sql: String, arguments: StatementArguments, tenant: String, dataClass: String) throws -> StoredKey? {
+        try VaultDatabase.guardedSync {
+            try pool.read { db in
+                guard let row = try Row.fetchOne(db, sql: sql, arguments: arguments) else { return nil }
+                let t = "data_key"
+                let id: String = try row.stored("id", in: t), kek: String = try row.stored("kek_id", in: t)
+                let wrapped: Data = try row.stored("wrapped", in: t)
+                return StoredKey(owner: .dataClass(keyID: id, tenant: tenant, dataClass: dataClass),
+                                 wrapped: WrappedKey(kekID: kek, sealed: [UInt8](wrapped)))
+            }
+        }
+    }
+
+    /// Stores a period key, provided it is wrapped under the wrap target and the tenant was not
+    /// erased. When another writer stored one for the same period first, keeps that one.
+    /// - Throws: ``StaleWrapKEK``; `CofferError` `notFound` for an erased tenant.
+    func insertPeriodKey(_ key: StoredKey, period: KeyPeriod, now: Int64) throws {
+        guard case .dataClass(let id, let tenant, let dataClass) = key.owner else { return }
+        try VaultDatabase.guardedSync {
+            try pool.write { db in
+                guard try Self.wrapState(db).wrapTarget == key.wrapped.kekID else { throw StaleWrapKEK() }
+                guard let erased = try Row.fetchOne(db, sql: "SELECT erased_at FROM tenant WHERE id = ?", arguments: [tenant]) else {
+                    throw CofferError(.unknownTenant, "unknown tenant '\(tenant)'")
+                }
+                if (erased["erased_at"] as Int64?) != nil { throw CofferError(.notFound, "tenant '\(tenant)' was erased") }
+                try db.execute(sql: """
+                    INSERT INTO data_key (id, tenant_id, data_class, kek_id, wrapped, created_at, period_start, period_end)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                    """, arguments: [id, tenant, dataClass, key.wrapped.kekID, Data(key.wrapped.sealed), now, period.start, period.end])
+            }
+        }
+    }
+
+    /// Period keys whose period ended before `before`, with their tenants: the ones a retention
+    /// run may destroy once no row of the content file uses them.
+    func endedPeriodKeys(before: Int64) throws -> [(id: String, tenant: String)] {
+        try VaultDatabase.guardedSync {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT id, tenant_id FROM data_key WHERE period_end IS NOT NULL AND period_end < ? ORDER BY id",
+                                 arguments: [before]).map { (id: try $0.stored("id", in: "data_key"), tenant: try $0.stored("tenant_id", in: "data_key")) }
+            }
+        }
+    }
+
+    /// Every data key of `tenant`, index keys included.
+    func dataKeyIDs(tenant: String) throws -> [String] {
+        try VaultDatabase.guardedSync {
+            try pool.read { db in try String.fetchAll(db, sql: "SELECT id FROM data_key WHERE tenant_id = ? ORDER BY id", arguments: [tenant]) }
+        }
+    }
+
+    /// Destroys data keys and records them in the erasure ledger, in one transaction.
+    func deleteDataKeys(_ ids: [String], tenant: String, kind: LedgerKind, requestID: String? = nil, now: Int64) throws {
+        guard !ids.isEmpty else { return }
+        try VaultDatabase.guardedSync {
+            try pool.write { db in
+                for id in ids { try db.execute(sql: "DELETE FROM data_key WHERE id = ? AND tenant_id = ?", arguments: [id, tenant]) }
+                try Self.appendLedger(db, LedgerEntry(at: now, kind: kind, tenant: tenant, subject: nil, keyIDs: ids, requestID: requestID))
+            }
+        }
+    }
+}
