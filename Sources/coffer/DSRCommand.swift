@@ -43,16 +43,26 @@ struct DSRCommand: AsyncParsableCommand {
     }
 
     struct Erase: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Record a request to erase a subject, due within 30 days.")
+        static let configuration = CommandConfiguration(abstract: "Record a request to erase a subject or a whole tenant, due within 30 days.")
         @OptionGroup var options: VaultOptions
-        @Option(name: .long, help: "The subject to erase.") var subject: SubjectID
+        @Option(name: .long, help: "The subject to erase.") var subject: SubjectID?
+        @Option(name: .long, help: "The tenant to erase whole: every subject, object and key of it.") var tenant: TenantID?
         @Option(name: .long, help: "The request's reference (no personal data).") var reason: String
+
+        func validate() throws {
+            guard (subject == nil) != (tenant == nil) else { throw ValidationError("give one of --subject ID or --tenant T") }
+        }
 
         func run() async throws {
             try await runReportingErrors {
                 let vault = try options.openVault()
-                let request = try await vault.requestErasure(subject: subject, reason: reason, context: options.context(defaultPurpose: .subjectRequest))
-                print("\(request.id) erases \(display(request.subject)) of \(display(request.tenant)) by \(isoTime(request.deadline))")
+                let context = try options.context(defaultPurpose: .subjectRequest)
+                let request = if let subject {
+                    try await vault.requestErasure(subject: subject, reason: reason, context: context)
+                } else {
+                    try await vault.requestErasure(tenant: tenant!, reason: reason, context: context)
+                }
+                print("\(request.id) erases \(erasureTarget(request.subject, request.tenant)) by \(isoTime(request.deadline))")
             }
         }
     }
@@ -68,10 +78,13 @@ struct DSRCommand: AsyncParsableCommand {
                 let run = try await vault.runErasures(context: options.context(defaultPurpose: .subjectRequest))
                 if json { print(try jsonText(run)); return }
                 for receipt in run.completed {
-                    print("erased \(display(receipt.subject)) (\(receipt.requestID)): \(receipt.destroyedKeys.count) keys destroyed, "
-                          + "\(receipt.deletedFields.count) fields deleted\(receipt.retained.isEmpty ? "" : ", billing records kept under legal retention")")
+                    print("erased \(erasureTarget(receipt.subject, receipt.tenant)) (\(receipt.requestID)): \(receipt.destroyedKeys.count) keys destroyed, "
+                          + "\(receipt.deletedFields.count) fields deleted"
+                          + (receipt.deletedObjects.map { ", \($0) objects deleted" } ?? "")
+                          + "\(receipt.retained.isEmpty ? "" : ", billing records kept under legal retention")"
+                          + ", \(receipt.scrubbedBackups?.count ?? 0) backups reached")
                 }
-                for request in run.held { print("held: \(request.id) (\(display(request.subject))) stays open under a legal hold") }
+                for request in run.held { print("held: \(request.id) (\(erasureTarget(request.subject, request.tenant))) stays open under a legal hold") }
                 for (id, error) in run.failed.sorted(by: { $0.key < $1.key }) { print("failed: \(id): \(display(error))") }
                 if !run.failed.isEmpty { throw ExitCode(1) }
             }
@@ -92,7 +105,7 @@ struct DSRCommand: AsyncParsableCommand {
                 let now = Int64(Date().timeIntervalSince1970 * 1000)
                 printTable(header: ["REQUEST", "TENANT", "SUBJECT", "REQUESTED", "DEADLINE", "STATE"], rows: requests.map { request in
                     let state = request.completedAt.map { "done \(isoTime($0))" } ?? (request.isOverdue(at: now) ? "OVERDUE" : "open")
-                    return [request.id, request.tenant.rawValue, request.subject.rawValue, isoTime(request.requestedAt), isoTime(request.deadline), state]
+                    return [request.id, request.tenant.rawValue, request.subject?.rawValue ?? "(whole tenant)", isoTime(request.requestedAt), isoTime(request.deadline), state]
                 })
             }
         }
@@ -141,7 +154,9 @@ struct DSRCommand: AsyncParsableCommand {
                     }
                     let receipt = try ErasureReceipt.verify(try readText(file), key: key)
                     if json { print(try jsonText(receipt)); return }
-                    print("valid receipt signed by \(key.name): \(display(receipt.subject)) of \(display(receipt.tenant)) erased \(isoTime(receipt.erasedAt))")
+                    print("valid receipt signed by \(key.name): \(erasureTarget(receipt.subject, receipt.tenant)) erased \(isoTime(receipt.erasedAt))")
+                    if let objects = receipt.deletedObjects { print("objects deleted: \(objects); subjects erased: \(receipt.erasedSubjects?.count ?? 0)") }
+                    if let backups = receipt.scrubbedBackups { print("backups reached: \(backups.isEmpty ? "none recorded" : backups.joined(separator: ", "))") }
                     print("keys destroyed: \(receipt.destroyedKeys.joined(separator: ", "))")
                     print("deleted: \(receipt.deletedFields.joined(separator: ", ")); \(receipt.deletedConsents) consents, "
                           + "\(receipt.deletedIdentifiers) identifiers, \(receipt.deletedIndexEntries) index entries")
@@ -153,4 +168,9 @@ struct DSRCommand: AsyncParsableCommand {
             }
         }
     }
+}
+
+/// "subject S of tenant T", or "tenant T (whole)".
+private func erasureTarget(_ subject: SubjectID?, _ tenant: TenantID) -> String {
+    subject.map { "\(display($0)) of \(display(tenant))" } ?? "tenant \(display(tenant)) (whole)"
 }

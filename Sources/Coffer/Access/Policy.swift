@@ -6,7 +6,7 @@ import CofferCrypto
 /// |---|---|---|
 /// | service | read, write, delete, list, stat content of its tenants; create tenants, change their plan, close them, set their retention | service-operation, customer-request |
 /// | support | list, stat (metadata) of its tenants; PII only with a grant | support, customer-request |
-/// | privacy-officer | grants; subject requests on PII; read and export content; legal holds | subject-request, legal |
+/// | privacy-officer | grants; subject requests on PII; read, export and erase content (a tenant's erasure); legal holds | subject-request, legal |
 /// | auditor | the access log, proofs and reports; the usage report | audit |
 /// | reporting | aggregate counts and sizes | service-operation, audit |
 /// | admin | keys, principals, tenants and their lifecycle; retention runs; pruning the access log and raising its retention | administration, security-investigation |
@@ -28,7 +28,7 @@ enum Policy {
         Rule(role: .support, actions: [.list, .stat], dataClass: .metadata, purposes: [.support, .customerRequest]),
         Rule(role: .privacyOfficer, actions: [.grant, .revoke, .list, .stat], dataClass: .administration, purposes: [.subjectRequest, .legal, .administration]),
         Rule(role: .privacyOfficer, actions: [.hold], dataClass: .administration, purposes: [.legal]),
-        Rule(role: .privacyOfficer, actions: [.read, .export, .list, .stat], dataClass: .content, purposes: [.subjectRequest, .legal]),
+        Rule(role: .privacyOfficer, actions: [.read, .export, .list, .stat, .erasure], dataClass: .content, purposes: [.subjectRequest, .legal]),
         Rule(role: .privacyOfficer, actions: [.list, .stat], dataClass: .metadata, purposes: [.subjectRequest, .legal]),
         Rule(role: .privacyOfficer, actions: [.auditRead], dataClass: .auditLog, purposes: [.subjectRequest, .legal]),
         Rule(role: .auditor, actions: [.auditRead], dataClass: .auditLog, purposes: [.audit]),

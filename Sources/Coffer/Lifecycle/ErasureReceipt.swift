@@ -33,8 +33,8 @@ public struct ErasureReceipt: Sendable, Codable, Hashable {
     public let requestID: String
     /// The tenant.
     public let tenant: TenantID
-    /// The subject erased.
-    public let subject: SubjectID
+    /// The subject erased; nil when the whole tenant was.
+    public let subject: SubjectID?
     /// When it was asked for (Unix milliseconds).
     public let requestedAt: Int64
     /// Its deadline: 30 days after the request (Unix milliseconds).
@@ -56,20 +56,20 @@ public struct ErasureReceipt: Sendable, Codable, Hashable {
     public let retained: [Retained]
     /// The log checkpoint that includes the erasure's record.
     public let checkpoint: Checkpoint
+    /// A tenant's erasure: how many objects were deleted (every version, under keys destroyed).
+    public var deletedObjects: Int?
+    /// A tenant's erasure: the subjects erased with it.
+    public var erasedSubjects: [SubjectID]?
+    /// The backups the erasure reached: the ids of those whose copies of the destroyed keys were
+    /// removed (``Vault/createBackup(in:context:)``).
+    public var scrubbedBackups: [String]?
 
     /// The first line of a receipt note.
     static let header = "coffer-erasure-receipt/v1"
 
     /// The receipt as a signed note, signed under the log's name.
     func note(origin: String, key: Ed25519SigningKey) throws -> String {
-        let text = try Self.text(self)
-        return text + "\n" + (try CheckpointNote.Signature(name: origin, key: key, text: text)).line
-    }
-
-    private static func text(_ receipt: ErasureReceipt) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return header + "\n" + String(decoding: try encoder.encode(receipt), as: UTF8.self) + "\n"
+        try SignedJSONNote.sign(self, header: Self.header, origin: origin, key: key)
     }
 
     /// Checks a receipt note against a verifier key and reads it.
@@ -80,27 +80,7 @@ public struct ErasureReceipt: Sendable, Codable, Hashable {
     /// - Throws: `CofferError` `invalidFormat` for something that is not a receipt,
     ///   `authenticationFailed` when no signature by `key` holds.
     public static func verify(_ note: String, key: NoteVerifierKey) throws -> ErasureReceipt {
-        guard let split = note.range(of: "\n\n") else { throw CofferError(.invalidFormat, "not an erasure receipt: no signature block") }
-        let text = String(note[..<split.lowerBound]) + "\n"
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        guard lines.count == 3, lines[0] == header, lines[2].isEmpty else {
-            throw CofferError(.invalidFormat, "not an erasure receipt: it must start with \(header) and hold one JSON line")
-        }
-        guard let signatures = CheckpointNote.Signature.parseLines(note[split.upperBound...]), !signatures.isEmpty else {
-            throw CofferError(.invalidFormat, "not an erasure receipt: a bad signature line")
-        }
-        guard signatures.contains(where: { $0.isValid(by: key, text: text) }) else {
-            throw CofferError(.authenticationFailed, "the receipt is not signed by \(key.name)'s key, or was changed after it was signed")
-        }
-        let receipt: ErasureReceipt
-        do {
-            receipt = try JSONDecoder().decode(ErasureReceipt.self, from: Data(lines[1].utf8))
-        } catch {
-            throw CofferError(.invalidFormat, "the receipt's JSON does not decode: \(error)")
-        }
-        // Only the canonical form is signed: anything else was not written by Coffer.
-        guard try Self.text(receipt) == text else { throw CofferError(.invalidFormat, "the receipt's JSON is not in its canonical form") }
-        return receipt
+        try SignedJSONNote.open(note, header: header, key: key, as: ErasureReceipt.self, what: "an erasure receipt")
     }
 }
 
@@ -111,8 +91,8 @@ public struct ErasureRequest: Sendable, Codable, Hashable {
     public let id: String
     /// The subject's tenant.
     public let tenant: TenantID
-    /// The subject to erase.
-    public let subject: SubjectID
+    /// The subject to erase; nil for a whole tenant.
+    public let subject: SubjectID?
     /// Why (the request's reference).
     public let reason: String
     /// Who asked.

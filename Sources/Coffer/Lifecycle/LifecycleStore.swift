@@ -8,8 +8,10 @@ struct TenantLifecycle: Sendable, Equatable {
     let plan: Plan
     let createdAt: Int64
     let closedAt: Int64?
+    /// When the whole tenant was erased.
+    var erasedAt: Int64? = nil
 
-    var status: TenantStatus { closedAt == nil ? .active : .closed }
+    var status: TenantStatus { erasedAt != nil ? .erased : closedAt == nil ? .active : .closed }
 }
 
 /// Persistence of the lifecycle: the plan and closure columns of `tenant`, `retention_setting`
@@ -21,7 +23,7 @@ struct LifecycleStore: Sendable {
 
     /// A tenant's lifecycle, or nil when it is not registered.
     func tenant(_ id: TenantID) throws -> TenantLifecycle? {
-        try read { db in try Row.fetchOne(db, sql: "SELECT id, plan, created_at, closed_at FROM tenant WHERE id = ?", arguments: [id]).map(Self.lifecycle) }
+        try read { db in try Row.fetchOne(db, sql: "SELECT id, plan, created_at, closed_at, erased_at FROM tenant WHERE id = ?", arguments: [id]).map(Self.lifecycle) }
     }
 
     /// Changes a tenant's plan.
@@ -108,7 +110,7 @@ struct LifecycleStore: Sendable {
             throw CofferError(.tamperDetected, "a tenant row has an unknown plan; the control file was changed outside Coffer")
         }
         return TenantLifecycle(id: try row.stored("id", in: "tenant"), plan: plan, createdAt: try row.stored("created_at", in: "tenant"),
-                               closedAt: try row.storedIfPresent("closed_at", in: "tenant"))
+                               closedAt: try row.storedIfPresent("closed_at", in: "tenant"), erasedAt: try row.storedIfPresent("erased_at", in: "tenant"))
     }
 
     private static func hold(_ row: Row) throws -> LegalHold {
@@ -167,6 +169,20 @@ extension LifecycleStore {
     }
 
     /// Whether a legal hold in force covers `subject` of `tenant` (or the whole tenant).
+    /// Whether any hold (on the tenant or on one of its subjects) is in force.
+    func isHeldAnywhere(tenant: TenantID) throws -> Bool {
+        try read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM legal_hold WHERE tenant_id = ? AND lifted_at IS NULL", arguments: [tenant]) ?? false }
+    }
+
+    /// Records that `id` was erased whole at `time` (closing it if it was open): no key, object
+    /// or subject is made for it again.
+    func markErased(_ id: TenantID, at time: Int64) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE tenant SET erased_at = coalesce(erased_at, ?1), closed_at = coalesce(closed_at, ?1) WHERE id = ?2",
+                           arguments: [time, id])
+        }
+    }
+
     func isHeld(tenant: TenantID, subject: SubjectID?) throws -> Bool {
         try read { db in
             try Bool.fetchOne(db, sql: """
@@ -177,7 +193,7 @@ extension LifecycleStore {
 
     private static func erasure(_ row: Row) throws -> ErasureRequest {
         let t = "erasure_request"
-        return ErasureRequest(id: try row.stored("id", in: t), tenant: try row.stored("tenant_id", in: t), subject: try row.stored("subject_id", in: t),
+        return ErasureRequest(id: try row.stored("id", in: t), tenant: try row.stored("tenant_id", in: t), subject: try row.storedIfPresent("subject_id", in: t),
                               reason: try row.stored("reason", in: t), requestedBy: try row.stored("requested_by", in: t),
                               requestedAt: try row.stored("requested_at", in: t), deadline: try row.stored("deadline", in: t),
                               completedAt: try row.storedIfPresent("completed_at", in: t))

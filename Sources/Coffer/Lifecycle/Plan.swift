@@ -28,6 +28,9 @@ public enum TenantStatus: String, Sendable, Codable, CustomStringConvertible {
     case active
     /// The account was closed: the retention clocks that start at closure run from then.
     case closed
+    /// The whole tenant was erased (``Vault/requestErasure(tenant:reason:context:)``): its keys
+    /// are destroyed and nothing is stored for it again.
+    case erased
 
     public var description: String { rawValue }
 }

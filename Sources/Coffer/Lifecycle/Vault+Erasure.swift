@@ -69,7 +69,7 @@ extension Vault {
         var failed: [String: String] = [:]
         for request in open {
             do {
-                completed.append(try await erase(request, context: context))
+                completed.append(try await request.subject == nil ? eraseTenant(request, context: context) : erase(request, context: context))
             } catch is HeldNow {
                 held.append(request)
             } catch let error as CofferError {
@@ -80,19 +80,20 @@ extension Vault {
     }
 
     private func erase(_ request: ErasureRequest, context: AccessContext) async throws -> ErasureReceipt {
-        try await guardedPII(context, .erasure, subject: request.subject, check: { access in
+        guard let subject = request.subject else { throw CofferError(.invalidArgument, "not a subject's erasure") }
+        return try await guardedPII(context, .erasure, subject: subject, check: { access in
             if access.isAllowed { access.request.reason = "erased=\(request.id)" }
         }) { state in
             guard let state, state.tenant == request.tenant else {
-                throw CofferError(.tamperDetected, "subject \(request.subject) is no longer of tenant \(request.tenant)")
+                throw CofferError(.tamperDetected, "subject \(subject) is no longer of tenant \(request.tenant)")
             }
             // Checked here, just before anything goes, so a hold placed during a run counts.
-            if try await BlockingPool.shared.run({ try self.lifecycle.isHeld(tenant: request.tenant, subject: request.subject) }) {
+            if try await BlockingPool.shared.run({ try self.lifecycle.isHeld(tenant: request.tenant, subject: subject) }) {
                 throw HeldNow()
             }
             let erasedAt = administration.clock.now()
             let retainUntil = erasedAt + Int64(RetentionPolicy.sevenYears) * 86_400_000
-            let erasure = try await BlockingPool.shared.run { try self.people.erase(request.subject, tenant: state.tenant, retainUntil: retainUntil) }
+            let erasure = try await BlockingPool.shared.run { try self.people.erase(subject, tenant: state.tenant, retainUntil: retainUntil) }
             _ = await janitor.truncate(.pii)
             _ = await janitor.truncate(.control)
             // The erasure's record is in the log already (recorded before the work): this
@@ -102,16 +103,20 @@ extension Vault {
                 requestID: request.id, tenant: request.tenant, subject: request.subject, requestedAt: request.requestedAt,
                 deadline: request.deadline, erasedAt: erasedAt, destroyedKeys: erasure.destroyedKeys, deletedFields: erasure.rows.fields,
                 deletedConsents: erasure.rows.consents, deletedIdentifiers: erasure.rows.identifiers, deletedIndexEntries: erasure.rows.indexEntries,
-                retained: erasure.retained.map {
-                    ErasureReceipt.Retained(fields: $0.fields, until: $0.until,
-                                            reason: "P11: billing records are kept 7 years as the law requires, sealed under a key of their own")
-                },
+                retained: erasure.retained.map { ErasureReceipt.Retained(fields: $0.fields, until: $0.until, reason: Self.billingRetentionReason) },
                 checkpoint: ErasureReceipt.Checkpoint(treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash))
-            let log = accessLog.log
-            let note = try receipt.note(origin: log.origin, key: log.signingKey)
-            try await BlockingPool.shared.run { try self.lifecycle.completeErasure(request.id, at: erasedAt, receipt: note) }
-            return receipt
+            return try await complete(request, receipt: receipt, at: erasedAt)
         }
+    }
+
+    /// Takes the erasure to the backups and the witness, signs the receipt and closes the request.
+    func complete(_ request: ErasureRequest, receipt: ErasureReceipt, at erasedAt: Int64) async throws -> ErasureReceipt {
+        var receipt = receipt
+        receipt.scrubbedBackups = try await propagateErasures()
+        let log = accessLog.log
+        let note = try receipt.note(origin: log.origin, key: log.signingKey)
+        try await BlockingPool.shared.run { try self.lifecycle.completeErasure(request.id, at: erasedAt, receipt: note) }
+        return receipt
     }
 
     /// Erasure requests, oldest first: the open ones (with their deadlines; see

@@ -45,6 +45,9 @@ public struct RetentionReport: Sendable, Codable, Hashable {
     public let held: [String]
     /// Items that failed, with the error (they are retried by the next run).
     public let failed: [String]
+    /// The period data keys a real run destroyed: every one whose period ended more than a day
+    /// before (the earlier of `asOf` and now) and that nothing stored uses any more.
+    public var destroyedKeys: [String] = []
 }
 
 extension Vault {
@@ -82,10 +85,48 @@ extension Vault {
                 failed.append("\(item.kind.rawValue) \(item.objectID?.rawValue ?? item.identifier ?? item.subject?.rawValue ?? ""): \(error.code): \(error.message)")
             }
         }
+        var report = RetentionReport(asOf: asOf, dryRun: false, items: removed, held: Array(Set(heldNow)).sorted(), failed: failed)
+        do {
+            report.destroyedKeys = try await destroyUnusedPeriodKeys(asOf: asOf, context: context)
+        } catch let error as CofferError {
+            report = RetentionReport(asOf: asOf, dryRun: false, items: removed, held: report.held,
+                                     failed: failed + ["period keys: \(error.code): \(error.message)"])
+        }
         _ = await janitor.truncate(.content)
         _ = await janitor.truncate(.pii)
         _ = await janitor.truncate(.control)
-        return RetentionReport(asOf: asOf, dryRun: false, items: removed, held: Array(Set(heldNow)).sorted(), failed: failed)
+        if !report.destroyedKeys.isEmpty || removed.contains(where: { $0.kind != .objectVersions && $0.kind != .identifier }) {
+            _ = try? await propagateErasures()
+        }
+        return report
+    }
+
+    /// Destroys the period keys of the caller's tenants whose period ended more than
+    /// ``KeyPeriod/destroyGrace`` before the earlier of `asOf` and now (never a period a put may
+    /// still be using) and that no version or object name uses; one log record per tenant.
+    private func destroyUnusedPeriodKeys(asOf: Int64, context: AccessContext) async throws -> [String] {
+        let cutoff = min(asOf, administration.clock.now()) - KeyPeriod.destroyGrace
+        let scope = try await callerScope(context)
+        let ended = try await BlockingPool.shared.run { try self.keys.store.endedPeriodKeys(before: cutoff) }
+        var destroyed: [String] = []
+        for (tenant, candidates) in Dictionary(grouping: ended, by: \.tenant).sorted(by: { $0.key < $1.key })
+        where scope?.contains(TenantID(tenant)) ?? true {
+            let ids = candidates.map(\.id)
+            let used = try await contentStore.catalog.keysInUse(ids)
+            let unused = ids.filter { !used.contains($0) }
+            guard !unused.isEmpty else { continue }
+            let request = AccessRequest(action: .purge, dataClass: .content, tenant: TenantID(tenant),
+                                        reason: "retention=period-keys keys=\(unused.joined(separator: ","))")
+            try await guarded(context, request) { _ in
+                // Checked again inside: a put may have reserved a version under one meanwhile.
+                let stillUnused = unused.filter { !used.contains($0) }
+                let nowUsed = try await contentStore.catalog.keysInUse(stillUnused)
+                let gone = stillUnused.filter { !nowUsed.contains($0) }
+                try await BlockingPool.shared.run { try self.keys.destroyDataKeys(gone, tenant: tenant, kind: .periodKeys) }
+                destroyed += gone
+            }
+        }
+        return destroyed
     }
 
     /// Everything due at `asOf` in the tenants `scope` allows (all when nil), and the holds that

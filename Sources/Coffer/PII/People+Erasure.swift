@@ -26,7 +26,11 @@ extension People {
             rows = try store.erase(id, integrity: integrity) { stored in
                 guard stored.row.tenant == tenant else { throw CofferError(.tamperDetected, "subject \(id) moved to another tenant outside Coffer") }
                 let names = Self.retainedFields.map(\.rawValue).filter { stored.fields[$0] != nil }
-                guard !names.isEmpty else { return [] }
+                // A subject whose key is gone already (an erasure applied again to a restored
+                // backup) keeps nothing: what was sealed under that key cannot be opened.
+                guard !names.isEmpty, try keys.subjectFieldKey(keyID: stored.row.keyID, subject: id.rawValue, tenant: tenant.rawValue) != nil else {
+                    return []
+                }
                 let opened = try self.open(stored, only: Set(names))
                 let keyID = try keys.createSubjectKey(subject: id.rawValue, tenant: tenant.rawValue, role: .retained, retainUntil: retainUntil,
                                                       now: nowMilliseconds())

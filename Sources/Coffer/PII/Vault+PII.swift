@@ -104,6 +104,9 @@ extension Vault {
         let id = SubjectID(try makeIdentifier("subj"))
         return try await guardedPII(context, .write, tenant: tenant, check: { access in if access.isAllowed { access.request.subject = id } }) { _ in
             try administration.requireTenant(tenant)
+            if try await BlockingPool.shared.run({ try self.lifecycle.tenant(tenant)?.erasedAt }) != nil {
+                throw CofferError(.notFound, "tenant '\(tenant)' was erased")
+            }
             return try await people.add(id, tenant: tenant, name: name, email: email, company: company, password: password,
                                         hashing: settings.passwordHashing)
         }

@@ -219,6 +219,31 @@ extension CatalogStore {
         }
     }
 
+    /// Deletes up to `limit` objects of `tenant` with every version (pending ones too) and
+    /// segment, in one transaction.
+    /// - Returns: How many objects were deleted.
+    func deleteObjects(tenant: TenantID, limit: Int) async throws -> Int {
+        try await VaultDatabase.guarded { try await pool.write { db -> Int in
+            try db.execute(sql: "DELETE FROM object WHERE id IN (SELECT id FROM object WHERE tenant_id = ? LIMIT ?)", arguments: [tenant, limit])
+            return db.changesCount
+        } }
+    }
+
+    /// Which of `keyIDs` a version or an object name still uses.
+    func keysInUse(_ keyIDs: [String]) async throws -> Set<String> {
+        try await VaultDatabase.guarded {
+            try await pool.readReleasingEarly { db in
+                var used = Set<String>()
+                for id in keyIDs where try Bool.fetchOne(db, sql: """
+                    SELECT EXISTS (SELECT 1 FROM version WHERE data_key_id = ?1) OR EXISTS (SELECT 1 FROM object WHERE name_key_id = ?1)
+                    """, arguments: [id]) == true {
+                    used.insert(id)
+                }
+                return used
+            }
+        }
+    }
+
     /// Deletes committed versions of one object in one transaction, and the object when none is
     /// left: a crash leaves every version whole or gone.
     /// - Returns: How many versions were deleted.

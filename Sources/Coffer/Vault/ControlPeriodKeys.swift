@@ -10,7 +10,8 @@ import GRDB
 /// - `tenant.erased_at`: a tenant erased whole (no keys, objects or subjects are made for it again).
 /// - `erasure_request.subject_id` may be NULL: a request to erase a whole tenant.
 /// - `erasure_ledger`: every erasure and every key a retention run destroyed, in order, which a
-///   restore from backup applies again (`docs/lifecycle.md`, Backups).
+///   restore from backup applies again (`docs/lifecycle.md`, Backups);
+/// - `backup_location`: the directories backups were written to, which every erasure reaches.
 enum ControlPeriodKeys {
     static func migrate(_ db: Database) throws {
         try db.execute(sql: """
@@ -66,6 +67,7 @@ enum ControlPeriodKeys {
                 request_id TEXT
             );
             CREATE INDEX erasure_ledger_order ON erasure_ledger(at, id);
+            CREATE TABLE backup_location (path TEXT PRIMARY KEY, added_at INTEGER NOT NULL);
             """)
     }
 }
