@@ -12,7 +12,7 @@ struct CofferCommand: AsyncParsableCommand {
         discussion: "See docs/ for the format, the keyring and the architecture.",
         subcommands: [InitCommand.self, TenantCommand.self, PutCommand.self, GetCommand.self, ListCommand.self,
                       StatCommand.self, RemoveCommand.self, PIICommand.self, PrincipalCommand.self, GrantCommand.self, AuditCommand.self,
-                      RetentionCommand.self, HoldCommand.self, DSRCommand.self, ReportCommand.self,
+                      RetentionCommand.self, HoldCommand.self, DSRCommand.self, BackupCommand.self, ReportCommand.self,
                       KeysCommand.self, CryptoCommand.self, BenchCommand.self]
     )
 

@@ -115,7 +115,7 @@ package final class AuditLog: Sendable {
     }
 
     /// The Ed25519 key checkpoints are signed with, derived from the audit-signing key's seed.
-    private static func signingKey(seed: SecureBytes) throws -> Ed25519SigningKey {
+    static func signingKey(seed: SecureBytes) throws -> Ed25519SigningKey {
         try Ed25519SigningKey(seed: HKDF.deriveKey(from: seed, salt: [UInt8](), info: Array("coffer/audit/ed25519".utf8), length: 32))
     }
 

@@ -100,7 +100,7 @@ extension Vault {
 
     /// Deletes every object of `tenant` (pending ones too), a batch per transaction.
     /// - Returns: How many objects were deleted.
-    private func deleteAllObjects(of tenant: TenantID) async throws -> Int {
+    func deleteAllObjects(of tenant: TenantID) async throws -> Int {
         var total = 0
         while true {
             let deleted = try await contentStore.catalog.deleteObjects(tenant: tenant, limit: 256)
