@@ -16,12 +16,12 @@ struct ExportHistory {
     let context: AccessContext
     /// The records wanted (a tenant or a subject); paging is set here.
     let query: AuditQuery
-
-    static let pageSize = 10_000
+    /// Records per page (the log's largest query; tests use fewer).
+    var pageSize = 10_000
 
     /// What the first reading found.
     struct Plan {
-        /// Page `k` is the newest ``ExportHistory/pageSize`` records below `cursors[k]`, newest page first.
+        /// Page `k` is the newest `pageSize` records below `cursors[k]`, newest page first.
         var cursors: [Int64] = []
         var records = 0
         var jsonBytes: Int64 = 3  // "[\n" ... "\n]\n", or "[]\n"
@@ -41,7 +41,7 @@ struct ExportHistory {
                 plan.csvBytes += Int64(AuditExport.csvLine(record).utf8.count + 1)
             }
             plan.records += records.count
-            guard records.count == Self.pageSize else { break }
+            guard records.count == pageSize else { break }
             before = oldest.sequence
         }
         return plan
@@ -74,7 +74,7 @@ struct ExportHistory {
     private func page(before: Int64?) async throws -> [AuditRecord] {
         var query = self.query
         query.before = before
-        query.limit = Self.pageSize
+        query.limit = pageSize
         return try await vault.auditRecords(query, context: context)
     }
 }
