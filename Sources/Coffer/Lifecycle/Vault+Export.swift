@@ -53,9 +53,9 @@ extension Vault {
                 }
             case .tenant(let tenant):
                 let request = AccessRequest(action: .export, dataClass: .content, tenant: tenant)
-                return try await guarded(context, request) { _ in
-                    try administration.requireTenant(tenant)
-                    return try await guardedPII(context, .export, tenant: tenant) { _ in
+                // An unregistered tenant is recorded as an error, before any decision.
+                return try await guarded(context, request, resolve: { _ in try administration.requireTenant(tenant) }) { _ in
+                    try await guardedPII(context, .export, tenant: tenant) { _ in
                         try await ExportRun(vault: self, context: context, options: options, output: output,
                                             tenant: tenant, subject: nil).run()
                     }
