@@ -24,14 +24,23 @@ extension DSRCommand {
         @Flag(name: .long, help: "Print JSON (and no progress).") var json = false
         @Flag(name: .long, help: "No progress on stderr.") var quiet = false
 
+        /// What to export: exactly one of --subject and --tenant.
+        private var scope: ExportScope? {
+            switch (subject, tenant) {
+            case (let subject?, nil): .subject(subject)
+            case (nil, let tenant?): .tenant(tenant)
+            default: nil
+            }
+        }
+
         func validate() throws {
-            guard (subject == nil) != (tenant == nil) else { throw ValidationError("give exactly one of --subject ID and --tenant T") }
+            guard scope != nil else { throw ValidationError("give exactly one of --subject ID and --tenant T") }
         }
 
         func run() async throws {
             try await runReportingErrors {
                 let vault = try options.openVault()
-                let scope: ExportScope = if let subject { .subject(subject) } else { .tenant(tenant!) }
+                guard let scope else { throw ValidationError("give exactly one of --subject ID and --tenant T") }
                 var settings = ExportOptions(encrypt: encrypt, replaceExisting: force)
                 if !json && !quiet {
                     let printer = ExportProgressPrinter()

@@ -63,7 +63,7 @@ final class EntryFeed {
         if start == pending.count {
             pending.removeAll(keepingCapacity: true)
             start = 0
-        } else if start >= ExportArchive.zipBufferSize {
+        } else if start >= ExportArchive.zipBufferSize && start * 2 >= pending.count {  // move the rest only when it is the smaller part
             pending.removeFirst(start)
             start = 0
         }
