@@ -26,20 +26,20 @@ import json
 import os
 import stat
 import subprocess
-import sys
 import tempfile
 import zipfile
 
 import tink
+from interop_support import Tally, coffer_and_quick
 from tink import secret_key_access, streaming_aead
 
 TIMEOUT = 600
 
 
-class Harness:
+class Harness(Tally):
     def __init__(self, coffer, work):
+        super().__init__()
         self.coffer, self.work = coffer, work
-        self.passed = self.failed = 0
         self.env = dict(os.environ, COFFER_VAULT=os.path.join(work, "vault"), COFFER_KEYRING=os.path.join(work, "keyring.json"),
                         COFFER_ACTOR="interop", COFFER_PURPOSE="service-operation", COFFER_JUSTIFICATION="export interop")
 
@@ -54,17 +54,6 @@ class Harness:
             raise RuntimeError(f"coffer {' '.join(args)}: exit {r.returncode}: {r.stderr.decode(errors='replace').strip()}")
         return r.stdout.decode()
 
-    def check(self, name, fn):
-        try:
-            error = fn()
-        except Exception as e:  # one failing check must not hide the others
-            error = f"{type(e).__name__}: {e}"
-        if error:
-            self.failed += 1
-            print(f"FAIL {name}: {error}", flush=True)
-        else:
-            self.passed += 1
-            print(f"ok   {name}", flush=True)
 
 
 OFFICER = ["--actor", "po", "--purpose", "subject-request", "--justification", "DSAR interop"]
@@ -142,14 +131,7 @@ def check_archive(files, objects):
 
 
 def main():
-    args = [a for a in sys.argv[1:] if a != "--quick"]
-    quick = "--quick" in sys.argv[1:]
-    here = os.path.dirname(os.path.abspath(__file__))
-    candidates = args[:1] or [os.path.join(here, "..", ".build", b, "coffer") for b in ("release", "debug")]
-    coffer = next((os.path.abspath(c) for c in candidates if os.path.isfile(c)), None)
-    if coffer is None or not os.access(coffer, os.X_OK):
-        print(f"coffer binary not found or not executable: {' or '.join(candidates)}", file=sys.stderr)
-        sys.exit(2)
+    coffer, quick = coffer_and_quick()
     streaming_aead.register()
     with tempfile.TemporaryDirectory(prefix="coffer-export-interop-") as work:
         h = Harness(coffer, work)
@@ -199,12 +181,11 @@ def main():
                 return f"reporting principal: exit {reporting.returncode}"
             return None if sorted(os.listdir(work)) == before else "a refused export left files behind"
 
-        h.check("tenant export, encrypted, opened with Tink", tenant_encrypted)
-        h.check("tenant export, plain", tenant_plain)
-        h.check("subject export, encrypted, opened with Tink", subject_encrypted)
-        h.check("refusals leave nothing", refusals)
-    print(f"{h.passed} passed, {h.failed} failed")
-    sys.exit(1 if h.failed else 0)
+        h.case("tenant export, encrypted, opened with Tink", tenant_encrypted)
+        h.case("tenant export, plain", tenant_plain)
+        h.case("subject export, encrypted, opened with Tink", subject_encrypted)
+        h.case("refusals leave nothing", refusals)
+    h.finish()
 
 
 if __name__ == "__main__":

@@ -72,6 +72,8 @@ struct ExportTests {
             #expect(subjects.first { $0.id == f.bob }?.status == .restricted)
             let identifiers = String(decoding: try exportEntry(entries, "records/identifiers.csv"), as: UTF8.self)
             #expect(identifiers.contains("203.0.113.7,'=cmd"), "CSV cells cannot start a formula")
+            let listed = try JSONDecoder().decode([ObjectInfo].self, from: Data(try exportEntry(entries, "records/objects.json")))
+            #expect(Set(listed.map(\.id)) == Set(f.objects.keys) && listed.first { $0.name == "scripts/login.js" }?.versions.count == 2)
             let catalogue = String(decoding: try exportEntry(entries, "records/objects.csv"), as: UTF8.self)
             #expect(catalogue.split(separator: "\n").count == 4 && !catalogue.contains("elsewhere"))
 

@@ -44,27 +44,19 @@ enum ExportRecords {
         }
     }
 
-    /// One line of the object catalogue (`records/objects.json`).
+    /// One object of the catalogue (`records/objects.json`): its ``ObjectInfo`` with its file
+    /// in the archive (`path`) beside the other keys.
     struct CatalogEntry: Encodable {
-        let id: ObjectID
-        let kind: ObjectKind
-        let name: String
-        /// The object's file in the archive.
-        let path: String
-        let latestVersion: Int
-        let createdAt: Int64
-        let updatedAt: Int64
-        let versions: [ObjectVersionInfo]
+        let object: ObjectInfo
 
-        init(_ object: ObjectInfo) {
-            id = object.id
-            kind = object.kind
-            name = object.name
-            path = ExportRecords.objectPath(object)
-            latestVersion = object.latestVersion
-            createdAt = object.createdAt
-            updatedAt = object.updatedAt
-            versions = object.versions
+        init(_ object: ObjectInfo) { self.object = object }
+
+        private enum Key: String, CodingKey { case path }
+
+        func encode(to encoder: any Encoder) throws {
+            try object.encode(to: encoder)
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode(ExportRecords.objectPath(object), forKey: .path)
         }
     }
 
