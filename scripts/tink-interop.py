@@ -20,9 +20,9 @@ Needs only the standard library and the `tink` package.
 import io
 import os
 import subprocess
-import sys
 import tempfile
 
+from interop_support import Tally, coffer_and_quick
 from tink import cleartext_keyset_handle, streaming_aead
 from tink.proto import aes_gcm_hkdf_streaming_pb2, common_pb2, tink_pb2
 
@@ -74,18 +74,10 @@ def read(path):
         return f.read()
 
 
-class Harness:
+class Harness(Tally):
     def __init__(self, coffer, work):
+        super().__init__()
         self.coffer, self.work = coffer, work
-        self.passed = self.failed = 0
-
-    def report(self, name, error):
-        if error:
-            self.failed += 1
-            print(f"FAIL {name}: {error}", flush=True)
-        else:
-            self.passed += 1
-            print(f"ok   {name}", flush=True)
 
     def run(self, verb, keyfile, aad, css, src=None, dst=None, stdin=None, stdout=None):
         cmd = [self.coffer, "crypto", verb, "--key", keyfile, "--aad", aad, "--segment-size", str(css)]
@@ -95,12 +87,6 @@ class Harness:
             cmd += ["--out", dst]
         return subprocess.run(cmd, stdin=stdin, stdout=stdout or subprocess.PIPE,
                               stderr=subprocess.PIPE, timeout=TIMEOUT)
-
-    def case(self, name, fn):
-        try:
-            self.report(name, fn())
-        except Exception as e:  # a crash in one case must not hide the others
-            self.report(name, f"{type(e).__name__}: {e}")
 
     def path(self, name):
         p = os.path.join(self.work, name)
@@ -121,14 +107,7 @@ def lengths(css):
 
 
 def main():
-    args = [a for a in sys.argv[1:] if a != "--quick"]
-    quick = "--quick" in sys.argv[1:]
-    here = os.path.dirname(os.path.abspath(__file__))
-    candidates = args[:1] or [os.path.join(here, "..", ".build", b, "coffer") for b in ("release", "debug")]
-    coffer = next((os.path.abspath(c) for c in candidates if os.path.isfile(c)), None)
-    if coffer is None or not os.access(coffer, os.X_OK):
-        print(f"coffer binary not found or not executable: {' or '.join(candidates)}", file=sys.stderr)
-        sys.exit(2)
+    coffer, quick = coffer_and_quick()
     streaming_aead.register()
     sizes = [4096, 1048576] if quick else [4096, 65536, 1048576]
     n = 0
@@ -203,8 +182,7 @@ def main():
             h.case(f"pipe seal   {label}", pipe_seal)
             h.case(f"bit flip    {label} (last segment)", bit_flip)
             h.case(f"wrong aad   {label}", lambda: must_fail(tink_ct, aad + "-wrong"))
-    print(f"{h.passed} passed, {h.failed} failed")
-    sys.exit(1 if h.failed else 0)
+    h.finish()
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ import Foundation
 
 struct DSRCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "dsr", abstract: "Data-subject requests: erasure with signed receipts (privacy officer, purpose subject-request).",
-        subcommands: [Report.self, Erase.self, Run.self, Status.self, Receipt.self])
+        commandName: "dsr", abstract: "Data-subject requests: access reports, exports, erasure with signed receipts (privacy officer, purpose subject-request).",
+        subcommands: [Report.self, Export.self, Erase.self, Run.self, Status.self, Receipt.self])
 
     struct Report: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

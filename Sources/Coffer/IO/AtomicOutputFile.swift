@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// A file that appears under its name only when complete: bytes go to a private temporary file
-/// (mode 0600) beside the destination, which ``commit()`` renames into place. If the writer fails
+/// (mode 0600) beside the destination, which ``commit(replacing:)`` renames into place. If the writer fails
 /// or is dropped without commit, the temporary file is removed, so no partial output is left.
 ///
 /// A destination that exists and is not a regular file (a device such as `/dev/null`, a FIFO)
@@ -15,7 +15,9 @@ public final class AtomicOutputFile {
     public let path: String
     /// The descriptor to write to.
     public let fd: Int32
-    private let temporaryPath: String?
+    /// Where the bytes go until ``commit(replacing:)`` (nil when the destination is written
+    /// directly): for writers that reopen the file by name, such as the export's ZIP writer.
+    let temporaryPath: String?
     private var done = false
 
     /// Creates the temporary file.
@@ -42,9 +44,13 @@ public final class AtomicOutputFile {
         }
     }
 
-    /// Flushes the file to disk and renames it into place.
-    /// - Throws: `CofferError` `io`; the temporary file is removed on failure.
-    public func commit() throws {
+    /// Flushes the file to disk and moves it into place.
+    /// - Parameter replacing: Whether an existing file at ``path`` may be replaced (the default,
+    ///   by `rename`). Without it the file is linked into place, which fails if the name exists
+    ///   meanwhile, so nothing that appeared after a check is overwritten.
+    /// - Throws: `CofferError` `alreadyExists` (not replacing, the name is taken) or `io`; the
+    ///   temporary file is removed on failure.
+    public func commit(replacing: Bool = true) throws {
         guard !done else { return }
         done = true
         guard let temporaryPath else {
@@ -53,10 +59,25 @@ public final class AtomicOutputFile {
         }
         let synced = fsync(fd) == 0
         close(fd)
-        guard synced, rename(temporaryPath, path) == 0 else {
+        guard synced else {
             let reason = String(cString: strerror(errno))
             unlink(temporaryPath)
             throw CofferError(.io, "cannot finish writing \(path): \(reason)")
+        }
+        if replacing {
+            guard rename(temporaryPath, path) == 0 else {
+                let reason = String(cString: strerror(errno))
+                unlink(temporaryPath)
+                throw CofferError(.io, "cannot finish writing \(path): \(reason)")
+            }
+            return
+        }
+        let linked = link(temporaryPath, path) == 0
+        let reason = errno
+        unlink(temporaryPath)
+        guard linked else {
+            if reason == EEXIST { throw CofferError(.alreadyExists, "\(path) already exists; choose another name") }
+            throw CofferError(.io, "cannot finish writing \(path): \(String(cString: strerror(reason)))")
         }
     }
 
