@@ -53,4 +53,28 @@ struct ErasureCLITests {
             #expect(forged.error.contains("authentication-failed"))
         }
     }
+
+    @Test("dsr erase --tenant erases the tenant whole; neither or both of --subject and --tenant is a usage error")
+    func tenant() async throws {
+        try await withPIICLI { cli in
+            let dir = cli.vault.deletingLastPathComponent()
+            let file = dir.appendingPathComponent("s.js")
+            try Data("marker-tenant".utf8).write(to: file)
+            let put = try cli.spawn(["put", "--tenant", "acme", "--kind", "test-script", "--name", "s.js", file.path])
+            try #require(put.status == 0, "\(put.error)")
+            let objectID = String(put.output.split(separator: " ")[0])
+            let neither = try cli.spawn(["dsr", "erase", "--reason", "x"] + asOfficer)
+            #expect(neither.status == 64 && neither.error.contains("--subject ID or --tenant T"))
+            let both = try cli.spawn(["dsr", "erase", "--tenant", "acme", "--subject", "subj_00000000000000000000000000000000", "--reason", "x"] + asOfficer)
+            #expect(both.status == 64)
+            let erase = try cli.spawn(["dsr", "erase", "--tenant", "acme", "--reason", "contract 12 ended"] + asOfficer)
+            #expect(erase.status == 0 && erase.output.contains("tenant acme (whole)"), "\(erase.error)")
+            let run = try cli.spawn(["dsr", "run"] + asOfficer)
+            #expect(run.status == 0 && run.output.contains("1 objects deleted"), "\(run.output) \(run.error)")
+            let get = try cli.spawn(["get", "--tenant", "acme", objectID])
+            #expect(get.status != 0 && !get.output.contains("marker-tenant"))
+            let show = try cli.spawn(["tenant", "show", "acme"])
+            #expect(show.output.contains("erased"), "\(show.output)")
+        }
+    }
 }
