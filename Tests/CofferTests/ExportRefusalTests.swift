@@ -106,4 +106,24 @@ struct ExportRefusalTests {
             #expect(legal.subjects == 1)
         }
     }
+
+    @Test("fail closed: with the log gone or the vault closed, an export is refused with audit-unavailable and writes nothing")
+    func failClosed() async throws {
+        try await withExportVault { t, out in
+            let v = t.vault
+            let ada = try await v.addSubject(tenant: "acme", name: "Ada", email: "ada@example.com", company: nil, context: .piiService)
+            _ = try await v.put(tenant: "acme", kind: .config, name: "c", bytes: [1, 2, 3], context: .test)
+            try FileManager.default.removeItem(at: t.auditURL)
+            for scope in [ExportScope.tenant("acme"), .subject(ada)] {
+                _ = try await expectNothingWritten(.auditUnavailable, in: out, "log deleted, \(scope)") {
+                    _ = try await v.export(scope, to: out.appendingPathComponent("x.zip").path, options: ExportOptions(encrypt: true),
+                                           context: .piiOfficer)
+                }
+            }
+            try? v.close()
+            _ = try await expectNothingWritten(.auditUnavailable, in: out, "after close") {
+                _ = try await v.export(.tenant("acme"), to: out.appendingPathComponent("x.zip").path, context: .piiOfficer)
+            }
+        }
+    }
 }

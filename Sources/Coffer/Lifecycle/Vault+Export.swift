@@ -53,8 +53,12 @@ extension Vault {
                 }
             case .tenant(let tenant):
                 let request = AccessRequest(action: .export, dataClass: .content, tenant: tenant)
-                // An unregistered tenant is recorded as an error, before any decision.
-                return try await guarded(context, request, resolve: { _ in try administration.requireTenant(tenant) }) { _ in
+                // An unregistered tenant is recorded as an error, before any decision (a closed
+                // vault is audit-unavailable first, as for every access).
+                return try await guarded(context, request, resolve: { _ in
+                    try accessLog.checkOpen()
+                    try administration.requireTenant(tenant)
+                }) { _ in
                     try await guardedPII(context, .export, tenant: tenant) { _ in
                         try await ExportRun(vault: self, context: context, options: options, output: output,
                                             tenant: tenant, subject: nil).run()
