@@ -126,4 +126,37 @@ struct ExportRefusalTests {
             }
         }
     }
+
+    @Test("a full disk under the archive ends the export with io and leaves nothing there", .enabled(if: canMount, "needs root to mount a tmpfs"))
+    func fullDisk() async throws {
+        try await withExportVault { t, out in
+            _ = try await t.vault.put(tenant: "acme", kind: .testResult, name: "big", bytes: testBytes(3 << 20, seed: 5), context: .test)
+            let disk = out.appendingPathComponent("disk")
+            try FileManager.default.createDirectory(at: disk, withIntermediateDirectories: true)
+            try mount(["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", disk.path])
+            defer { unmount(disk.path) }
+            for encrypt in [false, true] {
+                await expectCofferError(.io, "encrypt: \(encrypt)") {
+                    _ = try await t.vault.export(.tenant("acme"), to: disk.appendingPathComponent("x.zip").path,
+                                                 options: ExportOptions(encrypt: encrypt), context: .piiOfficer)
+                }
+                #expect(try exportDirectoryListing(disk).isEmpty, "no partial archive or keyset")
+            }
+        }
+    }
+
+    @Test("a cancelled export stops and leaves nothing")
+    func cancelled() async throws {
+        try await withExportVault { t, out in
+            _ = try await t.vault.put(tenant: "acme", kind: .testResult, name: "big", bytes: testBytes(multiBatchSize, seed: 6), context: .test)
+            let vault = t.vault
+            let path = out.appendingPathComponent("x.zip").path
+            let export = Task {
+                withUnsafeCurrentTask { $0?.cancel() }
+                return try await vault.export(.tenant("acme"), to: path, context: .piiOfficer)
+            }
+            await #expect(throws: CancellationError.self) { _ = try await export.value }
+            #expect(try exportDirectoryListing(out).isEmpty)
+        }
+    }
 }

@@ -34,8 +34,9 @@ extension Vault {
     /// - Throws: `CofferError` `alreadyExists` (the archive or keyset exists, without
     ///   ``ExportOptions/replaceExisting``), `io` (the directory cannot be written, a write
     ///   failed), `notFound` (no such subject, or an erased one), `unknownTenant`,
-    ///   `accessDenied`, `purposeMissing`, `auditUnavailable`, `tamperDetected`. On any failure
-    ///   nothing is left at `path` or beside it.
+    ///   `accessDenied`, `purposeMissing`, `auditUnavailable`, `tamperDetected`;
+    ///   `CancellationError` when the task is cancelled. On any failure nothing is left at `path`
+    ///   or beside it.
     public func export(_ scope: ExportScope, to path: String, options: ExportOptions = ExportOptions(),
                        context: AccessContext) async throws -> ExportSummary {
         switch scope {
