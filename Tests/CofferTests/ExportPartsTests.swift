@@ -105,6 +105,22 @@ struct ExportPartsTests {
         #expect(throws: CofferError.self) { _ = try channel.receive() }
     }
 
+    @Test("the channel lets go of what the receiver took, while later elements still wait (memory stays bounded)")
+    func channelReleases() async throws {
+        final class Tracked: Sendable {}
+        let channel = ThreadChannel<Tracked>(capacity: 4)
+        weak var first: Tracked?
+        do {
+            let element = Tracked()
+            first = element
+            try await channel.send(element)
+        }
+        try await channel.send(Tracked())
+        _ = try channel.receive()
+        #expect(first == nil, "a taken element is not kept by the queue")
+        #expect(try channel.receive() != nil)
+    }
+
     @Test("an entry past 4 GiB is written with ZIP64 records and reads back (opt-in: COFFER_ZIP64_TEST=1, needs 4.1 GB of disk)",
           .enabled(if: ProcessInfo.processInfo.environment["COFFER_ZIP64_TEST"] == "1"))
     func zip64() async throws {

@@ -106,4 +106,57 @@ struct ExportRefusalTests {
             #expect(legal.subjects == 1)
         }
     }
+
+    @Test("fail closed: with the log gone or the vault closed, an export is refused with audit-unavailable and writes nothing")
+    func failClosed() async throws {
+        try await withExportVault { t, out in
+            let v = t.vault
+            let ada = try await v.addSubject(tenant: "acme", name: "Ada", email: "ada@example.com", company: nil, context: .piiService)
+            _ = try await v.put(tenant: "acme", kind: .config, name: "c", bytes: [1, 2, 3], context: .test)
+            try FileManager.default.removeItem(at: t.auditURL)
+            for scope in [ExportScope.tenant("acme"), .subject(ada)] {
+                _ = try await expectNothingWritten(.auditUnavailable, in: out, "log deleted, \(scope)") {
+                    _ = try await v.export(scope, to: out.appendingPathComponent("x.zip").path, options: ExportOptions(encrypt: true),
+                                           context: .piiOfficer)
+                }
+            }
+            try? v.close()
+            _ = try await expectNothingWritten(.auditUnavailable, in: out, "after close") {
+                _ = try await v.export(.tenant("acme"), to: out.appendingPathComponent("x.zip").path, context: .piiOfficer)
+            }
+        }
+    }
+
+    @Test("a full disk under the archive ends the export with io and leaves nothing there", .enabled(if: canMount, "needs root to mount a tmpfs"))
+    func fullDisk() async throws {
+        try await withExportVault { t, out in
+            _ = try await t.vault.put(tenant: "acme", kind: .testResult, name: "big", bytes: testBytes(3 << 20, seed: 5), context: .test)
+            let disk = out.appendingPathComponent("disk")
+            try FileManager.default.createDirectory(at: disk, withIntermediateDirectories: true)
+            try mount(["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", disk.path])
+            defer { unmount(disk.path) }
+            for encrypt in [false, true] {
+                await expectCofferError(.io, "encrypt: \(encrypt)") {
+                    _ = try await t.vault.export(.tenant("acme"), to: disk.appendingPathComponent("x.zip").path,
+                                                 options: ExportOptions(encrypt: encrypt), context: .piiOfficer)
+                }
+                #expect(try exportDirectoryListing(disk).isEmpty, "no partial archive or keyset")
+            }
+        }
+    }
+
+    @Test("a cancelled export stops and leaves nothing")
+    func cancelled() async throws {
+        try await withExportVault { t, out in
+            _ = try await t.vault.put(tenant: "acme", kind: .testResult, name: "big", bytes: testBytes(multiBatchSize, seed: 6), context: .test)
+            let vault = t.vault
+            let path = out.appendingPathComponent("x.zip").path
+            let export = Task {
+                withUnsafeCurrentTask { $0?.cancel() }
+                return try await vault.export(.tenant("acme"), to: path, context: .piiOfficer)
+            }
+            await #expect(throws: CancellationError.self) { _ = try await export.value }
+            #expect(try exportDirectoryListing(out).isEmpty)
+        }
+    }
 }

@@ -93,14 +93,14 @@ private func expectEverythingRefused(_ vault: Vault, _ f: Fixture, code: CofferE
 }
 
 /// Whether this process may mount filesystems (root on Linux; CI runs as root).
-private let canMount: Bool = getuid() == 0
+let canMount: Bool = getuid() == 0
 
-private func mount(_ arguments: [String]) throws {
+func mount(_ arguments: [String]) throws {
     let result = try spawnProcess("mount", arguments)
     guard result.status == 0 else { throw CofferError(.io, "mount \(arguments.joined(separator: " ")) failed: \(result.error)") }
 }
 
-private func unmount(_ path: String) {
+func unmount(_ path: String) {
     for _ in 0..<20 {
         if (try? spawnProcess("umount", [path]))?.status == 0 { return }
         usleep(100_000)

@@ -13,8 +13,9 @@ final class ThreadChannel<Element: Sendable>: @unchecked Sendable {
     // @unchecked: every stored property is touched only with `condition` locked.
     private let condition = NSCondition()
     private let capacity: Int
+    /// What waits for the receiver, oldest first: a few elements (the capacity, plus what was
+    /// posted), so taking the first is cheap, and a taken element is released at once.
     private var queue: [Element] = []
-    private var head = 0
     private var closed = false
     private var failure: (any Error)?
     /// The sender suspended for room, if any (one sending task at a time).
@@ -26,7 +27,7 @@ final class ThreadChannel<Element: Sendable>: @unchecked Sendable {
         self.capacity = capacity
     }
 
-    private var count: Int { queue.count - head }
+    private var count: Int { queue.count }
 
     /// Queues `element`, suspending while the queue is full.
     /// - Throws: The error the channel failed with; `CofferError` `io` after ``close()``.
@@ -73,12 +74,7 @@ final class ThreadChannel<Element: Sendable>: @unchecked Sendable {
             condition.unlock()
             return nil
         }
-        let element = queue[head]
-        head += 1
-        if head == queue.count {
-            queue.removeAll(keepingCapacity: true)
-            head = 0
-        }
+        let element = queue.removeFirst()
         let waiter = count < capacity ? spaceWaiter : nil
         if waiter != nil { spaceWaiter = nil }
         condition.unlock()
@@ -100,9 +96,8 @@ final class ThreadChannel<Element: Sendable>: @unchecked Sendable {
     func fail(_ error: any Error) -> [Element] {
         condition.lock()
         if failure == nil { failure = error }
-        let left = Array(queue[head...])
+        let left = queue
         queue.removeAll()
-        head = 0
         let waiter = spaceWaiter
         spaceWaiter = nil
         let stored = failure!

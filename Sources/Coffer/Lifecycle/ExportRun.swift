@@ -102,7 +102,10 @@ final class ExportRun {
     private func writeTenant() async throws {
         let objects = try await catalogue()
         progress.objectsTotal = objects.count
-        for object in objects { try await writeObject(object) }
+        for object in objects {
+            try Task.checkCancellation()
+            try await writeObject(object)
+        }
         try await add("records/objects.json", bytes: try ExportRecords.json(objects.map(ExportRecords.CatalogEntry.init)))
         try await add("records/objects.csv", bytes: ExportRecords.objectsCSV(objects))
         var records: [SubjectRecord] = []
@@ -138,6 +141,7 @@ final class ExportRun {
         let file = try await archive.add(path, size: stream.info.size) { sink in
             var sinceReport: Int64 = 0
             for try await chunk in stream {
+                try Task.checkCancellation()
                 try await sink.send(chunk)
                 progress.bytes += Int64(chunk.count)
                 sinceReport += Int64(chunk.count)

@@ -34,8 +34,9 @@ extension Vault {
     /// - Throws: `CofferError` `alreadyExists` (the archive or keyset exists, without
     ///   ``ExportOptions/replaceExisting``), `io` (the directory cannot be written, a write
     ///   failed), `notFound` (no such subject, or an erased one), `unknownTenant`,
-    ///   `accessDenied`, `purposeMissing`, `auditUnavailable`, `tamperDetected`. On any failure
-    ///   nothing is left at `path` or beside it.
+    ///   `accessDenied`, `purposeMissing`, `auditUnavailable`, `tamperDetected`;
+    ///   `CancellationError` when the task is cancelled. On any failure nothing is left at `path`
+    ///   or beside it.
     public func export(_ scope: ExportScope, to path: String, options: ExportOptions = ExportOptions(),
                        context: AccessContext) async throws -> ExportSummary {
         switch scope {
@@ -53,8 +54,12 @@ extension Vault {
                 }
             case .tenant(let tenant):
                 let request = AccessRequest(action: .export, dataClass: .content, tenant: tenant)
-                // An unregistered tenant is recorded as an error, before any decision.
-                return try await guarded(context, request, resolve: { _ in try administration.requireTenant(tenant) }) { _ in
+                // An unregistered tenant is recorded as an error, before any decision (a closed
+                // vault is audit-unavailable first, as for every access).
+                return try await guarded(context, request, resolve: { _ in
+                    try accessLog.checkOpen()
+                    try administration.requireTenant(tenant)
+                }) { _ in
                     try await guardedPII(context, .export, tenant: tenant) { _ in
                         try await ExportRun(vault: self, context: context, options: options, output: output,
                                             tenant: tenant, subject: nil).run()
