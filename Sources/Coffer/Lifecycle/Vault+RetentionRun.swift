@@ -85,19 +85,24 @@ extension Vault {
                 failed.append("\(item.kind.rawValue) \(item.objectID?.rawValue ?? item.identifier ?? item.subject?.rawValue ?? ""): \(error.code): \(error.message)")
             }
         }
-        var report = RetentionReport(asOf: asOf, dryRun: false, items: removed, held: Array(Set(heldNow)).sorted(), failed: failed)
+        var destroyedKeys: [String] = []
         do {
-            report.destroyedKeys = try await destroyUnusedPeriodKeys(asOf: asOf, context: context)
+            destroyedKeys = try await destroyUnusedPeriodKeys(asOf: asOf, context: context)
         } catch let error as CofferError {
-            report = RetentionReport(asOf: asOf, dryRun: false, items: removed, held: report.held,
-                                     failed: failed + ["period keys: \(error.code): \(error.message)"])
+            failed.append("period keys: \(error.code): \(error.message)")
         }
         _ = await janitor.truncate(.content)
         _ = await janitor.truncate(.pii)
         _ = await janitor.truncate(.control)
-        if !report.destroyedKeys.isEmpty || removed.contains(where: { $0.kind != .objectVersions && $0.kind != .identifier }) {
-            _ = try? await propagateErasures()
+        // Keys destroyed here (period keys, erased subjects' keys, retained billing's) leave the
+        // backups' key copies too, and the witness's ledger records them.
+        if !destroyedKeys.isEmpty || removed.contains(where: { $0.kind == .subject || $0.kind == .retained }) {
+            do { _ = try await propagateErasures() } catch let error as CofferError {
+                failed.append("backups and witness: \(error.code): \(error.message)")
+            }
         }
+        var report = RetentionReport(asOf: asOf, dryRun: false, items: removed, held: Array(Set(heldNow)).sorted(), failed: failed)
+        report.destroyedKeys = destroyedKeys
         return report
     }
 
@@ -117,14 +122,12 @@ extension Vault {
             guard !unused.isEmpty else { continue }
             let request = AccessRequest(action: .purge, dataClass: .content, tenant: TenantID(tenant),
                                         reason: "retention=period-keys keys=\(unused.joined(separator: ","))")
+            // No put takes these keys any more (their periods ended over a day ago), so what is
+            // unused now stays unused.
             try await guarded(context, request) { _ in
-                // Checked again inside: a put may have reserved a version under one meanwhile.
-                let stillUnused = unused.filter { !used.contains($0) }
-                let nowUsed = try await contentStore.catalog.keysInUse(stillUnused)
-                let gone = stillUnused.filter { !nowUsed.contains($0) }
-                try await BlockingPool.shared.run { try self.keys.destroyDataKeys(gone, tenant: tenant, kind: .periodKeys) }
-                destroyed += gone
+                try await BlockingPool.shared.run { try self.keys.destroyDataKeys(unused, tenant: tenant, kind: .periodKeys) }
             }
+            destroyed += unused
         }
         return destroyed
     }
