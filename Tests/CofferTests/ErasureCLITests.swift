@@ -77,4 +77,28 @@ struct ErasureCLITests {
             #expect(show.output.contains("erased"), "\(show.output)")
         }
     }
+
+    @Test("a tenant erasure killed after its first batch of objects is finished by the next dsr run")
+    func tenantCrash() async throws {
+        try await withPIICLI { cli in
+            var ids: [String] = []
+            for n in 0..<2 {
+                let put = try cli.spawn(["put", "--tenant", "acme", "--kind", "scan-result", "--name", "scan-\(n)"], input: Data(testBytes(5000 + n)))
+                try #require(put.status == 0, "\(put.error)")
+                ids.append(String(put.output.split(separator: " ")[0]))
+            }
+            _ = try addedSubject(try pii(cli, ["add", "--tenant", "acme", "--from", "-"], input: #"{"name": "Ada", "email": "ada@example.com"}"#))
+            #expect(try cli.spawn(["dsr", "erase", "--tenant", "acme", "--reason", "contract 9"] + asOfficer).status == 0)
+            let killed = try cli.spawn(["dsr", "run"] + asOfficer, environment: ["COFFER_CRASH_AT": "erasure.after-object-batch"])
+            #expect(killed.status == 137, "\(killed.error)")
+            let open = try cli.spawn(["dsr", "status", "--json"] + asOfficer)
+            #expect(try JSONDecoder().decode([ErasureRequest].self, from: Data(open.output.utf8)).count == 1, "still open")
+            let finished = try cli.spawn(["dsr", "run", "--json"] + asOfficer)
+            try #require(finished.status == 0, "\(finished.error)")
+            let receipt = try #require(try JSONDecoder().decode(ErasureRun.self, from: Data(finished.output.utf8)).completed.first)
+            #expect(receipt.subject == nil && !receipt.destroyedKeys.isEmpty)
+            for id in ids { #expect(try cli.spawn(["get", "--tenant", "acme", id]).status != 0) }
+            #expect(try cli.spawn(["audit", "verify"]).status == 0)
+        }
+    }
 }
