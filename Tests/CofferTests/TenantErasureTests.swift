@@ -51,7 +51,8 @@ struct TenantErasureTests {
                 _ = try await v.addSubject(tenant: "acme", name: "Eve", email: "eve@example.com", company: nil, context: .piiService)
             }
             await expectCofferError(.notFound) { _ = try await v.subject(ada, context: .piiOfficer) }
-            #expect(try await v.tenantInfo("acme", context: .retentionAdmin).status == .erased)
+            let info = try await v.tenantInfo("acme", context: .retentionAdmin)
+            #expect(info.status == .erased && info.erasedAt == receipt.erasedAt)
             #expect(try await v.readAll(tenant: "globex", objectID: other, context: .test) == [9])
             #expect(try await v.verifyAuditLog(context: .piiAuditor).ok)
             let leftover = try await v.content.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM object WHERE tenant_id = 'acme'") }

@@ -23,6 +23,8 @@ public struct TenantInfo: Sendable, Codable, Hashable {
     public let createdAt: Int64
     /// When its account was closed (Unix milliseconds), if it was.
     public let closedAt: Int64?
+    /// When the whole tenant was erased (Unix milliseconds), if it was.
+    public var erasedAt: Int64?
     /// The retention in force, one rule per class.
     public let retention: [RetentionRule]
     /// Its legal holds in force (tenant-wide and on its subjects).

@@ -18,9 +18,10 @@ extension Vault {
             let usage = try await contentStore.catalog.usage(tenant: tenant)
             let subjects = try await people.store.subjectCount(tenant: tenant)
             let rules = RetentionPolicy.rules(plan: state.plan, overrides: settings, accessLogDays: try await accessLogRetentionDays())
-            return TenantInfo(id: tenant, plan: state.plan, status: state.status, createdAt: state.createdAt, closedAt: state.closedAt,
-                              retention: rules,
-                              holds: holds, content: usage, subjects: subjects)
+            var info = TenantInfo(id: tenant, plan: state.plan, status: state.status, createdAt: state.createdAt, closedAt: state.closedAt,
+                                  retention: rules, holds: holds, content: usage, subjects: subjects)
+            info.erasedAt = state.erasedAt
+            return info
         }
     }
 
