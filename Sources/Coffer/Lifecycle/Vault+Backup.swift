@@ -11,7 +11,7 @@ extension Vault {
     /// each file, consistent across them (content first; then keys and PII, taken again until
     /// every key the PII copy names is in the key copy; the log last, covering everything), a
     /// manifest with the SHA-256 of every file, signed with the log's key, and `root` recorded
-    /// so every later erasure reaches the backup (``propagateErasures()``). An admin's act.
+    /// so every later erasure reaches the backup (its copy of the keys loses every key an erasure destroys). An admin's act.
     /// - Parameters:
     ///   - root: The operator's backup directory (made with mode 0700 if missing).
     ///   - context: An admin, purpose administration.
