@@ -72,7 +72,10 @@ struct BackupCommand: AsyncParsableCommand {
         @OptionGroup var options: VaultOptions
         @Argument(help: "The backup's directory.") var path: String
         @Option(name: .customLong("ledger-from"), help: "The vault being replaced: its erasures are applied too.") var ledgerFrom: String?
-        @Option(name: .long, help: "The witness directory (default: the one the vault recorded).") var witness: String?
+        @Option(name: .long, help: "The restored vault's witness directory (default: the one the backup recorded); a new one for a restore beside a running vault.")
+        var witness: String?
+        @Flag(name: .customLong("supersede-witness"), help: "The vault the witness belongs to is lost: keep its checkpoint aside and witness the restored log.")
+        var supersedeWitness = false
         @Flag(name: .long, help: "Print JSON.") var json = false
 
         func run() async throws {
@@ -80,7 +83,7 @@ struct BackupCommand: AsyncParsableCommand {
                 let (vault, report) = try await Vault.restoreBackup(
                     from: URL(fileURLWithPath: path), to: options.vaultURL, keyringFile: options.location.keyringFile(),
                     witness: witness.map { URL(fileURLWithPath: $0) }, ledgerFrom: ledgerFrom.map { URL(fileURLWithPath: $0) },
-                    allowDevelopmentKeyring: options.location.developmentKeyringAllowed, context: options.context(defaultPurpose: .administration))
+                    supersedeWitness: supersedeWitness, allowDevelopmentKeyring: options.location.developmentKeyringAllowed, context: options.context(defaultPurpose: .administration))
                 try vault.close()
                 if json { print(try jsonText(report)); return }
                 print("restored \(report.backup) into \(display(options.vaultURL.path)): \(report.reappliedErasures) erasures applied again "

@@ -57,7 +57,9 @@ struct BackupCLITests {
 
             for (label, source) in [("recorded", backup), ("off-site", offsite)] {
                 let target = dir.appendingPathComponent("restored-\(label)")
-                let restored = try cli.spawn(["backup", "restore", source.path, "--vault", target.path, "--json"])
+                // A restore beside the running vault: its own witness (the live one's ledger is read too).
+                let witness = dir.appendingPathComponent("witness-\(label)")
+                let restored = try cli.spawn(["backup", "restore", source.path, "--vault", target.path, "--witness", witness.path, "--json"])
                 try #require(restored.status == 0, "\(label): \(restored.error)")
                 let report = try JSONDecoder().decode(RestoreReport.self, from: Data(restored.output.utf8))
                 if label == "off-site" { #expect(report.removedKeys >= 1 && report.erasedSubjects == 1, "\(report)") }
@@ -74,6 +76,11 @@ struct BackupCLITests {
                     #expect(bytes.range(of: Data("ada@example.com".utf8)) == nil, "\(label): \(file)")
                 }
             }
+            // Without a witness of its own, the live vault's witness (ahead of the backup) is not taken over.
+            let drill = try cli.spawn(["backup", "restore", backup.path, "--vault", dir.appendingPathComponent("restored-3").path])
+            #expect(drill.status != 0 && drill.error.contains("--supersede-witness"), "\(drill.error)")
+            #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("restored-3").path))
+            #expect(try cli.spawn(["audit", "verify"]).status == 0, "the live vault is untouched")
             // A restore into a directory that holds something is refused, and changes nothing.
             let refused = try cli.spawn(["backup", "restore", backup.path, "--vault", cli.vault.path])
             #expect(refused.status != 0)

@@ -34,8 +34,8 @@ struct BackupTests {
             for manifest in manifests {
                 let target = t.directory.deletingLastPathComponent().appendingPathComponent("restored-\(manifest.id)")
                 #expect(try Vault.verifyBackup(at: root.appendingPathComponent(manifest.id), key: try v.auditVerifierKey).ok)
-                let (restored, _) = try await Vault.restoreBackup(from: root.appendingPathComponent(manifest.id), to: target,
-                                                                  keyringFile: t.file, context: .admin)
+                let (restored, _) = try await Vault.restoreBackup(from: root.appendingPathComponent(manifest.id), to: target, keyringFile: t.file,
+                                                                  witness: target.appendingPathExtension("witness"), context: .admin)
                 restored.configurePII(PIISettings(passwordHashing: .piiTestFast))
                 for (id, email) in subjects {
                     #expect(try await restored.subject(id, context: .piiOfficer).email == email, "\(manifest.id)")
@@ -63,14 +63,22 @@ struct BackupTests {
             try v.close()
 
             let blind = parent.appendingPathComponent("restored-blind")
-            let (unaware, report) = try await Vault.restoreBackup(from: offsite, to: blind, keyringFile: t.file, context: .admin)
+            let (unaware, report) = try await Vault.restoreBackup(from: offsite, to: blind, keyringFile: t.file,
+                                                                  witness: parent.appendingPathComponent("blind-witness"), context: .admin)
             #expect(report.reappliedErasures == 0)
             #expect(try await unaware.subject(ada, context: .piiOfficer).email == "ada@example.com", "nothing told it of the erasure")
             try unaware.close()
 
             let informed = parent.appendingPathComponent("restored-informed")
+            // The vault is lost: its witness is superseded (after a refusal without the flag).
+            await expectCofferError(.alreadyExists) {
+                _ = try await Vault.restoreBackup(from: offsite, to: informed, keyringFile: t.file, ledgerFrom: t.directory, context: .admin)
+            }
             let (restored, applied) = try await Vault.restoreBackup(from: offsite, to: informed, keyringFile: t.file, ledgerFrom: t.directory,
-                                                                    context: .admin)
+                                                                    supersedeWitness: true, context: .admin)
+            #expect(applied.supersededCheckpoint != nil)
+            let aside = try FileManager.default.contentsOfDirectory(atPath: witness.path).filter { $0.hasPrefix("checkpoint.superseded-") }
+            #expect(aside.count == 1)
             #expect(applied.reappliedErasures == 1 && applied.erasedSubjects == 1 && applied.removedKeys >= 1, "\(applied)")
             await expectCofferError(.notFound) { _ = try await restored.subject(ada, context: .piiOfficer) }
             #expect(try await restored.verifyAuditLog(context: .piiAuditor).ok)

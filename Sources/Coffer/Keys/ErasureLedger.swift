@@ -96,14 +96,19 @@ struct LedgerWitness: Sendable {
         }
     }
 
-    /// Writes the union of what is there and `entries`, oldest first.
+    /// Writes the union of what is there and `entries`, oldest first, under the directory's lock
+    /// (two processes recording at once lose nothing).
     func record(_ entries: [LedgerEntry]) throws {
-        let merged = Set(try self.entries()).union(entries).sorted { ($0.at, $0.id) < ($1.at, $1.id) }
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             throw CofferError(.io, "cannot create the witness directory \(directory.path): \(error.localizedDescription)")
         }
+        try DirectoryLock.withLock(directory) { try write(entries) }
+    }
+
+    private func write(_ entries: [LedgerEntry]) throws {
+        let merged = Set(try self.entries()).union(entries).sorted { ($0.at, $0.id) < ($1.at, $1.id) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         var bytes: [UInt8] = []

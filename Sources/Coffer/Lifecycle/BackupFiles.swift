@@ -113,3 +113,87 @@ enum BackupFiles {
         }
     }
 }
+
+extension BackupFiles {
+    /// Directories of backups being built are named with this prefix until they are whole.
+    static let partialPrefix = ".partial-"
+    /// A scrubbed key copy waits under this name until the manifest naming it is written.
+    static let scrubbedControl = Vault.FileName.control + ".scrubbed"
+
+    /// The ids in the erasure ledger of a copy of `control.sqlite`.
+    static func ledgerIDs(inControlAt url: URL) throws -> [String] {
+        try VaultDatabase.guardedSync {
+            try DatabaseQueue(path: url.path, configuration: Vault.readOnlyConfiguration).read { db in
+                try String.fetchAll(db, sql: "SELECT id FROM erasure_ledger ORDER BY at, id")
+            }
+        }
+    }
+
+    /// Removes backup directories a crash left half-built more than an hour ago.
+    static func removeStalePartials(in root: URL) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: root.path) else { return }
+        let cutoff = Date().addingTimeInterval(-3600)
+        for name in names where name.hasPrefix(partialPrefix) {
+            let url = root.appendingPathComponent(name)
+            if let modified = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date, modified < cutoff {
+                try? FileManager.default.removeItem(at: url)
+            }
+        }
+    }
+
+    /// The backup's manifest, signed by `key`, with every file a regular file matching it.
+    /// - Throws: `CofferError` `tamperDetected` when a file does not match, the errors of
+    ///   ``manifest(in:key:)``.
+    static func checkedManifest(in directory: URL, key: NoteVerifierKey) throws -> BackupManifest {
+        let manifest = try manifest(in: directory, key: key)
+        for file in manifest.files {
+            let url = directory.appendingPathComponent(file.name)
+            guard DirectoryLock.isRegularFile(url.path), try digest(of: url) == file else {
+                throw CofferError(.tamperDetected, "the backup \(manifest.id)'s \(file.name) does not match its signed manifest")
+            }
+        }
+        return manifest
+    }
+
+    /// Finishes a scrub a crash interrupted: a scrubbed key copy whose manifest was written is
+    /// moved into place; one whose manifest was not is dropped (the old copy and manifest agree).
+    static func finishInterruptedScrub(_ directory: URL) throws {
+        let pending = directory.appendingPathComponent(scrubbedControl)
+        guard FileManager.default.fileExists(atPath: pending.path) else { return }
+        let manifest = try manifest(in: directory)
+        let control = directory.appendingPathComponent(Vault.FileName.control)
+        if let expected = manifest.files.first(where: { $0.name == Vault.FileName.control }), try digest(of: pending).sha256 == expected.sha256 {
+            guard rename(pending.path, control.path) == 0 else { throw CofferError(.io, "cannot finish the scrub of \(directory.path)") }
+        } else {
+            try? FileManager.default.removeItem(at: pending)
+        }
+        try AtomicOutputFile.syncDirectory(directory.path)
+    }
+
+    /// Brings one backup up to `ledger` under its lock: its signed manifest and files are checked
+    /// first; the keys destroyed since are removed from a copy of its `control.sqlite`, the
+    /// manifest naming that copy is signed and written, then the copy replaces the old file.
+    static func scrub(_ directory: URL, ledger: [LedgerEntry], key: NoteVerifierKey, log: AuditLog, at now: Int64) throws {
+        try DirectoryLock.withLock(directory) {
+            try finishInterruptedScrub(directory)
+            let manifest = try checkedManifest(in: directory, key: key)
+            let applied = Set(manifest.appliedLedger)
+            guard ledger.contains(where: { !applied.contains($0.id) }) else { return }
+            let control = directory.appendingPathComponent(Vault.FileName.control)
+            let pending = directory.appendingPathComponent(scrubbedControl)
+            try? FileManager.default.removeItem(at: pending)
+            do { try FileManager.default.copyItem(at: control, to: pending) } catch {
+                throw CofferError(.io, "cannot copy \(control.path) to scrub it: \(error.localizedDescription)")
+            }
+            let (done, _) = try BackupScrubber.apply(ledger, skipping: applied, toControlAt: pending.path)
+            var updated = manifest
+            updated.appliedLedger += done
+            updated.scrubbedAt = now
+            let digest = try digest(of: pending)
+            updated.files = manifest.files.map { $0.name == Vault.FileName.control ? BackupManifest.File(name: $0.name, bytes: digest.bytes, sha256: digest.sha256) : $0 }
+            try writeManifest(updated, in: directory, origin: log.origin, key: log.signingKey)
+            guard rename(pending.path, control.path) == 0 else { throw CofferError(.io, "cannot put the scrubbed copy in place in \(directory.path)") }
+            try AtomicOutputFile.syncDirectory(directory.path)
+        }
+    }
+}

@@ -15,7 +15,9 @@ enum BackupScrubber {
         guard !pending.isEmpty else { return ([], 0) }
         var removed = 0
         try VaultDatabase.guardedSync {
-            let queue = try DatabaseQueue(path: path)
+            var configuration = Configuration()
+            configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA secure_delete = ON") }
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
             try queue.write { db in
                 for entry in pending {
                     switch entry.kind {

@@ -26,20 +26,25 @@ extension Vault {
             let log = accessLog.log
             let checkpoint = try await accessLog.run { try $0.checkpointNow() }
             return try await BlockingPool.shared.run { () throws -> BackupManifest in
-                let directory = root.appendingPathComponent(id)
+                // Built under a partial name and renamed when whole: a crash leaves no backup that
+                // erasures skip (stale partial ones are removed by the next backup or erasure).
+                let partial = root.appendingPathComponent(BackupFiles.partialPrefix + id)
                 do {
                     try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-                    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+                    try FileManager.default.createDirectory(at: partial, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
                 } catch {
-                    throw CofferError(.io, "cannot create the backup directory \(directory.path): \(error.localizedDescription)")
+                    throw CofferError(.io, "cannot create the backup directory \(partial.path): \(error.localizedDescription)")
                 }
                 do {
-                    let manifest = try self.copyFiles(into: directory, id: id, at: now, checkpoint: checkpoint, log: log)
-                    try BackupFiles.writeManifest(manifest, in: directory, origin: log.origin, key: log.signingKey)
                     try self.keys.store.addBackupLocation(root.path, at: now)
+                    let manifest = try self.copyFiles(into: partial, id: id, at: now, checkpoint: checkpoint, log: log)
+                    try BackupFiles.writeManifest(manifest, in: partial, origin: log.origin, key: log.signingKey)
+                    try FileManager.default.moveItem(at: partial, to: root.appendingPathComponent(id))
+                    try AtomicOutputFile.syncDirectory(root.path)
+                    BackupFiles.removeStalePartials(in: root)
                     return manifest
                 } catch {
-                    try? FileManager.default.removeItem(at: directory)
+                    try? FileManager.default.removeItem(at: partial)
                     throw error
                 }
             }
@@ -65,7 +70,9 @@ extension Vault {
                 try Int64.fetchOne(db, sql: "SELECT tree_size FROM log_state WHERE id = 1") ?? 0
             }
         }
-        let ledger = try keys.store.ledger().map(\.id)
+        // What the key copy reflects is what its own ledger holds: an erasure that committed after
+        // the copy is not in it, so it is applied to this backup later.
+        let ledger = try BackupFiles.ledgerIDs(inControlAt: url(FileName.control))
         let files = try BackupManifest.fileOrder.map { try BackupFiles.digest(of: url($0)) }
         return BackupManifest(id: id, createdAt: now, files: files, logSize: logSize, logRoot: checkpoint.rootHash,
                               logCheckpointSize: checkpoint.treeSize, appliedLedger: ledger, scrubbedAt: nil)
@@ -112,14 +119,17 @@ extension Vault {
     @discardableResult
     func propagateErasures() async throws -> [String] {
         let log = accessLog.log
+        let key = try log.verifierKey
         return try await BlockingPool.shared.run { () throws -> [String] in
             let ledger = try self.keys.store.ledger()
             if let witness = log.witness { try LedgerWitness(directory: witness.directory).record(ledger) }
             var reached: [String] = []
             for root in try self.keys.store.backupLocations() {
-                for (url, manifest) in (try? BackupFiles.backups(in: URL(fileURLWithPath: root))) ?? [] {
+                let rootURL = URL(fileURLWithPath: root)
+                BackupFiles.removeStalePartials(in: rootURL)
+                for (url, manifest) in (try? BackupFiles.backups(in: rootURL)) ?? [] {
                     do {
-                        try Self.scrub(url, manifest: manifest, ledger: ledger, log: log, at: self.administration.clock.now())
+                        try BackupFiles.scrub(url, ledger: ledger, key: key, log: log, at: self.administration.clock.now())
                         reached.append(manifest.id)
                     } catch {
                         self.logger.warning("a backup could not be brought up to the erasures", metadata: ["backup": "\(manifest.id)"])
@@ -128,18 +138,6 @@ extension Vault {
             }
             return reached
         }
-    }
-
-    private static func scrub(_ directory: URL, manifest: BackupManifest, ledger: [LedgerEntry], log: AuditLog, at now: Int64) throws {
-        let control = directory.appendingPathComponent(FileName.control)
-        let (applied, _) = try BackupScrubber.apply(ledger, skipping: Set(manifest.appliedLedger), toControlAt: control.path)
-        guard !applied.isEmpty else { return }
-        var updated = manifest
-        updated.appliedLedger += applied
-        updated.scrubbedAt = now
-        let digest = try BackupFiles.digest(of: control)
-        updated.files = manifest.files.map { $0.name == FileName.control ? digest : $0 }
-        try BackupFiles.writeManifest(updated, in: directory, origin: log.origin, key: log.signingKey)
     }
 }
 

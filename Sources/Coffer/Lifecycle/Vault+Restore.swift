@@ -39,72 +39,85 @@ extension Vault {
         return configuration
     }
 
-    /// Restores a backup into `directory` (which must not exist, or be empty) and opens it.
+    /// Restores a backup into `directory` (which must not exist, or be an empty directory) and
+    /// opens it.
     ///
-    /// Erasure reaches the restored copy before it is opened: every entry of the erasure ledger
-    /// (from the witness directory and, if given, from the vault being replaced) that the backup
-    /// had not seen is applied to its `control.sqlite` (the keys destroyed since are deleted,
-    /// then the file vacuumed), and once open, the rows of subjects and tenants erased since are
-    /// erased again. When the witness holds a checkpoint of a longer log than the backup's (the
-    /// lost log's), that checkpoint is kept beside it as `checkpoint.superseded-<time>`, and the
-    /// restored log records the restore with the superseded size and root.
+    /// Everything happens in a staging directory beside `directory`, which becomes the vault
+    /// only when the restore is complete: the backup's files are copied there and checked
+    /// against its manifest, signed by this keyring's audit key; every entry of the erasure
+    /// ledger (from the witness directories and, if given, from the vault being replaced) that
+    /// the backup had not seen is applied to the copy of `control.sqlite` (the keys destroyed
+    /// since are deleted, then the file vacuumed); the staged vault is opened, the restore
+    /// decided and recorded in its log, and the rows of subjects and tenants erased since are
+    /// erased again. A witness that holds a checkpoint of a longer log than the backup's (the
+    /// lost vault's) is superseded only when `supersedeWitness` says that vault is gone: its
+    /// checkpoint is kept aside as `checkpoint.superseded-<time>`.
     /// - Parameters:
     ///   - backup: The backup's directory.
     ///   - directory: Where the vault goes.
     ///   - keyringFile: The vault's keyring.
-    ///   - witness: The vault's witness directory (nil: the one it recorded, or the default).
+    ///   - witness: The restored vault's witness directory (nil: the one the backup recorded, or
+    ///     the default one); recorded in the restored vault. A new, empty directory starts from
+    ///     the backup's newest checkpoint (a restore drill beside a running vault).
     ///   - ledgerFrom: The directory of the vault being replaced, whose ledger is applied too.
+    ///   - supersedeWitness: The vault whose log the witness holds is lost: supersede its checkpoint.
     ///   - allowDevelopmentKeyring: Accept a development keyring.
     ///   - context: An admin of the restored vault, purpose administration.
     /// - Returns: The open vault and what the restore did.
-    /// - Throws: `CofferError` `alreadyExists` for a directory that holds something,
-    ///   `tamperDetected` for a backup that fails verification, `io`.
+    /// - Throws: `CofferError` `alreadyExists` for a target that holds something or a witness
+    ///   that is ahead without `supersedeWitness`, `tamperDetected` for a backup that fails its
+    ///   checks, `invalidArgument` for a ledger of another vault, `io`.
     public static func restoreBackup(from backup: URL, to directory: URL, keyringFile: KeyringFile, witness: URL? = nil, ledgerFrom: URL? = nil,
-                                     allowDevelopmentKeyring: Bool = false, context: AccessContext) async throws -> (vault: Vault, report: RestoreReport) {
+                                     supersedeWitness: Bool = false, allowDevelopmentKeyring: Bool = false,
+                                     context: AccessContext) async throws -> (vault: Vault, report: RestoreReport) {
         let directory = directory.standardizedFileURL
+        try RestoreStaging.requireEmptyTarget(directory)
         let keyring = try keyringFile.load()
-        let verification = try verifyBackup(at: backup)
-        guard verification.ok else { throw CofferError(.tamperDetected, "the backup fails verification: \(verification.problems.joined(separator: "; "))") }
-        let manifest = try BackupFiles.manifest(in: backup)
-        if let existing = try? FileManager.default.contentsOfDirectory(atPath: directory.path), !existing.isEmpty {
-            throw CofferError(.alreadyExists, "\(directory.path) is not empty: restore into a new directory (move the damaged vault aside and pass it as --ledger-from)")
-        }
-        let staging = URL(fileURLWithPath: directory.path + ".restoring-" + (try SecureRandom.bytes(4)).hexString)
+        try BackupFiles.finishInterruptedScrub(backup)
+        RestoreStaging.removeStale(near: directory)
+        let staging = URL(fileURLWithPath: directory.path + RestoreStaging.suffix + (try SecureRandom.bytes(4)).hexString)
         defer { try? FileManager.default.removeItem(at: staging) }
         do {
             try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            for name in BackupManifest.fileOrder {
-                try FileManager.default.copyItem(at: backup.appendingPathComponent(name), to: staging.appendingPathComponent(name))
+            for name in BackupManifest.fileOrder + [BackupFiles.manifestNote] {
+                let source = backup.appendingPathComponent(name)
+                guard DirectoryLock.isRegularFile(source.path) else { throw CofferError(.notFound, "\(source.path) is missing or not a regular file") }
+                try FileManager.default.copyItem(at: source, to: staging.appendingPathComponent(name))
             }
-        } catch {
+        } catch let error as CofferError { throw error } catch {
             throw CofferError(.io, "cannot copy the backup to \(staging.path): \(error.localizedDescription)")
         }
         let staged = try RestoreStaging(directory: staging, keyring: keyring)
-        try staged.checkSignature(of: backup)
-        let witness = witness ?? staged.recordedWitness ?? defaultWitness(for: keyringFile, vault: directory)
-        var ledger = try LedgerWitness(directory: witness).entries()
-        if let ledgerFrom { ledger += try RestoreStaging.ledger(ofVaultAt: ledgerFrom) }
-        ledger = Array(Set(ledger)).sorted { ($0.at, $0.id) < ($1.at, $1.id) }
+        let manifest = try staged.checkedManifest()
+        let chosen = (witness ?? staged.recordedWitness ?? defaultWitness(for: keyringFile, vault: directory)).standardizedFileURL
+        let ledger = try staged.ledger(witnesses: [chosen, staged.recordedWitness].compactMap { $0 }, ledgerFrom: ledgerFrom)
         let (applied, removedKeys) = try BackupScrubber.apply(ledger, skipping: Set(manifest.appliedLedger),
                                                               toControlAt: staging.appendingPathComponent(FileName.control).path)
-        let superseded = try staged.supersedeWitness(witness)
+        try staged.recordWitness(chosen)
+        let superseded = try staged.prepareWitness(chosen, supersede: supersedeWitness)
+        let vault = try Vault.open(at: staging, keyringFile: keyringFile, allowDevelopmentKeyring: allowDevelopmentKeyring)
+        let report: RestoreReport
         do {
-            if FileManager.default.fileExists(atPath: directory.path) { try FileManager.default.removeItem(at: directory) }
-            try FileManager.default.moveItem(at: staging, to: directory)
+            let reapplied = ledger.filter { applied.contains($0.id) }
+            let reason = "backup-restored=\(manifest.id) reapplied=\(applied.count)" + (superseded.map { " superseded=\($0)" } ?? "")
+            let (subjects, objects) = try await vault.guarded(context, AccessRequest(action: .lifecycle, dataClass: .administration,
+                                                                                     objectID: manifest.id, reason: reason)) { _ in
+                try await vault.eraseRowsAgain(reapplied)
+            }
+            _ = await vault.janitor.truncate(.pii)
+            _ = await vault.janitor.truncate(.content)
+            try await vault.propagateErasures()
+            let size = try await vault.accessLog.run { try $0.checkpointNow() }.treeSize
+            report = RestoreReport(backup: manifest.id, reappliedErasures: applied.count, removedKeys: removedKeys, erasedSubjects: subjects,
+                                   deletedObjects: objects, supersededCheckpoint: superseded, logSize: size)
+            try vault.close()
         } catch {
-            throw CofferError(.io, "cannot move the restored vault into \(directory.path): \(error.localizedDescription)")
+            try? vault.close()
+            throw error
         }
-        let vault = try Vault.open(at: directory, keyringFile: keyringFile, allowDevelopmentKeyring: allowDevelopmentKeyring)
-        let reapplied = ledger.filter { applied.contains($0.id) }
-        let (subjects, objects) = try await vault.eraseRowsAgain(reapplied)
-        let reason = "backup-restored=\(manifest.id) reapplied=\(applied.count)" + (superseded.map { " superseded=\($0)" } ?? "")
-        try await vault.guarded(context, AccessRequest(action: .lifecycle, dataClass: .administration, objectID: manifest.id, reason: reason)) { _ in }
-        _ = await vault.janitor.truncate(.pii)
-        _ = await vault.janitor.truncate(.content)
-        try await vault.propagateErasures()
-        let size = try await vault.accessLog.run { try $0.checkpointNow() }.treeSize
-        return (vault, RestoreReport(backup: manifest.id, reappliedErasures: applied.count, removedKeys: removedKeys, erasedSubjects: subjects,
-                                     deletedObjects: objects, supersededCheckpoint: superseded, logSize: size))
+        try? FileManager.default.removeItem(at: staging.appendingPathComponent(BackupFiles.manifestNote))
+        try RestoreStaging.moveIntoPlace(staging, at: directory)
+        return (try Vault.open(at: directory, keyringFile: keyringFile, allowDevelopmentKeyring: allowDevelopmentKeyring), report)
     }
 
     /// Erases again, in a restored vault, the rows of subjects and tenants the ledger says were

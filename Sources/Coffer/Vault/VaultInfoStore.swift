@@ -66,6 +66,13 @@ struct VaultInfoStore: Sendable {
         try insert("audit_public_key", hex)
     }
 
+    /// Records (or replaces) the witness directory; the caller seals the rows again.
+    func recordWitness(_ path: String) throws {
+        try pool.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO vault_info (name, value) VALUES ('witness', ?)", arguments: [path])
+        }
+    }
+
     private func insert(_ name: String, _ value: String) throws {
         try pool.write { db in try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES (?, ?)", arguments: [name, value]) }
     }
