@@ -76,12 +76,18 @@ struct TenantErasureTests {
             let month = KeyPeriod.containing(first.createdAt, kind: .scanResult)
             #expect(month.start <= first.createdAt && first.createdAt < month.end)
 
-            // 91 days on: the scan result is due (90 days) and its month ended long ago.
+            // 91 days on the scan result is due (90 days), but its month's key is not: something made
+            // late in that month is kept until 90 days after the month's end.
             v.administration.clock.advance(by: 91 * 86_400_000)
+            let early = try await v.runRetention(context: .retentionAdmin)
+            #expect(early.items.map(\.objectID) == [scan] && early.destroyedKeys.isEmpty)
+            #expect(try await dataKeys(v, tenant: "acme").contains(scanKey))
+            // Once the whole month is past its 90 days (and a day of grace), the key goes.
+            v.administration.clock.advance(by: 40 * 86_400_000)
             let dry = try await v.runRetention(dryRun: true, context: .retentionAdmin)
             #expect(dry.destroyedKeys.isEmpty)
             let report = try await v.runRetention(context: .retentionAdmin)
-            #expect(report.items.map(\.objectID) == [scan])
+            #expect(report.items.isEmpty)
             #expect(report.destroyedKeys == [scanKey])
             #expect(try await !dataKeys(v, tenant: "acme").contains(scanKey))
             // The script's key is still used: it stays, and the script reads.

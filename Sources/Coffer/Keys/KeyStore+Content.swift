@@ -57,11 +57,16 @@ extension KeyStore {
 
     /// Period keys whose period ended before `before`, with their tenants: the ones a retention
     /// run may destroy once no row of the content file uses them.
-    func endedPeriodKeys(before: Int64) throws -> [(id: String, tenant: String)] {
+    func endedPeriodKeys(before: Int64) throws -> [(id: String, tenant: String, dataClass: String, periodEnd: Int64)] {
         try VaultDatabase.guardedSync {
             try pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT id, tenant_id FROM data_key WHERE period_end IS NOT NULL AND period_end < ? ORDER BY id",
-                                 arguments: [before]).map { (id: try $0.stored("id", in: "data_key"), tenant: try $0.stored("tenant_id", in: "data_key")) }
+                try Row.fetchAll(db, sql: """
+                    SELECT id, tenant_id, data_class, period_end FROM data_key WHERE period_end IS NOT NULL AND period_end < ? ORDER BY id
+                    """, arguments: [before]).map { row in
+                    let t = "data_key"
+                    return (id: try row.stored("id", in: t), tenant: try row.stored("tenant_id", in: t), dataClass: try row.stored("data_class", in: t),
+                            periodEnd: try row.stored("period_end", in: t))
+                }
             }
         }
     }

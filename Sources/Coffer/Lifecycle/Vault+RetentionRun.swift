@@ -87,38 +87,51 @@ extension Vault {
         }
         var destroyedKeys: [String] = []
         do {
-            destroyedKeys = try await destroyUnusedPeriodKeys(asOf: asOf, context: context)
+            try await destroyUnusedPeriodKeys(asOf: asOf, context: context, into: &destroyedKeys)
         } catch let error as CofferError {
             failed.append("period keys: \(error.code): \(error.message)")
         }
         _ = await janitor.truncate(.content)
         _ = await janitor.truncate(.pii)
         _ = await janitor.truncate(.control)
-        // Keys destroyed here (period keys, erased subjects' keys, retained billing's) leave the
-        // backups' key copies too, and the witness's ledger records them.
-        if !destroyedKeys.isEmpty || removed.contains(where: { $0.kind == .subject || $0.kind == .retained }) {
-            do { _ = try await propagateErasures() } catch let error as CofferError {
-                failed.append("backups and witness: \(error.code): \(error.message)")
-            }
+        // Keys destroyed by this run or an earlier one that could not finish (period keys, erased
+        // subjects' keys, retained billing's) leave the backups' key copies too, and the
+        // witness's ledger records them: every real run brings both up to the ledger.
+        do { _ = try await propagateErasures() } catch let error as CofferError {
+            failed.append("backups and witness: \(error.code): \(error.message)")
         }
         var report = RetentionReport(asOf: asOf, dryRun: false, items: removed, held: Array(Set(heldNow)).sorted(), failed: failed)
         report.destroyedKeys = destroyedKeys
         return report
     }
 
-    /// Destroys the period keys of the caller's tenants whose period ended more than
-    /// ``KeyPeriod/destroyGrace`` before the earlier of `asOf` and now (never a period a put may
-    /// still be using) and that no version or object name uses; one log record per tenant.
-    private func destroyUnusedPeriodKeys(asOf: Int64, context: AccessContext) async throws -> [String] {
+    /// Destroys the period keys of the caller's tenants that nothing stored uses and whose whole
+    /// period is past its class's retention at the earlier of `asOf` and now (less
+    /// ``KeyPeriod/destroyGrace``, so never a period a put may still be using): a key is never
+    /// destroyed only because rows are missing (a content file rolled back, say) while what its
+    /// period held would still be kept. One log record per tenant; `destroyed` gets the ids as
+    /// they go, so a run that fails part-way still reports (and propagates) what it destroyed.
+    private func destroyUnusedPeriodKeys(asOf: Int64, context: AccessContext, into destroyed: inout [String]) async throws {
         let cutoff = min(asOf, administration.clock.now()) - KeyPeriod.destroyGrace
         let scope = try await callerScope(context)
         let ended = try await BlockingPool.shared.run { try self.keys.store.endedPeriodKeys(before: cutoff) }
-        var destroyed: [String] = []
+        let day: Int64 = 86_400_000
         for (tenant, candidates) in Dictionary(grouping: ended, by: \.tenant).sorted(by: { $0.key < $1.key })
         where scope?.contains(TenantID(tenant)) ?? true {
-            let ids = candidates.map(\.id)
-            let used = try await contentStore.catalog.keysInUse(ids)
-            let unused = ids.filter { !used.contains($0) }
+            let (state, settings) = try await BlockingPool.shared.run { () throws -> (TenantLifecycle, [RetentionClass: Int]) in
+                (try self.requireLifecycle(TenantID(tenant)), try self.lifecycle.retentionSettings(TenantID(tenant)))
+            }
+            let rules = RetentionPolicy.rules(plan: state.plan, overrides: settings, accessLogDays: 0)
+            let due = candidates.filter { key in
+                guard let rule = rules.first(where: { $0.dataClass.code == key.dataClass }), let days = rule.days else { return false }
+                switch rule.clock {
+                case .creation: return key.periodEnd + Int64(days) * day <= cutoff
+                case .closure: return state.closedAt.map { $0 + Int64(days) * day <= cutoff } ?? false
+                case .lastSeen: return false
+                }
+            }
+            let used = try await contentStore.catalog.keysInUse(due.map(\.id))
+            let unused = due.map(\.id).filter { !used.contains($0) }
             guard !unused.isEmpty else { continue }
             let request = AccessRequest(action: .purge, dataClass: .content, tenant: TenantID(tenant),
                                         reason: "retention=period-keys keys=\(unused.joined(separator: ","))")
@@ -129,7 +142,6 @@ extension Vault {
             }
             destroyed += unused
         }
-        return destroyed
     }
 
     /// Everything due at `asOf` in the tenants `scope` allows (all when nil), and the holds that

@@ -89,8 +89,8 @@ struct CatalogStore: Sendable {
     /// Finds the object (tenant, kind, name MAC) or creates it with `newID` and `sealedName`,
     /// and inserts a pending version row for `writer`, in one transaction.
     /// - Returns: The object id, the version number and the version's row.
-    func reserveVersion(tenant: TenantID, kind: ObjectKind, nameMAC: [UInt8], newID: ObjectID, sealedName: [UInt8], writer: String,
-                        dataKeyID: String, segmentSize: Int, at time: Int64) async throws -> (objectID: ObjectID, version: Int, row: Int64) {
+    func reserveVersion(tenant: TenantID, kind: ObjectKind, nameMAC: [UInt8], newID: ObjectID, sealName: @Sendable (ObjectID) throws -> [UInt8],
+                        writer: String, dataKeyID: String, segmentSize: Int, at time: Int64) async throws -> (objectID: ObjectID, version: Int, row: Int64) {
         try await VaultDatabase.guarded { try await pool.write { db in
             var objectID = newID
             var version = 1
@@ -98,8 +98,12 @@ struct CatalogStore: Sendable {
                                           arguments: [tenant, kind.code, Data(nameMAC)]) {
                 objectID = try row.stored("id", in: "object")
                 version = try row.stored("next_version", in: "object")
-                try db.execute(sql: "UPDATE object SET next_version = next_version + 1 WHERE id = ?", arguments: [objectID])
+                // The name moves to the current period's key, so an older period's key is not
+                // kept alive by the name of an object that outlived that period's versions.
+                try db.execute(sql: "UPDATE object SET next_version = next_version + 1, name_sealed = ?, name_key_id = ? WHERE id = ?",
+                               arguments: [Data(try sealName(objectID)), dataKeyID, objectID])
             } else {
+                let sealedName = try sealName(newID)
                 try db.execute(sql: """
                     INSERT INTO object (id, tenant_id, kind, name_mac, name_sealed, name_key_id, latest_version, next_version, created_at, updated_at)
                     VALUES (?, ?, ?, ?, ?, ?, 0, 2, ?, ?)

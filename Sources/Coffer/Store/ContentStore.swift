@@ -104,11 +104,14 @@ final class ContentStore: Sendable {
         let period = try keys.periodKeys(tenant: tenant.rawValue, kind: kind, at: now)
         let nameMAC = try HMACSHA256.authenticate(Array("\(kind.code)\u{0}\(name)".utf8), key: index.nameIndex)
         let newID = ObjectID(try makeIdentifier("obj"))
-        let sealedName = try AESGCM.seal(Array(name.utf8), key: period.name, aad: Self.nameAAD(tenant: tenant, objectID: newID))
+        let nameKey = period.name
+        let sealName: @Sendable (ObjectID) throws -> [UInt8] = { id in
+            try AESGCM.seal(Array(name.utf8), key: nameKey, aad: Self.nameAAD(tenant: tenant, objectID: id))
+        }
         let lock = try WriterLock(directory: writersDirectory)
         do {
             let (objectID, version, rowID) = try await catalog.reserveVersion(
-                tenant: tenant, kind: kind, nameMAC: nameMAC, newID: newID, sealedName: sealedName, writer: lock.token,
+                tenant: tenant, kind: kind, nameMAC: nameMAC, newID: newID, sealName: sealName, writer: lock.token,
                 dataKeyID: period.id, segmentSize: segmentSize, at: now)
             return Reservation(streamKey: period.stream, digestKey: index.digest, objectID: objectID, version: version, rowID: rowID, lock: lock)
         } catch {
