@@ -259,6 +259,11 @@ struct KeyStore: Sendable {
         guard case .subject(let id, let subject, let tenant) = key.owner else { return }
         try guardedWrite { db in
             guard try Self.wrapState(db).piiWrapTarget == key.wrapped.kekID else { throw StaleWrapKEK() }
+            // No subject of an erased tenant gets a key again (what a legal retention keeps of
+            // one being erased does).
+            if role == .fields, try Bool.fetchOne(db, sql: "SELECT 1 FROM tenant WHERE id = ? AND erased_at IS NOT NULL", arguments: [tenant]) == true {
+                throw CofferError(.notFound, "tenant '\(tenant)' was erased")
+            }
             try db.execute(sql: """
                 INSERT INTO subject_key (key_id, subject_id, tenant_id, kek_id, wrapped, pending, role, retain_until, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)

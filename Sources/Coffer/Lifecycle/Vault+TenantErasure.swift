@@ -50,49 +50,64 @@ extension Vault {
             try await BlockingPool.shared.run { try self.lifecycle.markErased(tenant, at: now) }
             return now
         }
-        let retainUntil = erasedAt + Int64(RetentionPolicy.sevenYears) * 86_400_000
-        var destroyed: [String] = []
-        var erasedSubjects: [SubjectID] = []
-        var retained: [ErasureReceipt.Retained] = []
-        var fields = Set<String>()
-        var (consents, identifiers, indexEntries) = (0, 0, 0)
-        for subject in try await people.store.subjects(tenant: tenant) {
-            let erasure = try await guardedPII(context, .erasure, subject: subject, check: { access in
-                if access.isAllowed { access.request.reason = "erased=\(request.id)" }
-            }) { state -> SubjectErasure in
-                guard let state, state.tenant == tenant else { throw CofferError(.tamperDetected, "subject \(subject) is no longer of tenant \(tenant)") }
-                return try await BlockingPool.shared.run { try self.people.erase(subject, tenant: tenant, retainUntil: retainUntil) }
-            }
-            erasedSubjects.append(subject)
-            destroyed += erasure.destroyedKeys
-            fields.formUnion(erasure.rows.fields)
-            consents += erasure.rows.consents
-            identifiers += erasure.rows.identifiers
-            indexEntries += erasure.rows.indexEntries
-            retained += erasure.retained.map { ErasureReceipt.Retained(fields: $0.fields, until: $0.until, reason: Self.billingRetentionReason) }
-        }
+        var erased = TenantSubjects()
+        try await eraseSubjects(of: tenant, request: request, erasedAt: erasedAt, context: context, into: &erased)
         var deletedObjects = try await deleteAllObjects(of: tenant)
         let keyIDs = try await BlockingPool.shared.run { () throws -> [String] in
             let ids = try self.keys.store.dataKeyIDs(tenant: tenant.rawValue)
             try self.keys.destroyDataKeys(ids, tenant: tenant.rawValue, kind: .tenant, requestID: request.id)
             return ids
         }
-        destroyed += keyIDs
+        erased.destroyed += keyIDs
         // A put that held the tenant's keys in memory may have committed meanwhile: what it wrote
         // is sealed under destroyed keys; its rows go too.
         deletedObjects += try await deleteAllObjects(of: tenant)
+        // And a subject added meanwhile (before the tenant was marked) goes too.
+        try await eraseSubjects(of: tenant, request: request, erasedAt: erasedAt, context: context, into: &erased)
         _ = await janitor.truncate(.content)
         _ = await janitor.truncate(.pii)
         _ = await janitor.truncate(.control)
         let checkpoint = try await accessLog.run { try $0.checkpointNow() }
         var receipt = ErasureReceipt(
             requestID: request.id, tenant: tenant, subject: nil, requestedAt: request.requestedAt, deadline: request.deadline,
-            erasedAt: erasedAt, destroyedKeys: destroyed, deletedFields: fields.sorted(), deletedConsents: consents,
-            deletedIdentifiers: identifiers, deletedIndexEntries: indexEntries, retained: retained,
+            erasedAt: erasedAt, destroyedKeys: erased.destroyed, deletedFields: erased.fields.sorted(), deletedConsents: erased.consents,
+            deletedIdentifiers: erased.identifiers, deletedIndexEntries: erased.indexEntries, retained: erased.retained,
             checkpoint: ErasureReceipt.Checkpoint(treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash))
         receipt.deletedObjects = deletedObjects
-        receipt.erasedSubjects = erasedSubjects
+        receipt.erasedSubjects = erased.subjects
         return try await complete(request, receipt: receipt, at: erasedAt)
+    }
+
+    /// What erasing a tenant's subjects did, for its receipt.
+    struct TenantSubjects {
+        var destroyed: [String] = []
+        var subjects: [SubjectID] = []
+        var retained: [ErasureReceipt.Retained] = []
+        var fields = Set<String>()
+        var consents = 0, identifiers = 0, indexEntries = 0
+    }
+
+    /// Erases every subject of `tenant` that is not erased yet, each its own log record, a hold
+    /// checked just before each (a hold placed during the erasure stops it there).
+    private func eraseSubjects(of tenant: TenantID, request: ErasureRequest, erasedAt: Int64, context: AccessContext,
+                               into erased: inout TenantSubjects) async throws {
+        let retainUntil = erasedAt + Int64(RetentionPolicy.sevenYears) * 86_400_000
+        for subject in try await people.store.subjects(tenant: tenant) {
+            if try await BlockingPool.shared.run({ try self.lifecycle.isHeld(tenant: tenant, subject: subject) }) { throw HeldNow() }
+            let erasure = try await guardedPII(context, .erasure, subject: subject, check: { access in
+                if access.isAllowed { access.request.reason = "erased=\(request.id)" }
+            }) { state -> SubjectErasure in
+                guard let state, state.tenant == tenant else { throw CofferError(.tamperDetected, "subject \(subject) is no longer of tenant \(tenant)") }
+                return try await BlockingPool.shared.run { try self.people.erase(subject, tenant: tenant, retainUntil: retainUntil) }
+            }
+            erased.subjects.append(subject)
+            erased.destroyed += erasure.destroyedKeys
+            erased.fields.formUnion(erasure.rows.fields)
+            erased.consents += erasure.rows.consents
+            erased.identifiers += erasure.rows.identifiers
+            erased.indexEntries += erasure.rows.indexEntries
+            erased.retained += erasure.retained.map { ErasureReceipt.Retained(fields: $0.fields, until: $0.until, reason: Self.billingRetentionReason) }
+        }
     }
 
     /// Why billing records outlive an erasure (P11).
