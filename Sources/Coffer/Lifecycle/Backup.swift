@@ -53,7 +53,7 @@ public struct BackupVerification: Sendable, Codable, Hashable {
     public let problems: [String]
 }
 
-/// What ``Vault/restoreBackup(from:to:keyringFile:witness:ledgerFrom:allowDevelopmentKeyring:context:)`` did.
+/// What ``Vault/restoreBackup(from:to:keyringFile:witness:ledgerFrom:supersedeWitness:allowDevelopmentKeyring:context:)`` did.
 public struct RestoreReport: Sendable, Codable, Hashable {
     /// The backup restored.
     public let backup: String
