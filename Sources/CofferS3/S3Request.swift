@@ -25,7 +25,10 @@ public struct S3Header: Sendable, Hashable {
 public struct S3Request: Sendable {
     /// `http` or `https`.
     public enum Scheme: String, Sendable {
-        case http, https
+        /// Plain HTTP, for a local server (MinIO, SeaweedFS) on a trusted network.
+        case http
+        /// HTTP over TLS.
+        case https
 
         /// 80 or 443: a port the `host` header leaves out.
         public var defaultPort: Int { self == .http ? 80 : 443 }

@@ -58,6 +58,7 @@ struct SigV4VectorTests {
                                          date: Date(timeIntervalSince1970: v.date))
         #expect(url == v.expected.url)
         #expect(url.hasSuffix("&X-Amz-Signature=" + v.expected.signature))
+        #expect(url.contains("&X-Amz-Date=" + v.expected.amzDate + "&"))
         #expect(url.contains("X-Amz-SignedHeaders=" + URIEncoding.query(v.expected.signedHeaders) + "&"))
     }
 
