@@ -43,6 +43,9 @@ let package = Package(
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
+        // AWS Signature Version 4 for S3-compatible object storage (issue 11, docs/scale-out.md). Only
+        // the signer so far; no other target depends on it, so the embedded core builds without it.
+        .target(name: "CofferS3", dependencies: ["CofferCrypto"]),
         // Benchmark-only code (`coffer bench`): the fixed-nonce baseline GCM, the unencrypted
         // store yardstick, the unaudited vault. Not in any product; reaches the layers below
         // through `package` access only.
@@ -77,6 +80,12 @@ let package = Package(
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ],
             // Merkle, access-log and checkpoint vectors (scripts/make-*-vectors.py).
+            resources: [.copy("Resources")]
+        ),
+        .testTarget(
+            name: "CofferS3Tests",
+            dependencies: ["CofferS3", "CofferCrypto"],
+            // SigV4 vectors made with botocore (scripts/make-sigv4-vectors.py).
             resources: [.copy("Resources")]
         ),
     ]
