@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
         // The ZIP container of `dsr export` (docs/architecture.md, Dependencies).
         .package(url: "https://github.com/weichsel/ZIPFoundation.git", exact: "0.9.20"),
+        // The object-store engine's HTTP client (issue 11); only `CofferObjectStore` uses it.
+        .package(url: "https://github.com/swift-server/async-http-client.git", exact: "1.37.0"),
         // Only for `swift package generate-documentation --target Coffer`; no target depends on it.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", exact: "1.5.0"),
     ],
@@ -46,6 +48,12 @@ let package = Package(
         // AWS Signature Version 4 for S3-compatible object storage (issue 11, docs/scale-out.md). Only
         // the signer so far; no other target depends on it, so the embedded core builds without it.
         .target(name: "CofferS3", dependencies: ["CofferCrypto"]),
+        // S3-compatible object storage over async-http-client, signed by `CofferS3`: puts, range
+        // gets, deletes, listings, retries. Its own target, so the embedded core builds without it.
+        .target(
+            name: "CofferObjectStore",
+            dependencies: ["CofferS3", "CofferCrypto", .product(name: "AsyncHTTPClient", package: "async-http-client")]
+        ),
         // Benchmark-only code (`coffer bench`): the fixed-nonce baseline GCM, the unencrypted
         // store yardstick, the unaudited vault. Not in any product; reaches the layers below
         // through `package` access only.
@@ -81,6 +89,11 @@ let package = Package(
             ],
             // Merkle, access-log and checkpoint vectors (scripts/make-*-vectors.py).
             resources: [.copy("Resources")]
+        ),
+        .testTarget(
+            name: "CofferObjectStoreTests",
+            // Against the S3 server .ci/run starts (COFFER_TEST_S3_*); parsing and refusals without it.
+            dependencies: ["CofferObjectStore", "CofferS3", "CofferCrypto"]
         ),
         .testTarget(
             name: "CofferS3Tests",
