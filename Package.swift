@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/weichsel/ZIPFoundation.git", exact: "0.9.20"),
         // The object-store engine's HTTP client (issue 11); only `CofferObjectStore` uses it.
         .package(url: "https://github.com/swift-server/async-http-client.git", exact: "1.37.0"),
+        // The PostgreSQL engine's client (issue 11); only `CofferPostgres` uses it.
+        .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
         // Only for `swift package generate-documentation --target Coffer`; no target depends on it.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", exact: "1.5.0"),
     ],
@@ -53,6 +55,12 @@ let package = Package(
         .target(
             name: "CofferObjectStore",
             dependencies: ["CofferS3", "CofferCrypto", .product(name: "AsyncHTTPClient", package: "async-http-client")]
+        ),
+        // PostgreSQL through postgres-nio: addresses as libpq names them, a pooled database with
+        // transactions, migrations under an advisory lock. Its own target, like the object store.
+        .target(
+            name: "CofferPostgres",
+            dependencies: ["CofferCrypto", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log")]
         ),
         // Benchmark-only code (`coffer bench`): the fixed-nonce baseline GCM, the unencrypted
         // store yardstick, the unaudited vault. Not in any product; reaches the layers below
@@ -94,6 +102,11 @@ let package = Package(
             name: "CofferObjectStoreTests",
             // Against the S3 server .ci/run starts (COFFER_TEST_S3_*); parsing and refusals without it.
             dependencies: ["CofferObjectStore", "CofferS3", "CofferCrypto"]
+        ),
+        .testTarget(
+            name: "CofferPostgresTests",
+            // Against the PostgreSQL server .ci/run starts (COFFER_TEST_POSTGRES_*); parsing without it.
+            dependencies: ["CofferPostgres", "CofferCrypto", .product(name: "PostgresNIO", package: "postgres-nio")]
         ),
         .testTarget(
             name: "CofferS3Tests",
