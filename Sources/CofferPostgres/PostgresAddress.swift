@@ -32,6 +32,9 @@ public struct PostgresAddress: Sendable, Hashable, CustomStringConvertible {
     public let tlsMode: TLSMode
     /// CA certificates (PEM) for `verify-ca` and `verify-full`.
     public let rootCertificateFile: String?
+    /// The schema Coffer's tables are in (`schema=NAME`, Coffer's own option; nil: the role's
+    /// default search path).
+    public let schema: String?
     /// The password, if any (kept out of ``description``).
     let password: String?
 
@@ -53,8 +56,8 @@ public struct PostgresAddress: Sendable, Hashable, CustomStringConvertible {
         guard !database.isEmpty, !database.contains("/") else { throw CofferError(.invalidArgument, "a PostgreSQL URL names one database: .../DATABASE") }
         var options: [String: String] = [:]
         for item in url.queryItems ?? [] {
-            guard ["sslmode", "sslrootcert", "passfile"].contains(item.name), let value = item.value else {
-                throw CofferError(.invalidArgument, "unknown PostgreSQL URL option '\(item.name)'; known: sslmode, sslrootcert, passfile")
+            guard ["sslmode", "sslrootcert", "passfile", "schema"].contains(item.name), let value = item.value else {
+                throw CofferError(.invalidArgument, "unknown PostgreSQL URL option '\(item.name)'; known: sslmode, sslrootcert, passfile, schema")
             }
             options[item.name] = value
         }
@@ -71,6 +74,15 @@ public struct PostgresAddress: Sendable, Hashable, CustomStringConvertible {
         self.database = database
         self.tlsMode = tlsMode
         self.rootCertificateFile = options["sslrootcert"]
+        if let schema = options["schema"] {
+            let bytes = Array(schema.utf8)
+            guard (1...63).contains(bytes.count), bytes.allSatisfy({ (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || $0 == UInt8(ascii: "_")
+                                                                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+                  !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[0]) else {
+                throw CofferError(.invalidArgument, "schema must be 1-63 lower-case letters, digits and '_', not starting with a digit")
+            }
+        }
+        self.schema = options["schema"]
         if let password = environment["PGPASSWORD"], !password.isEmpty {
             self.password = password
         } else if let file = options["passfile"] ?? environment["PGPASSFILE"] {
@@ -86,20 +98,23 @@ public struct PostgresAddress: Sendable, Hashable, CustomStringConvertible {
     /// The same database as another role, with that role's password.
     public func with(user: String, password: String?) -> PostgresAddress {
         PostgresAddress(host: host, port: port, user: user, database: database, tlsMode: tlsMode, rootCertificateFile: rootCertificateFile,
-                        password: password)
+                        schema: schema, password: password)
     }
 
     /// The same server and role, another database.
     public func withDatabase(_ database: String) -> PostgresAddress {
         PostgresAddress(host: host, port: port, user: user, database: database, tlsMode: tlsMode, rootCertificateFile: rootCertificateFile,
-                        password: password)
+                        schema: schema, password: password)
     }
 
-    private init(host: String, port: Int, user: String, database: String, tlsMode: TLSMode, rootCertificateFile: String?, password: String?) {
-        (self.host, self.port, self.user, self.database, self.tlsMode, self.rootCertificateFile, self.password)
-            = (host, port, user, database, tlsMode, rootCertificateFile, password)
+    private init(host: String, port: Int, user: String, database: String, tlsMode: TLSMode, rootCertificateFile: String?, schema: String?,
+                 password: String?) {
+        (self.host, self.port, self.user, self.database, self.tlsMode, self.rootCertificateFile, self.schema, self.password)
+            = (host, port, user, database, tlsMode, rootCertificateFile, schema, password)
     }
 
     /// `postgres://user@host:port/database?sslmode=...`, never the password.
-    public var description: String { "postgres://\(user)@\(host):\(port)/\(database)?sslmode=\(tlsMode.rawValue)" }
+    public var description: String {
+        "postgres://\(user)@\(host):\(port)/\(database)?sslmode=\(tlsMode.rawValue)" + (schema.map { "&schema=\($0)" } ?? "")
+    }
 }

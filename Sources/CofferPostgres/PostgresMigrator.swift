@@ -31,16 +31,16 @@ public struct PostgresMigrator: Sendable {
     /// - Throws: `CofferError` `schemaMismatch` when the database has migrations this code does
     ///   not know (a newer Coffer made it), `storage`, `accessDenied`.
     @discardableResult
-    public func migrate(_ database: PostgresDatabase) async throws -> [String] {
+    public func migrate(_ database: PostgresPool) async throws -> [String] {
         let known = migrations.map(\.name)
         let migrations = self.migrations
         return try await database.withTransaction { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: PostgresDatabase.quiet)
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: PostgresPool.quiet)
             try await connection.query("""
                 CREATE TABLE IF NOT EXISTS coffer_migration (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())
-                """, logger: PostgresDatabase.quiet)
+                """, logger: PostgresPool.quiet)
             var applied = Set<String>()
-            for try await name in try await connection.query("SELECT name FROM coffer_migration", logger: PostgresDatabase.quiet).decode(String.self) {
+            for try await name in try await connection.query("SELECT name FROM coffer_migration", logger: PostgresPool.quiet).decode(String.self) {
                 applied.insert(name)
             }
             if let unknown = applied.subtracting(known).sorted().first {
@@ -48,8 +48,8 @@ public struct PostgresMigrator: Sendable {
             }
             var done: [String] = []
             for migration in migrations where !applied.contains(migration.name) {
-                for statement in migration.statements { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: PostgresDatabase.quiet) }
-                try await connection.query("INSERT INTO coffer_migration (name) VALUES (\(migration.name))", logger: PostgresDatabase.quiet)
+                for statement in migration.statements { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: PostgresPool.quiet) }
+                try await connection.query("INSERT INTO coffer_migration (name) VALUES (\(migration.name))", logger: PostgresPool.quiet)
                 done.append(migration.name)
             }
             return done

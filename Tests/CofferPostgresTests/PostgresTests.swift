@@ -10,10 +10,11 @@ enum PostgresTestServer {
     static var available: Bool { environment["COFFER_TEST_POSTGRES_URL"] != nil }
 
     /// The content database as its own role, or the PII database as its role.
-    static func address(pii: Bool = false) throws -> PostgresAddress {
+    static func address(pii: Bool = false, searchPath: String? = nil) throws -> PostgresAddress {
         let url = environment[pii ? "COFFER_TEST_POSTGRES_PII_URL" : "COFFER_TEST_POSTGRES_URL"] ?? ""
         let password = environment[pii ? "COFFER_TEST_POSTGRES_PII_PASSWORD" : "COFFER_TEST_POSTGRES_PASSWORD"] ?? ""
-        return try PostgresAddress(parsing: url + "?sslmode=disable", environment: ["PGPASSWORD": password])
+        let options = "?sslmode=disable" + (searchPath.map { "&schema=\($0)" } ?? "")
+        return try PostgresAddress(parsing: url + options, environment: ["PGPASSWORD": password])
     }
 }
 
@@ -53,7 +54,7 @@ struct PostgresPresenceTests {
 struct PostgresDatabaseTests {
     @Test("queries with bound values, transactions that roll back, and a role kept out of the other database")
     func queriesAndRoles() async throws {
-        let database = try await PostgresDatabase.open(try PostgresTestServer.address())
+        let database = try await PostgresPool.open(try PostgresTestServer.address())
         defer { database.close() }
         let table = "t_" + (try SecureRandom.bytes(6)).map { String(format: "%02x", $0) }.joined()
         try await database.withConnection { c in _ = try await c.query(PostgresQuery(unsafeSQL: "CREATE TABLE \(table) (k TEXT PRIMARY KEY, v BYTEA)"), logger: .init(label: "t")) }
@@ -77,25 +78,25 @@ struct PostgresDatabaseTests {
 
         // P2: the PII role cannot connect to the content database.
         let crossed = try PostgresTestServer.address(pii: true).withDatabase(try PostgresTestServer.address().database)
-        do { _ = try await PostgresDatabase.open(crossed); Issue.record("connected") } catch let error as CofferError {
+        do { _ = try await PostgresPool.open(crossed); Issue.record("connected") } catch let error as CofferError {
             #expect(error.code == .accessDenied, "\(error)")
             #expect(!error.message.contains(PostgresTestServer.environment["COFFER_TEST_POSTGRES_PII_PASSWORD"] ?? "unset"))
         }
         // A wrong password fails at once too.
-        do { _ = try await PostgresDatabase.open(try PostgresTestServer.address().with(user: "coffer", password: "wrong")); Issue.record("connected") }
+        do { _ = try await PostgresPool.open(try PostgresTestServer.address().with(user: "coffer", password: "wrong")); Issue.record("connected") }
         catch let error as CofferError { #expect(error.code == .accessDenied, "\(error)") }
     }
 
     @Test("migrations apply once, in order, also when two instances start at once; an unknown applied migration is refused")
     func migrations() async throws {
-        let database = try await PostgresDatabase.open(try PostgresTestServer.address())
+        let database = try await PostgresPool.open(try PostgresTestServer.address())
         defer { database.close() }
         let suffix = (try SecureRandom.bytes(6)).map { String(format: "%02x", $0) }.joined()
         let migrator = PostgresMigrator([
             .init("test-\(suffix)-1", ["CREATE TABLE m_\(suffix) (id BIGINT PRIMARY KEY)"]),
             .init("test-\(suffix)-2", ["ALTER TABLE m_\(suffix) ADD COLUMN note TEXT"]),
         ])
-        let other = try await PostgresDatabase.open(try PostgresTestServer.address())
+        let other = try await PostgresPool.open(try PostgresTestServer.address())
         defer { other.close() }
         async let first = migrator.migrate(database)
         async let second = migrator.migrate(other)

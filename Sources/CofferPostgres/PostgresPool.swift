@@ -8,7 +8,7 @@ import PostgresNIO
 /// `PostgresClient`), run for as long as this object lives, and migrated to the schema its
 /// caller names. The PII database and the content database are two of these, with two roles
 /// (P2: the credentials of one do not open the other).
-public final class PostgresDatabase: Sendable {
+public final class PostgresPool: Sendable {
     /// Where it is.
     public let address: PostgresAddress
     let client: PostgresClient
@@ -20,7 +20,7 @@ public final class PostgresDatabase: Sendable {
     /// - Throws: `CofferError` `accessDenied` for a refused login, `storage` for a server that
     ///   cannot be reached, `io` for a root certificate file that cannot be read.
     public static func open(_ address: PostgresAddress, maximumConnections: Int = 8,
-                            logger: Logger = Logger(label: "coffer.postgres")) async throws -> PostgresDatabase {
+                            logger: Logger = Logger(label: "coffer.postgres")) async throws -> PostgresPool {
         let tls = try tlsConfiguration(address)
         var probe = PostgresConnection.Configuration(host: address.host, port: address.port, username: address.user, password: address.password,
                                                      database: address.database, tls: .disable)
@@ -29,6 +29,7 @@ public final class PostgresDatabase: Sendable {
             probe.tls = address.tlsMode == .prefer ? .prefer(context) : .require(context)
         }
         probe.options.connectTimeout = .seconds(10)
+        if let schema = address.schema { probe.options.additionalStartupParameters = [("search_path", schema)] }
         do {
             let connection = try await PostgresConnection.connect(configuration: probe, id: 0, logger: logger)
             try await connection.close()
@@ -37,7 +38,7 @@ public final class PostgresDatabase: Sendable {
         } catch {
             throw CofferError(.storage, "PostgreSQL \(address) could not be reached: \(type(of: error))")
         }
-        return PostgresDatabase(address, tls: tls, maximumConnections: maximumConnections, logger: logger)
+        return PostgresPool(address, tls: tls, maximumConnections: maximumConnections, logger: logger)
     }
 
     private init(_ address: PostgresAddress, tls: TLSConfiguration?, maximumConnections: Int, logger: Logger) {
@@ -47,6 +48,7 @@ public final class PostgresDatabase: Sendable {
                                                          password: address.password, database: address.database, tls: mode)
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(10)
+        if let schema = address.schema { configuration.options.additionalStartupParameters = [("search_path", schema)] }
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         runner = Task { await client.run() }
