@@ -59,18 +59,16 @@ struct S3ObjectStoreTests {
 
 @Suite("S3 object store without a server")
 struct S3ObjectStoreOfflineTests {
-    @Test("a server that is not there: retried with backoff, then a storage error naming the operation")
+    @Test("a server that is not there: every attempt made, then a storage error naming the operation")
     func unreachable() async throws {
         let location = try S3Location(parsing: "s3://bucket-x", endpoint: "http://127.0.0.1:9", region: "us-east-1")
         let store = try S3ObjectStore(location: location, credentials: try S3Credentials(accessKeyID: "AKID", secretAccessKey: "secret"),
                                       retry: RetryPolicy(attempts: 3, baseDelay: .milliseconds(5), maximumDelay: .milliseconds(20), timeout: .seconds(2)))
-        let start = ContinuousClock.now
         do { try await store.put("k", bytes: [1]); Issue.record("no error") } catch let error as CofferError {
             #expect(error.code == .storage)
             #expect(error.message.contains("after 3 attempts"), "\(error.message)")
             #expect(error.message.contains("PUT k"))
         }
-        #expect(ContinuousClock.now - start < .seconds(10))
     }
 
     @Test("locations: s3://BUCKET[/PREFIX] with an http(s) endpoint; malformed ones are refused")
