@@ -36,11 +36,17 @@ let package = Package(
         .target(name: "CCofferShims", dependencies: ["COpenSSL"]),
         // Layer 2: owning Swift types over OpenSSL handles; the streaming format.
         .target(name: "CofferCrypto", dependencies: ["COpenSSL", "CCofferShims"]),
+        // The stores' databases on either engine: the SQL both SQLite and PostgreSQL speak, rows
+        // read without trusting them, and the SQLite engine (GRDB). PostgreSQL's is `CofferPostgres`.
+        .target(
+            name: "CofferSQL",
+            dependencies: ["CofferCrypto", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         // Layer 3: the public library the platform backend embeds.
         .target(
             name: "Coffer",
             dependencies: [
-                "CofferCrypto",
+                "CofferCrypto", "CofferSQL",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -60,7 +66,8 @@ let package = Package(
         // transactions, migrations under an advisory lock. Its own target, like the object store.
         .target(
             name: "CofferPostgres",
-            dependencies: ["CofferCrypto", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CofferCrypto", "CofferSQL", .product(name: "PostgresNIO", package: "postgres-nio"),
+                           .product(name: "Logging", package: "swift-log"), .product(name: "GRDB", package: "GRDB.swift")]
         ),
         // Benchmark-only code (`coffer bench`): the fixed-nonce baseline GCM, the unencrypted
         // store yardstick, the unaudited vault. Not in any product; reaches the layers below
@@ -106,7 +113,8 @@ let package = Package(
         .testTarget(
             name: "CofferPostgresTests",
             // Against the PostgreSQL server .ci/run starts (COFFER_TEST_POSTGRES_*); parsing without it.
-            dependencies: ["CofferPostgres", "CofferCrypto", .product(name: "PostgresNIO", package: "postgres-nio")]
+            dependencies: ["CofferPostgres", "CofferCrypto", "CofferSQL", .product(name: "PostgresNIO", package: "postgres-nio"),
+                           .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "CofferS3Tests",

@@ -4,60 +4,68 @@ import Logging
 import NIOSSL
 import PostgresNIO
 
-/// One PostgreSQL database reached through a pool of connections (postgres-nio's
-/// `PostgresClient`), run for as long as this object lives, and migrated to the schema its
-/// caller names. The PII database and the content database are two of these, with two roles
-/// (P2: the credentials of one do not open the other).
+/// One PostgreSQL database reached through a bounded pool of connections, migrated to the schema
+/// its caller names. The PII database and the content database are two of these, with two roles
+/// (P2: the credentials of one do not open the other). The same pool serves async callers
+/// (`withConnection`, `withTransaction`) and the synchronous stores (`PostgresSQLDatabase`).
 public final class PostgresPool: Sendable {
     /// Where it is.
     public let address: PostgresAddress
-    let client: PostgresClient
-    private let runner: Task<Void, Never>
+    let connections: PostgresConnections
 
     /// Connects: one connection is opened at once, so a wrong address, role or password fails
-    /// here with the server's answer (a pool would keep retrying it); then the pool takes over,
-    /// with at most `maximumConnections`.
+    /// here with the server's answer; then it stays in the pool, with at most
+    /// `maximumConnections` open.
     /// - Throws: `CofferError` `accessDenied` for a refused login, `storage` for a server that
     ///   cannot be reached, `io` for a root certificate file that cannot be read.
     public static func open(_ address: PostgresAddress, maximumConnections: Int = 8,
                             logger: Logger = Logger(label: "coffer.postgres")) async throws -> PostgresPool {
-        let tls = try tlsConfiguration(address)
-        var probe = PostgresConnection.Configuration(host: address.host, port: address.port, username: address.user, password: address.password,
-                                                     database: address.database, tls: .disable)
-        if let tls {
-            let context = try NIOSSLContext(configuration: tls)
-            probe.tls = address.tlsMode == .prefer ? .prefer(context) : .require(context)
-        }
-        probe.options.connectTimeout = .seconds(10)
-        if let schema = address.schema { probe.options.additionalStartupParameters = [("search_path", schema)] }
-        do {
-            let connection = try await PostgresConnection.connect(configuration: probe, id: 0, logger: logger)
-            try await connection.close()
-        } catch let error as PSQLError {
-            throw translate(error, address: address)
-        } catch {
-            throw CofferError(.storage, "PostgreSQL \(address) could not be reached: \(type(of: error))")
-        }
-        return PostgresPool(address, tls: tls, maximumConnections: maximumConnections, logger: logger)
+        let pool = PostgresPool(address, configuration: try configuration(address), maximumConnections: maximumConnections, logger: logger)
+        try await pool.withConnection { _ in }
+        return pool
     }
 
-    private init(_ address: PostgresAddress, tls: TLSConfiguration?, maximumConnections: Int, logger: Logger) {
+    /// `open`, for callers on a blocking thread.
+    public static func openSynchronously(_ address: PostgresAddress, maximumConnections: Int = 8,
+                                         logger: Logger = Logger(label: "coffer.postgres")) throws -> PostgresPool {
+        let pool = PostgresPool(address, configuration: try configuration(address), maximumConnections: maximumConnections, logger: logger)
+        let connection = try pool.leaseSynchronously()
+        pool.connections.release(connection, reusable: true)
+        return pool
+    }
+
+    private init(_ address: PostgresAddress, configuration: PostgresConnection.Configuration, maximumConnections: Int, logger: Logger) {
         self.address = address
-        let mode: PostgresClient.Configuration.TLS = tls.map { address.tlsMode == .prefer ? .prefer($0) : .require($0) } ?? .disable
-        var configuration = PostgresClient.Configuration(host: address.host, port: address.port, username: address.user,
-                                                         password: address.password, database: address.database, tls: mode)
-        configuration.options.maximumConnections = maximumConnections
-        configuration.options.connectTimeout = .seconds(10)
-        if let schema = address.schema { configuration.options.additionalStartupParameters = [("search_path", schema)] }
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        self.client = client
-        runner = Task { await client.run() }
+        connections = PostgresConnections(configuration: configuration, maximum: maximumConnections, logger: logger)
     }
 
-    deinit { runner.cancel() }
+    deinit { connections.close() }
 
     /// Stops the pool; queries fail afterwards.
-    public func close() { runner.cancel() }
+    public func close() { connections.close() }
+
+    /// The connection settings of `address`: TLS as its `sslmode` says, the search path of its
+    /// `schema`, a 10 s connect timeout.
+    private static func configuration(_ address: PostgresAddress) throws -> PostgresConnection.Configuration {
+        var configuration = PostgresConnection.Configuration(host: address.host, port: address.port, username: address.user,
+                                                             password: address.password, database: address.database, tls: .disable)
+        if let tls = try tlsConfiguration(address) {
+            let context = try NIOSSLContext(configuration: tls)
+            configuration.tls = address.tlsMode == .prefer ? .prefer(context) : .require(context)
+        }
+        configuration.options.connectTimeout = .seconds(10)
+        if let schema = address.schema { configuration.options.additionalStartupParameters = [("search_path", schema)] }
+        return configuration
+    }
+
+    /// A connection from the pool, waited for on the calling (blocking) thread.
+    func leaseSynchronously() throws -> PostgresConnection {
+        do {
+            return try connections.lease().wait()
+        } catch {
+            throw translate(error)
+        }
+    }
 
     /// The TLS of `address`'s `sslmode` (nil: none).
     private static func tlsConfiguration(_ address: PostgresAddress) throws -> TLSConfiguration? {
@@ -78,14 +86,29 @@ public final class PostgresPool: Sendable {
     /// Runs `body` on one connection, translating what fails into `CofferError`s that name the
     /// database (never a password or a value).
     public func withConnection<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let connection: PostgresConnection
         do {
-            return try await client.withConnection(body)
-        } catch let error as CofferError {
-            throw error
-        } catch let error as PSQLError {
-            throw Self.translate(error, address: address)
+            connection = try await connections.lease().get()
         } catch {
-            throw CofferError(.storage, "PostgreSQL \(address) failed: \(type(of: error))")
+            throw translate(error)
+        }
+        do {
+            let result = try await body(connection)
+            connections.release(connection, reusable: true)
+            return result
+        } catch {
+            connections.release(connection, reusable: !(error is PSQLError))
+            throw translate(error)
+        }
+    }
+
+    /// Any error of a query or a connection as the `CofferError` callers see.
+    func translate(_ error: any Error) -> any Error {
+        switch error {
+        case let error as CofferError: return error
+        case let error as PSQLError: return Self.translate(error, address: address)
+        case is CancellationError: return error
+        default: return CofferError(.storage, "PostgreSQL \(address) failed: \(type(of: error))")
         }
     }
 

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferSQL
 import Foundation
 import GRDB
 import Logging
@@ -66,34 +67,17 @@ enum VaultDatabase {
         return pool
     }
 
-    /// The error to show callers: a database error becomes `CofferError` `storage` (without
-    /// statement arguments); anything else (Coffer's own errors, the caller's sink errors,
-    /// cancellation) passes through unchanged.
-    static func translate(_ error: any Error) -> any Error {
-        guard error is DatabaseError else { return error }
-        return CofferError(.storage, describe(error))
-    }
+    /// The error to show callers (``SQLiteErrors/translate(_:)``).
+    static func translate(_ error: any Error) -> any Error { SQLiteErrors.translate(error) }
 
     /// Runs `body`, translating database errors into `CofferError`.
-    static func guardedSync<T>(_ body: () throws -> T) throws -> T {
-        do { return try body() } catch { throw translate(error) }
-    }
+    static func guardedSync<T>(_ body: () throws -> T) throws -> T { try SQLiteErrors.guarded(body) }
 
     /// Runs `body`, translating database errors into `CofferError`.
-    static func guarded<T>(_ body: () async throws -> T) async throws -> T {
-        do { return try await body() } catch { throw translate(error) }
-    }
+    static func guarded<T>(_ body: () async throws -> T) async throws -> T { try await SQLiteErrors.guarded(body) }
 
     /// A database error without statement arguments.
-    static func describe(_ error: any Error) -> String {
-        if let error = error as? DatabaseError {
-            if error.resultCode == .SQLITE_FULL {
-                return "the disk holding the vault is full (SQLite error 13); nothing of this operation was stored. Free space, then retry"
-            }
-            return "SQLite error \(error.resultCode.rawValue): \(error.message ?? "unknown")"
-        }
-        return String(describing: type(of: error))
-    }
+    static func describe(_ error: any Error) -> String { SQLiteErrors.describe(error) }
 }
 
 extension DatabasePool {

@@ -1,0 +1,99 @@
+import CofferCrypto
+import Foundation
+import GRDB
+
+/// A store database in one SQLite file, through a GRDB `DatabasePool` (WAL: readers never wait
+/// for the writer, and one writer at a time across processes). The embedded default.
+package struct SQLiteDatabase: SQLDatabase {
+    /// The pool, for what only SQLite has (segments read in place, checkpoints, backups).
+    package let pool: DatabasePool
+
+    package init(_ pool: DatabasePool) {
+        self.pool = pool
+    }
+
+    package var engine: SQLEngine { .sqlite }
+
+    package func read<T>(_ body: (any SQLSession) throws -> T) throws -> T {
+        try SQLiteErrors.guarded { try pool.read { db in try body(SQLiteSession(db)) } }
+    }
+
+    package func read<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        try await SQLiteErrors.guarded {
+            // Handed back on the reader's own queue as soon as `body` returns (see
+            // `readReleasingEarly`): a reader held by a suspended task could starve the pool.
+            try await withCheckedThrowingContinuation { continuation in
+                pool.asyncRead { database in
+                    continuation.resume(with: Result { try body(SQLiteSession(database.get())) })
+                }
+            }
+        }
+    }
+
+    @discardableResult
+    package func write<T>(_ body: (any SQLSession) throws -> T) throws -> T {
+        try SQLiteErrors.guarded { try pool.write { db in try body(SQLiteSession(db)) } }
+    }
+}
+
+/// A GRDB connection inside one transaction. Statements are prepared once per connection and
+/// reused (GRDB's statement cache).
+final class SQLiteSession: SQLSession {
+    let db: Database
+
+    init(_ db: Database) {
+        self.db = db
+    }
+
+    var engine: SQLEngine { .sqlite }
+
+    @discardableResult
+    func execute(sql: String, arguments: SQLArguments) throws -> Int {
+        let statement = try db.cachedStatement(sql: sql)
+        try statement.execute(arguments: StatementArguments(arguments.values))
+        return db.changesCount
+    }
+
+    func fetchAll(sql: String, arguments: SQLArguments) throws -> [SQLRow] {
+        let statement = try db.cachedStatement(sql: sql)
+        let columns = SQLColumns(statement.columnNames)
+        let cursor = try Row.fetchCursor(statement, arguments: StatementArguments(arguments.values))
+        var rows: [SQLRow] = []
+        while let row = try cursor.next() {
+            rows.append(SQLRow(columns: columns, values: Array(row.databaseValues)))
+        }
+        return rows
+    }
+}
+
+/// How SQLite's errors reach callers: as `CofferError` `storage`, without statement arguments.
+package enum SQLiteErrors {
+    /// The error to show callers: a database error becomes `CofferError` `storage` (without
+    /// statement arguments); anything else (Coffer's own errors, the caller's sink errors,
+    /// cancellation) passes through unchanged.
+    package static func translate(_ error: any Error) -> any Error {
+        guard error is DatabaseError else { return error }
+        return CofferError(.storage, describe(error))
+    }
+
+    /// Runs `body`, translating database errors into `CofferError`.
+    package static func guarded<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch { throw translate(error) }
+    }
+
+    /// Runs `body`, translating database errors into `CofferError`.
+    package static func guarded<T>(_ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch { throw translate(error) }
+    }
+
+    /// A database error without statement arguments.
+    package static func describe(_ error: any Error) -> String {
+        if let error = error as? DatabaseError {
+            if error.resultCode == .SQLITE_FULL {
+                return "the disk holding the vault is full (SQLite error 13); nothing of this operation was stored. Free space, then retry"
+            }
+            return "SQLite error \(error.resultCode.rawValue): \(error.message ?? "unknown")"
+        }
+        return String(describing: type(of: error))
+    }
+}
