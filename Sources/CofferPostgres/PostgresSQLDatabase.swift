@@ -43,6 +43,11 @@ public struct PostgresSQLDatabase: SQLDatabase {
         try transaction(begin: "BEGIN", lock: writerLock, body)
     }
 
+    @discardableResult
+    package func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        try await NIOThreadPool.singleton.runIfActive { try self.write(body) }
+    }
+
     private func transaction<T>(begin: String, lock: Int64?, _ body: (any SQLSession) throws -> T) throws -> T {
         let connection = try pool.leaseSynchronously()
         let session = PostgresSession(connection, pool: pool)

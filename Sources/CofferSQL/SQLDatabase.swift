@@ -35,6 +35,11 @@ package protocol SQLDatabase: Sendable {
     /// Runs `body` in a write transaction, alone (see the type's notes); commits when it returns.
     @discardableResult
     func write<T>(_ body: (any SQLSession) throws -> T) throws -> T
+
+    /// Runs `body` in a write transaction on a thread of the engine's own, suspending the caller
+    /// meanwhile.
+    @discardableResult
+    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T
 }
 
 /// One transaction's connection, valid only inside the `read` or `write` call that passed it.

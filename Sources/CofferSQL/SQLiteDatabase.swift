@@ -34,27 +34,34 @@ package struct SQLiteDatabase: SQLDatabase {
     package func write<T>(_ body: (any SQLSession) throws -> T) throws -> T {
         try SQLiteErrors.guarded { try pool.write { db in try body(SQLiteSession(db)) } }
     }
+
+    @discardableResult
+    package func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        try await SQLiteErrors.guarded { try await pool.write { db in try body(SQLiteSession(db)) } }
+    }
 }
 
 /// A GRDB connection inside one transaction. Statements are prepared once per connection and
 /// reused (GRDB's statement cache).
-final class SQLiteSession: SQLSession {
-    let db: Database
+package final class SQLiteSession: SQLSession {
+    /// The GRDB connection, for what only SQLite has.
+    package let db: Database
 
-    init(_ db: Database) {
+    /// Wraps `db`, which must be inside a transaction.
+    package init(_ db: Database) {
         self.db = db
     }
 
-    var engine: SQLEngine { .sqlite }
+    package var engine: SQLEngine { .sqlite }
 
     @discardableResult
-    func execute(sql: String, arguments: SQLArguments) throws -> Int {
+    package func execute(sql: String, arguments: SQLArguments) throws -> Int {
         let statement = try db.cachedStatement(sql: sql)
         try statement.execute(arguments: StatementArguments(arguments.values))
         return db.changesCount
     }
 
-    func fetchAll(sql: String, arguments: SQLArguments) throws -> [SQLRow] {
+    package func fetchAll(sql: String, arguments: SQLArguments) throws -> [SQLRow] {
         let statement = try db.cachedStatement(sql: sql)
         let columns = SQLColumns(statement.columnNames)
         let cursor = try Row.fetchCursor(statement, arguments: StatementArguments(arguments.values))
@@ -77,11 +84,13 @@ package enum SQLiteErrors {
     }
 
     /// Runs `body`, translating database errors into `CofferError`.
+    @discardableResult
     package static func guarded<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch { throw translate(error) }
     }
 
     /// Runs `body`, translating database errors into `CofferError`.
+    @discardableResult
     package static func guarded<T>(_ body: () async throws -> T) async throws -> T {
         do { return try await body() } catch { throw translate(error) }
     }

@@ -1,5 +1,6 @@
 import CofferCrypto
 import Foundation
+import CofferSQL
 import GRDB
 
 /// Access administration: who the principals are, which grants are in force, and which tenants
@@ -15,8 +16,8 @@ final class AccessAdministration: Sendable {
     let clock = VaultClock()
 
     init(pool: DatabasePool) {
-        store = AccessStore(pool: pool)
-        tenants = TenantStore(pool: pool)
+        store = AccessStore(pool: SQLiteDatabase(pool))
+        tenants = TenantStore(pool: SQLiteDatabase(pool))
     }
 
     // MARK: Tenants

@@ -40,6 +40,7 @@ extension Vault {
     ///    record cannot be written, `undo` runs and nothing happens;
     /// 5. `body` performs the access with the recorded request; if it fails, the failure is
     ///    recorded (outcome `error`, written later if the log is full) and thrown.
+    @discardableResult
     func guarded<T>(_ context: AccessContext, _ request: AccessRequest,
                     resolve: (inout AccessRequest) async throws -> Void = { _ in },
                     refine: (inout PendingAccess) async throws -> Void = { _ in },

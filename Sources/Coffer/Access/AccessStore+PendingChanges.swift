@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferSQL
 import Foundation
 import GRDB
 
@@ -21,7 +22,7 @@ extension AccessStore {
     func pendingChanges() throws -> [PendingChange] {
         try VaultDatabase.guardedSync {
             try pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM pending_change ORDER BY requested_at, change_id").map(Self.pendingChange)
+                try db.fetchAll(sql: "SELECT * FROM pending_change ORDER BY requested_at, change_id").map(Self.pendingChange)
             }
         }
     }
@@ -30,7 +31,7 @@ extension AccessStore {
     func pendingChange(_ changeID: String) throws -> PendingChange? {
         try VaultDatabase.guardedSync {
             try pool.read { db in
-                try Row.fetchOne(db, sql: "SELECT * FROM pending_change WHERE change_id = ?", arguments: [changeID]).map(Self.pendingChange)
+                try db.fetchOne(sql: "SELECT * FROM pending_change WHERE change_id = ?", arguments: [changeID]).map(Self.pendingChange)
             }
         }
     }
@@ -43,7 +44,7 @@ extension AccessStore {
     func applyPending(_ changeID: String, by actor: PrincipalID, at time: Int64) async throws -> PendingChange {
         try await VaultDatabase.guarded {
             try await pool.write { db in
-                guard let row = try Row.fetchOne(db, sql: "SELECT * FROM pending_change WHERE change_id = ?", arguments: [changeID]) else {
+                guard let row = try db.fetchOne(sql: "SELECT * FROM pending_change WHERE change_id = ?", arguments: [changeID]) else {
                     throw CofferError(.notFound, "no pending change \(changeID)")
                 }
                 let change = try Self.pendingChange(row)
@@ -51,7 +52,7 @@ extension AccessStore {
                     let after = change.roles.map { Entitlement(roles: $0, tenants: change.tenants) }
                     switch change.kind {
                     case .principalAdd:
-                        if try Bool.fetchOne(db, sql: "SELECT 1 FROM principal WHERE id = ?", arguments: [id]) == true {
+                        if try db.fetchOne(Bool.self, sql: "SELECT 1 FROM principal WHERE id = ?", arguments: [id]) == true {
                             throw CofferError(.alreadyExists, "principal '\(id)' already exists")
                         }
                         try Self.insertPrincipal(db, id, roles: change.roles ?? [], tenants: change.tenants, createdBy: change.requestedBy, at: time)
@@ -72,7 +73,7 @@ extension AccessStore {
     /// A pending change from its row.
     /// - Throws: `CofferError` `tamperDetected` for a NULL or malformed column, an unknown kind
     ///   or role, or a kind without the fields it needs.
-    static func pendingChange(_ row: Row) throws -> PendingChange {
+    static func pendingChange(_ row: SQLRow) throws -> PendingChange {
         let t = "pending_change"
         let tampered = CofferError(.tamperDetected, "a \(t) row is malformed: the vault file was changed outside Coffer; restore it from a backup")
         guard let kind = try? PendingChange.Kind(parsing: row.stored("kind", in: t)) else { throw tampered }

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferSQL
 import Foundation
 import GRDB
 
@@ -6,28 +7,28 @@ import GRDB
 /// admin in `control.sqlite`. The only code that knows the SQL of the `principal`,
 /// `access_grant` and `pending_change` tables; a second engine implements the same calls.
 struct AccessStore: Sendable {
-    let pool: DatabasePool
+    let pool: any SQLDatabase
 
     // MARK: Principals
 
     /// The principal `id`, or nil when it is not registered.
     func principal(id: PrincipalID) throws -> Principal? {
         try VaultDatabase.guardedSync {
-            try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM principal WHERE id = ?", arguments: [id]) }
+            try pool.read { db in try db.fetchOne(sql: "SELECT * FROM principal WHERE id = ?", arguments: [id]) }
         }.map(Self.principal)
     }
 
     /// Every principal, by id, read on the caller's thread (for work already on the pool).
     func allPrincipals() throws -> [Principal] {
         try VaultDatabase.guardedSync {
-            try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM principal ORDER BY id").map(Self.principal) }
+            try pool.read { db in try db.fetchAll(sql: "SELECT * FROM principal ORDER BY id").map(Self.principal) }
         }
     }
 
     /// Every principal, by id.
     func principals() async throws -> [Principal] {
         try await VaultDatabase.guarded {
-            try await pool.readReleasingEarly { db in try Row.fetchAll(db, sql: "SELECT * FROM principal ORDER BY id").map(Self.principal) }
+            try await pool.read { db in try db.fetchAll(sql: "SELECT * FROM principal ORDER BY id").map(Self.principal) }
         }
     }
 
@@ -36,7 +37,7 @@ struct AccessStore: Sendable {
     func insertPrincipal(_ id: PrincipalID, roles: [Role], tenants: [TenantID]?, createdBy: PrincipalID, at time: Int64) async throws {
         try await VaultDatabase.guarded {
             try await pool.write { db in
-                if try Bool.fetchOne(db, sql: "SELECT 1 FROM principal WHERE id = ?", arguments: [id]) == true {
+                if try db.fetchOne(Bool.self, sql: "SELECT 1 FROM principal WHERE id = ?", arguments: [id]) == true {
                     throw CofferError(.alreadyExists, "principal '\(id)' already exists")
                 }
                 try Self.insertPrincipal(db, id, roles: roles, tenants: tenants, createdBy: createdBy, at: time)
@@ -46,7 +47,7 @@ struct AccessStore: Sendable {
 
     /// Inserts a principal row inside the caller's transaction `db` (also the vault's first
     /// administrator, written with the vault's first rows).
-    static func insertPrincipal(_ db: Database, _ id: PrincipalID, roles: [Role], tenants: [TenantID]?, createdBy: PrincipalID,
+    static func insertPrincipal(_ db: any SQLSession, _ id: PrincipalID, roles: [Role], tenants: [TenantID]?, createdBy: PrincipalID,
                                 at time: Int64) throws {
         try db.execute(sql: "INSERT INTO principal (id, roles, tenants, created_at, created_by) VALUES (?, ?, ?, ?, ?)",
                        arguments: [id, rolesColumn(roles), tenants.map(tenantsColumn), time, createdBy])
@@ -70,8 +71,8 @@ struct AccessStore: Sendable {
     /// it takes the vault from two or more admins without a tenant limit to fewer. The caller
     /// decided that the change needs no second admin; two such changes made at the same moment
     /// (removing two of three admins at once) could each have seen the other's admin still there.
-    static func keepingDualControl<T>(_ db: Database, _ change: () throws -> T) throws -> T {
-        let count = { try Row.fetchAll(db, sql: "SELECT * FROM principal").map(Self.principal).filter(\.entitlement.isUnlimitedAdmin).count }
+    static func keepingDualControl<T>(_ db: any SQLSession, _ change: () throws -> T) throws -> T {
+        let count = { try db.fetchAll(sql: "SELECT * FROM principal").map(Self.principal).filter(\.entitlement.isUnlimitedAdmin).count }
         let before = try count()
         let result = try change()
         if before >= 2, try count() < 2 {
@@ -81,14 +82,14 @@ struct AccessStore: Sendable {
     }
 
     /// ``updatePrincipal(_:to:by:at:)`` inside the caller's transaction `db`.
-    static func updatePrincipal(_ db: Database, _ id: PrincipalID, to entitlement: Entitlement, by actor: PrincipalID,
+    static func updatePrincipal(_ db: any SQLSession, _ id: PrincipalID, to entitlement: Entitlement, by actor: PrincipalID,
                                 at time: Int64) throws -> Bool {
-        try db.execute(sql: "UPDATE principal SET roles = ?, tenants = ? WHERE id = ?",
-                       arguments: [rolesColumn(Array(entitlement.roles)), entitlement.tenants.map(tenantsColumn), id])
-        guard db.changesCount == 1 else { return false }
+        let updated = try db.execute(sql: "UPDATE principal SET roles = ?, tenants = ? WHERE id = ?",
+                                     arguments: [rolesColumn(Array(entitlement.roles)), entitlement.tenants.map(tenantsColumn), id])
+        guard updated == 1 else { return false }
         if let tenants = entitlement.tenants {
-            var arguments: StatementArguments = [time, actor, id]
-            arguments += StatementArguments(tenants)
+            var arguments: SQLArguments = [time, actor, id]
+            arguments += SQLArguments(tenants)
             let placeholders = Array(repeating: "?", count: tenants.count).joined(separator: ", ")
             try db.execute(sql: """
                 UPDATE access_grant SET revoked_at = ?, revoked_by = ? WHERE grantee = ? AND revoked_at IS NULL
@@ -125,9 +126,8 @@ struct AccessStore: Sendable {
     }
 
     /// ``deletePrincipal(_:by:at:)`` inside the caller's transaction `db`.
-    static func deletePrincipal(_ db: Database, _ id: PrincipalID, by actor: PrincipalID, at time: Int64) throws -> Bool {
-        try db.execute(sql: "DELETE FROM principal WHERE id = ?", arguments: [id])
-        let removed = db.changesCount
+    static func deletePrincipal(_ db: any SQLSession, _ id: PrincipalID, by actor: PrincipalID, at time: Int64) throws -> Bool {
+        let removed = try db.execute(sql: "DELETE FROM principal WHERE id = ?", arguments: [id])
         // A removed principal's grants end with it.
         try db.execute(sql: "UPDATE access_grant SET revoked_at = ?, revoked_by = ? WHERE grantee = ? AND revoked_at IS NULL",
                        arguments: [time, actor, id])
@@ -136,7 +136,7 @@ struct AccessStore: Sendable {
 
     /// A principal from its row.
     /// - Throws: `CofferError` `tamperDetected` for a NULL or malformed column.
-    static func principal(_ row: Row) throws -> Principal {
+    static func principal(_ row: SQLRow) throws -> Principal {
         let roles = try row.stored("roles", in: "principal", as: String.self).split(separator: ",").compactMap { try? Role(parsing: String($0)) }
         let tenants = try row.storedIfPresent("tenants", in: "principal", as: String.self).map(Self.tenants)
         return Principal(id: try row.stored("id", in: "principal"), roles: roles.sorted(), tenants: tenants,
@@ -161,8 +161,8 @@ struct AccessStore: Sendable {
     /// The grant `id`, or nil.
     func grant(id: GrantID) async throws -> Grant? {
         try await VaultDatabase.guarded {
-            try await pool.readReleasingEarly { db in
-                try Row.fetchOne(db, sql: "SELECT * FROM access_grant WHERE id = ?", arguments: [id]).map(Self.grant)
+            try await pool.read { db in
+                try db.fetchOne(sql: "SELECT * FROM access_grant WHERE id = ?", arguments: [id]).map(Self.grant)
             }
         }
     }
@@ -179,8 +179,8 @@ struct AccessStore: Sendable {
     /// Grants, newest first, optionally only those of one grantee or tenant.
     func grants(grantee: PrincipalID?, tenant: TenantID?) async throws -> [Grant] {
         try await VaultDatabase.guarded {
-            try await pool.readReleasingEarly { db in
-                try Row.fetchAll(db, sql: """
+            try await pool.read { db in
+                try db.fetchAll(sql: """
                     SELECT * FROM access_grant WHERE (?1 IS NULL OR grantee = ?1) AND (?2 IS NULL OR tenant = ?2)
                     ORDER BY issued_at DESC, id
                     """, arguments: [grantee, tenant]).map(Self.grant)
@@ -192,7 +192,7 @@ struct AccessStore: Sendable {
     func grantsInForce(grantee: PrincipalID, tenant: TenantID, at time: Int64) throws -> [Grant] {
         try VaultDatabase.guardedSync {
             try pool.read { db in
-                try Row.fetchAll(db, sql: """
+                try db.fetchAll(sql: """
                     SELECT * FROM access_grant WHERE grantee = ? AND tenant = ? AND revoked_at IS NULL AND expires_at > ?
                     ORDER BY expires_at DESC
                     """, arguments: [grantee, tenant, time]).map(Self.grant)
@@ -203,7 +203,7 @@ struct AccessStore: Sendable {
     /// A grant from its row.
     /// - Throws: `CofferError` `tamperDetected` for a NULL or malformed column or an unknown
     ///   purpose (a grant is never widened to a purpose it was not issued for).
-    static func grant(_ row: Row) throws -> Grant {
+    static func grant(_ row: SQLRow) throws -> Grant {
         let t = "access_grant"
         guard let purpose = try? Purpose(parsing: row.stored("purpose", in: t)) else {
             throw CofferError(.tamperDetected, "an access_grant row has an unknown purpose: the vault file was changed outside Coffer")
@@ -220,19 +220,19 @@ struct AccessStore: Sendable {
 /// key manager's `KeyStore.insertTenant`): what other subsystems ask instead of unwrapping a
 /// content key to learn whether a tenant exists.
 struct TenantStore: Sendable {
-    let pool: DatabasePool
+    let pool: any SQLDatabase
 
     /// True when `tenant` is registered.
     func exists(_ tenant: TenantID) throws -> Bool {
         try VaultDatabase.guardedSync {
-            try pool.read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM tenant WHERE id = ?", arguments: [tenant]) ?? false }
+            try pool.read { db in try db.fetchOne(Bool.self, sql: "SELECT 1 FROM tenant WHERE id = ?", arguments: [tenant]) ?? false }
         }
     }
 
     /// Every tenant id, sorted.
     func all() async throws -> [TenantID] {
         try await VaultDatabase.guarded {
-            try await pool.readReleasingEarly { db in try TenantID.fetchAll(db, sql: "SELECT id FROM tenant ORDER BY id") }
+            try await pool.read { db in try db.fetchAll(TenantID.self, sql: "SELECT id FROM tenant ORDER BY id") }
         }
     }
 }

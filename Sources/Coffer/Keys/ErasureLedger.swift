@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferSQL
 import Foundation
 import GRDB
 
@@ -40,7 +41,7 @@ struct LedgerEntry: Sendable, Codable, Hashable {
 
 extension KeyStore {
     /// Appends `entry` within the caller's transaction (an entry already there is kept).
-    static func appendLedger(_ db: Database, _ entry: LedgerEntry) throws {
+    static func appendLedger(_ db: any SQLSession, _ entry: LedgerEntry) throws {
         let keys = String(decoding: try JSONEncoder().encode(entry.keyIDs), as: UTF8.self)
         try db.execute(sql: """
             INSERT INTO erasure_ledger (id, at, kind, tenant_id, subject_id, key_ids, request_id) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -57,7 +58,7 @@ extension KeyStore {
     func ledger() throws -> [LedgerEntry] {
         try VaultDatabase.guardedSync {
             try pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT id, at, kind, tenant_id, subject_id, key_ids, request_id FROM erasure_ledger ORDER BY at, id").map { row in
+                try db.fetchAll(sql: "SELECT id, at, kind, tenant_id, subject_id, key_ids, request_id FROM erasure_ledger ORDER BY at, id").map { row in
                     let t = "erasure_ledger"
                     guard let kind = LedgerKind(rawValue: try row.stored("kind", in: t)),
                           let keys = try? JSONDecoder().decode([String].self, from: Data((try row.stored("key_ids", in: t) as String).utf8)) else {

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferSQL
 import Foundation
 import GRDB
 
@@ -22,10 +23,10 @@ extension KeyStore {
                        arguments: [tenant, dataClass, periodStart], tenant: tenant, dataClass: dataClass)
     }
 
-    private func contentKey(sql: String, arguments: StatementArguments, tenant: String, dataClass: String) throws -> StoredKey? {
+    private func contentKey(sql: String, arguments: SQLArguments, tenant: String, dataClass: String) throws -> StoredKey? {
         try VaultDatabase.guardedSync {
             try pool.read { db in
-                guard let row = try Row.fetchOne(db, sql: sql, arguments: arguments) else { return nil }
+                guard let row = try db.fetchOne(sql: sql, arguments: arguments) else { return nil }
                 let t = "data_key"
                 let id: String = try row.stored("id", in: t), kek: String = try row.stored("kek_id", in: t)
                 let wrapped: Data = try row.stored("wrapped", in: t)
@@ -43,10 +44,10 @@ extension KeyStore {
         try VaultDatabase.guardedSync {
             try pool.write { db in
                 guard try Self.wrapState(db).wrapTarget == key.wrapped.kekID else { throw StaleWrapKEK() }
-                guard let erased = try Row.fetchOne(db, sql: "SELECT erased_at FROM tenant WHERE id = ?", arguments: [tenant]) else {
+                guard let erased = try db.fetchOne(sql: "SELECT erased_at FROM tenant WHERE id = ?", arguments: [tenant]) else {
                     throw CofferError(.unknownTenant, "unknown tenant '\(tenant)'")
                 }
-                if (erased["erased_at"] as Int64?) != nil { throw CofferError(.notFound, "tenant '\(tenant)' was erased") }
+                if try erased.storedIfPresent("erased_at", in: "tenant", as: Int64.self) != nil { throw CofferError(.notFound, "tenant '\(tenant)' was erased") }
                 try db.execute(sql: """
                     INSERT INTO data_key (id, tenant_id, data_class, kek_id, wrapped, created_at, period_start, period_end)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
@@ -60,7 +61,7 @@ extension KeyStore {
     func endedPeriodKeys(before: Int64) throws -> [(id: String, tenant: String, dataClass: String, periodEnd: Int64)] {
         try VaultDatabase.guardedSync {
             try pool.read { db in
-                try Row.fetchAll(db, sql: """
+                try db.fetchAll(sql: """
                     SELECT id, tenant_id, data_class, period_end FROM data_key WHERE period_end IS NOT NULL AND period_end < ? ORDER BY id
                     """, arguments: [before]).map { row in
                     let t = "data_key"
@@ -74,7 +75,7 @@ extension KeyStore {
     /// Every data key of `tenant`, index keys included.
     func dataKeyIDs(tenant: String) throws -> [String] {
         try VaultDatabase.guardedSync {
-            try pool.read { db in try String.fetchAll(db, sql: "SELECT id FROM data_key WHERE tenant_id = ? ORDER BY id", arguments: [tenant]) }
+            try pool.read { db in try db.fetchAll(String.self, sql: "SELECT id FROM data_key WHERE tenant_id = ? ORDER BY id", arguments: [tenant]) }
         }
     }
 

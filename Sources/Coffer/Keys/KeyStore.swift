@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferSQL
 import Foundation
 import GRDB
 
@@ -67,7 +68,7 @@ struct StaleWrapKEK: Error {}
 /// The key manager's persistence: wrapped keys and the wrap state in `control.sqlite`. The only
 /// code that knows the SQL of `data_key`, `subject_key` and the key rows of `vault_info`.
 struct KeyStore: Sendable {
-    let pool: DatabasePool
+    let pool: any SQLDatabase
 
     // MARK: Reading
 
@@ -77,8 +78,8 @@ struct KeyStore: Sendable {
         try guardedRead { db in try Self.wrapState(db) }
     }
 
-    static func wrapState(_ db: Database) throws -> WrapState {
-        let rows = try Row.fetchAll(db, sql: """
+    static func wrapState(_ db: any SQLSession) throws -> WrapState {
+        let rows = try db.fetchAll(sql: """
             SELECT name, value FROM vault_info
             WHERE name IN ('canary_kek', 'rotation_target', 'pii_canary_kek', 'pii_rotation_target', 'keyring_generation')
             """)
@@ -110,7 +111,7 @@ struct KeyStore: Sendable {
 
     private func canary(named name: String) throws -> WrappedKey? {
         let row = try guardedRead { db in
-            try Row.fetchOne(db, sql: "SELECT (SELECT value FROM vault_info WHERE name = ?1 || '_kek') AS kek, (SELECT value FROM vault_info WHERE name = ?1) AS sealed",
+            try db.fetchOne(sql: "SELECT (SELECT value FROM vault_info WHERE name = ?1 || '_kek') AS kek, (SELECT value FROM vault_info WHERE name = ?1) AS sealed",
                              arguments: [name])
         }
         guard let row, let kek = try row.storedIfPresent("kek", in: "vault_info", as: String.self),
@@ -125,7 +126,7 @@ struct KeyStore: Sendable {
     /// replaced, or not this subject's).
     func subjectKey(id keyID: String, subject: String, tenant: String) throws -> StoredKey? {
         try guardedRead { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT kek_id, wrapped FROM subject_key WHERE key_id = ? AND subject_id = ? AND tenant_id = ?",
+            guard let row = try db.fetchOne(sql: "SELECT kek_id, wrapped FROM subject_key WHERE key_id = ? AND subject_id = ? AND tenant_id = ?",
                                              arguments: [keyID, subject, tenant]) else { return nil }
             let kek: String = try row.stored("kek_id", in: "subject_key"), wrapped: Data = try row.stored("wrapped", in: "subject_key")
             return StoredKey(owner: .subject(keyID: keyID, subject: subject, tenant: tenant), wrapped: WrappedKey(kekID: kek, sealed: [UInt8](wrapped)))
@@ -135,7 +136,7 @@ struct KeyStore: Sendable {
     /// The key data subject `subject` of `tenant` had before PII had KEKs of its own, or nil.
     func legacySubjectKey(subject: String, tenant: String) throws -> StoredKey? {
         try guardedRead { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT kek_id, wrapped FROM legacy_subject_key WHERE subject_id = ? AND tenant_id = ?",
+            guard let row = try db.fetchOne(sql: "SELECT kek_id, wrapped FROM legacy_subject_key WHERE subject_id = ? AND tenant_id = ?",
                                              arguments: [subject, tenant]) else { return nil }
             let t = "legacy_subject_key"
             let kek: String = try row.stored("kek_id", in: t), wrapped: Data = try row.stored("wrapped", in: t)
@@ -146,7 +147,7 @@ struct KeyStore: Sendable {
     /// Up to `limit` subjects after `after` that still have a legacy key, with their tenants.
     func legacySubjects(after: String, limit: Int) throws -> [(subject: String, tenant: String)] {
         try guardedRead { db in
-            try Row.fetchAll(db, sql: "SELECT subject_id, tenant_id FROM legacy_subject_key WHERE subject_id > ? ORDER BY subject_id LIMIT ?",
+            try db.fetchAll(sql: "SELECT subject_id, tenant_id FROM legacy_subject_key WHERE subject_id > ? ORDER BY subject_id LIMIT ?",
                              arguments: [after, limit]).map { row in
                 (subject: try row.stored("subject_id", in: "legacy_subject_key"), tenant: try row.stored("tenant_id", in: "legacy_subject_key"))
             }
@@ -157,7 +158,7 @@ struct KeyStore: Sendable {
     /// a fresh key, or one a crash interrupted).
     func pendingSubjectKeys() throws -> [(keyID: String, subject: String, tenant: String, createdAt: Int64)] {
         try guardedRead { db in
-            try Row.fetchAll(db, sql: "SELECT key_id, subject_id, tenant_id, created_at FROM subject_key WHERE pending = 1 ORDER BY key_id").map { row in
+            try db.fetchAll(sql: "SELECT key_id, subject_id, tenant_id, created_at FROM subject_key WHERE pending = 1 ORDER BY key_id").map { row in
                 let t = "subject_key"
                 return (keyID: try row.stored("key_id", in: t), subject: try row.stored("subject_id", in: t), tenant: try row.stored("tenant_id", in: t),
                         createdAt: try row.stored("created_at", in: t))
@@ -168,7 +169,7 @@ struct KeyStore: Sendable {
     /// Every KEK id a key of the vault is wrapped under.
     func kekIDsInUse() throws -> Set<String> {
         Set(try guardedRead { db in
-            try String.fetchAll(db, sql: "SELECT kek_id FROM data_key UNION SELECT kek_id FROM subject_key UNION SELECT kek_id FROM legacy_subject_key")
+            try db.fetchAll(String.self, sql: "SELECT kek_id FROM data_key UNION SELECT kek_id FROM subject_key UNION SELECT kek_id FROM legacy_subject_key")
         })
     }
 
@@ -177,7 +178,7 @@ struct KeyStore: Sendable {
     func keys(notWrappedUnder content: String, pii: String, limit: Int) throws -> [StoredKey] {
         try guardedRead { db in
             var keys: [StoredKey] = []
-            for row in try Row.fetchAll(db, sql: "SELECT id, tenant_id, data_class, kek_id, wrapped FROM data_key WHERE kek_id != ? ORDER BY id LIMIT ?",
+            for row in try db.fetchAll(sql: "SELECT id, tenant_id, data_class, kek_id, wrapped FROM data_key WHERE kek_id != ? ORDER BY id LIMIT ?",
                                         arguments: [content, limit]) {
                 let t = "data_key"
                 let id: String = try row.stored("id", in: t), tenant: String = try row.stored("tenant_id", in: t)
@@ -187,7 +188,7 @@ struct KeyStore: Sendable {
                                       wrapped: WrappedKey(kekID: old, sealed: [UInt8](wrapped))))
             }
             if keys.count < limit {
-                for row in try Row.fetchAll(db, sql: "SELECT key_id, subject_id, tenant_id, kek_id, wrapped FROM subject_key WHERE kek_id != ? ORDER BY key_id LIMIT ?",
+                for row in try db.fetchAll(sql: "SELECT key_id, subject_id, tenant_id, kek_id, wrapped FROM subject_key WHERE kek_id != ? ORDER BY key_id LIMIT ?",
                                             arguments: [pii, limit - keys.count]) {
                     let t = "subject_key"
                     let id: String = try row.stored("key_id", in: t), subject: String = try row.stored("subject_id", in: t)
@@ -197,7 +198,7 @@ struct KeyStore: Sendable {
                 }
             }
             if keys.count < limit {
-                for row in try Row.fetchAll(db, sql: "SELECT subject_id, tenant_id, kek_id, wrapped FROM legacy_subject_key WHERE kek_id != ? ORDER BY subject_id LIMIT ?",
+                for row in try db.fetchAll(sql: "SELECT subject_id, tenant_id, kek_id, wrapped FROM legacy_subject_key WHERE kek_id != ? ORDER BY subject_id LIMIT ?",
                                             arguments: [content, limit - keys.count]) {
                     let t = "legacy_subject_key"
                     let subject: String = try row.stored("subject_id", in: t), tenant: String = try row.stored("tenant_id", in: t)
@@ -213,7 +214,7 @@ struct KeyStore: Sendable {
     /// `pii-subject-legacy` before their subject moves under a PII KEK).
     func status() throws -> [DataKeyStatus] {
         try guardedRead { db in
-            try Row.fetchAll(db, sql: """
+            try db.fetchAll(sql: """
                 SELECT id, tenant_id, data_class, kek_id, created_at, rewrapped_at FROM data_key
                 UNION ALL
                 SELECT key_id, tenant_id, CASE role WHEN 'retained' THEN 'pii-retained' ELSE 'pii-subject' END, kek_id, created_at, rewrapped_at
@@ -239,7 +240,7 @@ struct KeyStore: Sendable {
     func insertTenant(_ tenant: String, plan: Plan, keys: [StoredKey], now: Int64) throws {
         try guardedWrite { db in
             try Self.requireWrapTarget(keys.map(\.wrapped.kekID), db)
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM tenant WHERE id = ?", arguments: [tenant]) == true {
+            if try db.fetchOne(Bool.self, sql: "SELECT 1 FROM tenant WHERE id = ?", arguments: [tenant]) == true {
                 throw CofferError(.alreadyExists, "tenant '\(tenant)' already exists")
             }
             try db.execute(sql: "INSERT INTO tenant (id, plan, created_at) VALUES (?, ?, ?)", arguments: [tenant, plan.rawValue, now])
@@ -261,7 +262,7 @@ struct KeyStore: Sendable {
             guard try Self.wrapState(db).piiWrapTarget == key.wrapped.kekID else { throw StaleWrapKEK() }
             // No subject of an erased tenant gets a key again (what a legal retention keeps of
             // one being erased does).
-            if role == .fields, try Bool.fetchOne(db, sql: "SELECT 1 FROM tenant WHERE id = ? AND erased_at IS NOT NULL", arguments: [tenant]) == true {
+            if role == .fields, try db.fetchOne(Bool.self, sql: "SELECT 1 FROM tenant WHERE id = ? AND erased_at IS NOT NULL", arguments: [tenant]) == true {
                 throw CofferError(.notFound, "tenant '\(tenant)' was erased")
             }
             try db.execute(sql: """
@@ -280,14 +281,14 @@ struct KeyStore: Sendable {
         try guardedWrite { db in
             // Only settled keys go: a key another move of the same subject is storing right now
             // is pending, and that move settles (or discards) it itself.
-            let others = try String.fetchAll(db, sql: """
+            let others = try db.fetchAll(String.self, sql: """
                 SELECT key_id FROM subject_key WHERE subject_id = ? AND key_id != ? AND role = 'fields' AND pending = 0
                 """, arguments: [subject, keyID])
             try db.execute(sql: "DELETE FROM subject_key WHERE subject_id = ? AND key_id != ? AND role = 'fields' AND pending = 0",
                            arguments: [subject, keyID])
             try db.execute(sql: "DELETE FROM legacy_subject_key WHERE subject_id = ?", arguments: [subject])
-            try db.execute(sql: "UPDATE subject_key SET pending = 0 WHERE key_id = ? AND subject_id = ?", arguments: [keyID, subject])
-            guard db.changesCount == 1 else {
+            let settled = try db.execute(sql: "UPDATE subject_key SET pending = 0 WHERE key_id = ? AND subject_id = ?", arguments: [keyID, subject])
+            guard settled == 1 else {
                 throw CofferError(.storage, "subject key \(keyID) of \(subject) is gone before it was settled; the subject's values may be unreadable")
             }
             return others
@@ -302,7 +303,7 @@ struct KeyStore: Sendable {
     /// Retained keys of `tenant` whose retention ended at or before `time`, as this file says.
     func retainedKeysDue(tenant: String, before time: Int64) throws -> [(keyID: String, subject: String, until: Int64)] {
         try guardedRead { db in
-            try Row.fetchAll(db, sql: """
+            try db.fetchAll(sql: """
                 SELECT key_id, subject_id, retain_until FROM subject_key WHERE tenant_id = ? AND role = 'retained' AND retain_until <= ?
                 ORDER BY subject_id, key_id
                 """, arguments: [tenant, time]).map { row in
@@ -315,16 +316,16 @@ struct KeyStore: Sendable {
     /// The subjects of `tenant` that have a field key.
     func subjectsWithFieldKeys(tenant: String) throws -> Set<String> {
         Set(try guardedRead { db in
-            try String.fetchAll(db, sql: "SELECT DISTINCT subject_id FROM subject_key WHERE tenant_id = ? AND role = 'fields'", arguments: [tenant])
+            try db.fetchAll(String.self, sql: "SELECT DISTINCT subject_id FROM subject_key WHERE tenant_id = ? AND role = 'fields'", arguments: [tenant])
         })
     }
 
     /// Destroys a retained key of `subject` of `tenant`.
     func deleteRetainedKey(_ keyID: String, subject: String, tenant: String) throws {
         try guardedWrite { db in
-            try db.execute(sql: "DELETE FROM subject_key WHERE key_id = ? AND subject_id = ? AND tenant_id = ? AND role = 'retained'",
-                           arguments: [keyID, subject, tenant])
-            guard db.changesCount > 0 else { return }
+            let deleted = try db.execute(sql: "DELETE FROM subject_key WHERE key_id = ? AND subject_id = ? AND tenant_id = ? AND role = 'retained'",
+                                         arguments: [keyID, subject, tenant])
+            guard deleted > 0 else { return }
             try Self.appendLedger(db, LedgerEntry(at: nowMilliseconds(), kind: .retained, tenant: tenant, subject: subject, keyIDs: [keyID],
                                                   requestID: nil))
         }
@@ -335,7 +336,7 @@ struct KeyStore: Sendable {
     @discardableResult
     func deleteSubjectKeys(subject: String, tenant: String) throws -> [String] {
         try guardedWrite { db in
-            let ids = try String.fetchAll(db, sql: "SELECT key_id FROM subject_key WHERE subject_id = ? AND role = 'fields'", arguments: [subject])
+            let ids = try db.fetchAll(String.self, sql: "SELECT key_id FROM subject_key WHERE subject_id = ? AND role = 'fields'", arguments: [subject])
             try db.execute(sql: "DELETE FROM subject_key WHERE subject_id = ? AND role = 'fields'", arguments: [subject])
             try db.execute(sql: "DELETE FROM legacy_subject_key WHERE subject_id = ?", arguments: [subject])
             // Recorded even when no key was left (an erasure finished again): a restore erases the
@@ -374,16 +375,15 @@ struct KeyStore: Sendable {
             for (old, new) in keys {
                 switch old.owner {
                 case .dataClass(let id, _, _):
-                    try db.execute(sql: "UPDATE data_key SET kek_id = ?, wrapped = ?, rewrapped_at = ? WHERE id = ? AND kek_id = ?",
+                    changed += try db.execute(sql: "UPDATE data_key SET kek_id = ?, wrapped = ?, rewrapped_at = ? WHERE id = ? AND kek_id = ?",
                                    arguments: [new.kekID, Data(new.sealed), now, id, old.wrapped.kekID])
                 case .subject(let id, _, _):
-                    try db.execute(sql: "UPDATE subject_key SET kek_id = ?, wrapped = ?, rewrapped_at = ? WHERE key_id = ? AND kek_id = ?",
+                    changed += try db.execute(sql: "UPDATE subject_key SET kek_id = ?, wrapped = ?, rewrapped_at = ? WHERE key_id = ? AND kek_id = ?",
                                    arguments: [new.kekID, Data(new.sealed), now, id, old.wrapped.kekID])
                 case .legacySubject(let subject, _):
-                    try db.execute(sql: "UPDATE legacy_subject_key SET kek_id = ?, wrapped = ?, rewrapped_at = ? WHERE subject_id = ? AND kek_id = ?",
+                    changed += try db.execute(sql: "UPDATE legacy_subject_key SET kek_id = ?, wrapped = ?, rewrapped_at = ? WHERE subject_id = ? AND kek_id = ?",
                                    arguments: [new.kekID, Data(new.sealed), now, subject, old.wrapped.kekID])
                 }
-                changed += db.changesCount
             }
             return changed
         }
@@ -404,21 +404,23 @@ struct KeyStore: Sendable {
 
     // MARK: Helpers
 
-    private static func requireWrapTarget(_ keks: [String], _ db: Database) throws {
+    private static func requireWrapTarget(_ keks: [String], _ db: any SQLSession) throws {
         let target = try wrapState(db).wrapTarget
         guard keks.allSatisfy({ $0 == target }) else { throw StaleWrapKEK() }
     }
 
-    private static func setInfo(_ name: String, _ value: String, _ db: Database) throws {
+    private static func setInfo(_ name: String, _ value: String, _ db: any SQLSession) throws {
         try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
                        arguments: [name, value])
     }
 
-    private func guardedRead<T>(_ body: (Database) throws -> T) throws -> T {
+    private func guardedRead<T>(_ body: (any SQLSession) throws -> T) throws -> T {
         try VaultDatabase.guardedSync { try pool.read(body) }
     }
 
-    private func guardedWrite<T>(_ body: (Database) throws -> T) throws -> T {
+    @discardableResult
+
+    private func guardedWrite<T>(_ body: (any SQLSession) throws -> T) throws -> T {
         try VaultDatabase.guardedSync { try pool.write(body) }
     }
 }

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferSQL
 import Foundation
 import GRDB
 
@@ -43,7 +44,7 @@ enum BackupScrubber {
                             removed += db.changesCount
                         }
                     }
-                    try KeyStore.appendLedger(db, entry)
+                    try KeyStore.appendLedger(SQLiteSession(db), entry)
                 }
             }
             try queue.writeWithoutTransaction { db in try db.execute(sql: "VACUUM") }

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferSQL
 import Foundation
 import GRDB
 
@@ -17,13 +18,13 @@ struct TenantLifecycle: Sendable, Equatable {
 /// Persistence of the lifecycle: the plan and closure columns of `tenant`, `retention_setting`
 /// and `legal_hold` in `control.sqlite`. The only code that knows their SQL.
 struct LifecycleStore: Sendable {
-    let pool: DatabasePool
+    let pool: any SQLDatabase
 
     // MARK: Tenants
 
     /// A tenant's lifecycle, or nil when it is not registered.
     func tenant(_ id: TenantID) throws -> TenantLifecycle? {
-        try read { db in try Row.fetchOne(db, sql: "SELECT id, plan, created_at, closed_at, erased_at FROM tenant WHERE id = ?", arguments: [id]).map(Self.lifecycle) }
+        try read { db in try db.fetchOne(sql: "SELECT id, plan, created_at, closed_at, erased_at FROM tenant WHERE id = ?", arguments: [id]).map(Self.lifecycle) }
     }
 
     /// Changes a tenant's plan.
@@ -35,8 +36,7 @@ struct LifecycleStore: Sendable {
     /// - Throws: `CofferError` `alreadyExists` when it was closed before.
     func close(_ id: TenantID, at time: Int64) throws {
         try write { db in
-            try db.execute(sql: "UPDATE tenant SET closed_at = ? WHERE id = ? AND closed_at IS NULL", arguments: [time, id])
-            guard db.changesCount == 1 else { throw CofferError(.alreadyExists, "tenant '\(id)' was closed already") }
+            guard try db.execute(sql: "UPDATE tenant SET closed_at = ? WHERE id = ? AND closed_at IS NULL", arguments: [time, id]) == 1 else { throw CofferError(.alreadyExists, "tenant '\(id)' was closed already") }
         }
     }
 
@@ -46,7 +46,7 @@ struct LifecycleStore: Sendable {
     func retentionSettings(_ id: TenantID) throws -> [RetentionClass: Int] {
         try read { db in
             var settings: [RetentionClass: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT data_class, days FROM retention_setting WHERE tenant_id = ?", arguments: [id]) {
+            for row in try db.fetchAll(sql: "SELECT data_class, days FROM retention_setting WHERE tenant_id = ?", arguments: [id]) {
                 let code: String = try row.stored("data_class", in: "retention_setting")
                 guard let dataClass = try? RetentionClass(parsing: code) else {
                     throw CofferError(.tamperDetected, "retention_setting holds an unknown data class; the control file was changed outside Coffer")
@@ -81,22 +81,23 @@ struct LifecycleStore: Sendable {
     /// - Returns: The hold as lifted, or nil when there is no such hold in force.
     func liftHold(_ id: String, by actor: PrincipalID, at time: Int64) throws -> LegalHold? {
         try write { db in
-            try db.execute(sql: "UPDATE legal_hold SET lifted_by = ?, lifted_at = ? WHERE id = ? AND lifted_at IS NULL", arguments: [actor, time, id])
-            guard db.changesCount == 1 else { return nil }
-            return try Row.fetchOne(db, sql: "SELECT * FROM legal_hold WHERE id = ?", arguments: [id]).map(Self.hold)
+            let lifted = try db.execute(sql: "UPDATE legal_hold SET lifted_by = ?, lifted_at = ? WHERE id = ? AND lifted_at IS NULL",
+                                        arguments: [actor, time, id])
+            guard lifted == 1 else { return nil }
+            return try db.fetchOne(sql: "SELECT * FROM legal_hold WHERE id = ?", arguments: [id]).map(Self.hold)
         }
     }
 
     /// One hold, in force or lifted.
     func hold(_ id: String) throws -> LegalHold? {
-        try read { db in try Row.fetchOne(db, sql: "SELECT * FROM legal_hold WHERE id = ?", arguments: [id]).map(Self.hold) }
+        try read { db in try db.fetchOne(sql: "SELECT * FROM legal_hold WHERE id = ?", arguments: [id]).map(Self.hold) }
     }
 
     /// Holds of `tenant` (every tenant when nil), oldest first; only those in force unless
     /// `includeLifted`.
     func holds(tenant: TenantID?, includeLifted: Bool) throws -> [LegalHold] {
         try read { db in
-            try Row.fetchAll(db, sql: """
+            try db.fetchAll(sql: """
                 SELECT * FROM legal_hold WHERE (?1 IS NULL OR tenant_id = ?1) AND (?2 OR lifted_at IS NULL) ORDER BY placed_at, id
                 """, arguments: [tenant, includeLifted]).map(Self.hold)
         }
@@ -104,7 +105,7 @@ struct LifecycleStore: Sendable {
 
     // MARK: Rows
 
-    private static func lifecycle(_ row: Row) throws -> TenantLifecycle {
+    private static func lifecycle(_ row: SQLRow) throws -> TenantLifecycle {
         let code: String = try row.stored("plan", in: "tenant")
         guard let plan = Plan(rawValue: code) else {
             throw CofferError(.tamperDetected, "a tenant row has an unknown plan; the control file was changed outside Coffer")
@@ -113,7 +114,7 @@ struct LifecycleStore: Sendable {
                                closedAt: try row.storedIfPresent("closed_at", in: "tenant"), erasedAt: try row.storedIfPresent("erased_at", in: "tenant"))
     }
 
-    private static func hold(_ row: Row) throws -> LegalHold {
+    private static func hold(_ row: SQLRow) throws -> LegalHold {
         let t = "legal_hold"
         return LegalHold(id: try row.stored("id", in: t), tenant: try row.stored("tenant_id", in: t), subject: try row.storedIfPresent("subject_id", in: t),
                          reason: try row.stored("reason", in: t), placedBy: try row.stored("placed_by", in: t),
@@ -121,11 +122,13 @@ struct LifecycleStore: Sendable {
                          liftedAt: try row.storedIfPresent("lifted_at", in: t))
     }
 
-    private func read<T>(_ body: (Database) throws -> T) throws -> T {
+    private func read<T>(_ body: (any SQLSession) throws -> T) throws -> T {
         try VaultDatabase.guardedSync { try pool.read(body) }
     }
 
-    private func write<T>(_ body: (Database) throws -> T) throws -> T {
+    @discardableResult
+
+    private func write<T>(_ body: (any SQLSession) throws -> T) throws -> T {
         try VaultDatabase.guardedSync { try pool.write(body) }
     }
 }
@@ -146,7 +149,7 @@ extension LifecycleStore {
     /// Erasure requests, oldest first: the open ones, or all.
     func erasures(includeCompleted: Bool) throws -> [ErasureRequest] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM erasure_request WHERE ?1 OR completed_at IS NULL ORDER BY requested_at, id",
+            try db.fetchAll(sql: "SELECT * FROM erasure_request WHERE ?1 OR completed_at IS NULL ORDER BY requested_at, id",
                              arguments: [includeCompleted]).map(Self.erasure)
         }
     }
@@ -154,7 +157,7 @@ extension LifecycleStore {
     /// One request and its signed receipt (nil while it is open).
     func erasure(_ id: String) throws -> (request: ErasureRequest, receipt: String?)? {
         try read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM erasure_request WHERE id = ?", arguments: [id]).map { row in
+            try db.fetchOne(sql: "SELECT * FROM erasure_request WHERE id = ?", arguments: [id]).map { row in
                 (try Self.erasure(row), try row.storedIfPresent("receipt", in: "erasure_request"))
             }
         }
@@ -171,7 +174,7 @@ extension LifecycleStore {
     /// Whether a legal hold in force covers `subject` of `tenant` (or the whole tenant).
     /// Whether any hold (on the tenant or on one of its subjects) is in force.
     func isHeldAnywhere(tenant: TenantID) throws -> Bool {
-        try read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM legal_hold WHERE tenant_id = ? AND lifted_at IS NULL", arguments: [tenant]) ?? false }
+        try read { db in try db.fetchOne(Bool.self, sql: "SELECT 1 FROM legal_hold WHERE tenant_id = ? AND lifted_at IS NULL", arguments: [tenant]) ?? false }
     }
 
     /// Records that `id` was erased whole at `time` (closing it if it was open): no key, object
@@ -185,13 +188,13 @@ extension LifecycleStore {
 
     func isHeld(tenant: TenantID, subject: SubjectID?) throws -> Bool {
         try read { db in
-            try Bool.fetchOne(db, sql: """
+            try db.fetchOne(Bool.self, sql: """
                 SELECT 1 FROM legal_hold WHERE tenant_id = ? AND lifted_at IS NULL AND (subject_id IS NULL OR subject_id = ?)
                 """, arguments: [tenant, subject]) ?? false
         }
     }
 
-    private static func erasure(_ row: Row) throws -> ErasureRequest {
+    private static func erasure(_ row: SQLRow) throws -> ErasureRequest {
         let t = "erasure_request"
         return ErasureRequest(id: try row.stored("id", in: t), tenant: try row.stored("tenant_id", in: t), subject: try row.storedIfPresent("subject_id", in: t),
                               reason: try row.stored("reason", in: t), requestedBy: try row.stored("requested_by", in: t),

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferSQL
 import Foundation
 import GRDB
 #if canImport(Glibc)
@@ -71,7 +72,7 @@ struct RestoreStaging {
                 throw CofferError(.invalidArgument, "\(ledgerFrom.path) is another vault (its access log has another key): its erasures are not this vault's")
             }
             let pool = try VaultDatabase.guardedSync { try DatabasePool(path: control.path, configuration: Vault.readOnlyConfiguration) }
-            entries.formUnion(try KeyStore(pool: pool).ledger())
+            entries.formUnion(try KeyStore(pool: SQLiteDatabase(pool)).ledger())
         }
         return entries.sorted { ($0.at, $0.id) < ($1.at, $1.id) }
     }
@@ -80,7 +81,7 @@ struct RestoreStaging {
     func recordWitness(_ witness: URL) throws {
         let pool = try VaultDatabase.guardedSync { try DatabasePool(path: directory.appendingPathComponent(Vault.FileName.control).path) }
         defer { try? pool.close() }
-        let store = VaultInfoStore(pool: pool)
+        let store = VaultInfoStore(pool: SQLiteDatabase(pool))
         let key = try VaultInfoStore.sealKey(keyring: keyring, auditKeyID: auditKeyID)
         _ = try store.checkSeal(try store.all(), key: key)
         try store.recordWitness(witness.path)

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferSQL
 import Foundation
 import GRDB
 
@@ -153,6 +154,6 @@ extension KeyStore {
 
     /// The directories backups were written to.
     func backupLocations() throws -> [String] {
-        try VaultDatabase.guardedSync { try pool.read { db in try String.fetchAll(db, sql: "SELECT path FROM backup_location ORDER BY path") } }
+        try VaultDatabase.guardedSync { try pool.read { db in try db.fetchAll(String.self, sql: "SELECT path FROM backup_location ORDER BY path") } }
     }
 }

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferSQL
 import Foundation
 import GRDB
 import Logging
@@ -22,7 +23,7 @@ final class People: Sendable {
     private let scryptLimiter = AsyncLimiter(limit: max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
 
     init(pool: DatabasePool, keys: KeyManager, janitor: WALJanitor) {
-        store = PeopleStore(pool: pool)
+        store = PeopleStore(pool: SQLiteDatabase(pool))
         self.keys = keys
         integrity = PIIIntegrity(keys: keys)
         self.janitor = janitor

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferSQL
 import Foundation
 import GRDB
 
@@ -68,7 +69,7 @@ struct LookupMatch: Sendable {
 /// bytes, blind-index MACs and tags only; every write checks the subject row's tag with
 /// ``PIIIntegrity`` inside its transaction and tags what it writes.
 struct PeopleStore: Sendable {
-    let pool: DatabasePool
+    let pool: any SQLDatabase
 
     // MARK: Reading
 
@@ -86,9 +87,9 @@ struct PeopleStore: Sendable {
     /// A subject's row and one of its sealed fields (nil when absent), in one read.
     func sealedField(_ id: SubjectID, name: String) async throws -> (row: SubjectRow, value: Data?)? {
         try await VaultDatabase.guarded {
-            try await pool.readReleasingEarly { db in
+            try await pool.read { db in
                 guard let row = try Self.row(db, id) else { return nil }
-                return (row, try Data.fetchOne(db, sql: "SELECT value FROM field WHERE subject_id = ? AND name = ?", arguments: [id, name]))
+                return (row, try db.fetchOne(Data.self, sql: "SELECT value FROM field WHERE subject_id = ? AND name = ?", arguments: [id, name]))
             }
         }
     }
@@ -97,16 +98,16 @@ struct PeopleStore: Sendable {
     /// subjects left out).
     func find(kind: String, macs: [Data]) async throws -> [LookupMatch] {
         try await VaultDatabase.guarded {
-            try await pool.readReleasingEarly { db in
+            try await pool.read { db in
                 var matches: [LookupMatch] = []
                 // Within SQLite's bound on parameters.
                 for start in stride(from: 0, to: macs.count, by: 500) {
                     let batch = Array(macs[start..<min(start + 500, macs.count)])
                     let marks = Array(repeating: "?", count: batch.count).joined(separator: ", ")
-                    let rows = try Row.fetchAll(db, sql: """
+                    let rows = try db.fetchAll(sql: """
                         SELECT l.kind, l.mac, l.tag AS lookup_tag, s.* FROM lookup l JOIN subject s ON s.id = l.subject_id
                         WHERE l.kind = ? AND l.mac IN (\(marks)) AND s.status != 'erased' ORDER BY l.subject_id
-                        """, arguments: StatementArguments([kind] + batch.map { $0 as DatabaseValueConvertible }))
+                        """, arguments: SQLArguments([kind] + batch.map { $0 as DatabaseValueConvertible }))
                     for row in rows {
                         matches.append(LookupMatch(row: try Self.subjectRow(row), kind: try row.stored("kind", in: "lookup"),
                                                    mac: try row.stored("mac", in: "lookup"),
@@ -180,7 +181,7 @@ struct PeopleStore: Sendable {
         try await mutate(subject, integrity: integrity) { db, row in
             try db.execute(sql: "INSERT INTO identifier (id, subject_id, value, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)",
                            arguments: [identifier, subject, try seal(row), time, time])
-            if let ipMAC, try Bool.fetchOne(db, sql: "SELECT 1 FROM lookup WHERE kind = 'ip' AND mac = ? AND subject_id = ?",
+            if let ipMAC, try db.fetchOne(Bool.self, sql: "SELECT 1 FROM lookup WHERE kind = 'ip' AND mac = ? AND subject_id = ?",
                                             arguments: [ipMAC, subject]) != true {
                 try Self.insertLookups(db, [(kind: "ip", mac: ipMAC)], row: row, integrity: integrity)
             }
@@ -193,7 +194,7 @@ struct PeopleStore: Sendable {
     /// Runs `change` on a subject's checked row in a write transaction, then stores the row
     /// tagged anew.
     private func mutate(_ id: SubjectID, integrity: PIIIntegrity,
-                        _ change: @escaping @Sendable (Database, inout SubjectRow) throws -> Void) async throws {
+                        _ change: @escaping @Sendable (any SQLSession, inout SubjectRow) throws -> Void) async throws {
         try await write { db in
             guard var row = try Self.row(db, id) else { throw CofferError(.notFound, "no subject \(id)") }
             try integrity.verify(row)
@@ -203,25 +204,25 @@ struct PeopleStore: Sendable {
         }
     }
 
-    private static func insertLookups(_ db: Database, _ lookups: [(kind: String, mac: Data)], row: SubjectRow, integrity: PIIIntegrity) throws {
+    private static func insertLookups(_ db: any SQLSession, _ lookups: [(kind: String, mac: Data)], row: SubjectRow, integrity: PIIIntegrity) throws {
         for (kind, mac) in lookups {
             try db.execute(sql: "INSERT INTO lookup (kind, mac, subject_id, tag) VALUES (?, ?, ?, ?)",
                            arguments: [kind, mac, row.id, try integrity.lookupTag(kind: kind, mac: mac, subject: row.id, tenant: row.tenant)])
         }
     }
 
-    static func update(_ db: Database, _ row: SubjectRow) throws {
+    static func update(_ db: any SQLSession, _ row: SubjectRow) throws {
         try db.execute(sql: """
             UPDATE subject SET status = ?, key_id = ?, fields = ?, consent_count = ?, consent_head = ?, tag = ?, updated_at = ? WHERE id = ?
             """, arguments: [row.status, row.keyID, row.fields.joined(separator: ","), row.consentCount, row.consentHead, row.tag,
                              row.updatedAt, row.id])
     }
 
-    private static func row(_ db: Database, _ id: SubjectID) throws -> SubjectRow? {
-        try Row.fetchOne(db, sql: "SELECT * FROM subject WHERE id = ?", arguments: [id]).map(subjectRow)
+    private static func row(_ db: any SQLSession, _ id: SubjectID) throws -> SubjectRow? {
+        try db.fetchOne(sql: "SELECT * FROM subject WHERE id = ?", arguments: [id]).map(subjectRow)
     }
 
-    private static func subjectRow(_ row: Row) throws -> SubjectRow {
+    private static func subjectRow(_ row: SQLRow) throws -> SubjectRow {
         let t = "subject"
         let fields: String = try row.stored("fields", in: t)
         return SubjectRow(id: try row.stored("id", in: t), tenant: try row.stored("tenant_id", in: t), status: try row.stored("status", in: t),
@@ -231,17 +232,17 @@ struct PeopleStore: Sendable {
                           tag: try row.storedIfPresent("tag", in: t))
     }
 
-    static func sealed(_ db: Database, _ id: SubjectID, withHistory: Bool) throws -> SealedSubject? {
+    static func sealed(_ db: any SQLSession, _ id: SubjectID, withHistory: Bool) throws -> SealedSubject? {
         guard let subject = try row(db, id) else { return nil }
         var fields: [String: Data] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT name, value FROM field WHERE subject_id = ?", arguments: [id]) {
+        for row in try db.fetchAll(sql: "SELECT name, value FROM field WHERE subject_id = ?", arguments: [id]) {
             fields[try row.stored("name", in: "field")] = try row.stored("value", in: "field")
         }
-        let consents = withHistory ? try Row.fetchAll(db, sql: "SELECT seq, value FROM consent WHERE subject_id = ? ORDER BY seq",
+        let consents = withHistory ? try db.fetchAll(sql: "SELECT seq, value FROM consent WHERE subject_id = ? ORDER BY seq",
                                                       arguments: [id]).map { row in
             (seq: try row.stored("seq", in: "consent", as: Int64.self), value: try row.stored("value", in: "consent", as: Data.self))
         } : []
-        let identifiers = withHistory ? try Row.fetchAll(db, sql: """
+        let identifiers = withHistory ? try db.fetchAll(sql: """
             SELECT id, value, first_seen, last_seen FROM identifier WHERE subject_id = ? ORDER BY first_seen, id
             """, arguments: [id]).map { row in
             SealedIdentifier(id: try row.stored("id", in: "identifier"), value: try row.stored("value", in: "identifier"),
@@ -250,7 +251,7 @@ struct PeopleStore: Sendable {
         return SealedSubject(row: subject, fields: fields, consents: consents, identifiers: identifiers)
     }
 
-    private func write(_ body: @escaping @Sendable (Database) throws -> Void) async throws {
+    private func write(_ body: @escaping @Sendable (any SQLSession) throws -> Void) async throws {
         try await VaultDatabase.guarded { try await pool.write(body) }
     }
 }
@@ -259,8 +260,8 @@ extension PeopleStore {
     /// How many subjects (not erased) `tenant` has.
     func subjectCount(tenant: TenantID) async throws -> Int {
         try await VaultDatabase.guarded {
-            try await pool.readReleasingEarly { db in
-                try Int.fetchOne(db, sql: "SELECT count(*) FROM subject WHERE tenant_id = ? AND status != 'erased'", arguments: [tenant]) ?? 0
+            try await pool.read { db in
+                try db.fetchOne(Int.self, sql: "SELECT count(*) FROM subject WHERE tenant_id = ? AND status != 'erased'", arguments: [tenant]) ?? 0
             }
         }
     }
@@ -290,7 +291,7 @@ extension PeopleStore {
                         INSERT OR REPLACE INTO retained (subject_id, tenant_id, kind, key_id, value, retain_until) VALUES (?, ?, ?, ?, ?, ?)
                         """, arguments: [id, stored.row.tenant, kept.kind, kept.keyID, kept.value, kept.until])
                 }
-                let index = try Int.fetchOne(db, sql: "SELECT count(*) FROM lookup WHERE subject_id = ?", arguments: [id]) ?? 0
+                let index = try db.fetchOne(Int.self, sql: "SELECT count(*) FROM lookup WHERE subject_id = ?", arguments: [id]) ?? 0
                 for table in ["field", "consent", "identifier", "lookup"] {
                     try db.execute(sql: "DELETE FROM \(table) WHERE subject_id = ?", arguments: [id])
                 }
@@ -322,8 +323,8 @@ extension PeopleStore {
     /// Identifiers of `tenant`'s subjects (not erased) last seen at or before `time`.
     func identifiers(tenant: TenantID, lastSeenBefore time: Int64) async throws -> [IdentifierAge] {
         try await VaultDatabase.guarded {
-            try await pool.readReleasingEarly { db in
-                try Row.fetchAll(db, sql: """
+            try await pool.read { db in
+                try db.fetchAll(sql: """
                     SELECT i.id, i.subject_id, s.tenant_id, i.last_seen FROM identifier i JOIN subject s ON s.id = i.subject_id
                     WHERE s.tenant_id = ? AND s.status != 'erased' AND i.last_seen <= ? ORDER BY i.subject_id, i.id
                     """, arguments: [tenant, time]).map { row in
@@ -337,8 +338,8 @@ extension PeopleStore {
     /// `tenant`'s erased subjects (tombstones).
     func erasedSubjects(tenant: TenantID) async throws -> [SubjectID] {
         try await VaultDatabase.guarded {
-            try await pool.readReleasingEarly { db in
-                try SubjectID.fetchAll(db, sql: "SELECT id FROM subject WHERE tenant_id = ? AND status = 'erased' ORDER BY id", arguments: [tenant])
+            try await pool.read { db in
+                try db.fetchAll(SubjectID.self, sql: "SELECT id FROM subject WHERE tenant_id = ? AND status = 'erased' ORDER BY id", arguments: [tenant])
             }
         }
     }
@@ -346,8 +347,8 @@ extension PeopleStore {
     /// `tenant`'s subjects that are not erased.
     func subjects(tenant: TenantID) async throws -> [SubjectID] {
         try await VaultDatabase.guarded {
-            try await pool.readReleasingEarly { db in
-                try SubjectID.fetchAll(db, sql: "SELECT id FROM subject WHERE tenant_id = ? AND status != 'erased' ORDER BY id", arguments: [tenant])
+            try await pool.read { db in
+                try db.fetchAll(SubjectID.self, sql: "SELECT id FROM subject WHERE tenant_id = ? AND status != 'erased' ORDER BY id", arguments: [tenant])
             }
         }
     }

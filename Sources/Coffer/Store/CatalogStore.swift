@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferSQL
 import Foundation
 import GRDB
 
@@ -26,12 +27,12 @@ struct CatalogCursor: Sendable {
 /// are `SegmentStore`'s). The only code that knows the SQL of `object` and `version` outside
 /// the writer's commit; a second engine keeps the same rows in PostgreSQL.
 struct CatalogStore: Sendable {
-    let pool: DatabasePool
+    let pool: any SQLDatabase
 
     /// A committed object of `tenant`, or nil (another tenant's object is nil too).
     func object(tenant: TenantID, id: ObjectID) async throws -> SealedObject? {
         try await VaultDatabase.guarded {
-            try await pool.readReleasingEarly { db in try Self.object(db, tenant: tenant, id: id) }
+            try await pool.read { db in try Self.object(db, tenant: tenant, id: id) }
         }
     }
 
@@ -39,7 +40,7 @@ struct CatalogStore: Sendable {
     /// transaction; `more` is true when another page follows.
     func page(tenant: TenantID, kind: ObjectKind?, after cursor: CatalogCursor?, limit: Int) async throws -> (objects: [SealedObject], more: Bool) {
         var sql = "SELECT id FROM object WHERE tenant_id = ? AND latest_version > 0"
-        var arguments: StatementArguments = [tenant]
+        var arguments: SQLArguments = [tenant]
         if let kind {
             sql += " AND kind = ?"
             arguments += [kind.code]
@@ -52,8 +53,8 @@ struct CatalogStore: Sendable {
         arguments += [limit + 1]
         let (query, queryArguments) = (sql, arguments)
         return try await VaultDatabase.guarded {
-            try await pool.readReleasingEarly { db in
-                let ids = try ObjectID.fetchAll(db, sql: query, arguments: queryArguments)
+            try await pool.read { db in
+                let ids = try db.fetchAll(ObjectID.self, sql: query, arguments: queryArguments)
                 let objects = try ids.prefix(limit).compactMap { try Self.object(db, tenant: tenant, id: $0) }
                 return (objects, ids.count > limit)
             }
@@ -65,19 +66,18 @@ struct CatalogStore: Sendable {
     /// - Returns: False when there was no such object or version.
     func delete(tenant: TenantID, objectID: ObjectID, version: Int?) async throws -> Bool {
         try await VaultDatabase.guarded { try await pool.write { db -> Bool in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM object WHERE id = ? AND tenant_id = ? AND latest_version > 0",
+            guard try db.fetchOne(Bool.self, sql: "SELECT 1 FROM object WHERE id = ? AND tenant_id = ? AND latest_version > 0",
                                     arguments: [objectID, tenant]) == true else { return false }
             guard let version else {
                 try db.execute(sql: "DELETE FROM object WHERE id = ?", arguments: [objectID])
                 CrashPoint.hit("delete.after-rows")
                 return true
             }
-            try db.execute(sql: "DELETE FROM version WHERE object_id = ? AND version = ? AND state = 1", arguments: [objectID, version])
-            guard db.changesCount == 1 else { return false }
-            let newest = try Int.fetchOne(db, sql: "SELECT max(version) FROM version WHERE object_id = ? AND state = 1", arguments: [objectID])
+            guard try db.execute(sql: "DELETE FROM version WHERE object_id = ? AND version = ? AND state = 1", arguments: [objectID, version]) == 1 else { return false }
+            let newest = try db.fetchOne(Int.self, sql: "SELECT max(version) FROM version WHERE object_id = ? AND state = 1", arguments: [objectID])
             if let newest {
                 try db.execute(sql: "UPDATE object SET latest_version = ? WHERE id = ?", arguments: [newest, objectID])
-            } else if try Bool.fetchOne(db, sql: "SELECT 1 FROM version WHERE object_id = ?", arguments: [objectID]) != true {
+            } else if try db.fetchOne(Bool.self, sql: "SELECT 1 FROM version WHERE object_id = ?", arguments: [objectID]) != true {
                 try db.execute(sql: "DELETE FROM object WHERE id = ?", arguments: [objectID])
             } else {
                 try db.execute(sql: "UPDATE object SET latest_version = 0 WHERE id = ?", arguments: [objectID])
@@ -89,12 +89,12 @@ struct CatalogStore: Sendable {
     /// Finds the object (tenant, kind, name MAC) or creates it with `newID` and `sealedName`,
     /// and inserts a pending version row for `writer`, in one transaction.
     /// - Returns: The object id, the version number and the version's row.
-    func reserveVersion(tenant: TenantID, kind: ObjectKind, nameMAC: [UInt8], newID: ObjectID, sealName: @Sendable (ObjectID) throws -> [UInt8],
+    func reserveVersion(tenant: TenantID, kind: ObjectKind, nameMAC: [UInt8], newID: ObjectID, sealName: @escaping @Sendable (ObjectID) throws -> [UInt8],
                         writer: String, dataKeyID: String, segmentSize: Int, at time: Int64) async throws -> (objectID: ObjectID, version: Int, row: Int64) {
         try await VaultDatabase.guarded { try await pool.write { db in
             var objectID = newID
             var version = 1
-            if let row = try Row.fetchOne(db, sql: "SELECT id, next_version FROM object WHERE tenant_id = ? AND kind = ? AND name_mac = ?",
+            if let row = try db.fetchOne(sql: "SELECT id, next_version FROM object WHERE tenant_id = ? AND kind = ? AND name_mac = ?",
                                           arguments: [tenant, kind.code, Data(nameMAC)]) {
                 objectID = try row.stored("id", in: "object")
                 version = try row.stored("next_version", in: "object")
@@ -109,11 +109,12 @@ struct CatalogStore: Sendable {
                     VALUES (?, ?, ?, ?, ?, ?, 0, 2, ?, ?)
                     """, arguments: [objectID, tenant, kind.code, Data(nameMAC), Data(sealedName), dataKeyID, time, time])
             }
-            try db.execute(sql: """
+            let row = try db.fetchOne(Int64.self, sql: """
                 INSERT INTO version (object_id, version, state, writer, data_key_id, segment_size, created_at)
-                VALUES (?, ?, 0, ?, ?, ?, ?)
+                VALUES (?, ?, 0, ?, ?, ?, ?) RETURNING id
                 """, arguments: [objectID, version, writer, dataKeyID, segmentSize, time])
-            return (objectID, version, db.lastInsertedRowID)
+            guard let row else { throw CofferError(.storage, "a new version row of \(objectID) has no id") }
+            return (objectID, version, row)
         } }
     }
 
@@ -135,19 +136,19 @@ struct CatalogStore: Sendable {
     /// Every pending version with its writer's token.
     func pendingVersions() throws -> [(row: Int64, objectID: ObjectID, writer: String?)] {
         try VaultDatabase.guardedSync { try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, object_id, writer FROM version WHERE state = 0").map { row in
+            try db.fetchAll(sql: "SELECT id, object_id, writer FROM version WHERE state = 0").map { row in
                 (row: try row.stored("id", in: "version"), objectID: try row.stored("object_id", in: "version"),
                  writer: try row.storedIfPresent("writer", in: "version"))
             }
         } }
     }
 
-    private static func object(_ db: Database, tenant: TenantID, id: ObjectID) throws -> SealedObject? {
-        guard let row = try Row.fetchOne(db, sql: """
+    private static func object(_ db: any SQLSession, tenant: TenantID, id: ObjectID) throws -> SealedObject? {
+        guard let row = try db.fetchOne(sql: """
             SELECT kind, name_sealed, name_key_id, latest_version, created_at, updated_at FROM object
             WHERE id = ? AND tenant_id = ? AND latest_version > 0
             """, arguments: [id, tenant]) else { return nil }
-        let versions = try Row.fetchAll(db, sql: """
+        let versions = try db.fetchAll(sql: """
             SELECT version, plaintext_size, ciphertext_size, segment_size, digest, committed_at FROM version
             WHERE object_id = ? AND state = 1 ORDER BY version
             """, arguments: [id]).map { v in try Self.versionInfo(v, number: v.stored("version", in: "version")) }
@@ -159,7 +160,7 @@ struct CatalogStore: Sendable {
 
     /// A committed version's details from its `version` row.
     /// - Throws: ``CofferError`` `tamperDetected` for a NULL, malformed or negative column.
-    private static func versionInfo(_ row: Row, number: Int) throws -> ObjectVersionInfo {
+    private static func versionInfo(_ row: SQLRow, number: Int) throws -> ObjectVersionInfo {
         let info = ObjectVersionInfo(version: number, size: try row.stored("plaintext_size", in: "version"),
                                      storedSize: try row.stored("ciphertext_size", in: "version"),
                                      segmentSize: try row.stored("segment_size", in: "version"),
@@ -173,7 +174,7 @@ struct CatalogStore: Sendable {
 
     /// The kind of an `object` row.
     /// - Throws: ``CofferError`` `tamperDetected` when it is NULL or not a kind Coffer knows.
-    private static func storedKind(_ row: Row) throws -> ObjectKind {
+    private static func storedKind(_ row: SQLRow) throws -> ObjectKind {
         do { return try ObjectKind(parsing: row.stored("kind", in: "object")) } catch let error as CofferError where error.code == .invalidArgument {
             throw CofferError(.tamperDetected, "an object row has an unknown kind: the vault file was changed outside Coffer")
         }
@@ -185,8 +186,8 @@ extension CatalogStore {
     /// bytes (kinds with nothing stored left out).
     func usage(tenant: TenantID) async throws -> [TenantInfo.ClassUsage] {
         try await VaultDatabase.guarded {
-            try await pool.readReleasingEarly { db in
-                try Row.fetchAll(db, sql: """
+            try await pool.read { db in
+                try db.fetchAll(sql: """
                     SELECT o.kind, count(DISTINCT o.id) AS objects, count(v.id) AS versions, coalesce(sum(v.plaintext_size), 0) AS bytes
                     FROM object o JOIN version v ON v.object_id = o.id AND v.state = 1
                     WHERE o.tenant_id = ? GROUP BY o.kind ORDER BY o.kind
@@ -211,8 +212,8 @@ extension CatalogStore {
     /// them when nil), by object and version.
     func versions(tenant: TenantID, kind: ObjectKind, createdBefore: Int64?) async throws -> [VersionAge] {
         try await VaultDatabase.guarded {
-            try await pool.readReleasingEarly { db in
-                try Row.fetchAll(db, sql: """
+            try await pool.read { db in
+                try db.fetchAll(sql: """
                     SELECT v.object_id, v.version, v.created_at FROM version v JOIN object o ON o.id = v.object_id
                     WHERE o.tenant_id = ? AND o.kind = ? AND v.state = 1 AND (?3 IS NULL OR v.created_at <= ?3) ORDER BY v.object_id, v.version
                     """, arguments: [tenant, kind.code, createdBefore]).map { row in
@@ -228,17 +229,16 @@ extension CatalogStore {
     /// - Returns: How many objects were deleted.
     func deleteObjects(tenant: TenantID, limit: Int) async throws -> Int {
         try await VaultDatabase.guarded { try await pool.write { db -> Int in
-            try db.execute(sql: "DELETE FROM object WHERE id IN (SELECT id FROM object WHERE tenant_id = ? LIMIT ?)", arguments: [tenant, limit])
-            return db.changesCount
+            return try db.execute(sql: "DELETE FROM object WHERE id IN (SELECT id FROM object WHERE tenant_id = ? LIMIT ?)", arguments: [tenant, limit])
         } }
     }
 
     /// Which of `keyIDs` a version or an object name still uses.
     func keysInUse(_ keyIDs: [String]) async throws -> Set<String> {
         try await VaultDatabase.guarded {
-            try await pool.readReleasingEarly { db in
+            try await pool.read { db in
                 var used = Set<String>()
-                for id in keyIDs where try Bool.fetchOne(db, sql: """
+                for id in keyIDs where try db.fetchOne(Bool.self, sql: """
                     SELECT EXISTS (SELECT 1 FROM version WHERE data_key_id = ?1) OR EXISTS (SELECT 1 FROM object WHERE name_key_id = ?1)
                     """, arguments: [id]) == true {
                     used.insert(id)
@@ -253,16 +253,15 @@ extension CatalogStore {
     /// - Returns: How many versions were deleted.
     func deleteVersions(tenant: TenantID, objectID: ObjectID, versions: [Int]) async throws -> Int {
         try await VaultDatabase.guarded { try await pool.write { db -> Int in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM object WHERE id = ? AND tenant_id = ?", arguments: [objectID, tenant]) == true else { return 0 }
+            guard try db.fetchOne(Bool.self, sql: "SELECT 1 FROM object WHERE id = ? AND tenant_id = ?", arguments: [objectID, tenant]) == true else { return 0 }
             var deleted = 0
             for version in versions {
-                try db.execute(sql: "DELETE FROM version WHERE object_id = ? AND version = ? AND state = 1", arguments: [objectID, version])
-                deleted += db.changesCount
+                deleted += try db.execute(sql: "DELETE FROM version WHERE object_id = ? AND version = ? AND state = 1", arguments: [objectID, version])
             }
             CrashPoint.hit("retention.after-rows")
-            if let newest = try Int.fetchOne(db, sql: "SELECT max(version) FROM version WHERE object_id = ? AND state = 1", arguments: [objectID]) {
+            if let newest = try db.fetchOne(Int.self, sql: "SELECT max(version) FROM version WHERE object_id = ? AND state = 1", arguments: [objectID]) {
                 try db.execute(sql: "UPDATE object SET latest_version = ? WHERE id = ?", arguments: [newest, objectID])
-            } else if try Bool.fetchOne(db, sql: "SELECT 1 FROM version WHERE object_id = ?", arguments: [objectID]) != true {
+            } else if try db.fetchOne(Bool.self, sql: "SELECT 1 FROM version WHERE object_id = ?", arguments: [objectID]) != true {
                 try db.execute(sql: "DELETE FROM object WHERE id = ?", arguments: [objectID])
             } else {
                 try db.execute(sql: "UPDATE object SET latest_version = 0 WHERE id = ?", arguments: [objectID])

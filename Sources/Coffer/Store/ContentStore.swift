@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferSQL
 import Foundation
 import GRDB
 import Logging
@@ -26,7 +27,7 @@ final class ContentStore: Sendable {
 
     init(pool: DatabasePool, segmentSize: Int, writersDirectory: URL, keys: KeyManager, administration: AccessAdministration,
          janitor: WALJanitor, logger: Logger) {
-        catalog = CatalogStore(pool: pool)
+        catalog = CatalogStore(pool: SQLiteDatabase(pool))
         segments = SQLiteSegmentStore(pool: pool)
         self.segmentSize = segmentSize
         self.writersDirectory = writersDirectory

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferSQL
 import Foundation
 import GRDB
 import Logging
@@ -72,7 +73,7 @@ public final class Vault: Sendable {
         self.content = content
         self.accessLog = AccessLog(log: audit, auditing: auditing)
         self.administration = AccessAdministration(pool: control)
-        self.lifecycle = LifecycleStore(pool: control)
+        self.lifecycle = LifecycleStore(pool: SQLiteDatabase(control))
         self.logger = logger
         self.janitor = WALJanitor(control: control, content: content, pii: pii, logger: logger)
         self.people = People(pool: pii, keys: keys, janitor: janitor)
@@ -177,7 +178,7 @@ public final class Vault: Sendable {
         let auditKey = try keyring.requiredSecret(for: .auditSigning).id
         let canary = try kek.wrap(SecureBytes.random(count: 32), context: "vault-canary")
         let now = nowMilliseconds()
-        try control.write { db in
+        try SQLiteDatabase(control).write { db in
             try VaultInfoStore.initialize(db, segmentSize: segmentSize, canary: canary, auditKey: auditKey,
                                           keyringGeneration: keyring.generation, witness: witness, at: now)
             // The operator who creates the vault can use it at once; a production vault gives
@@ -188,7 +189,7 @@ public final class Vault: Sendable {
         try control.close()
         let vault = try open(at: directory, keyring: keyring, source: source, allowDevelopmentKeyring: allowDevelopmentKeyring,
                              logger: logger, auditing: true)
-        let info = VaultInfoStore(pool: vault.control)
+        let info = VaultInfoStore(pool: SQLiteDatabase(vault.control))
         try info.recordCreated(.content)
         try info.seal(key: VaultInfoStore.sealKey(keyring: keyring, auditKeyID: auditKey))
         // The witness starts with the empty log, so a log deleted and begun again is caught.
@@ -243,12 +244,12 @@ public final class Vault: Sendable {
         }
         let contentURL = directory.appendingPathComponent(FileName.content)
         let control = try VaultDatabase.open(controlURL, migrator: VaultSchema.control, tuning: controlTuning)
-        let infoStore = VaultInfoStore(pool: control)
+        let infoStore = VaultInfoStore(pool: SQLiteDatabase(control))
         let info = try infoStore.all()
         guard info["canary_kek"] != nil, info["canary"] != nil, let segmentSize = info["segment_size"].flatMap(Int.init) else {
             throw CofferError(.schemaMismatch, "\(controlURL.path) is not a Coffer vault control file")
         }
-        let keys = KeyManager(keyring: keyring, source: source, store: KeyStore(pool: control), logger: logger)
+        let keys = KeyManager(keyring: keyring, source: source, store: KeyStore(pool: SQLiteDatabase(control)), logger: logger)
         try keys.verifyKeyring()
         try keys.preparePIIKeys()
         var changed = false

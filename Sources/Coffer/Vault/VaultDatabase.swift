@@ -71,9 +71,11 @@ enum VaultDatabase {
     static func translate(_ error: any Error) -> any Error { SQLiteErrors.translate(error) }
 
     /// Runs `body`, translating database errors into `CofferError`.
+    @discardableResult
     static func guardedSync<T>(_ body: () throws -> T) throws -> T { try SQLiteErrors.guarded(body) }
 
     /// Runs `body`, translating database errors into `CofferError`.
+    @discardableResult
     static func guarded<T>(_ body: () async throws -> T) async throws -> T { try await SQLiteErrors.guarded(body) }
 
     /// A database error without statement arguments.

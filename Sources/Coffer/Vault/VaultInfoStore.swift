@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferSQL
 import Foundation
 import GRDB
 
@@ -14,7 +15,7 @@ struct VaultInfoStore: Sendable {
         case pii = "pii_created"
     }
 
-    let pool: DatabasePool
+    let pool: any SQLDatabase
 
     /// Writes a new vault's first rows inside the caller's transaction `db`.
     /// - Parameters:
@@ -24,7 +25,7 @@ struct VaultInfoStore: Sendable {
     ///   - keyringGeneration: The keyring's generation when the vault was made.
     ///   - time: Creation time (Unix milliseconds).
     ///   - witness: The witness directory of the access log, if any.
-    static func initialize(_ db: Database, segmentSize: Int, canary: WrappedKey, auditKey: String, keyringGeneration: Int,
+    static func initialize(_ db: any SQLSession, segmentSize: Int, canary: WrappedKey, auditKey: String, keyringGeneration: Int,
                            witness: URL?, at time: Int64) throws {
         try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('format', 'coffer-vault-v1'), ('created_at', ?), ('segment_size', ?), ('canary_kek', ?), ('canary', ?)",
                        arguments: [String(time), String(segmentSize), canary.kekID, Data(canary.sealed).base64EncodedString()])
@@ -39,7 +40,7 @@ struct VaultInfoStore: Sendable {
     /// - Throws: ``CofferError`` `tamperDetected` for a NULL or malformed column.
     func all() throws -> [String: String] {
         try pool.read { db in
-            try Dictionary(Row.fetchAll(db, sql: "SELECT name, value FROM vault_info")
+            try Dictionary(db.fetchAll(sql: "SELECT name, value FROM vault_info")
                 .map { row -> (String, String) in (try row.stored("name", in: "vault_info"), try row.stored("value", in: "vault_info")) },
                 uniquingKeysWith: { first, _ in first })
         }
@@ -48,7 +49,7 @@ struct VaultInfoStore: Sendable {
     /// True when the vault recorded creating `file`; false when it did not, or the table cannot
     /// be read.
     func hasCreated(_ file: CreatedFile) -> Bool {
-        (try? pool.read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM vault_info WHERE name = ?", arguments: [file.rawValue]) }) == true
+        (try? pool.read { db in try db.fetchOne(Bool.self, sql: "SELECT 1 FROM vault_info WHERE name = ?", arguments: [file.rawValue]) }) == true
     }
 
     /// Records that the vault created `file`.
