@@ -97,7 +97,7 @@ let package = Package(
             name: "CofferTests",
             // `coffer` is built too, so the tests can run the CLI as a separate process.
             dependencies: [
-                "Coffer", "CofferCrypto", "coffer",
+                "Coffer", "CofferCrypto", "CofferSQL", "coffer",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),

@@ -30,6 +30,10 @@ public struct PostgresSQLDatabase: SQLDatabase {
 
     package var engine: SQLEngine { .postgres }
 
+    package func close() {
+        pool.close()
+    }
+
     package func read<T>(_ body: (any SQLSession) throws -> T) throws -> T {
         try transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", lock: nil, body)
     }
@@ -72,6 +76,8 @@ public struct PostgresSQLDatabase: SQLDatabase {
 final class PostgresSession: SQLSession {
     let connection: PostgresConnection
     let pool: PostgresPool
+    /// Cursors declared so far in this transaction (each gets a name of its own).
+    private var cursors = 0
 
     init(_ connection: PostgresConnection, pool: PostgresPool) {
         self.connection = connection
@@ -92,6 +98,13 @@ final class PostgresSession: SQLSession {
         return try result.rows.map { row in SQLRow(columns: columns, values: try row.map(PostgresValues.value)) }
     }
 
+    func cursor(sql: String, arguments: SQLArguments) throws -> any SQLCursor {
+        cursors += 1
+        let name = "coffer_cursor_\(cursors)"
+        try execute(sql: "DECLARE \(name) NO SCROLL CURSOR FOR " + sql, arguments: arguments)
+        return PostgresCursor(session: self, name: name)
+    }
+
     private func run(_ sql: String, _ arguments: SQLArguments) throws -> PostgresQueryResult {
         var bindings = PostgresBindings(capacity: arguments.values.count)
         for value in arguments.values { PostgresValues.bind(value, into: &bindings) }
@@ -101,6 +114,33 @@ final class PostgresSession: SQLSession {
         } catch {
             throw pool.translate(error)
         }
+    }
+}
+
+/// A server-side cursor, fetched 1,000 rows at a time. It ends with its transaction.
+final class PostgresCursor: SQLCursor {
+    private let session: PostgresSession
+    private let fetch: String
+    private var batch: [SQLRow] = []
+    private var position = 0
+    private var exhausted = false
+    static let batchSize = 1000
+
+    init(session: PostgresSession, name: String) {
+        self.session = session
+        fetch = "FETCH FORWARD \(Self.batchSize) FROM \(name)"
+    }
+
+    func next() throws -> SQLRow? {
+        if position == batch.count {
+            guard !exhausted else { return nil }
+            batch = try session.fetchAll(sql: fetch, arguments: [])
+            position = 0
+            exhausted = batch.count < Self.batchSize
+            guard !batch.isEmpty else { return nil }
+        }
+        defer { position += 1 }
+        return batch[position]
     }
 }
 

@@ -32,6 +32,9 @@ package protocol SQLDatabase: Sendable {
     /// meanwhile: no cooperative thread is blocked.
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T
 
+    /// Closes the database: what is running finishes, later calls fail.
+    func close()
+
     /// Runs `body` in a write transaction, alone (see the type's notes); commits when it returns.
     @discardableResult
     func write<T>(_ body: (any SQLSession) throws -> T) throws -> T
@@ -56,6 +59,17 @@ package protocol SQLSession: AnyObject {
     /// Runs one query and returns its rows.
     /// - Throws: `CofferError` `storage` (never naming an argument).
     func fetchAll(sql: String, arguments: SQLArguments) throws -> [SQLRow]
+
+    /// Runs one query and returns its rows one by one, with bounded memory whatever their number
+    /// (SQLite steps the statement; PostgreSQL fetches a server-side cursor in batches). Valid
+    /// only inside the transaction.
+    func cursor(sql: String, arguments: SQLArguments) throws -> any SQLCursor
+}
+
+/// The rows of a query, read one at a time.
+package protocol SQLCursor: AnyObject {
+    /// The next row, or nil after the last.
+    func next() throws -> SQLRow?
 }
 
 extension SQLSession {

@@ -80,3 +80,10 @@ package final class SQLColumns: Sendable {
         names.indices.contains(index) ? names[index] : "#\(index)"
     }
 }
+
+extension SQLRow {
+    /// A GRDB row as an `SQLRow` (its values copied).
+    package init(_ row: Row) {
+        self.init(columns: SQLColumns(Array(row.columnNames)), values: Array(row.databaseValues))
+    }
+}

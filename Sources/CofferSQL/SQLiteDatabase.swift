@@ -14,6 +14,10 @@ package struct SQLiteDatabase: SQLDatabase {
 
     package var engine: SQLEngine { .sqlite }
 
+    package func close() {
+        try? pool.close()
+    }
+
     package func read<T>(_ body: (any SQLSession) throws -> T) throws -> T {
         try SQLiteErrors.guarded { try pool.read { db in try body(SQLiteSession(db)) } }
     }
@@ -70,6 +74,27 @@ package final class SQLiteSession: SQLSession {
             rows.append(SQLRow(columns: columns, values: Array(row.databaseValues)))
         }
         return rows
+    }
+
+    package func cursor(sql: String, arguments: SQLArguments) throws -> any SQLCursor {
+        let statement = try db.cachedStatement(sql: sql)
+        return SQLiteCursor(try Row.fetchCursor(statement, arguments: StatementArguments(arguments.values)),
+                            columns: SQLColumns(statement.columnNames))
+    }
+}
+
+/// A GRDB row cursor, one row at a time.
+final class SQLiteCursor: SQLCursor {
+    private let rows: RowCursor
+    private let columns: SQLColumns
+
+    init(_ rows: RowCursor, columns: SQLColumns) {
+        self.rows = rows
+        self.columns = columns
+    }
+
+    func next() throws -> SQLRow? {
+        try rows.next().map { SQLRow(columns: columns, values: Array($0.databaseValues)) }
     }
 }
 

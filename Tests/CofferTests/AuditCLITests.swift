@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import Coffer
+import CofferSQL
 
 /// Puts, gets, lists, stats and removes one object as `cli-test`, then has `mallory` try a get:
 /// records 1 (tenant add, by withAuditCLI) to 7.
@@ -117,7 +118,7 @@ struct AuditCLITests {
             #expect(proof.treeSize == 11)  // 8 the checkpoint, 9 ls, 10 verify, 11 this proof
             let (leaf, record) = try cli.auditDatabase().read { db in
                 (try Data.fetchOne(db, sql: "SELECT hash FROM leaf WHERE seq = 7"),
-                 try Row.fetchOne(db, sql: "SELECT * FROM record WHERE seq = 7").map(AuditLog.record))
+                 try Row.fetchOne(db, sql: "SELECT * FROM record WHERE seq = 7").map { try AuditLog.record(SQLRow($0)) })
             }
             #expect(proof.leafHash == [UInt8](try #require(leaf)).hexString)
             #expect(proof.leafHash == MerkleTree.leafHash(try #require(record).canonicalBytes).hexString)

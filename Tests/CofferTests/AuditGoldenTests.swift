@@ -4,6 +4,7 @@ import Logging
 import Testing
 @testable import Coffer
 import CofferCrypto
+import CofferSQL
 
 // Access-log records, leaf hashes, chain MACs and a checkpoint signature computed in Python from
 // the documented format (scripts/make-audit-vectors.py). A silent change of the canonical bytes,
@@ -54,7 +55,7 @@ struct AuditGoldenTests {
         let keyring = try Keyring.load(from: path)
         let log = try AuditLog(url: dir.appendingPathComponent("audit.sqlite"), keyring: keyring, keyID: k.auditKeyID,
                                logger: Logger(label: "golden"))
-        defer { try? log.pool.close() }
+        defer { log.pool.close() }
         try body(log)
     }
 
@@ -112,7 +113,7 @@ struct AuditGoldenTests {
             }
             let stored = try log.commit(Array(entries))
             #expect(stored == file.records.prefix(2).map(\.record))
-            let rows = try log.pool.read { db in
+            let rows = try log.sqlitePool!.read { db in
                 try Row.fetchAll(db, sql: "SELECT hash, mac FROM leaf ORDER BY seq").map { ([UInt8]($0["hash"] as Data), [UInt8]($0["mac"] as Data)) }
             }
             #expect(rows.map(\.0.hexString) == file.records.prefix(2).map(\.leafHash))

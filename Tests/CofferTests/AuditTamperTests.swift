@@ -3,6 +3,7 @@ import GRDB
 import Testing
 @testable import Coffer
 import CofferCrypto
+import CofferSQL
 
 /// One edit of one column of record 5 (a refusal: nobody reading acme's object).
 struct FieldEdit: Sendable, CustomTestStringConvertible {
@@ -316,7 +317,7 @@ struct AuditTamperTests {
             t.vault.administration.clock.advance(by: Int64(Vault.defaultAuditRetentionDays + 1) * 86_400_000)  // past the minimum retention
             try await Task.sleep(for: .milliseconds(20))
             try await t.growAuditLog(to: 12)
-            let rows: () throws -> Int = { try t.vault.accessLog.log.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM record") ?? -1 } }
+            let rows: () throws -> Int = { try t.vault.accessLog.log.sqlitePool!.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM record") ?? -1 } }
 
             // Only an admin acting for administration may prune.
             try await expectDenied(t, actor: "store-tests", action: .purge, dataClass: .auditLog, purpose: .audit) {
@@ -335,7 +336,7 @@ struct AuditTamperTests {
             #expect(purge.role == "admin")
             #expect(purge.outcome == .allowed)
             #expect(purge.reason == "pruned-before=9")
-            let remaining = try await t.vault.accessLog.log.pool.read { db in try Int64.fetchAll(db, sql: "SELECT seq FROM record ORDER BY seq") }
+            let remaining = try await t.vault.accessLog.log.sqlitePool!.read { db in try Int64.fetchAll(db, sql: "SELECT seq FROM record ORDER BY seq") }
             #expect(remaining == Array(9...15))
             #expect(try t.leafHashes().count == 15)
 

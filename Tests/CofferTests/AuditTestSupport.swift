@@ -3,6 +3,7 @@ import GRDB
 import Testing
 @testable import Coffer
 import CofferCrypto
+import CofferSQL
 
 extension AccessContext {
     /// The vault creator ("store-tests") reading the access log with its auditor role.
@@ -26,41 +27,41 @@ extension TestVault {
 
     /// Every record row of the log, oldest first, read straight from the file (this records nothing).
     func auditLogRecords() throws -> [AuditRecord] {
-        try vault.accessLog.log.pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM record ORDER BY seq").map(AuditLog.record) }
+        try vault.accessLog.log.sqlitePool!.read { db in try Row.fetchAll(db, sql: "SELECT * FROM record ORDER BY seq").map { try AuditLog.record(SQLRow($0)) } }
     }
 
     /// The records with a sequence number above `sequence`, oldest first.
     func auditRecords(after sequence: Int64) throws -> [AuditRecord] {
-        try vault.accessLog.log.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM record WHERE seq > ? ORDER BY seq", arguments: [sequence]).map(AuditLog.record)
+        try vault.accessLog.log.sqlitePool!.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM record WHERE seq > ? ORDER BY seq", arguments: [sequence]).map { try AuditLog.record(SQLRow($0)) }
         }
     }
 
     /// One record row, or nil.
     func auditRecord(_ sequence: Int64) throws -> AuditRecord? {
-        try vault.accessLog.log.pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM record WHERE seq = ?", arguments: [sequence]).map(AuditLog.record)
+        try vault.accessLog.log.sqlitePool!.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM record WHERE seq = ?", arguments: [sequence]).map { try AuditLog.record(SQLRow($0)) }
         }
     }
 
     /// The log's size as its state row says (records appended so far).
     func auditLogSize() throws -> Int64 {
-        try vault.accessLog.log.pool.read { db in try Int64.fetchOne(db, sql: "SELECT tree_size FROM log_state WHERE id = 1") ?? -1 }
+        try vault.accessLog.log.sqlitePool!.read { db in try Int64.fetchOne(db, sql: "SELECT tree_size FROM log_state WHERE id = 1") ?? -1 }
     }
 
     /// Every leaf hash, in order.
     func leafHashes() throws -> [[UInt8]] {
-        try vault.accessLog.log.pool.read { db in try Data.fetchAll(db, sql: "SELECT hash FROM leaf ORDER BY seq").map { [UInt8]($0) } }
+        try vault.accessLog.log.sqlitePool!.read { db in try Data.fetchAll(db, sql: "SELECT hash FROM leaf ORDER BY seq").map { [UInt8]($0) } }
     }
 
     /// The stored checkpoints' sizes.
     func storedCheckpointSizes() throws -> [Int64] {
-        try vault.accessLog.log.pool.read { db in try Int64.fetchAll(db, sql: "SELECT tree_size FROM checkpoint ORDER BY tree_size") }
+        try vault.accessLog.log.sqlitePool!.read { db in try Int64.fetchAll(db, sql: "SELECT tree_size FROM checkpoint ORDER BY tree_size") }
     }
 
     /// Edits the access log file directly, as someone with write access to it would.
     func tamper(_ body: (Database) throws -> Void) throws {
-        try vault.accessLog.log.pool.write { db in try body(db) }
+        try vault.accessLog.log.sqlitePool!.write { db in try body(db) }
     }
 
     /// Runs `body` and returns the records it added to the log, oldest first.
@@ -129,7 +130,7 @@ func cutAuditTail(_ db: Database, last count: Int64) throws {
 /// Recomputes the leaf hash of record `sequence` from its (edited) row.
 func recomputeLeaf(_ db: Database, _ sequence: Int64) throws {
     let row = try #require(try Row.fetchOne(db, sql: "SELECT * FROM record WHERE seq = ?", arguments: [sequence]))
-    let leaf = MerkleTree.leafHash(try AuditLog.record(row).canonicalBytes)
+    let leaf = MerkleTree.leafHash(try AuditLog.record(SQLRow(row)).canonicalBytes)
     try db.execute(sql: "UPDATE leaf SET hash = ? WHERE seq = ?", arguments: [Data(leaf), sequence])
 }
 
@@ -153,7 +154,7 @@ func rechainMACs(_ db: Database, log: AuditLog, from sequence: Int64) throws {
 func insertRecordRow(_ db: Database, _ record: AuditRecord) throws {
     let columns = ["seq"] + auditRecordColumns
     try db.execute(sql: "INSERT INTO record (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))",
-                   arguments: AuditLog.arguments(record))
+                   arguments: StatementArguments(AuditLog.arguments(record).values))
 }
 
 /// A copy of `record` with another sequence number (and optionally another actor and time).

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferSQL
 import Foundation
 import GRDB
 import Logging
@@ -40,7 +41,7 @@ private struct WitnessedLog {
 
 /// Removes the newest `count` records as an attacker with write access to the file would.
 private func truncate(_ log: AuditLog, last count: Int64) throws {
-    try log.pool.write { db in try cutAuditTail(db, last: count) }
+    try log.sqlitePool!.write { db in try cutAuditTail(db, last: count) }
 }
 
 @Suite("Witnessed checkpoints")
@@ -60,7 +61,7 @@ struct AuditWitnessTests {
         _ = try log.commit([AuditEntry(time: 1, actor: "svc", action: .list, dataClass: .metadata, purpose: .serviceOperation,
                                        outcome: .allowed)])
         #expect(try log.checkExtendsWitness() == 5)
-        try log.pool.close()
+        log.pool.close()
     }
 
     @Test("a truncated tail is caught at open, and the witness never moves back")
@@ -78,7 +79,7 @@ struct AuditWitnessTests {
         // A new checkpoint of the shorter log is refused by the witness.
         _ = try log.checkpointNow()
         #expect(try log.witness?.latest()?.treeSize == 8)
-        try log.pool.close()
+        log.pool.close()
     }
 
     @Test("a deleted log started afresh is caught at open")
@@ -87,7 +88,7 @@ struct AuditWitnessTests {
         defer { w.remove() }
         let log = try w.open()
         try w.append(log, 4)
-        try log.pool.close()
+        log.pool.close()
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: w.logURL.path + suffix) }
         let fresh = try w.open()
         do {
@@ -96,7 +97,7 @@ struct AuditWitnessTests {
         } catch let error as CofferError {
             #expect(error.code == .tamperDetected && error.message.contains("holds 0 records but its witness saw 4"), "\(error)")
         }
-        try fresh.pool.close()
+        fresh.pool.close()
     }
 
     @Test("a log rewritten and re-signed with the vault's own keyring is caught at open and by a pinned-key verify")
@@ -107,7 +108,7 @@ struct AuditWitnessTests {
         try w.append(log, 6)
         let note = try #require(try log.witness?.latest())
         let pinned = try log.verifierKey
-        try log.pool.close()
+        log.pool.close()
         // The attacker holds the keyring: the same history with one justification changed,
         // checkpointed and signed as the vault would, in place of the real file.
         let forgedURL = w.directory.appendingPathComponent("forged.sqlite")
@@ -115,7 +116,7 @@ struct AuditWitnessTests {
                                   logger: Logger(label: "test"))
         try w.append(forger, 6, note: "innocent")
         #expect(try forger.verify().ok, "the forgery verifies on its own")
-        try forger.pool.close()
+        forger.pool.close()
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: w.logURL.path + suffix) }
         try FileManager.default.moveItem(at: forgedURL, to: w.logURL)
         for suffix in ["-wal", "-shm"] { try? FileManager.default.moveItem(atPath: forgedURL.path + suffix, toPath: w.logURL.path + suffix) }
@@ -125,7 +126,7 @@ struct AuditWitnessTests {
         #expect(!verdict.ok && verdict.problem?.contains("does not extend the checkpoint") == true, "\(String(describing: verdict.problem))")
         let reopenedKey = try reopened.verifierKey
         #expect(pinned == reopenedKey, "same keyring, same key: only the witnessed root tells them apart")
-        try reopened.pool.close()
+        reopened.pool.close()
     }
 
     @Test("a witness signed under another key is refused at open")
@@ -134,7 +135,7 @@ struct AuditWitnessTests {
         defer { w.remove() }
         let log = try w.open()
         try w.append(log, 3)
-        try log.pool.close()
+        log.pool.close()
         let other = try w.open(keyring: try Keyring.generate(), url: w.directory.appendingPathComponent("other.sqlite"))
         do {
             try other.checkExtendsWitness()
@@ -142,7 +143,7 @@ struct AuditWitnessTests {
         } catch let error as CofferError {
             #expect(error.code == .tamperDetected && error.message.contains("not signed by this vault's audit key"), "\(error)")
         }
-        try other.pool.close()
+        other.pool.close()
     }
 
     @Test("consistency proofs of the log verify, and fail for another history")
@@ -162,7 +163,7 @@ struct AuditWitnessTests {
         #expect(!forged.isValid)
         #expect(throws: CofferError.self) { try log.consistencyProof(from: 9, to: 5) }
         #expect(throws: CofferError.self) { try log.consistencyProof(from: 1, to: 14) }
-        try log.pool.close()
+        log.pool.close()
     }
 }
 

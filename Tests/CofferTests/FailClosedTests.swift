@@ -3,6 +3,7 @@ import GRDB
 import Testing
 @testable import Coffer
 import CofferCrypto
+import CofferSQL
 
 // Fail closed beyond the file-mode pre-check: the log file deleted while the vault is open, calls
 // after close(), a read-only vault directory, and a real write failure (a full filesystem under
@@ -198,7 +199,7 @@ struct FailClosedTests {
             expectSameBytes(try await vault.readAll(tenant: "acme", objectID: f.objectID, context: .test), f.content)
             #expect(FileManager.default.fileExists(atPath: moved.path + "-wal"), "the WAL is on the tmpfs")
             // Empty the WAL, then fill the filesystem.
-            try await vault.accessLog.log.pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+            try await vault.accessLog.log.sqlitePool!.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
             let filler = disk.appendingPathComponent("filler")
             let fd = open(filler.path, O_WRONLY | O_CREAT, 0o600)
             try #require(fd >= 0)
@@ -208,12 +209,12 @@ struct FailClosedTests {
             #expect(errno == ENOSPC)
             close(fd)
             #expect(writes > 0)
-            let size = try await vault.accessLog.log.pool.read { db in try Int64.fetchOne(db, sql: "SELECT tree_size FROM log_state") ?? -1 }
+            let size = try await vault.accessLog.log.sqlitePool!.read { db in try Int64.fetchOne(db, sql: "SELECT tree_size FROM log_state") ?? -1 }
             let before = try storedState(t)
             await expectEverythingRefused(vault, f, code: .auditUnavailable, "disk full")
             let after = try storedState(t)
             #expect(after == before, "\(difference(before, after))")
-            let sizeAfter = try await vault.accessLog.log.pool.read { db in try Int64.fetchOne(db, sql: "SELECT tree_size FROM log_state") ?? -1 }
+            let sizeAfter = try await vault.accessLog.log.sqlitePool!.read { db in try Int64.fetchOne(db, sql: "SELECT tree_size FROM log_state") ?? -1 }
             #expect(sizeAfter == size)
 
             // Space again: service resumes and the log verifies.

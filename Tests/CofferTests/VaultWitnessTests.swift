@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferSQL
 import Foundation
 import GRDB
 import Logging
@@ -86,7 +87,7 @@ struct VaultWitnessTests {
                            purpose: .serviceOperation, outcome: .allowed, reason: "rewritten \(i)")
             })
             _ = try forger.checkpointNow()
-            try forger.pool.close()
+            forger.pool.close()
             let error = await expectCofferError(.tamperDetected) { _ = try t.reopen() }
             #expect(error?.message.contains("does not extend its witnessed checkpoint") == true, "\(String(describing: error))")
         }

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferSQL
 import Foundation
 
 /// The access-log subsystem of a vault: the log file (``AuditLog``), its group committer
@@ -72,7 +73,7 @@ final class AccessLog: Sendable {
     /// The boundary a prune before `time` sets: never earlier than the one already recorded, so
     /// an earlier or repeated prune keeps the previous one.
     func pruneBoundary(before time: Int64) async throws -> Int64 {
-        let previous = try await log.pool.readReleasingEarly { db in try AuditLog.prunedBefore(db) }
+        let previous = try await log.pool.read { db in try AuditLog.prunedBefore(db) }
         return max(try await run { try $0.pruneBoundary(before: time) }, previous)
     }
 
@@ -83,7 +84,7 @@ final class AccessLog: Sendable {
 
     /// Closes `audit.sqlite` (the last step of closing a vault).
     func closeFile() throws {
-        try log.pool.close()
+        log.pool.close()
     }
 }
 

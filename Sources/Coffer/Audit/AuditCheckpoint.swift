@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferSQL
 import Foundation
 import GRDB
 
@@ -41,7 +42,7 @@ extension AuditLog {
     /// it was made at.
     /// - Returns: The same checkpoint as a signed note, for the witness once the transaction commits.
     @discardableResult
-    func insertCheckpoint(_ db: Database, frontier: MerkleFrontier, lastMAC: [UInt8]) throws -> CheckpointNote {
+    func insertCheckpoint(_ db: any SQLSession, frontier: MerkleFrontier, lastMAC: [UInt8]) throws -> CheckpointNote {
         let time = nowMilliseconds()
         let (size, root) = (frontier.size, frontier.root)
         let text = AuditCheckpoint.signedText(treeSize: size, rootHash: root.hexString, time: time)
@@ -58,12 +59,12 @@ extension AuditLog {
     func checkpointNow() throws -> AuditCheckpoint {
         var signed: CheckpointNote?
         let checkpoint = try pool.write { db in
-            guard let state = try Row.fetchOne(db, sql: "SELECT frontier, last_mac FROM log_state WHERE id = 1"),
+            guard let state = try db.fetchOne(sql: "SELECT frontier, last_mac FROM log_state WHERE id = 1"),
                   let frontier = MerkleFrontier(encoded: try state.storedBytes("frontier", in: "log_state")) else {
                 throw CofferError(.tamperDetected, "the access log's state row is missing or corrupt")
             }
             signed = try insertCheckpoint(db, frontier: frontier, lastMAC: try state.storedBytes("last_mac", in: "log_state"))
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM checkpoint WHERE tree_size = ?", arguments: [frontier.size]) else {
+            guard let row = try db.fetchOne(sql: "SELECT * FROM checkpoint WHERE tree_size = ?", arguments: [frontier.size]) else {
                 throw CofferError(.storage, "the checkpoint just signed at size \(frontier.size) could not be read back")
             }
             return try Self.checkpoint(row)
@@ -99,12 +100,12 @@ extension AuditLog {
     }
 
     func checkpoints() throws -> [AuditCheckpoint] {
-        try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM checkpoint ORDER BY tree_size").map(Self.checkpoint) }
+        try pool.read { db in try db.fetchAll(sql: "SELECT * FROM checkpoint ORDER BY tree_size").map(Self.checkpoint) }
     }
 
     /// A checkpoint from its row.
     /// - Throws: `CofferError` `tamperDetected` for a NULL or malformed column.
-    static func checkpoint(_ row: Row) throws -> AuditCheckpoint {
+    static func checkpoint(_ row: SQLRow) throws -> AuditCheckpoint {
         let t = "checkpoint"
         return AuditCheckpoint(treeSize: try row.stored("tree_size", in: t), rootHash: try row.storedBytes("root", in: t).hexString,
                                time: try row.stored("time", in: t), keyID: try row.stored("key_id", in: t),

@@ -8,8 +8,8 @@ extension AuditLog {
     func checkpointIfBehind() throws -> AuditCheckpoint? {
         let behind = try VaultDatabase.guardedSync {
             try pool.read { db -> Bool in
-                let size = try Int64.fetchOne(db, sql: "SELECT tree_size FROM log_state WHERE id = 1") ?? 0
-                let signed = try Int64.fetchOne(db, sql: "SELECT max(tree_size) FROM checkpoint") ?? 0
+                let size = try db.fetchOne(Int64.self, sql: "SELECT tree_size FROM log_state WHERE id = 1") ?? 0
+                let signed = try db.fetchOne(Int64.self, sql: "SELECT max(tree_size) FROM checkpoint") ?? 0
                 return size > signed
             }
         }

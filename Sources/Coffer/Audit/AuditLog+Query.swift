@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferSQL
 import Foundation
 import GRDB
 
@@ -65,7 +66,7 @@ extension AuditLog {
     package func records(_ query: AuditQuery) throws -> [AuditRecord] {
         guard (1...10_000).contains(query.limit) else { throw CofferError(.invalidArgument, "limit must be 1 to 10000") }
         var conditions: [String] = []
-        var arguments: StatementArguments = []
+        var arguments: SQLArguments = []
         func match(_ column: String, _ value: (any DatabaseValueConvertible)?) {
             guard let value else { return }
             conditions.append("\(column) = ?")
@@ -75,7 +76,7 @@ extension AuditLog {
         if let scope = query.scope {
             guard !scope.isEmpty else { return [] }
             conditions.append("tenant IN (\(Array(repeating: "?", count: scope.count).joined(separator: ", ")))")
-            arguments += StatementArguments(scope.map(\.rawValue))
+            arguments += SQLArguments(scope.map(\.rawValue))
         }
         match("actor", query.actor?.rawValue)
         match("subject", query.subject?.rawValue)
@@ -90,13 +91,13 @@ extension AuditLog {
         arguments += [query.limit]
         let sql = "SELECT * FROM record \(filter) ORDER BY seq DESC LIMIT ?"
         let bound = arguments
-        return try pool.read { db in try Row.fetchAll(db, sql: sql, arguments: bound).map(Self.record) }
+        return try pool.read { db in try db.fetchAll(sql: sql, arguments: bound).map(Self.record) }
     }
 
     /// Every record with `from <= time < to`, oldest first (for reviews).
     func records(from: Int64, to: Int64) throws -> [AuditRecord] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM record WHERE time >= ? AND time < ? ORDER BY seq",
+            try db.fetchAll(sql: "SELECT * FROM record WHERE time >= ? AND time < ? ORDER BY seq",
                              arguments: [from, to]).map(Self.record)
         }
     }
@@ -104,7 +105,7 @@ extension AuditLog {
     /// An inclusion proof of record `sequence` in the tree as it is now.
     func inclusionProof(sequence: Int64) throws -> AuditInclusionProof {
         let leaves = try pool.read { db in
-            try Data.fetchAll(db, sql: "SELECT hash FROM leaf ORDER BY seq").map { [UInt8]($0) }
+            try db.fetchAll(Data.self, sql: "SELECT hash FROM leaf ORDER BY seq").map { [UInt8]($0) }
         }
         guard sequence >= 1, sequence <= Int64(leaves.count) else {
             throw CofferError(.notFound, "the log has no record \(sequence) (it holds \(leaves.count))")
@@ -119,23 +120,22 @@ extension AuditLog {
     /// The tenant of record `sequence`; nil when the record names none or is not there (pruned,
     /// or past the end).
     func recordTenant(sequence: Int64) throws -> TenantID? {
-        try pool.read { db in try TenantID.fetchOne(db, sql: "SELECT tenant FROM record WHERE seq = ?", arguments: [sequence]) }
+        try pool.read { db in try db.fetchOne(TenantID.self, sql: "SELECT tenant FROM record WHERE seq = ?", arguments: [sequence]) }
     }
 
     /// Deletes the records older than `time`, keeping every leaf, MAC and checkpoint, so the rest
     /// still verifies. The boundary itself is recorded (as a purge of the audit log) by the caller.
     func pruneBoundary(before time: Int64) throws -> Int64 {
         try pool.read { db in
-            (try Int64.fetchOne(db, sql: "SELECT max(seq) FROM record WHERE time < ?", arguments: [time]) ?? 0) + 1
+            (try db.fetchOne(Int64.self, sql: "SELECT max(seq) FROM record WHERE time < ?", arguments: [time]) ?? 0) + 1
         }
     }
 
     func deleteRecords(before boundary: Int64) throws -> Int {
         try pool.write { db in
             // The log's own settings (its minimum retention) outlive any prune.
-            try db.execute(sql: "DELETE FROM record WHERE seq < ? AND NOT (action = 'configure' AND data_class = 'audit-log')",
+            return try db.execute(sql: "DELETE FROM record WHERE seq < ? AND NOT (action = 'configure' AND data_class = 'audit-log')",
                            arguments: [boundary])
-            return db.changesCount
         }
     }
 }

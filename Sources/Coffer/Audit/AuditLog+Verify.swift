@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferSQL
 import Foundation
 import GRDB
 
@@ -48,12 +49,12 @@ extension AuditLog {
 
     private func verify(extending external: ExternalHead?) throws -> AuditVerification {
         try pool.read { db in
-            guard let state = try Row.fetchOne(db, sql: "SELECT tree_size, last_mac, frontier FROM log_state WHERE id = 1") else {
+            guard let state = try db.fetchOne(sql: "SELECT tree_size, last_mac, frontier FROM log_state WHERE id = 1") else {
                 return failure(0, 0, "the log's state row is missing", size: 0, root: [], checkpoints: 0, pruned: 1)
             }
-            let checkpoints = try Row.fetchAll(db, sql: "SELECT * FROM checkpoint ORDER BY tree_size").map(Self.checkpoint)
+            let checkpoints = try db.fetchAll(sql: "SELECT * FROM checkpoint ORDER BY tree_size").map(Self.checkpoint)
             let prunedBefore = try Self.prunedBefore(db)
-            let orphans = try Int64.fetchOne(db, sql: "SELECT min(seq) FROM record WHERE seq NOT IN (SELECT seq FROM leaf)")
+            let orphans = try db.fetchOne(Int64.self, sql: "SELECT min(seq) FROM record WHERE seq NOT IN (SELECT seq FROM leaf)")
             var frontier = MerkleFrontier()
             var previous = [UInt8](repeating: 0, count: 32)
             var checked: Int64 = 0, nextCheckpoint = 0, externalRoot: [UInt8]?
@@ -69,10 +70,10 @@ extension AuditLog {
                 }
                 nextCheckpoint += 1
             }
-            let rows = try Row.fetchCursor(db, sql: """
+            let rows = try db.cursor(sql: """
                 SELECT l.seq AS leaf_seq, l.hash AS leaf_hash, l.mac AS leaf_mac, r.*
                 FROM leaf l LEFT JOIN record r ON r.seq = l.seq ORDER BY l.seq
-                """)
+                """, arguments: [])
             while let row = try rows.next() {
                 let expected = frontier.size + 1
                 guard let seq: Int64 = try? row.stored("leaf_seq", in: "leaf"), let leaf = try? row.storedBytes("leaf_hash", in: "leaf"),
@@ -146,8 +147,8 @@ extension AuditLog {
 
     /// Where authenticated pruning stopped: the boundary named by the newest purge record of
     /// the log itself (the record is covered by the MAC chain like any other).
-    static func prunedBefore(_ db: Database) throws -> Int64 {
-        guard let reason = try String.fetchOne(db, sql: """
+    static func prunedBefore(_ db: any SQLSession) throws -> Int64 {
+        guard let reason = try db.fetchOne(String.self, sql: """
             SELECT reason FROM record WHERE action = 'purge' AND data_class = 'audit-log' AND outcome = 'allowed'
             AND reason LIKE 'pruned-before=%' ORDER BY seq DESC LIMIT 1
             """) else { return 1 }

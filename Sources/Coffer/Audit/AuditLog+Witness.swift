@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferSQL
 import Foundation
 import GRDB
 
@@ -31,7 +32,7 @@ extension AuditLog {
     /// - Throws: `CofferError` `invalidArgument` for sizes outside 0 <= old <= new <= the log's size.
     func consistencyProof(from oldSize: Int64, to newSize: Int64?) throws -> AuditConsistencyProof {
         let leaves = try pool.read { db in
-            try Data.fetchAll(db, sql: "SELECT hash FROM leaf ORDER BY seq").map { [UInt8]($0) }
+            try db.fetchAll(Data.self, sql: "SELECT hash FROM leaf ORDER BY seq").map { [UInt8]($0) }
         }
         let newSize = newSize ?? Int64(leaves.count)
         guard oldSize >= 0, oldSize <= newSize, newSize <= Int64(leaves.count) else {
@@ -57,7 +58,7 @@ extension AuditLog {
     func checkExtendsWitness(required: Bool = false) throws -> Int64? {
         guard let witness else { return nil }
         guard let note = try witness.latest() else {
-            let size = try pool.read { db in try Int64.fetchOne(db, sql: "SELECT tree_size FROM log_state WHERE id = 1") ?? 0 }
+            let size = try pool.read { db in try db.fetchOne(Int64.self, sql: "SELECT tree_size FROM log_state WHERE id = 1") ?? 0 }
             if required && size > 0 {
                 throw CofferError(.tamperDetected, "the witness \(witness.file.path) holds no checkpoint though the access log holds \(size) records: the witness was deleted or moved; restore it (the vault will not start witnessing afresh)")
             }
@@ -67,7 +68,7 @@ extension AuditLog {
             throw CofferError(.tamperDetected, "the witnessed checkpoint \(witness.file.path) is not signed by this vault's audit key: the keyring's audit key was changed, or the log was replaced by one under another key")
         }
         try pool.read { db in
-            guard let state = try Row.fetchOne(db, sql: "SELECT tree_size, last_mac, frontier FROM log_state WHERE id = 1") else {
+            guard let state = try db.fetchOne(sql: "SELECT tree_size, last_mac, frontier FROM log_state WHERE id = 1") else {
                 throw CofferError(.tamperDetected, "the access log's state row is missing")
             }
             let size: Int64 = try state.stored("tree_size", in: "log_state")
@@ -76,7 +77,7 @@ extension AuditLog {
             }
             var frontier = MerkleFrontier(), previous = [UInt8](repeating: 0, count: 32)
             if note.treeSize > 0 {
-                guard let row = try Row.fetchOne(db, sql: "SELECT root, frontier, last_mac FROM checkpoint WHERE tree_size = ?",
+                guard let row = try db.fetchOne(sql: "SELECT root, frontier, last_mac FROM checkpoint WHERE tree_size = ?",
                                                  arguments: [note.treeSize]),
                       let stored = MerkleFrontier(encoded: try row.storedBytes("frontier", in: "checkpoint")),
                       try row.storedBytes("root", in: "checkpoint") == note.rootHash, stored.size == note.treeSize,
@@ -86,7 +87,7 @@ extension AuditLog {
                 frontier = stored
                 previous = try row.storedBytes("last_mac", in: "checkpoint")
             }
-            let leaves = try Row.fetchCursor(db, sql: "SELECT seq, hash, mac FROM leaf WHERE seq > ? ORDER BY seq", arguments: [note.treeSize])
+            let leaves = try db.cursor(sql: "SELECT seq, hash, mac FROM leaf WHERE seq > ? ORDER BY seq", arguments: [note.treeSize])
             while let leaf = try leaves.next() {
                 let seq: Int64 = try leaf.stored("seq", in: "leaf")
                 let hash = try leaf.storedBytes("hash", in: "leaf"), mac = try leaf.storedBytes("mac", in: "leaf")

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferSQL
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -16,9 +17,13 @@ import Logging
 /// `package`, not public: the vault reaches it through ``Vault``'s audit API; the benchmark
 /// target (CofferBench) fills and queries logs of its own.
 package final class AuditLog: Sendable {
-    /// `audit.sqlite`. `package` for the benchmark, which closes the logs it fills.
-    package let pool: DatabasePool
-    let path: String
+    /// Where the records are: `audit.sqlite`, or the log's tables on PostgreSQL. `package` for
+    /// the benchmark, which closes the logs it fills.
+    package let pool: any SQLDatabase
+    /// The SQLite pool of `audit.sqlite`, for what only a file has (backups); nil on PostgreSQL.
+    package var sqlitePool: DatabasePool? { (pool as? SQLiteDatabase)?.pool }
+    /// The SQLite file, whose mode is checked before each append (nil on PostgreSQL).
+    let path: String?
     let macKey: SecureBytes
     /// Keys the hash a `client` that is an IP address is logged as (P10: no IP address in the log).
     let clientKey: SecureBytes
@@ -99,19 +104,26 @@ package final class AuditLog: Sendable {
     /// Opens (or creates) the log at `url`, keyed by the keyring's audit-signing key `keyID`.
     /// - Throws: `CofferError` `keyNotFound` when the keyring lacks the key, `storage`.
     /// - Parameter witness: The witness directory every checkpoint is also written to.
-    package init(url: URL, keyring: Keyring, keyID: String, logger: Logger, witness: URL? = nil) throws {
+    package convenience init(url: URL, keyring: Keyring, keyID: String, logger: Logger, witness: URL? = nil) throws {
+        var tuning = VaultDatabase.Tuning()
+        tuning.cacheKiB = 4 * 1024
+        let pool = try VaultDatabase.open(url, migrator: Self.migrator, tuning: tuning)
+        try self.init(database: SQLiteDatabase(pool), path: url.path, keyring: keyring, keyID: keyID, logger: logger, witness: witness)
+    }
+
+    /// Opens the log in `database`, whose tables exist (the PostgreSQL engine's migrations make them).
+    /// - Parameter path: The SQLite file, checked before each append; nil for another engine.
+    package init(database: any SQLDatabase, path: String?, keyring: Keyring, keyID: String, logger: Logger, witness: URL? = nil) throws {
         let seed = try keyring.secret(id: keyID, purpose: .auditSigning)
         self.keyID = keyID
         macKey = try HKDF.deriveKey(from: seed, salt: [UInt8](), info: Array("coffer/audit/mac".utf8), length: 32)
         clientKey = try HKDF.deriveKey(from: seed, salt: [UInt8](), info: Array("coffer/audit/client-ip".utf8), length: 32)
         signingKey = try Self.signingKey(seed: seed)
-        path = url.path
+        self.path = path
         self.logger = logger
         self.witness = witness.map(AuditWitness.init(directory:))
         origin = "coffer.vault/" + Array(try SHA256.hash(signingKey.publicKey).prefix(8)).hexString
-        var tuning = VaultDatabase.Tuning()
-        tuning.cacheKiB = 4 * 1024
-        pool = try VaultDatabase.open(url, migrator: Self.migrator, tuning: tuning)
+        pool = database
     }
 
     /// The Ed25519 key checkpoints are signed with, derived from the audit-signing key's seed.
@@ -137,17 +149,21 @@ package final class AuditLog: Sendable {
     /// - Returns: The records as stored, with their sequence numbers.
     /// - Throws: `CofferError` `auditUnavailable` when the log cannot be written.
     package func commit(_ entries: [AuditEntry]) throws -> [AuditRecord] {
-        guard let mode = fileMode(path) else {
-            throw CofferError(.auditUnavailable, "the access log \(path) is missing; no access is allowed without it")
-        }
-        guard mode & S_IWUSR != 0 else {
-            throw CofferError(.auditUnavailable, "the access log \(path) is not writable (mode \(String(mode & 0o777, radix: 8))); no access is allowed until it is")
+        if let path {
+            guard let mode = fileMode(path) else {
+                throw CofferError(.auditUnavailable, "the access log \(path) is missing; no access is allowed without it")
+            }
+            guard mode & S_IWUSR != 0 else {
+                throw CofferError(.auditUnavailable, "the access log \(path) is not writable (mode \(String(mode & 0o777, radix: 8))); no access is allowed until it is")
+            }
         }
         var signed: CheckpointNote?
         defer { if let signed { publish(signed) } }
         do {
             return try pool.write { db in
-                guard let state = try Row.fetchOne(db, sql: "SELECT tree_size, last_mac, frontier FROM log_state WHERE id = 1"),
+                // The chain head under a row lock as well as the writers' lock: one ordered log.
+                let lock = db.engine == .postgres ? " FOR UPDATE" : ""
+                guard let state = try db.fetchOne(sql: "SELECT tree_size, last_mac, frontier FROM log_state WHERE id = 1" + lock),
                       var frontier = MerkleFrontier(encoded: try state.storedBytes("frontier", in: "log_state")) else {
                     throw CofferError(.tamperDetected, "the access log's state row is missing or corrupt; run `coffer audit verify`")
                 }
@@ -156,12 +172,6 @@ package final class AuditLog: Sendable {
                 guard frontier.size == size else {
                     throw CofferError(.tamperDetected, "the access log's state is inconsistent; run `coffer audit verify`")
                 }
-                let insertRecord = try db.cachedStatement(sql: """
-                    INSERT INTO record (seq, time, actor, role, tenant, subject, object_id, object_version, object_kind, action,
-                        data_class, purpose, justification, outcome, error_code, bytes, request_id, client, grant_id, reason)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """)
-                let insertLeaf = try db.cachedStatement(sql: "INSERT INTO leaf (seq, hash, mac) VALUES (?, ?, ?)")
                 var records: [AuditRecord] = []
                 for var entry in entries {
                     size += 1
@@ -169,8 +179,8 @@ package final class AuditLog: Sendable {
                     let record = entry.record(sequence: size)
                     let leaf = MerkleTree.leafHash(record.canonicalBytes)
                     let mac = try chainMAC(sequence: size, leaf: leaf, previous: previous)
-                    try insertRecord.execute(arguments: Self.arguments(record))
-                    try insertLeaf.execute(arguments: [size, Data(leaf), Data(mac)])
+                    try db.execute(sql: Self.insertRecord, arguments: Self.arguments(record))
+                    try db.execute(sql: "INSERT INTO leaf (seq, hash, mac) VALUES (?, ?, ?)", arguments: [size, Data(leaf), Data(mac)])
                     frontier.append(leaf)
                     previous = mac
                     records.append(record)
@@ -178,18 +188,26 @@ package final class AuditLog: Sendable {
                 CrashPoint.hit("audit.after-records")
                 try db.execute(sql: "UPDATE log_state SET tree_size = ?, last_mac = ?, frontier = ? WHERE id = 1",
                                arguments: [size, Data(previous), Data(frontier.encoded)])
-                let lastCheckpoint = try Int64.fetchOne(db, sql: "SELECT max(tree_size) FROM checkpoint") ?? 0
+                let lastCheckpoint = try db.fetchOne(Int64.self, sql: "SELECT max(tree_size) FROM checkpoint") ?? 0
                 if size - lastCheckpoint >= Self.checkpointInterval {
                     signed = try insertCheckpoint(db, frontier: frontier, lastMAC: previous)
                 }
                 return records
             }
-        } catch let error as CofferError {
+        } catch let error as CofferError where error.code != .storage {
             throw error
         } catch {
-            throw CofferError(.auditUnavailable, "the access log could not record the access (\(VaultDatabase.describe(error))); the access did not happen")
+            // The database failed (full disk, read-only file, server gone): the access is refused.
+            let reason = (error as? CofferError)?.message ?? VaultDatabase.describe(error)
+            throw CofferError(.auditUnavailable, "the access log could not record the access (\(reason)); the access did not happen")
         }
     }
+
+    static let insertRecord = """
+        INSERT INTO record (seq, time, actor, role, tenant, subject, object_id, object_version, object_kind, action,
+            data_class, purpose, justification, outcome, error_code, bytes, request_id, client, grant_id, reason)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
 
     /// A client that is an IP address, as the log keeps it: `ip-hmac:` and the first 16 bytes of
     /// HMAC-SHA256 of the normalised address under a key derived from the audit key, so records
@@ -199,7 +217,7 @@ package final class AuditLog: Sendable {
         return "ip-hmac:" + Array(try HMACSHA256.authenticate(Array(address.utf8), key: clientKey).prefix(16)).hexString
     }
 
-    static func arguments(_ r: AuditRecord) -> StatementArguments {
+    static func arguments(_ r: AuditRecord) -> SQLArguments {
         [r.sequence, r.time, r.actor, r.role, r.tenant, r.subject, r.objectID, r.objectVersion, r.objectKind, r.action,
          r.dataClass, r.purpose, r.justification, r.outcome.rawValue, r.errorCode, r.bytes, r.requestID, r.client,
          r.grantID, r.reason]
@@ -207,7 +225,7 @@ package final class AuditLog: Sendable {
 
     /// A record from its row.
     /// - Throws: `CofferError` `tamperDetected` for a NULL or malformed column or an unknown outcome.
-    static func record(_ row: Row) throws -> AuditRecord {
+    static func record(_ row: SQLRow) throws -> AuditRecord {
         let t = "record"
         let sequence: Int64 = try row.stored("seq", in: t)
         guard let outcome = AuditRecord.Outcome(rawValue: try row.stored("outcome", in: t)) else {

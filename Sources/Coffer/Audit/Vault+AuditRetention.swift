@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferSQL
 import Foundation
 import GRDB
 
@@ -53,7 +54,7 @@ extension AuditLog {
     /// log set, and never less than the default.
     func retentionDays() throws -> Int {
         let reasons = try pool.read { db in
-            try String.fetchAll(db, sql: """
+            try db.fetchAll(String.self, sql: """
                 SELECT reason FROM record WHERE action = 'configure' AND data_class = 'audit-log' AND outcome = 'allowed'
                 AND reason LIKE 'retention-days=%'
                 """)

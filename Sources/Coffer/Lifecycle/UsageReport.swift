@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferSQL
 import Foundation
 import GRDB
 
@@ -45,7 +46,7 @@ extension AuditLog {
         try VaultDatabase.guardedSync {
             try pool.read { db in
                 var counts: [TenantID: [UsageReport.Operations]] = [:]
-                for row in try Row.fetchAll(db, sql: """
+                for row in try db.fetchAll(sql: """
                     SELECT tenant, action, data_class, count(*) AS n, coalesce(sum(bytes), 0) AS bytes FROM record
                     WHERE time >= ? AND time < ? AND outcome = 'allowed' AND tenant IS NOT NULL
                     GROUP BY tenant, action, data_class ORDER BY tenant, action, data_class

@@ -65,7 +65,10 @@ extension Vault {
         guard consistent else {
             throw CofferError(.storage, "subject keys kept changing while the backup copied them; try again when the vault is quieter")
         }
-        try BackupFiles.copy(log.pool, to: url(FileName.audit))
+        guard let auditPool = log.sqlitePool else {
+            throw CofferError(.invalidArgument, "backups are of SQLite vaults; a PostgreSQL vault is backed up with its servers' own tools (docs/scale-out.md)")
+        }
+        try BackupFiles.copy(auditPool, to: url(FileName.audit))
         let logSize = try VaultDatabase.guardedSync {
             try DatabaseQueue(path: url(FileName.audit).path).read { db in
                 try Int64.fetchOne(db, sql: "SELECT tree_size FROM log_state WHERE id = 1") ?? 0
