@@ -69,6 +69,13 @@ let package = Package(
             dependencies: ["CofferCrypto", "CofferSQL", .product(name: "PostgresNIO", package: "postgres-nio"),
                            .product(name: "Logging", package: "swift-log"), .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        // The scale-out engine (issue 11, docs/scale-out.md): the vault's tables on PostgreSQL,
+        // segments in S3-compatible object storage. The embedded core builds without it.
+        .target(
+            name: "CofferScaleOut",
+            dependencies: ["Coffer", "CofferCrypto", "CofferSQL", "CofferPostgres", "CofferObjectStore",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
         // Benchmark-only code (`coffer bench`): the fixed-nonce baseline GCM, the unencrypted
         // store yardstick, the unaudited vault. Not in any product; reaches the layers below
         // through `package` access only.
@@ -115,6 +122,12 @@ let package = Package(
             // Against the PostgreSQL server .ci/run starts (COFFER_TEST_POSTGRES_*); parsing without it.
             dependencies: ["CofferPostgres", "CofferCrypto", "CofferSQL", .product(name: "PostgresNIO", package: "postgres-nio"),
                            .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .testTarget(
+            name: "CofferScaleOutTests",
+            // Against the PostgreSQL and S3 servers .ci/run starts; skipped without them.
+            dependencies: ["CofferScaleOut", "Coffer", "CofferCrypto", "CofferSQL", "CofferPostgres", "CofferObjectStore",
+                           .product(name: "PostgresNIO", package: "postgres-nio")]
         ),
         .testTarget(
             name: "CofferS3Tests",

@@ -48,8 +48,10 @@ extension AuditLog {
         let text = AuditCheckpoint.signedText(treeSize: size, rootHash: root.hexString, time: time)
         let signature = try signingKey.sign(Array(text.utf8))
         try db.execute(sql: """
-            INSERT OR REPLACE INTO checkpoint (tree_size, root, time, key_id, public_key, signature, frontier, last_mac)
+            INSERT INTO checkpoint (tree_size, root, time, key_id, public_key, signature, frontier, last_mac)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (tree_size) DO UPDATE SET root = excluded.root, time = excluded.time, key_id = excluded.key_id,
+                public_key = excluded.public_key, signature = excluded.signature, frontier = excluded.frontier, last_mac = excluded.last_mac
             """, arguments: [size, Data(root), time, keyID, Data(signingKey.publicKey), Data(signature),
                              Data(frontier.encoded), Data(lastMAC)])
         return try CheckpointNote(origin: origin, treeSize: size, rootHash: root, time: time, signingKey: signingKey)

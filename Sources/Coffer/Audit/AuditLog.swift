@@ -126,6 +126,13 @@ package final class AuditLog: Sendable {
         pool = database
     }
 
+    /// Gives a new log on another engine its state row (the empty tree), once: the SQLite
+    /// migration does the same for `audit.sqlite`.
+    package static func prepareState(_ db: any SQLSession) throws {
+        try db.execute(sql: "INSERT INTO log_state (id, tree_size, last_mac, frontier) VALUES (1, 0, ?, ?) ON CONFLICT (id) DO NOTHING",
+                       arguments: [Data(count: 32), Data(MerkleFrontier().encoded)])
+    }
+
     /// The Ed25519 key checkpoints are signed with, derived from the audit-signing key's seed.
     static func signingKey(seed: SecureBytes) throws -> Ed25519SigningKey {
         try Ed25519SigningKey(seed: HKDF.deriveKey(from: seed, salt: [UInt8](), info: Array("coffer/audit/ed25519".utf8), length: 32))

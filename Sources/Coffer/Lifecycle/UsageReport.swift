@@ -47,7 +47,7 @@ extension AuditLog {
             try pool.read { db in
                 var counts: [TenantID: [UsageReport.Operations]] = [:]
                 for row in try db.fetchAll(sql: """
-                    SELECT tenant, action, data_class, count(*) AS n, coalesce(sum(bytes), 0) AS bytes FROM record
+                    SELECT tenant, action, data_class, count(*) AS n, CAST(coalesce(sum(bytes), 0) AS BIGINT) AS bytes FROM record
                     WHERE time >= ? AND time < ? AND outcome = 'allowed' AND tenant IS NOT NULL
                     GROUP BY tenant, action, data_class ORDER BY tenant, action, data_class
                     """, arguments: [from, to]) {

@@ -288,7 +288,9 @@ extension PeopleStore {
                 try integrity.verify(stored.row)
                 for kept in try retain(stored) {
                     try db.execute(sql: """
-                        INSERT OR REPLACE INTO retained (subject_id, tenant_id, kind, key_id, value, retain_until) VALUES (?, ?, ?, ?, ?, ?)
+                        INSERT INTO retained (subject_id, tenant_id, kind, key_id, value, retain_until) VALUES (?, ?, ?, ?, ?, ?)
+                        ON CONFLICT (subject_id, kind) DO UPDATE SET tenant_id = excluded.tenant_id, key_id = excluded.key_id,
+                            value = excluded.value, retain_until = excluded.retain_until
                         """, arguments: [id, stored.row.tenant, kept.kind, kept.keyID, kept.value, kept.until])
                 }
                 let index = try db.fetchOne(Int.self, sql: "SELECT count(*) FROM lookup WHERE subject_id = ?", arguments: [id]) ?? 0

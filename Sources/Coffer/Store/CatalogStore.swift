@@ -188,7 +188,7 @@ extension CatalogStore {
         try await VaultDatabase.guarded {
             try await pool.read { db in
                 try db.fetchAll(sql: """
-                    SELECT o.kind, count(DISTINCT o.id) AS objects, count(v.id) AS versions, coalesce(sum(v.plaintext_size), 0) AS bytes
+                    SELECT o.kind, count(DISTINCT o.id) AS objects, count(v.id) AS versions, CAST(coalesce(sum(v.plaintext_size), 0) AS BIGINT) AS bytes
                     FROM object o JOIN version v ON v.object_id = o.id AND v.state = 1
                     WHERE o.tenant_id = ? GROUP BY o.kind ORDER BY o.kind
                     """, arguments: [tenant]).map { row in

@@ -70,7 +70,7 @@ struct VaultInfoStore: Sendable {
     /// Records (or replaces) the witness directory; the caller seals the rows again.
     func recordWitness(_ path: String) throws {
         try pool.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO vault_info (name, value) VALUES ('witness', ?)", arguments: [path])
+            try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('witness', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value", arguments: [path])
         }
     }
 
@@ -115,7 +115,7 @@ struct VaultInfoStore: Sendable {
     func seal(key: SecureBytes) throws {
         let value = try Self.mac(try all(), key: key)
         try pool.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO vault_info (name, value) VALUES ('state_mac', ?)", arguments: [value])
+            try db.execute(sql: "INSERT INTO vault_info (name, value) VALUES ('state_mac', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value", arguments: [value])
         }
     }
 }
