@@ -270,3 +270,48 @@ extension CatalogStore {
         } }
     }
 }
+
+extension CatalogStore {
+    /// Makes pending version row `version` (version `number` of `objectID`) visible with its
+    /// totals, and moves the object's newest version on, inside the caller's transaction.
+    /// - Throws: `CofferError` `notFound` when the pending version was removed meanwhile.
+    package static func commitVersion(_ db: any SQLSession, version: Int64, objectID: ObjectID, number: Int, digest: [UInt8], at time: Int64,
+                                      totals: VersionTotals) throws {
+        let committed = try db.execute(sql: """
+            UPDATE version SET state = 1, writer = NULL, plaintext_size = ?, ciphertext_size = ?,
+                   segment_count = ?, digest = ?, committed_at = ? WHERE id = ? AND state = 0
+            """, arguments: [totals.plaintext, totals.ciphertext, totals.segments, Data(digest), time, version])
+        guard committed == 1 else {
+            throw CofferError(.notFound, "the pending version was removed while it was being written")
+        }
+        try db.execute(sql: """
+            UPDATE object SET latest_version = CASE WHEN latest_version > ? THEN latest_version ELSE ? END, updated_at = ? WHERE id = ?
+            """, arguments: [number, number, time, objectID])
+    }
+
+    /// The committed version `version` (nil: the newest) of `objectID` in `tenant`, or nil.
+    /// - Throws: `CofferError` `tamperDetected` for a malformed row.
+    package static func pinnedVersion(_ db: any SQLSession, tenant: TenantID, objectID: ObjectID, version: Int?) throws -> PinnedVersion? {
+        guard let row = try db.fetchOne(sql: """
+            SELECT v.id, o.kind, v.version, v.plaintext_size, v.ciphertext_size, v.segment_size, v.digest, v.committed_at, v.data_key_id
+            FROM object o JOIN version v ON v.object_id = o.id
+            WHERE o.id = ? AND o.tenant_id = ? AND o.latest_version > 0 AND v.state = 1 AND v.version = coalesce(CAST(? AS BIGINT), o.latest_version)
+            """, arguments: [objectID, tenant, version]) else { return nil }
+        do {
+            let t = "version"
+            let info = ObjectVersionInfo(version: try row.stored(at: 2, in: t), size: try row.stored(at: 3, in: t),
+                                         storedSize: try row.stored(at: 4, in: t), segmentSize: try row.stored(at: 5, in: t),
+                                         digest: [UInt8](try row.stored(at: 6, in: t, as: Data.self)).hexString,
+                                         createdAt: try row.stored(at: 7, in: t))
+            return PinnedVersion(row: try row.stored(at: 0, in: t), kind: try ObjectKind(parsing: try row.stored(at: 1, in: t)),
+                                 dataKeyID: try row.stored(at: 8, in: t), info: info)
+        } catch {
+            throw CofferError(.tamperDetected, "object \(objectID): its version row is incomplete or malformed; the content database was changed outside Coffer")
+        }
+    }
+
+    /// True when version row `version` is committed.
+    package static func isCommitted(_ db: any SQLSession, version: Int64) throws -> Bool {
+        try db.fetchOne(Bool.self, sql: "SELECT 1 FROM version WHERE id = ? AND state = 1", arguments: [version]) ?? false
+    }
+}

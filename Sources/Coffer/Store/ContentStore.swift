@@ -15,7 +15,7 @@ final class ContentStore: Sendable {
     /// Objects and versions.
     let catalog: CatalogStore
     /// The segments of every version.
-    let segments: SQLiteSegmentStore
+    let segments: any SegmentStore
     /// Ciphertext segment size of new versions.
     let segmentSize: Int
     /// One lock file per put in progress (`writers/`).

@@ -20,7 +20,7 @@ public final class ObjectWriter: @unchecked Sendable {
 
     private let vault: Vault
     private let versionRowID: Int64
-    private let segmentStore: SQLiteSegmentStore
+    private let sink: any SegmentSink
     private let encryptor: StreamEncryptor
     private let digest: HMACSHA256.Authenticator
     private let writerLock: WriterLock
@@ -33,14 +33,14 @@ public final class ObjectWriter: @unchecked Sendable {
     private var segments = 0
     private var finished = false
 
-    init(vault: Vault, objectID: ObjectID, version: Int, versionRowID: Int64, streamKey: SecureBytes, digestKey: SecureBytes, aad: [UInt8],
+    init(vault: Vault, tenant: TenantID, objectID: ObjectID, version: Int, versionRowID: Int64, streamKey: SecureBytes, digestKey: SecureBytes, aad: [UInt8],
          writerLock: WriterLock, memory: MemoryReservation, expectedBytes: Int?,
          onFailure: @escaping @Sendable (any Error) async -> Void) throws {
         self.vault = vault
         self.objectID = objectID
         self.version = version
         self.versionRowID = versionRowID
-        self.segmentStore = SQLiteSegmentStore(pool: vault.content)
+        self.sink = try vault.contentStore.segments.sink(version: versionRowID, tenant: tenant, objectID: objectID, number: version)
         self.writerLock = writerLock
         self.memory = memory
         self.onFailure = onFailure
@@ -183,11 +183,11 @@ public final class ObjectWriter: @unchecked Sendable {
     private func commitLocked() throws -> ObjectVersionInfo {
         let mac = try digest.finalize()
         let now = nowMilliseconds()
-        let (rowID, objectID, version) = (versionRowID, self.objectID, self.version)
+        let version = self.version
         // The last batch and the commit share one transaction (one fsync for small objects).
-        try segmentStore.commit(version: rowID, objectID: objectID, number: version, digest: mac, at: now, final: { appender in
-            try encryptor.finish { try self.insert($0, appender) }
-            return (plaintextBytes, ciphertextBytes, segments)
+        try sink.commit(digest: mac, at: now, final: { store in
+            try encryptor.finish { try self.insert($0, store) }
+            return VersionTotals(plaintext: plaintextBytes, ciphertext: ciphertextBytes, segments: segments)
         }, beforeCommit: { writerLock.removeFile() })
         let (plaintext, ciphertext) = (plaintextBytes, ciphertextBytes)
         CrashPoint.hit("commit.after-transaction")
@@ -210,12 +210,12 @@ public final class ObjectWriter: @unchecked Sendable {
 
     /// Stores a batch of sealed segments in one transaction.
     private func store(_ batch: CiphertextSegments) throws {
-        try segmentStore.append(version: versionRowID) { try insert(batch, $0) }
+        try insert(batch) { try sink.append($0) }
     }
 
-    /// Stores a batch of sealed segments within the appender's transaction, and counts it.
-    private func insert(_ batch: CiphertextSegments, _ appender: SegmentAppender) throws {
-        try appender.append(batch)
+    /// Stores a batch of sealed segments through `store`, and counts it.
+    private func insert(_ batch: CiphertextSegments, _ store: (CiphertextSegments) throws -> Void) throws {
+        try store(batch)
         segments += batch.count
         ciphertextBytes += Int64(batch.bytes.count)
     }

@@ -1,11 +1,12 @@
 import CofferCrypto
 import Foundation
+import CofferSQL
 import GRDB
 
-/// Where ciphertext segments live: immutable blobs under (version row, index) keys. The reader
-/// speaks only to this interface; `SQLiteSegmentStore` keeps them as rows of `content.sqlite`,
-/// and an object-storage engine can keep them as objects.
-protocol SegmentStore: Sendable {
+/// Where ciphertext segments live: immutable blobs under (version row, index) keys. Readers and
+/// writers speak only to this interface; `SQLiteSegmentStore` keeps them as rows of
+/// `content.sqlite`, the scale-out engine as objects in S3-compatible storage.
+package protocol SegmentStore: Sendable {
     /// Calls `body` with each stored segment of version row `version` whose index is in `range`,
     /// in index order, within one short read. Missing segments are simply not visited; the
     /// bytes passed to `body` are valid only during the call.
@@ -18,15 +19,48 @@ protocol SegmentStore: Sendable {
     /// The committed version `version` (nil: the newest) of `objectID` in `tenant`, pinned by its
     /// row, or nil when there is none.
     func pinnedVersion(tenant: TenantID, objectID: ObjectID, version: Int?) throws -> PinnedVersion?
+
+    /// Where a writer puts the segments of pending version row `version` (version `number` of
+    /// `objectID` in `tenant`) until it commits.
+    func sink(version: Int64, tenant: TenantID, objectID: ObjectID, number: Int) throws -> any SegmentSink
+}
+
+/// A pending version's segments on their way in. Nothing is visible to readers until
+/// ``commit(digest:at:final:beforeCommit:)`` returns.
+package protocol SegmentSink: AnyObject {
+    /// Stores `batch`, whose bytes are valid only during the call.
+    /// - Throws: `CofferError` `notFound` when the pending version was removed meanwhile.
+    func append(_ batch: CiphertextSegments) throws
+
+    /// Stores the last batches `final` hands to its argument and returns the version's totals,
+    /// then makes the version visible in one transaction of the catalog; `beforeCommit` runs
+    /// last inside it.
+    /// - Throws: `CofferError` `notFound` when the pending version was removed meanwhile.
+    func commit(digest: [UInt8], at time: Int64,
+                final: (_ store: (CiphertextSegments) throws -> Void) throws -> VersionTotals,
+                beforeCommit: () -> Void) throws
+}
+
+/// What a committed version holds.
+package struct VersionTotals: Sendable {
+    package var plaintext: Int64
+    package var ciphertext: Int64
+    package var segments: Int
+
+    package init(plaintext: Int64, ciphertext: Int64, segments: Int) {
+        self.plaintext = plaintext
+        self.ciphertext = ciphertext
+        self.segments = segments
+    }
 }
 
 /// A committed version as a reader pins it: its row and what it holds.
-struct PinnedVersion: Sendable {
-    let row: Int64
-    let kind: ObjectKind
+package struct PinnedVersion: Sendable {
+    package let row: Int64
+    package let kind: ObjectKind
     /// The data key that sealed it.
-    let dataKeyID: String
-    let info: ObjectVersionInfo
+    package let dataKeyID: String
+    package let info: ObjectVersionInfo
 }
 
 /// Segments as rows of `content.sqlite`'s `segment` table (one per row, the blob as stored).
@@ -53,31 +87,41 @@ struct SQLiteSegmentStore: SegmentStore {
     }
 
     func pinnedVersion(tenant: TenantID, objectID: ObjectID, version: Int?) throws -> PinnedVersion? {
-        try VaultDatabase.guardedSync {
-            try pool.read { db -> PinnedVersion? in
-                guard let row = try Row.fetchOne(db, sql: """
-                    SELECT v.id, o.kind, v.version, v.plaintext_size, v.ciphertext_size, v.segment_size, v.digest, v.committed_at, v.data_key_id
-                    FROM object o JOIN version v ON v.object_id = o.id
-                    WHERE o.id = ? AND o.tenant_id = ? AND o.latest_version > 0 AND v.state = 1 AND v.version = coalesce(?, o.latest_version)
-                    """, arguments: [objectID, tenant, version]) else { return nil }
-                do {
-                    let info = ObjectVersionInfo(version: try row.decode(atIndex: 2), size: try row.decode(atIndex: 3),
-                                                 storedSize: try row.decode(atIndex: 4), segmentSize: try row.decode(atIndex: 5),
-                                                 digest: [UInt8](try row.decode(Data.self, atIndex: 6)).hexString,
-                                                 createdAt: try row.decode(atIndex: 7))
-                    return PinnedVersion(row: try row.decode(atIndex: 0), kind: try ObjectKind(parsing: try row.decode(atIndex: 1)),
-                                         dataKeyID: try row.decode(atIndex: 8), info: info)
-                } catch {
-                    throw CofferError(.tamperDetected, "object \(objectID): its version row is incomplete or malformed; the content file was changed outside Coffer")
-                }
-            }
-        }
+        try SQLiteDatabase(pool).read { db in try CatalogStore.pinnedVersion(db, tenant: tenant, objectID: objectID, version: version) }
     }
 
     func isCommitted(version: Int64) throws -> Bool {
-        try VaultDatabase.guardedSync {
-            try pool.read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM version WHERE id = ? AND state = 1", arguments: [version]) ?? false }
-        }
+        try SQLiteDatabase(pool).read { db in try CatalogStore.isCommitted(db, version: version) }
+    }
+
+    func sink(version: Int64, tenant: TenantID, objectID: ObjectID, number: Int) throws -> any SegmentSink {
+        SQLiteSegmentSink(store: self, version: version, objectID: objectID, number: number)
+    }
+}
+
+/// A writer's segments as rows: each batch in a transaction of its own, the last with the commit
+/// (one fsync for a small object).
+final class SQLiteSegmentSink: SegmentSink {
+    let store: SQLiteSegmentStore
+    let version: Int64
+    let objectID: ObjectID
+    let number: Int
+
+    init(store: SQLiteSegmentStore, version: Int64, objectID: ObjectID, number: Int) {
+        self.store = store
+        self.version = version
+        self.objectID = objectID
+        self.number = number
+    }
+
+    func append(_ batch: CiphertextSegments) throws {
+        try store.append(version: version) { try $0.append(batch) }
+    }
+
+    func commit(digest: [UInt8], at time: Int64, final: (_ store: (CiphertextSegments) throws -> Void) throws -> VersionTotals,
+                beforeCommit: () -> Void) throws {
+        try store.commit(version: version, objectID: objectID, number: number, digest: digest, at: time,
+                         final: { appender in try final { try appender.append($0) } }, beforeCommit: beforeCommit)
     }
 }
 
@@ -116,21 +160,16 @@ extension SQLiteSegmentStore {
     /// object's newest version moves on; `beforeCommit` runs last, inside the transaction.
     /// - Throws: `CofferError` `notFound` when the pending version was removed meanwhile.
     func commit(version: Int64, objectID: ObjectID, number: Int, digest: [UInt8], at time: Int64,
-                final: (SegmentAppender) throws -> (plaintext: Int64, ciphertext: Int64, segments: Int),
+                final: (SegmentAppender) throws -> VersionTotals,
                 beforeCommit: () -> Void) throws {
-        try pool.write { db in
-            let totals = try final(SegmentAppender(db: db, version: version))
-            CrashPoint.hit("commit.after-segments")
-            try db.execute(sql: """
-                UPDATE version SET state = 1, writer = NULL, plaintext_size = ?, ciphertext_size = ?,
-                       segment_count = ?, digest = ?, committed_at = ? WHERE id = ? AND state = 0
-                """, arguments: [totals.plaintext, totals.ciphertext, totals.segments, Data(digest), time, version])
-            guard db.changesCount == 1 else {
-                throw CofferError(.notFound, "the pending version was removed while it was being written")
+        try VaultDatabase.guardedSync {
+            try pool.write { db in
+                let totals = try final(SegmentAppender(db: db, version: version))
+                CrashPoint.hit("commit.after-segments")
+                try CatalogStore.commitVersion(SQLiteSession(db), version: version, objectID: objectID, number: number, digest: digest,
+                                               at: time, totals: totals)
+                beforeCommit()
             }
-            try db.execute(sql: "UPDATE object SET latest_version = max(latest_version, ?), updated_at = ? WHERE id = ?",
-                           arguments: [number, time, objectID])
-            beforeCommit()
         }
     }
 }

@@ -48,7 +48,7 @@ extension Vault {
             guard let reservation else { throw CofferError(.storage, "no version was reserved") }
             let reserved = try reservation.get()
             do {
-                return try ObjectWriter(vault: self, objectID: reserved.objectID, version: reserved.version, versionRowID: reserved.rowID,
+                return try ObjectWriter(vault: self, tenant: tenant, objectID: reserved.objectID, version: reserved.version, versionRowID: reserved.rowID,
                                         streamKey: reserved.streamKey, digestKey: reserved.digestKey,
                                         aad: ContentStore.contentAAD(tenant: tenant, objectID: reserved.objectID, version: reserved.version),
                                         writerLock: reserved.lock, memory: memory, expectedBytes: expectedBytes,
