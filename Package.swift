@@ -126,7 +126,7 @@ let package = Package(
         .testTarget(
             name: "CofferScaleOutTests",
             // Against the PostgreSQL and S3 servers .ci/run starts; skipped without them.
-            dependencies: ["CofferScaleOut", "Coffer", "CofferCrypto", "CofferSQL", "CofferPostgres", "CofferObjectStore",
+            dependencies: ["CofferScaleOut", "Coffer", "CofferCrypto", "CofferSQL", "CofferPostgres", "CofferObjectStore", "CofferS3",
                            .product(name: "PostgresNIO", package: "postgres-nio")]
         ),
         .testTarget(

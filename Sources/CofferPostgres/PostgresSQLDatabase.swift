@@ -52,6 +52,29 @@ public struct PostgresSQLDatabase: SQLDatabase {
         try await NIOThreadPool.singleton.runIfActive { try self.write(body) }
     }
 
+    /// Runs `body` while this process holds session-level advisory lock `key`, or returns nil at
+    /// once when another holds it: one instance at a time does the work. The lock lives on a
+    /// connection leased for the duration, so an instance that dies releases it with its
+    /// connection (the fencing is the server's).
+    public func whileHolding<T>(_ key: Int64, _ body: () throws -> T) throws -> T? {
+        let connection = try pool.leaseSynchronously()
+        let session = PostgresSession(connection, pool: pool)
+        var reusable = false
+        defer { pool.connections.release(connection, reusable: reusable) }
+        guard try session.fetchOne(Bool.self, sql: "SELECT pg_try_advisory_lock(?)", arguments: [key]) == true else {
+            reusable = true
+            return nil
+        }
+        do {
+            let result = try body()
+            reusable = (try? session.execute(sql: "SELECT pg_advisory_unlock(?)", arguments: [key])) != nil
+            return result
+        } catch {
+            reusable = (try? session.execute(sql: "SELECT pg_advisory_unlock(?)", arguments: [key])) != nil
+            throw error
+        }
+    }
+
     private func transaction<T>(begin: String, lock: Int64?, _ body: (any SQLSession) throws -> T) throws -> T {
         let connection = try pool.leaseSynchronously()
         let session = PostgresSession(connection, pool: pool)

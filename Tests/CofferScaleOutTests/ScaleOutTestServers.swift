@@ -1,5 +1,7 @@
 import CofferCrypto
+import CofferObjectStore
 import CofferPostgres
+import CofferS3
 import Foundation
 import PostgresNIO
 
@@ -7,6 +9,20 @@ import PostgresNIO
 enum ScaleOutTestServers {
     static let environment = ProcessInfo.processInfo.environment
     static var postgresAvailable: Bool { environment["COFFER_TEST_POSTGRES_URL"] != nil && environment["COFFER_TEST_POSTGRES_PII_URL"] != nil }
+    /// Both servers: PostgreSQL and the S3 server.
+    static var available: Bool { postgresAvailable && environment["COFFER_TEST_S3_ENDPOINT"] != nil }
+
+    /// A location on a new bucket of the S3 test server.
+    static func newBucket() async throws -> S3ObjectStore {
+        let bucket = "coffer-so-" + (try SecureRandom.bytes(6)).map { String(format: "%02x", $0) }.joined()
+        let location = try S3Location(parsing: "s3://\(bucket)/vault", endpoint: environment["COFFER_TEST_S3_ENDPOINT"] ?? "",
+                                      region: environment["COFFER_TEST_S3_REGION"] ?? "us-east-1")
+        let store = try S3ObjectStore(location: location,
+                                      credentials: try S3Credentials(accessKeyID: environment["COFFER_TEST_S3_ACCESS_KEY_ID"] ?? "",
+                                                                     secretAccessKey: environment["COFFER_TEST_S3_SECRET_ACCESS_KEY"] ?? ""))
+        try await store.createBucket()
+        return store
+    }
 
     /// The main database as the content role, or the PII database as its role, in `schema`.
     static func address(pii: Bool = false, schema: String? = nil) throws -> PostgresAddress {

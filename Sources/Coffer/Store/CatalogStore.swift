@@ -26,7 +26,7 @@ struct CatalogCursor: Sendable {
 /// Persistence of the content catalog: objects and versions in `content.sqlite` (the segments
 /// are `SegmentStore`'s). The only code that knows the SQL of `object` and `version` outside
 /// the writer's commit; a second engine keeps the same rows in PostgreSQL.
-struct CatalogStore: Sendable {
+package struct CatalogStore: Sendable {
     let pool: any SQLDatabase
 
     /// A committed object of `tenant`, or nil (another tenant's object is nil too).

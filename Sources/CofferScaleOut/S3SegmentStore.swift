@@ -1,0 +1,95 @@
+import Coffer
+import CofferCrypto
+import CofferObjectStore
+import CofferSQL
+import Foundation
+
+/// Segments as objects in S3-compatible storage; the content catalog on PostgreSQL says which
+/// object holds which segments (`segment_group`). Each object is a run of a version's segments
+/// (at least `groupBytes` unless the version is smaller), under a key made of 128 random bits
+/// that is never used again; objects are never overwritten, so conditional writes are never
+/// needed.
+///
+/// A writer records each group's row before uploading it (so a killed writer's uploads are
+/// known), uploads up to `uploadsInFlight` groups at once (bounded memory), and commits the
+/// version in one transaction after every upload has succeeded: readers follow only committed
+/// versions. Deleting a version removes its rows, and a trigger lists their objects for the
+/// collector (`S3SegmentCollector`), in the same transaction.
+final class S3SegmentStore: SegmentStore {
+    /// The content tables.
+    let catalog: any SQLDatabase
+    /// The object stores by location name.
+    let locations: [String: S3ObjectStore]
+    /// The location of a tenant's segments (residency): a put goes there or fails.
+    let location: @Sendable (TenantID) throws -> String
+    /// The least size of a group (the last group of a version may be smaller).
+    let groupBytes: Int
+    /// Groups a writer uploads at once.
+    let uploadsInFlight: Int
+
+    init(catalog: any SQLDatabase, locations: [String: S3ObjectStore], location: @escaping @Sendable (TenantID) throws -> String,
+         groupBytes: Int = 8 << 20, uploadsInFlight: Int = 4) {
+        self.catalog = catalog
+        self.locations = locations
+        self.location = location
+        self.groupBytes = groupBytes
+        self.uploadsInFlight = uploadsInFlight
+    }
+
+    /// The object store of location `name`.
+    /// - Throws: `CofferError` `invalidArgument` for a location this vault was not configured with.
+    func store(_ name: String) throws -> S3ObjectStore {
+        guard let store = locations[name] else {
+            throw CofferError(.invalidArgument, "the object-store location '\(name)' is not configured (--location \(name)=s3://...)")
+        }
+        return store
+    }
+
+    func withSegments(version: Int64, in range: ClosedRange<Int>, _ body: (Int, UnsafeRawBufferPointer) throws -> Void) throws {
+        let groups = try catalog.read { db in
+            try db.fetchAll(sql: """
+                SELECT first_idx, lengths, location, object_key FROM segment_group
+                WHERE version_id = ? AND first_idx <= ? AND first_idx + segment_count - 1 >= ? ORDER BY first_idx
+                """, arguments: [version, range.upperBound, range.lowerBound]).map(Self.group)
+        }
+        for group in groups {
+            let first = max(group.firstIndex, range.lowerBound), last = min(group.lastIndex, range.upperBound)
+            let (bytes, offsets) = group.byteRange(first, last)
+            let objects = try store(group.location)
+            let key = group.key
+            let data = try BlockingWait.result { try await objects.get(key, range: bytes) }
+            guard data.count == Int(bytes.upperBound - bytes.lowerBound + 1) else {
+                throw CofferError(.truncated, "segment object \(key) is shorter than its catalog row says")
+            }
+            try data.withUnsafeBytes { all in
+                for (n, index) in (first...last).enumerated() {
+                    let length = group.lengths[index - group.firstIndex]
+                    try body(index, UnsafeRawBufferPointer(rebasing: all[offsets[n]..<offsets[n] + length]))
+                }
+            }
+        }
+    }
+
+    func isCommitted(version: Int64) throws -> Bool {
+        try catalog.read { db in try CatalogStore.isCommitted(db, version: version) }
+    }
+
+    func pinnedVersion(tenant: TenantID, objectID: ObjectID, version: Int?) throws -> PinnedVersion? {
+        try catalog.read { db in try CatalogStore.pinnedVersion(db, tenant: tenant, objectID: objectID, version: version) }
+    }
+
+    func sink(version: Int64, tenant: TenantID, objectID: ObjectID, number: Int) throws -> any SegmentSink {
+        let name = try location(tenant)
+        return S3SegmentSink(store: self, objects: try store(name), location: name, version: version, tenant: tenant,
+                             objectID: objectID, number: number)
+    }
+
+    private static func group(_ row: SQLRow) throws -> SegmentGroup {
+        let t = "segment_group"
+        guard let lengths = SegmentGroup.decode(try row.stored("lengths", in: t, as: Data.self)) else {
+            throw CofferError(.tamperDetected, "a segment_group row has malformed lengths: the content database was changed outside Coffer")
+        }
+        return SegmentGroup(firstIndex: try row.stored("first_idx", in: t), lengths: lengths, location: try row.stored("location", in: t),
+                            key: try row.stored("object_key", in: t))
+    }
+}
