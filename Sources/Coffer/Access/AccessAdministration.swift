@@ -15,9 +15,9 @@ final class AccessAdministration: Sendable {
     /// What grants take as now (tests move it forward instead of sleeping).
     let clock = VaultClock()
 
-    init(pool: DatabasePool) {
-        store = AccessStore(pool: SQLiteDatabase(pool))
-        tenants = TenantStore(pool: SQLiteDatabase(pool))
+    init(pool: any SQLDatabase) {
+        store = AccessStore(pool: pool)
+        tenants = TenantStore(pool: pool)
     }
 
     // MARK: Tenants

@@ -54,6 +54,10 @@ extension Vault {
 
     private func copyFiles(into directory: URL, id: String, at now: Int64, checkpoint: AuditCheckpoint, log: AuditLog) throws -> BackupManifest {
         let url = { (name: String) in directory.appendingPathComponent(name) }
+        guard let sqlite = storage.files else {
+            throw CofferError(.invalidArgument, "backups are of SQLite vaults; a PostgreSQL vault is backed up with its servers' own tools (docs/scale-out.md)")
+        }
+        let (content, control, pii) = (sqlite.content, sqlite.control, sqlite.pii)
         try BackupFiles.copy(content, to: url(FileName.content))
         var consistent = false
         for _ in 0..<8 {

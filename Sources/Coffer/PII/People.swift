@@ -22,8 +22,8 @@ final class People: Sendable {
     /// pool has threads, so password work never takes every thread.
     private let scryptLimiter = AsyncLimiter(limit: max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
 
-    init(pool: DatabasePool, keys: KeyManager, janitor: WALJanitor) {
-        store = PeopleStore(pool: SQLiteDatabase(pool))
+    init(pool: any SQLDatabase, keys: KeyManager, janitor: WALJanitor) {
+        store = PeopleStore(pool: pool)
         self.keys = keys
         integrity = PIIIntegrity(keys: keys)
         self.janitor = janitor

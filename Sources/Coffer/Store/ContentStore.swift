@@ -20,15 +20,20 @@ final class ContentStore: Sendable {
     let segmentSize: Int
     /// One lock file per put in progress (`writers/`).
     let writersDirectory: URL
+    /// True when every writer's lock file is in `writersDirectory` (one machine's vault): a
+    /// pending version without a held lock is then a dead writer's. Otherwise the engine
+    /// collects leftovers itself (by heartbeat).
+    let writerLocksAreShared: Bool
     private let keys: KeyManager
     private let administration: AccessAdministration
     private let janitor: WALJanitor
     private let logger: Logger
 
-    init(pool: DatabasePool, segmentSize: Int, writersDirectory: URL, keys: KeyManager, administration: AccessAdministration,
-         janitor: WALJanitor, logger: Logger) {
-        catalog = CatalogStore(pool: SQLiteDatabase(pool))
-        segments = SQLiteSegmentStore(pool: pool)
+    init(catalog: any SQLDatabase, segments: any SegmentStore, segmentSize: Int, writersDirectory: URL, keys: KeyManager,
+         administration: AccessAdministration, janitor: WALJanitor, logger: Logger, writerLocksAreShared: Bool = true) {
+        self.catalog = CatalogStore(pool: catalog)
+        self.segments = segments
+        self.writerLocksAreShared = writerLocksAreShared
         self.segmentSize = segmentSize
         self.writersDirectory = writersDirectory
         self.keys = keys
@@ -131,6 +136,7 @@ final class ContentStore: Sendable {
     /// - Returns: How many pending versions were removed.
     @discardableResult
     func removeAbandonedWrites() throws -> Int {
+        guard writerLocksAreShared else { return 0 }
         var removed = 0
         for pending in try catalog.pendingVersions() {
             guard pending.writer.map({ WriterLock.isAbandoned(token: $0, directory: writersDirectory) }) ?? true else { continue }

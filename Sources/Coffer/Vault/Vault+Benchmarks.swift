@@ -25,7 +25,12 @@ extension Vault {
 
     /// `content.sqlite`, for the benchmark's unencrypted yardstick, which writes plaintext rows
     /// into the same schema of a scratch vault.
-    package var contentDatabase: DatabasePool { content }
+    package var contentDatabase: DatabasePool {
+        get throws {
+            guard let files = storage.files else { throw CofferError(.invalidArgument, "the store benchmark's yardstick needs an embedded (SQLite) vault") }
+            return files.content
+        }
+    }
 
     /// The access log's group committer, for the benchmark's append-rate measurements.
     package var auditAppender: AuditAppender { accessLog.appender }

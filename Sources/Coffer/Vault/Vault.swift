@@ -35,13 +35,8 @@ public final class Vault: Sendable {
     /// The access log: the log file, its group committer, whether accesses are recorded.
     let accessLog: AccessLog
 
-    // The files, which the vault opens and closes.
-    /// `control.sqlite`: tenants, wrapped keys, principals, grants, the vault's bookkeeping.
-    let control: DatabasePool
-    /// `content.sqlite`: objects, versions and their segments.
-    let content: DatabasePool
-    /// `pii.sqlite`: data subjects, apart from content.
-    let pii: DatabasePool
+    /// Where the vault's data is: its SQLite files, or its PostgreSQL databases and object stores.
+    let storage: VaultStorage
     /// Empties WALs after deletes, corrections and rotations, retrying while readers hold them.
     let janitor: WALJanitor
     let logger: Logger
@@ -64,22 +59,23 @@ public final class Vault: Sendable {
     static let contentTuning = VaultDatabase.Tuning(pageSize: 65536, cacheKiB: 4 * 1024, mmapSize: 0)
     static let controlTuning = VaultDatabase.Tuning(pageSize: 4096, cacheKiB: 2 * 1024, mmapSize: 0)
 
-    private init(directory: URL, keys: KeyManager, control: DatabasePool, content: DatabasePool, pii: DatabasePool,
-                 audit: AuditLog, auditing: Bool, logger: Logger, segmentSize: Int) {
-        self.pii = pii
+    init(directory: URL, keys: KeyManager, storage: VaultStorage, audit: AuditLog, auditing: Bool, logger: Logger, segmentSize: Int) {
         self.directory = directory
         self.keys = keys
-        self.control = control
-        self.content = content
+        self.storage = storage
         self.accessLog = AccessLog(log: audit, auditing: auditing)
-        self.administration = AccessAdministration(pool: control)
-        self.lifecycle = LifecycleStore(pool: SQLiteDatabase(control))
+        self.administration = AccessAdministration(pool: storage.control)
+        self.lifecycle = LifecycleStore(pool: storage.control)
         self.logger = logger
-        self.janitor = WALJanitor(control: control, content: content, pii: pii, logger: logger)
-        self.people = People(pool: pii, keys: keys, janitor: janitor)
-        self.contentStore = ContentStore(pool: content, segmentSize: segmentSize,
-                                         writersDirectory: directory.appendingPathComponent(FileName.writers),
-                                         keys: keys, administration: administration, janitor: janitor, logger: logger)
+        if let files = storage.files {
+            janitor = WALJanitor(control: files.control, content: files.content, pii: files.pii, logger: logger)
+        } else {
+            janitor = WALJanitor(nothingToDo: logger)
+        }
+        self.people = People(pool: storage.pii, keys: keys, janitor: janitor)
+        self.contentStore = ContentStore(catalog: storage.content, segments: storage.segments, segmentSize: segmentSize,
+                                         writersDirectory: storage.writersDirectory, keys: keys, administration: administration,
+                                         janitor: janitor, logger: logger, writerLocksAreShared: storage.writerLocksAreShared)
     }
 
     /// The vault's background work as a `Service` for a swift-service-lifecycle `ServiceGroup`:
@@ -189,7 +185,7 @@ public final class Vault: Sendable {
         try control.close()
         let vault = try open(at: directory, keyring: keyring, source: source, allowDevelopmentKeyring: allowDevelopmentKeyring,
                              logger: logger, auditing: true)
-        let info = VaultInfoStore(pool: SQLiteDatabase(vault.control))
+        let info = VaultInfoStore(pool: vault.storage.control)
         try info.recordCreated(.content)
         try info.seal(key: VaultInfoStore.sealKey(keyring: keyring, auditKeyID: auditKey))
         // The witness starts with the empty log, so a log deleted and begun again is caught.
@@ -294,8 +290,9 @@ public final class Vault: Sendable {
         let pii = try VaultDatabase.open(piiURL, migrator: VaultSchema.pii, tuning: controlTuning)
         if info[VaultInfoStore.CreatedFile.pii.rawValue] == nil { try infoStore.recordCreated(.pii); changed = true }
         if changed || !sealed { try infoStore.seal(key: sealKey) }
-        let vault = Vault(directory: directory, keys: keys, control: control, content: content, pii: pii, audit: audit,
-                          auditing: auditing, logger: logger, segmentSize: segmentSize)
+        let files = VaultStorage.SQLiteFiles(control: control, content: content, pii: pii)
+        let vault = Vault(directory: directory, keys: keys, storage: VaultStorage(files, writersDirectory: directory.appendingPathComponent(FileName.writers)),
+                          audit: audit, auditing: auditing, logger: logger, segmentSize: segmentSize)
         try vault.contentStore.removeAbandonedWrites()
         // Subjects from before PII had keys of its own move to fresh keys under the PII KEK, and
         // subject keys a crashed process left pending are settled or destroyed.
@@ -317,9 +314,7 @@ public final class Vault: Sendable {
         }
         accessLog.stopRecording()
         janitor.retryPendingNow()
-        try content.close()
-        try pii.close()
-        try control.close()
+        storage.close()
         try accessLog.closeFile()
     }
 

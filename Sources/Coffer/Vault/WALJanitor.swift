@@ -29,25 +29,32 @@ final class WALJanitor: Sendable {
         self.logger = logger
     }
 
+    /// A janitor with nothing to do: a vault on another engine has no WAL files.
+    init(nothingToDo logger: Logger) {
+        pools = [:]
+        self.logger = logger
+    }
+
     /// The files whose WAL still waits to be emptied.
     var pendingFiles: Set<File> { pending.withLock { $0 } }
 
     /// Marks `file` pending (tried by the next attempt).
     func markPending(_ file: File) {
+        guard pools[file] != nil else { return }
         _ = pending.withLock { $0.insert(file) }
     }
 
     /// Marks every file pending: at open, because a process that died between a delete's commit
     /// and its checkpoint left the old pages behind and nothing else would empty them.
     func markAllPending() {
-        pending.withLock { $0 = Set(File.allCases) }
+        pending.withLock { $0 = Set(File.allCases.filter { pools[$0] != nil }) }
     }
 
     /// Tries to empty `file`'s WAL now (and any other pending one).
     /// - Returns: True when every WAL asked for is empty.
     @discardableResult
     func truncate(_ file: File) async -> Bool {
-        _ = pending.withLock { $0.insert(file) }
+        markPending(file)
         return await retryPending()
     }
 
