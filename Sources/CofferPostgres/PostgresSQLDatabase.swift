@@ -135,7 +135,11 @@ final class PostgresSession: SQLSession {
         do {
             return try connection.query(query, logger: PostgresPool.quiet).wait()
         } catch {
-            throw pool.translate(error)
+            // The statement is constant text of Coffer's (values are bound, never in it), so
+            // naming it says where the failure was without saying anything stored.
+            guard let translated = pool.translate(error) as? CofferError else { throw error }
+            let statement = sql.split(whereSeparator: \.isWhitespace).joined(separator: " ").prefix(120)
+            throw CofferError(translated.code, "\(translated.message) [in: \(statement)]")
         }
     }
 }

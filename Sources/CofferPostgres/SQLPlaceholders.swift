@@ -1,6 +1,7 @@
 import Foundation
 
-/// The shared dialect's `?` placeholders as PostgreSQL's `$1, $2, ...`. Question marks inside
+/// The shared dialect's `?` placeholders as PostgreSQL's `$1, $2, ...` (and SQLite's numbered
+/// `?NNN` as `$NNN`). Question marks inside
 /// string literals, quoted identifiers and comments are left alone. Each distinct statement is
 /// numbered once and remembered (the stores' SQL is a fixed set of constant texts).
 enum SQLPlaceholders {
@@ -14,29 +15,37 @@ enum SQLPlaceholders {
     }
 
     static func number(_ sql: String) -> String {
+        let characters = Array(sql)
         var output = ""
         output.reserveCapacity(sql.utf8.count + 16)
         var count = 0
         var quote: Character? = nil
         var lineComment = false
-        var previous: Character? = nil
-        for character in sql {
+        var i = 0
+        while i < characters.count {
+            let character = characters[i]
             if lineComment {
                 if character == "\n" { lineComment = false }
             } else if let open = quote {
                 if character == open { quote = nil }
             } else if character == "'" || character == "\"" {
                 quote = character
-            } else if character == "-" && previous == "-" {
+            } else if character == "-" && i + 1 < characters.count && characters[i + 1] == "-" {
                 lineComment = true
             } else if character == "?" {
-                count += 1
-                output += "$\(count)"
-                previous = character
+                var j = i + 1
+                while j < characters.count, characters[j].isASCII, characters[j].isNumber { j += 1 }
+                if j > i + 1 {
+                    output += "$" + String(characters[(i + 1)..<j])  // SQLite's ?NNN
+                } else {
+                    count += 1
+                    output += "$\(count)"
+                }
+                i = j
                 continue
             }
             output.append(character)
-            previous = character
+            i += 1
         }
         return output
     }

@@ -146,6 +146,8 @@ struct SQLPlaceholderTests {
         #expect(SQLPlaceholderProbe.number("SELECT a FROM t WHERE b = ? AND c IN (?, ?)") == "SELECT a FROM t WHERE b = $1 AND c IN ($2, $3)")
         #expect(SQLPlaceholderProbe.number("SELECT '?', \"?\", ? -- ?\n, ?") == "SELECT '?', \"?\", $1 -- ?\n, $2")
         #expect(SQLPlaceholderProbe.number("SELECT 'it''s ?', ?") == "SELECT 'it''s ?', $1")
+        #expect(SQLPlaceholderProbe.number("SELECT a FROM t WHERE (?1 IS NULL OR b = ?1) AND c = ?2") == "SELECT a FROM t WHERE ($1 IS NULL OR b = $1) AND c = $2",
+                "SQLite's numbered placeholders keep their numbers")
     }
 }
 

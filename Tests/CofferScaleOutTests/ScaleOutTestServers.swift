@@ -12,14 +12,19 @@ enum ScaleOutTestServers {
     /// Both servers: PostgreSQL and the S3 server.
     static var available: Bool { postgresAvailable && environment["COFFER_TEST_S3_ENDPOINT"] != nil }
 
+    /// The S3 test server's credentials.
+    static func credentials() throws -> S3Credentials {
+        try S3Credentials(accessKeyID: environment["COFFER_TEST_S3_ACCESS_KEY_ID"] ?? "",
+                          secretAccessKey: environment["COFFER_TEST_S3_SECRET_ACCESS_KEY"] ?? "")
+    }
+
     /// A location on a new bucket of the S3 test server.
     static func newBucket() async throws -> S3ObjectStore {
         let bucket = "coffer-so-" + (try SecureRandom.bytes(6)).map { String(format: "%02x", $0) }.joined()
         let location = try S3Location(parsing: "s3://\(bucket)/vault", endpoint: environment["COFFER_TEST_S3_ENDPOINT"] ?? "",
                                       region: environment["COFFER_TEST_S3_REGION"] ?? "us-east-1")
         let store = try S3ObjectStore(location: location,
-                                      credentials: try S3Credentials(accessKeyID: environment["COFFER_TEST_S3_ACCESS_KEY_ID"] ?? "",
-                                                                     secretAccessKey: environment["COFFER_TEST_S3_SECRET_ACCESS_KEY"] ?? ""))
+                                      credentials: try credentials())
         try await store.createBucket()
         return store
     }

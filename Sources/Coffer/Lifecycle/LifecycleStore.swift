@@ -98,7 +98,7 @@ struct LifecycleStore: Sendable {
     func holds(tenant: TenantID?, includeLifted: Bool) throws -> [LegalHold] {
         try read { db in
             try db.fetchAll(sql: """
-                SELECT * FROM legal_hold WHERE (?1 IS NULL OR tenant_id = ?1) AND (?2 OR lifted_at IS NULL) ORDER BY placed_at, id
+                SELECT * FROM legal_hold WHERE (?1 IS NULL OR tenant_id = ?1) AND (?2 = 1 OR lifted_at IS NULL) ORDER BY placed_at, id
                 """, arguments: [tenant, includeLifted]).map(Self.hold)
         }
     }
@@ -149,7 +149,7 @@ extension LifecycleStore {
     /// Erasure requests, oldest first: the open ones, or all.
     func erasures(includeCompleted: Bool) throws -> [ErasureRequest] {
         try read { db in
-            try db.fetchAll(sql: "SELECT * FROM erasure_request WHERE ?1 OR completed_at IS NULL ORDER BY requested_at, id",
+            try db.fetchAll(sql: "SELECT * FROM erasure_request WHERE ?1 = 1 OR completed_at IS NULL ORDER BY requested_at, id",
                              arguments: [includeCompleted]).map(Self.erasure)
         }
     }

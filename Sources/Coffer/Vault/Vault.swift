@@ -84,7 +84,11 @@ public final class Vault: Sendable {
     /// - Returns: The service; run one per vault.
     public func makeMaintenance(interval: Duration = .seconds(60)) -> VaultMaintenance {
         let audit = accessLog.log
-        return VaultMaintenance(interval: interval, janitor: janitor, removeAbandonedWrites: { try self.contentStore.removeAbandonedWrites() },
+        return VaultMaintenance(interval: interval, janitor: janitor, removeAbandonedWrites: {
+            let removed = try self.contentStore.removeAbandonedWrites()
+            try self.storage.collect?()
+            return removed
+        },
                                 signCheckpoint: { try audit.checkpointIfBehind() }, logger: logger)
     }
 

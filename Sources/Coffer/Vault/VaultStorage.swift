@@ -29,6 +29,9 @@ package struct VaultStorage: Sendable {
     /// False when another process may be writing a pending version this process cannot see
     /// (a shared database): leftovers are then collected by heartbeat, not by lock file.
     package let writerLocksAreShared: Bool
+    /// The engine's own background work (collecting abandoned writes and released segments),
+    /// run by each maintenance pass.
+    package let collect: (@Sendable () throws -> Void)?
 
     /// An embedded vault's files.
     init(_ files: SQLiteFiles, writersDirectory: URL) {
@@ -39,10 +42,13 @@ package struct VaultStorage: Sendable {
         self.files = files
         self.writersDirectory = writersDirectory
         writerLocksAreShared = true
+        collect = nil
     }
 
     /// Another engine's databases and segment store; `writersDirectory` is local to this process.
-    package init(control: any SQLDatabase, content: any SQLDatabase, pii: any SQLDatabase, segments: any SegmentStore, writersDirectory: URL) {
+    package init(control: any SQLDatabase, content: any SQLDatabase, pii: any SQLDatabase, segments: any SegmentStore, writersDirectory: URL,
+                 collect: @escaping @Sendable () throws -> Void) {
+        self.collect = collect
         self.control = control
         self.content = content
         self.pii = pii
