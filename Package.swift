@@ -91,7 +91,7 @@ let package = Package(
         .executableTarget(
             name: "coffer",
             dependencies: [
-                "Coffer", "CofferCrypto", "CofferBench",
+                "Coffer", "CofferCrypto", "CofferBench", "CofferScaleOut",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -39,7 +39,10 @@ extension Vault {
         do {
             var stores: [String: S3ObjectStore] = [:]
             for (name, location) in configuration.locations {
-                stores[name] = try S3ObjectStore(location: location, credentials: configuration.credentials)
+                let store = try S3ObjectStore(location: location, credentials: configuration.credentials)
+                // `init` makes the buckets it needs (one that exists already is fine).
+                if creator != nil { try await store.createBucket() }
+                stores[name] = store
             }
             let control = databases.control
             let residency = TenantLocations(control: control)

@@ -24,7 +24,7 @@ struct PrincipalCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let roles = try self.roles.map(Role.init(parsing:))
                 let pending = try await vault.addPrincipal(id, roles: roles, tenants: tenants.isEmpty ? nil : tenants,
                                                            context: options.context(defaultPurpose: .administration))
@@ -60,7 +60,7 @@ struct PrincipalCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let context = try options.context(defaultPurpose: .administration)
                 var roles = try self.roles.map(Role.init(parsing:))
                 var tenants: [TenantID]? = allTenants ? nil : self.tenants
@@ -89,7 +89,7 @@ struct PrincipalCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let all = try await vault.principals(context: options.context(defaultPurpose: .administration))
                 if json { print(try jsonText(all)); return }
                 printTable(header: ["PRINCIPAL", "ROLES", "TENANTS", "CREATED", "BY"], rows: all.map {
@@ -106,7 +106,7 @@ struct PrincipalCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let pending = try await vault.pendingChanges(context: options.context(defaultPurpose: .administration))
                 if json { print(try jsonText(pending)); return }
                 printTable(header: ["CHANGE", "KIND", "PRINCIPAL", "ROLES", "TENANTS", "BEFORE", "REQUESTED", "BY"], rows: pending.map {
@@ -126,7 +126,7 @@ struct PrincipalCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let approved = try await vault.approveChange(change, context: options.context(defaultPurpose: .administration))
                 let done = approved.prunedRecords.map { "pruned \($0) records" } ?? approved.change.principal.map { "principal \(display($0))" } ?? ""
                 print("approved \(display(change)) (\(approved.change.kind)): \(done)")
@@ -141,7 +141,7 @@ struct PrincipalCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 if let pending = try await vault.removePrincipal(id, context: options.context(defaultPurpose: .administration)) {
                     printAwaiting("the removal of principal \(display(id))", pending)
                 } else {
@@ -188,7 +188,7 @@ struct GrantCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let grant = try await vault.issueGrant(to: to, tenant: tenant, subject: subject,
                                                        purpose: Purpose(parsing: grantedPurpose), expiresAt: expiry(),
                                                        reason: reason, context: options.context(defaultPurpose: .subjectRequest))
@@ -204,7 +204,7 @@ struct GrantCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 try await vault.revokeGrant(id, context: options.context(defaultPurpose: .subjectRequest))
                 print("revoked \(id)")
             }
@@ -220,7 +220,7 @@ struct GrantCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let grants = try await vault.grants(grantee: grantee, tenant: tenant, context: options.context(defaultPurpose: .subjectRequest))
                 if json { print(try jsonText(grants)); return }
                 let now = Int64(Date().timeIntervalSince1970 * 1000)

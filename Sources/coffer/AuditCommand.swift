@@ -32,7 +32,7 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try location.openVault()
+                let vault = try await location.openVault()
                 var outcomeFilter: AuditRecord.Outcome?
                 if let outcome {
                     guard let parsed = AuditRecord.Outcome(rawValue: outcome) else { throw ValidationError("--outcome is allowed, denied or error") }
@@ -79,7 +79,7 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let context = try options.context(defaultPurpose: .audit)
                 let result: AuditVerification
                 var extended: Int64?
@@ -127,7 +127,7 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let context = try options.context(defaultPurpose: .audit)
                 if let consistency {
                     print(try jsonText(try await vault.auditConsistencyProof(from: consistency, to: id, context: context)))
@@ -147,7 +147,7 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                print(try options.openVault().auditVerifierKey.description)
+                print(try await options.openVault().auditVerifierKey.description)
             }
         }
     }
@@ -159,7 +159,7 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let checkpoint = try await vault.auditCheckpoint(context: options.context(defaultPurpose: .audit))
                 let text = try jsonText(checkpoint)
                 if let out {
@@ -183,7 +183,7 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let review = try await vault.accessReview(from: try parseTime(from), to: try parseTime(to),
                                                           context: options.context(defaultPurpose: .audit))
                 print(json ? try jsonText(review) : review.markdown)
@@ -203,7 +203,7 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let time = try parseTime(before)
                 switch try await vault.pruneAuditLog(before: time, context: options.context(defaultPurpose: .administration)) {
                 case .pruned(let count): print("pruned \(count) records")
@@ -221,7 +221,7 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 if let raiseTo {
                     try await vault.raiseAuditRetention(toDays: raiseTo, context: options.context(defaultPurpose: .administration))
                     print("the access log now keeps every record for at least \(raiseTo) days")

@@ -16,7 +16,7 @@ struct BackupCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let root = try backupRoot(to)
                 let manifest = try await vault.createBackup(in: root, context: options.context(defaultPurpose: .administration))
                 if json { print(try jsonText(manifest)); return }
@@ -34,7 +34,7 @@ struct BackupCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let backups = try await vault.backups(in: try backupRoot(self.in), context: options.context(defaultPurpose: .administration))
                 if json { print(try jsonText(backups)); return }
                 printTable(header: ["BACKUP", "TAKEN", "BYTES", "LOG", "ERASURES APPLIED"], rows: backups.map { backup in
@@ -72,8 +72,6 @@ struct BackupCommand: AsyncParsableCommand {
         @OptionGroup var options: VaultOptions
         @Argument(help: "The backup's directory.") var path: String
         @Option(name: .customLong("ledger-from"), help: "The vault being replaced: its erasures are applied too.") var ledgerFrom: String?
-        @Option(name: .long, help: "The restored vault's witness directory (default: the one the backup recorded); a new one for a restore beside a running vault.")
-        var witness: String?
         @Flag(name: .customLong("supersede-witness"), help: "The vault the witness belongs to is lost: keep its checkpoint aside and witness the restored log.")
         var supersedeWitness = false
         @Flag(name: .long, help: "Print JSON.") var json = false
@@ -82,7 +80,7 @@ struct BackupCommand: AsyncParsableCommand {
             try await runReportingErrors {
                 let (vault, report) = try await Vault.restoreBackup(
                     from: URL(fileURLWithPath: path), to: options.vaultURL, keyringFile: options.location.keyringFile(),
-                    witness: witness.map { URL(fileURLWithPath: $0) }, ledgerFrom: ledgerFrom.map { URL(fileURLWithPath: $0) },
+                    witness: options.location.witness.map { URL(fileURLWithPath: $0) }, ledgerFrom: ledgerFrom.map { URL(fileURLWithPath: $0) },
                     supersedeWitness: supersedeWitness, allowDevelopmentKeyring: options.location.developmentKeyringAllowed, context: options.context(defaultPurpose: .administration))
                 try vault.close()
                 if json { print(try jsonText(report)); return }
@@ -104,7 +102,7 @@ struct BackupCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let removed = try await vault.pruneBackups(in: try backupRoot(self.in), keepDays: keepDays,
                                                            context: options.context(defaultPurpose: .administration))
                 if json { print(try jsonText(removed)); return }

@@ -17,7 +17,7 @@ struct DSRCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let report = try await vault.subjectAccessReport(subject, context: options.context(defaultPurpose: .subjectRequest))
                 if json { print(try jsonText(report)); return }
                 let record = report.record
@@ -55,7 +55,7 @@ struct DSRCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let context = try options.context(defaultPurpose: .subjectRequest)
                 let request = if let subject {
                     try await vault.requestErasure(subject: subject, reason: reason, context: context)
@@ -74,7 +74,7 @@ struct DSRCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let run = try await vault.runErasures(context: options.context(defaultPurpose: .subjectRequest))
                 if json { print(try jsonText(run)); return }
                 for receipt in run.completed {
@@ -99,7 +99,7 @@ struct DSRCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let requests = try await vault.erasureRequests(includeCompleted: all, context: options.context(defaultPurpose: .subjectRequest))
                 if json { print(try jsonText(requests)); return }
                 let now = Int64(Date().timeIntervalSince1970 * 1000)
@@ -122,7 +122,7 @@ struct DSRCommand: AsyncParsableCommand {
 
             func run() async throws {
                 try await runReportingErrors {
-                    let vault = try options.openVault()
+                    let vault = try await options.openVault()
                     let receipt = try await vault.erasureReceipt(id, context: options.context(defaultPurpose: .subjectRequest))
                     if let out {
                         let file = try AtomicOutputFile(path: out)
@@ -150,7 +150,7 @@ struct DSRCommand: AsyncParsableCommand {
                     let key: NoteVerifierKey = if let publicKey {
                         try NoteVerifierKey(parsing: try readText(publicKey))
                     } else {
-                        try location.openVault().auditVerifierKey
+                        try await location.openVault().auditVerifierKey
                     }
                     let receipt = try ErasureReceipt.verify(try readText(file), key: key)
                     if json { print(try jsonText(receipt)); return }

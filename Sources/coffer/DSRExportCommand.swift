@@ -39,7 +39,7 @@ extension DSRCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 guard let scope else { throw ValidationError("give exactly one of --subject ID and --tenant T") }
                 var settings = ExportOptions(encrypt: encrypt, replaceExisting: force)
                 if !json && !quiet {

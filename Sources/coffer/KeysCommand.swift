@@ -58,7 +58,7 @@ struct KeysCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let rotation = try await vault.rotateKeys(context: options.context(defaultPurpose: .administration))
                 if rotation.resumed {
                     print("finished an interrupted rotation to \(rotation.activeKEK); rewrapped \(rotation.rewrapped) keys")
@@ -80,7 +80,7 @@ struct KeysCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let keyring = try await vault.retireKey(id, context: options.context(defaultPurpose: .administration))
                 print("removed \(id) from the keyring (generation \(keyring.generation)); the previous file is kept beside it with .previous")
             }
@@ -95,7 +95,7 @@ struct KeysCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let keys = try await vault.keyStatus(context: options.context(defaultPurpose: .administration))
                 let keyring = vault.keyring
                 if json { print(try jsonText(keys)); return }

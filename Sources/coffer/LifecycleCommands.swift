@@ -20,7 +20,7 @@ struct TenantCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 try await vault.createTenant(tenant, plan: plan, context: options.context(defaultPurpose: .administration))
                 print("registered tenant \(display(tenant)) on the \(plan) plan")
             }
@@ -33,7 +33,7 @@ struct TenantCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 for tenant in try await vault.tenants(context: options.context(defaultPurpose: .administration)) {
                     print(display(tenant))
                 }
@@ -49,7 +49,7 @@ struct TenantCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let info = try await vault.tenantInfo(tenant, context: options.context(defaultPurpose: .administration))
                 if json { print(try jsonText(info)); return }
                 print("tenant   \(display(info.id))")
@@ -76,7 +76,7 @@ struct TenantCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let time = try at.map(parseTime)
                 let closed = try await vault.closeTenant(tenant, at: time, context: options.context(defaultPurpose: .administration))
                 print("closed tenant \(display(tenant)) at \(isoTime(closed))")
@@ -92,7 +92,7 @@ struct TenantCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 try await vault.setPlan(plan, tenant: tenant, context: options.context(defaultPurpose: .administration))
                 print("tenant \(display(tenant)) is on the \(plan) plan")
             }
@@ -114,7 +114,7 @@ struct RetentionCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let given = try options.context(defaultPurpose: .administration)
                 let context = try AccessContext(actor: given.actor, purpose: given.purpose, justification: given.justification ?? "retention run",
                                                 client: given.client)
@@ -146,7 +146,7 @@ struct RetentionCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let rules = if let tenant {
                     try await vault.retention(tenant: tenant, context: options.context(defaultPurpose: .administration))
                 } else {
@@ -167,7 +167,7 @@ struct RetentionCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let dataClass = try RetentionClass(parsing: self.class)
                 try await vault.setRetention(tenant: tenant, dataClass: dataClass, days: days,
                                              context: options.context(defaultPurpose: .administration))
@@ -191,7 +191,7 @@ struct HoldCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let hold = try await vault.placeHold(tenant: tenant, subject: subject, reason: reason, context: options.context(defaultPurpose: .legal))
                 print("\(hold.id) holds \(hold.subject.map { "subject \(display($0)) of " } ?? "")tenant \(display(hold.tenant))")
             }
@@ -205,7 +205,7 @@ struct HoldCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let hold = try await vault.liftHold(id, context: options.context(defaultPurpose: .legal))
                 print("lifted \(hold.id)")
             }
@@ -221,7 +221,7 @@ struct HoldCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let holds = try await vault.holds(tenant: tenant, includeLifted: all, context: options.context(defaultPurpose: .legal))
                 if json { print(try jsonText(holds)); return }
                 printHolds(holds)

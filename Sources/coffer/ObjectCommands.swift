@@ -16,7 +16,7 @@ struct PutCommand: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             let kind = try ObjectKind(parsing: kind)
-            let vault = try options.openVault()
+            let vault = try await options.openVault()
             let context = try options.context()
             var fd = STDIN_FILENO
             if file != "-" {
@@ -62,7 +62,7 @@ struct GetCommand: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             let range = try parsedRange()
-            let vault = try options.openVault()
+            let vault = try await options.openVault()
             let context = try options.context()
             let file = try out.map(AtomicOutputFile.init(path:))
             let fd = file?.fd ?? STDOUT_FILENO
@@ -96,7 +96,7 @@ struct ListCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            let vault = try options.openVault()
+            let vault = try await options.openVault()
             let filter = ObjectFilter(kind: try kind.map(ObjectKind.init(parsing:)), limit: limit, cursor: cursor)
             let page = try await vault.list(tenant: tenant, filter: filter, context: options.context())
             switch format {
@@ -123,7 +123,7 @@ struct StatCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            let vault = try options.openVault()
+            let vault = try await options.openVault()
             let info = try await vault.stat(tenant: tenant, objectID: id, context: options.context())
             if json { print(try jsonText(info)); return }
             print("id       \(display(info.id))\ntenant   \(display(info.tenant))\nkind     \(info.kind)\nname     \(display(info.name))")
@@ -146,7 +146,7 @@ struct RemoveCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            let vault = try options.openVault()
+            let vault = try await options.openVault()
             let outcome = try await vault.delete(tenant: tenant, objectID: id, version: version, context: options.context())
             let what = version.map { "\(id) version \($0)" } ?? id.rawValue
             // A reader in another process may hold the WAL for a moment: retry for a few

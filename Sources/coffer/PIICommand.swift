@@ -14,8 +14,8 @@ struct PIIOptions: ParsableArguments {
     var breachedPasswords: String?
 
     /// Opens the vault with the password policy configured.
-    func openVault() throws -> Vault {
-        let opened = try vault.openVault()
+    func openVault() async throws -> Vault {
+        let opened = try await vault.openVault()
         let path = breachedPasswords ?? ProcessInfo.processInfo.environment["COFFER_BREACHED_PASSWORDS"]
             ?? (FileManager.default.fileExists(atPath: Self.sampleBreachedList) ? Self.sampleBreachedList : nil)
         var settings = PIISettings()
@@ -63,7 +63,7 @@ struct PIICommand: AsyncParsableCommand {
                     throw CofferError(.invalidArgument, "a password in \(input.label) and --password-stdin: give it once")
                 }
                 let password = try input["password"] ?? (passwordStdin ? passwordFromStdin() : nil)
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 print(try await vault.addSubject(tenant: tenant, name: input["name"]!, email: input["email"]!, company: input["company"],
                                                  password: password, context: options.context()))
             }
@@ -86,7 +86,7 @@ struct PIICommand: AsyncParsableCommand {
                         return field
                     })
                 }
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let record = try await vault.subject(id, fields: selected, context: options.context())
                 if json { print(try jsonText(record)); return }
                 print("subject  \(record.id)\ntenant   \(record.tenant)\nstatus   \(record.status.rawValue)")
@@ -114,7 +114,7 @@ struct PIICommand: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors {
                 let search = try PIIInput.read(from, allowed: ["email", "ip"]).exactlyOne(of: ["email", "ip"])
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let ids = try await search.key == "email"
                     ? vault.findSubjects(tenant: tenant, email: search.value, context: options.context())
                     : vault.findSubjects(tenant: tenant, ip: search.value, context: options.context())
@@ -134,7 +134,7 @@ struct PIICommand: AsyncParsableCommand {
             try await runReportingErrors {
                 guard let field = SubjectField(rawValue: field) else { throw ValidationError("unknown field \(field)") }
                 let input = try PIIInput.read(from, allowed: ["value"], required: ["value"])
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 try await vault.correctSubject(id, field: field, value: input["value"]!, context: options.context())
                 print("corrected \(field.rawValue) of \(id)")
             }
@@ -150,7 +150,7 @@ struct PIICommand: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors {
                 let input = try PIIInput.read(from, allowed: ["last4", "address"], required: ["last4", "address"])
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 try await vault.setBilling(id, last4: input["last4"]!, address: input["address"]!, context: options.context())
                 print("billing details stored for \(id)")
             }
@@ -172,7 +172,7 @@ struct PIICommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 try await vault.recordConsent(id, kind: kind, granted: granted, policyVersion: policyVersion, context: options.context())
                 print("\(kind) consent \(granted ? "granted" : "withdrawn") for \(id)")
             }
@@ -190,7 +190,7 @@ struct PIICommand: AsyncParsableCommand {
                 let keys = ["ip", "userAgent", "device"]
                 let input = try PIIInput.read(from, allowed: keys)
                 try input.requireAny(of: keys)
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 print(try await vault.addIdentifier(id, ip: input["ip"], userAgent: input["userAgent"], device: input["device"],
                                                     context: options.context()))
             }
@@ -205,7 +205,7 @@ struct PIICommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 try await vault.restrictSubject(id, lift: lift, context: options.context())
                 print(lift ? "restriction lifted for \(id)" : "processing restricted for \(id)")
             }
@@ -225,7 +225,7 @@ struct PIICommand: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors {
                 let password = try passwordFromStdin()
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let ok = try await vault.verifyPassword(id, password: password, context: options.context())
                 print(ok ? "password matches" : "password does not match")
                 if !ok { throw ExitCode(1) }

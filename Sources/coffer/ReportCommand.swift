@@ -23,7 +23,7 @@ struct ReportCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let vault = try options.openVault()
+                let vault = try await options.openVault()
                 let report = try await vault.usageReport(tenant: tenant, from: try from.map(parseTime), to: try to.map(parseTime),
                                                          context: options.context(defaultPurpose: .audit))
                 if json { print(try jsonText(report)); return }

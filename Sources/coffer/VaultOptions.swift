@@ -1,12 +1,25 @@
 import ArgumentParser
 import Coffer
 import CofferCrypto
+import CofferScaleOut
 import Foundation
 
 /// Where the vault is and which keyring opens it.
 struct LocationOptions: ParsableArguments {
-    @Option(name: .long, help: "Vault directory (env COFFER_VAULT; default ./coffer-data).")
+    @Option(name: .long, help: "Vault directory, or a PostgreSQL URL postgres://USER@HOST[:PORT]/DB[?sslmode=...&schema=...] with the password in PGPASSWORD or passfile= (env COFFER_VAULT; default ./coffer-data).")
     var vault: String?
+
+    @Option(name: .customLong("pii-database"), help: "With a PostgreSQL vault: the PII database's URL, a role of its own; password in COFFER_PII_PGPASSWORD or passfile= (env COFFER_PII_DATABASE).")
+    var piiDatabase: String?
+
+    @Option(name: .customLong("object-store"), help: "With a PostgreSQL vault: where segments go, s3://BUCKET[/PREFIX]; endpoint and credentials from AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION (env COFFER_OBJECT_STORE).")
+    var objectStore: String?
+
+    @Option(name: .customLong("location"), help: "With a PostgreSQL vault: another object-store location, NAME=s3://BUCKET[/PREFIX] (repeatable; env COFFER_LOCATIONS, comma-separated).")
+    var locations: [String] = []
+
+    @Option(name: .long, help: "Witness directory outside the vault for the access log's checkpoints: for `init` (default beside the keyring, KEYRING.witness) and `backup restore` (default the one the backup recorded; a new one beside a running vault); with a PostgreSQL vault, this instance's, for every command (env COFFER_WITNESS; default KEYRING.witness/scale-out).")
+    var witness: String?
 
     @Option(name: .long, help: "Keyring file (env COFFER_KEYRING). Required: there is no default keyring.")
     var keyring: String?
@@ -19,6 +32,23 @@ struct LocationOptions: ParsableArguments {
 
     var vaultURL: URL {
         URL(fileURLWithPath: vault ?? environment["COFFER_VAULT"] ?? "./coffer-data")
+    }
+
+    /// The vault as given: a directory, or a PostgreSQL URL.
+    var vaultName: String { vault ?? environment["COFFER_VAULT"] ?? "./coffer-data" }
+
+    /// True when the vault is on PostgreSQL (and S3-compatible object storage).
+    var isScaleOut: Bool { vaultName.hasPrefix("postgres://") || vaultName.hasPrefix("postgresql://") }
+
+    /// The scale-out configuration of a PostgreSQL vault.
+    /// - Throws: `CofferError` `invalidArgument` naming what is missing.
+    func scaleOutConfiguration() throws -> ScaleOutConfiguration {
+        let extra = locations + (environment["COFFER_LOCATIONS"].map { $0.split(separator: ",").map(String.init) } ?? [])
+        let defaultWitness = try keyringFile().path + ".witness/scale-out"
+        let witness = witness ?? environment["COFFER_WITNESS"] ?? defaultWitness
+        return try ScaleOutConfiguration.parse(vault: vaultName, piiDatabase: piiDatabase ?? environment["COFFER_PII_DATABASE"],
+                                               objectStore: objectStore ?? environment["COFFER_OBJECT_STORE"], locations: extra,
+                                               witness: URL(fileURLWithPath: witness))
     }
 
     /// True when the caller opted in to a development keyring.
@@ -38,8 +68,14 @@ struct LocationOptions: ParsableArguments {
 
     /// Opens the vault with its keyring file. The library refuses a development keyring
     /// without the opt-in; with it, a warning goes to stderr.
-    func openVault() throws -> Vault {
-        let vault = try Vault.open(at: vaultURL, keyringFile: keyringFile(), allowDevelopmentKeyring: developmentKeyringAllowed)
+    func openVault(creator: String? = nil) async throws -> Vault {
+        let vault: Vault
+        if isScaleOut {
+            vault = try await Vault.open(scaleOutConfiguration(), keyringFile: keyringFile(), creator: creator,
+                                         allowDevelopmentKeyring: developmentKeyringAllowed)
+        } else {
+            vault = try Vault.open(at: vaultURL, keyringFile: keyringFile(), allowDevelopmentKeyring: developmentKeyringAllowed)
+        }
         warnIfDevelopment(vault)
         OpenVaults.shared.add(vault)
         return vault
@@ -85,7 +121,7 @@ struct VaultOptions: ParsableArguments {
                                  client: "coffer-cli")
     }
 
-    func openVault() throws -> Vault { try location.openVault() }
+    func openVault() async throws -> Vault { try await location.openVault() }
 }
 
 /// A progress line on stderr for long transfers, shown only when stderr is a terminal. Updated

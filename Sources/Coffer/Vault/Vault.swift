@@ -3,6 +3,7 @@ import CofferSQL
 import Foundation
 import GRDB
 import Logging
+import Synchronization
 
 /// An open vault: a directory of separate SQLite files and the keyring that unlocks them.
 ///
@@ -37,6 +38,8 @@ public final class Vault: Sendable {
 
     /// Where the vault's data is: its SQLite files, or its PostgreSQL databases and object stores.
     let storage: VaultStorage
+    /// Set by the first ``close()``; later calls do nothing.
+    private let closed = Mutex(false)
     /// Empties WALs after deletes, corrections and rotations, retrying while readers hold them.
     let janitor: WALJanitor
     let logger: Logger
@@ -311,8 +314,9 @@ public final class Vault: Sendable {
     }
 
     /// Closes the vault's files, after signing a checkpoint of the log if it grew (so the witness
-    /// holds its final size). Further calls fail.
+    /// holds its final size). Closing again does nothing; other calls fail afterwards.
     public func close() throws {
+        guard closed.withLock({ closed in defer { closed = true }; return !closed }) else { return }
         do { _ = try accessLog.log.checkpointIfBehind() } catch {
             logger.error("no closing checkpoint of the access log", metadata: ["error": "\(error)"])
         }
