@@ -21,6 +21,8 @@ public struct ScaleOutConfiguration: Sendable {
     public var witness: URL
     /// Connections per database and instance.
     public var connectionsPerDatabase: Int
+    /// Retries of object-store requests (5xx, 429, timeouts, lost connections).
+    public var retry: RetryPolicy = RetryPolicy()
 
     public init(database: PostgresAddress, piiDatabase: PostgresAddress, locations: [String: S3Location], credentials: S3Credentials,
                 witness: URL, connectionsPerDatabase: Int = 6) {
@@ -63,7 +65,8 @@ public struct ScaleOutConfiguration: Sendable {
             throw CofferError(.invalidArgument, "a PostgreSQL vault keeps its segments in object storage: --object-store s3://BUCKET[/PREFIX] (or COFFER_OBJECT_STORE)")
         }
         var parsed = ["default": try S3Location(parsing: objectStore, endpoint: endpoint, region: region)]
-        for entry in locations {
+        // A bare NAME (no `=`) is not a definition: `tenant add --location NAME` pins a tenant.
+        for entry in locations where entry.contains("=") {
             guard let equals = entry.firstIndex(of: "="), !entry[..<equals].isEmpty else {
                 throw CofferError(.invalidArgument, "a location is NAME=s3://BUCKET[/PREFIX], not \(entry)")
             }

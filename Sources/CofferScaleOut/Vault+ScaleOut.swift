@@ -39,7 +39,7 @@ extension Vault {
         do {
             var stores: [String: S3ObjectStore] = [:]
             for (name, location) in configuration.locations {
-                let store = try S3ObjectStore(location: location, credentials: configuration.credentials)
+                let store = try S3ObjectStore(location: location, credentials: configuration.credentials, retry: configuration.retry)
                 // `init` makes the buckets it needs (one that exists already is fine).
                 if creator != nil { try await store.createBucket() }
                 stores[name] = store
@@ -51,7 +51,7 @@ extension Vault {
             let writers = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-writers-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: writers, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             let storage = VaultStorage(control: control, content: databases.content, pii: databases.pii, segments: segments,
-                                       writersDirectory: writers, collect: { _ = try collector.collect() })
+                                       writersDirectory: writers, locations: Set(stores.keys), collect: { _ = try collector.collect() })
             let name = URL(string: configuration.database.description) ?? URL(fileURLWithPath: "/")
             let audit = databases.audit
             return try await Task.detached {

@@ -20,9 +20,12 @@ struct TenantCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
+                // `--location NAME` pins the tenant; `--location NAME=s3://...` defines one (VaultOptions).
+                let pins = options.location.locations.filter { !$0.contains("=") }
+                guard pins.count <= 1 else { throw ValidationError("a tenant is pinned to one location, not \(pins.joined(separator: ", "))") }
                 let vault = try await options.openVault()
-                try await vault.createTenant(tenant, plan: plan, context: options.context(defaultPurpose: .administration))
-                print("registered tenant \(display(tenant)) on the \(plan) plan")
+                try await vault.createTenant(tenant, plan: plan, location: pins.first, context: options.context(defaultPurpose: .administration))
+                print("registered tenant \(display(tenant)) on the \(plan) plan" + (pins.first.map { " in location \($0)" } ?? ""))
             }
         }
     }

@@ -15,7 +15,7 @@ struct LocationOptions: ParsableArguments {
     @Option(name: .customLong("object-store"), help: "With a PostgreSQL vault: where segments go, s3://BUCKET[/PREFIX]; endpoint and credentials from AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION (env COFFER_OBJECT_STORE).")
     var objectStore: String?
 
-    @Option(name: .customLong("location"), help: "With a PostgreSQL vault: another object-store location, NAME=s3://BUCKET[/PREFIX] (repeatable; env COFFER_LOCATIONS, comma-separated).")
+    @Option(name: .customLong("location"), help: "With a PostgreSQL vault: another object-store location, NAME=s3://BUCKET[/PREFIX] (repeatable; env COFFER_LOCATIONS, comma-separated); for `tenant add`, a bare NAME pins the tenant there.")
     var locations: [String] = []
 
     @Option(name: .long, help: "Witness directory outside the vault for the access log's checkpoints: for `init` (default beside the keyring, KEYRING.witness) and `backup restore` (default the one the backup recorded; a new one beside a running vault); with a PostgreSQL vault, this instance's, for every command (env COFFER_WITNESS; default KEYRING.witness/scale-out).")

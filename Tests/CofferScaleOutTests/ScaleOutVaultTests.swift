@@ -116,3 +116,65 @@ struct ScaleOutVaultTests {
         }
     }
 }
+
+@Suite("Data residency: tenants pinned to object-store locations", .enabled(if: ScaleOutTestServers.available), .serialized)
+struct ResidencyTests {
+    /// Every key in `bucket`.
+    private func keys(_ bucket: S3ObjectStore) async throws -> Set<String> {
+        var keys: Set<String> = []
+        var token: String?
+        repeat {
+            let page = try await bucket.list(prefix: "", continuationToken: token)
+            keys.formUnion(page.objects.map(\.key))
+            token = page.continuationToken
+        } while token != nil
+        return keys
+    }
+
+    @Test("a pinned tenant's segments are all in its location's bucket and none elsewhere; an unreachable location fails the put, writing nothing elsewhere")
+    func pinned() async throws {
+        try await ScaleOutTestServers.withFreshSchemas { main, pii in
+            let home = try await ScaleOutTestServers.newBucket(), eu = try await ScaleOutTestServers.newBucket()
+            let closed = try S3Location(parsing: "s3://coffer-unreachable/vault", endpoint: "http://127.0.0.1:1", region: "us-east-1")
+            let witness = FileManager.default.temporaryDirectory.appendingPathComponent("witness-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: witness) }
+            var configuration = ScaleOutConfiguration(database: main, piiDatabase: pii, locations: ["default": home.location, "eu": eu.location],
+                                                      credentials: try ScaleOutTestServers.credentials(), witness: witness, connectionsPerDatabase: 3)
+            let keyring = try Keyring.generate()
+            let vault = try await Vault.open(configuration, keyring: keyring, creator: "ops")
+            try await vault.createTenant("acme", context: admin)
+            try await vault.createTenant("euco", location: "eu", context: admin)
+            await #expect(throws: CofferError.self) { try await vault.createTenant("nowhere", location: "mars", context: admin) }
+            for n in 0..<3 {
+                _ = try await vault.put(tenant: "euco", kind: .testResult, name: "r\(n)", bytes: try SecureRandom.bytes(100_000 * (n + 1)), context: service)
+                _ = try await vault.put(tenant: "acme", kind: .testResult, name: "r\(n)", bytes: try SecureRandom.bytes(50_000), context: service)
+            }
+            let euKeys = try await keys(eu), homeKeys = try await keys(home)
+            #expect(euKeys.count == 3 && euKeys.allSatisfy { $0.hasPrefix("segments/euco/") }, "\(euKeys)")
+            #expect(homeKeys.count == 3 && homeKeys.allSatisfy { $0.hasPrefix("segments/acme/") }, "\(homeKeys)")
+            try vault.close()
+
+            // The same vault with "eu" pointing at a server that does not answer: euco's puts fail,
+            // and nothing of it lands in the default location.
+            configuration.locations["eu"] = closed
+            configuration.retry = RetryPolicy(attempts: 2, baseDelay: .milliseconds(20), maximumDelay: .milliseconds(50), timeout: .seconds(2))
+            let cut = try await Vault.open(configuration, keyring: keyring)
+            defer { try? cut.close() }
+            await #expect(throws: CofferError.self) {
+                _ = try await cut.put(tenant: "euco", kind: .testResult, name: "late", bytes: try SecureRandom.bytes(10_000), context: service)
+            }
+            #expect(try await keys(home) == homeKeys, "nothing written elsewhere")
+            await #expect(throws: CofferError.self) { _ = try await cut.readAll(tenant: "euco", objectID: ObjectID("obj_00000000000000000000000000000000"), context: service) }
+        }
+    }
+
+    @Test("the embedded engine has no locations: pinning a tenant is refused, nothing registered")
+    func embeddedRefuses() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vault-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let vault = try Vault.create(at: directory, keyring: try Keyring.generate(), operator: "ops")
+        defer { try? vault.close() }
+        await #expect(throws: CofferError.self) { try await vault.createTenant("euco", location: "eu", context: admin) }
+        #expect(try await vault.tenants(context: admin).isEmpty)
+    }
+}

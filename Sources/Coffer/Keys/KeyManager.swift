@@ -218,7 +218,7 @@ final class KeyManager: Sendable {
 
     /// Registers `tenant` on `plan` with one fresh data key per object kind, wrapped under the
     /// wrap target.
-    func createTenant(_ tenant: String, plan: Plan = .free, now: Int64) throws {
+    func createTenant(_ tenant: String, plan: Plan = .free, location: String? = nil, now: Int64) throws {
         try wrappingUnderTarget { kek in
             let keys = try ObjectKind.all.map { kind -> StoredKey in
                 let id = try makeIdentifier("dk")
@@ -226,7 +226,7 @@ final class KeyManager: Sendable {
                 return StoredKey(owner: .dataClass(keyID: id, tenant: tenant, dataClass: kind.code),
                                  wrapped: try kek.wrap(try SecureBytes.random(count: 32), context: context))
             }
-            try store.insertTenant(tenant, plan: plan, keys: keys, now: now)
+            try store.insertTenant(tenant, plan: plan, location: location, keys: keys, now: now)
         }
     }
 

@@ -237,13 +237,16 @@ struct KeyStore: Sendable {
     /// the vault's wrap target.
     /// - Throws: ``StaleWrapKEK`` when the wrap target has moved on; `CofferError`
     ///   `alreadyExists`.
-    func insertTenant(_ tenant: String, plan: Plan, keys: [StoredKey], now: Int64) throws {
+    func insertTenant(_ tenant: String, plan: Plan, location: String? = nil, keys: [StoredKey], now: Int64) throws {
         try guardedWrite { db in
             try Self.requireWrapTarget(keys.map(\.wrapped.kekID), db)
             if try db.fetchOne(Bool.self, sql: "SELECT 1 FROM tenant WHERE id = ?", arguments: [tenant]) == true {
                 throw CofferError(.alreadyExists, "tenant '\(tenant)' already exists")
             }
             try db.execute(sql: "INSERT INTO tenant (id, plan, created_at) VALUES (?, ?, ?)", arguments: [tenant, plan.rawValue, now])
+            if let location {  // the scale-out engine's column: residency
+                try db.execute(sql: "UPDATE tenant SET location = ? WHERE id = ?", arguments: [location, tenant])
+            }
             for key in keys {
                 guard case .dataClass(let id, _, let dataClass) = key.owner else { continue }
                 try db.execute(sql: "INSERT INTO data_key (id, tenant_id, data_class, kek_id, wrapped, created_at) VALUES (?, ?, ?, ?, ?, ?)",

@@ -344,14 +344,24 @@ public final class Vault: Sendable {
     ///   - tenant: Tenant id (``IdentifierRules/validateTenant(_:)``): 1-64 lower-case letters,
     ///     digits, `-`, `_` or `.`, not `.` or `..`, not starting with `-`.
     ///   - plan: Its plan (free unless told: the stricter telemetry retention).
+    ///   - location: The object-store location its segments are pinned to (data residency, P22):
+    ///     they never land in another, and a put that cannot reach it fails. Only on the scale-out
+    ///     engine, and only a location the vault was opened with; nil: the default location.
     ///   - context: Who asks and why.
-    /// - Throws: `CofferError` `invalidArgument`, `alreadyExists`.
-    public func createTenant(_ tenant: TenantID, plan: Plan = .free, context: AccessContext) async throws {
+    /// - Throws: `CofferError` `invalidArgument` (also for a location this vault does not have),
+    ///   `alreadyExists`.
+    public func createTenant(_ tenant: TenantID, plan: Plan = .free, location: String? = nil, context: AccessContext) async throws {
         try tenant.validate()
-        let request = AccessRequest(action: .tenantCreate, dataClass: .administration, tenant: tenant, reason: "plan=\(plan)")
+        if let location, !storage.locations.contains(location) {
+            throw CofferError(.invalidArgument, storage.locations.isEmpty
+                ? "tenants are pinned to object-store locations on the scale-out engine (PostgreSQL and S3); this vault keeps its segments in its own files"
+                : "no object-store location '\(location)' (this vault has \(storage.locations.sorted().joined(separator: ", ")))")
+        }
+        let reason = "plan=\(plan)" + (location.map { " location=\($0)" } ?? "")
+        let request = AccessRequest(action: .tenantCreate, dataClass: .administration, tenant: tenant, reason: reason)
         try await guarded(context, request) { _ in
             let keys = self.keys
-            try await BlockingPool.shared.run { try keys.createTenant(tenant.rawValue, plan: plan, now: nowMilliseconds()) }
+            try await BlockingPool.shared.run { try keys.createTenant(tenant.rawValue, plan: plan, location: location, now: nowMilliseconds()) }
             logger.debug("tenant created", metadata: ["tenant": "\(tenant)", "actor": "\(context.actor)"])
         }
     }

@@ -32,6 +32,8 @@ package struct VaultStorage: Sendable {
     /// The engine's own background work (collecting abandoned writes and released segments),
     /// run by each maintenance pass.
     package let collect: (@Sendable () throws -> Void)?
+    /// The object-store locations tenants can be pinned to (none on the embedded engine).
+    package let locations: Set<String>
 
     /// An embedded vault's files.
     init(_ files: SQLiteFiles, writersDirectory: URL) {
@@ -43,12 +45,14 @@ package struct VaultStorage: Sendable {
         self.writersDirectory = writersDirectory
         writerLocksAreShared = true
         collect = nil
+        locations = []
     }
 
     /// Another engine's databases and segment store; `writersDirectory` is local to this process.
     package init(control: any SQLDatabase, content: any SQLDatabase, pii: any SQLDatabase, segments: any SegmentStore, writersDirectory: URL,
-                 collect: @escaping @Sendable () throws -> Void) {
+                 locations: Set<String>, collect: @escaping @Sendable () throws -> Void) {
         self.collect = collect
+        self.locations = locations
         self.control = control
         self.content = content
         self.pii = pii
