@@ -131,14 +131,7 @@ extension BackupFiles {
 
     /// Removes backup directories a crash left half-built more than an hour ago.
     static func removeStalePartials(in root: URL) {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: root.path) else { return }
-        let cutoff = Date().addingTimeInterval(-3600)
-        for name in names where name.hasPrefix(partialPrefix) {
-            let url = root.appendingPathComponent(name)
-            if let modified = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date, modified < cutoff {
-                try? FileManager.default.removeItem(at: url)
-            }
-        }
+        StaleEntries.remove(prefix: partialPrefix, in: root)
     }
 
     /// The backup's manifest, signed by `key`, with every file a regular file matching it.
