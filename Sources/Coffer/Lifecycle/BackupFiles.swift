@@ -134,11 +134,15 @@ extension BackupFiles {
         StaleEntries.remove(prefix: partialPrefix, in: root)
     }
 
-    /// The backup's manifest, signed by `key`, with every file a regular file matching it.
-    /// - Throws: `CofferError` `tamperDetected` when a file does not match, the errors of
-    ///   ``manifest(in:key:)``.
+    /// The backup's manifest, signed by `key`, listing the four vault files, each a regular file
+    /// matching it.
+    /// - Throws: `CofferError` `tamperDetected` when the manifest lists other files or a file does
+    ///   not match, the errors of ``manifest(in:key:)``.
     static func checkedManifest(in directory: URL, key: NoteVerifierKey) throws -> BackupManifest {
         let manifest = try manifest(in: directory, key: key)
+        guard manifest.files.map(\.name).sorted() == BackupManifest.fileOrder.sorted() else {
+            throw CofferError(.tamperDetected, "the backup \(manifest.id)'s signed manifest does not list the four vault files")
+        }
         for file in manifest.files {
             let url = directory.appendingPathComponent(file.name)
             guard DirectoryLock.isRegularFile(url.path), try digest(of: url) == file else {
