@@ -95,16 +95,18 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Helpers the test targets share (a test target cannot import another): not in any product.
+        .target(name: "CofferTestSupport", dependencies: ["CofferCrypto"], path: "Tests/CofferTestSupport"),
         .testTarget(
             name: "CofferCryptoTests",
-            dependencies: ["CofferCrypto"],
+            dependencies: ["CofferCrypto", "CofferTestSupport"],
             resources: [.copy("Resources")]
         ),
         .testTarget(
             name: "CofferTests",
             // `coffer` is built too, so the tests can run the CLI as a separate process.
             dependencies: [
-                "Coffer", "CofferCrypto", "CofferSQL", "coffer",
+                "Coffer", "CofferCrypto", "CofferSQL", "CofferTestSupport", "coffer",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
@@ -131,7 +133,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CofferS3Tests",
-            dependencies: ["CofferS3", "CofferCrypto"],
+            dependencies: ["CofferS3", "CofferCrypto", "CofferTestSupport"],
             // SigV4 vectors made with botocore (scripts/make-sigv4-vectors.py).
             resources: [.copy("Resources")]
         ),

@@ -18,17 +18,15 @@ Usage: python3 scripts/make-audit-vectors.py [--check]
 """
 import hashlib
 import hmac
-import json
-import os
 import struct
-import sys
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "CofferTests", "Resources",
-                   "audit_golden.json")
+import vectorgen
+
+OUT = vectorgen.resource("CofferTests", "audit_golden.json")
 
 FIELDS = ["sequence", "time", "actor", "role", "tenant", "subject", "objectID", "objectVersion", "objectKind",
           "action", "dataClass", "purpose", "justification", "outcome", "errorCode", "bytes", "requestID",
@@ -117,15 +115,7 @@ def build():
 
 
 def main():
-    text = json.dumps(build(), indent=1, ensure_ascii=True) + "\n"
-    if "--check" in sys.argv[1:]:
-        with open(OUT) as f:
-            if f.read() != text:
-                sys.exit(f"{OUT} differs from what the generator makes")
-        return
-    with open(OUT, "w") as f:
-        f.write(text)
-    print(f"wrote {OUT}")
+    vectorgen.main([(OUT, build())])
 
 
 if __name__ == "__main__":

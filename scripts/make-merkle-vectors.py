@@ -22,13 +22,11 @@ proofs published with the reference data (as transparency-dev/merkle's tests use
 Usage: python3 scripts/make-merkle-vectors.py [--check]
 """
 import hashlib
-import json
-import os
 import random
-import sys
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "CofferTests", "Resources",
-                   "merkle_rfc9162.json")
+import vectorgen
+
+OUT = vectorgen.resource("CofferTests", "merkle_rfc9162.json")
 
 
 def sha256(data):
@@ -251,16 +249,7 @@ def build():
 
 
 def main():
-    text = json.dumps(build(), indent=1) + "\n"
-    if "--check" in sys.argv[1:]:
-        with open(OUT) as f:
-            if f.read() != text:
-                sys.exit(f"{OUT} differs from what the generator makes")
-        return
-    os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    with open(OUT, "w") as f:
-        f.write(text)
-    print(f"wrote {OUT}")
+    vectorgen.main([(OUT, build())])
 
 
 if __name__ == "__main__":

@@ -17,15 +17,11 @@ tens of seconds on a shared CI core, so the Swift test runs it only when COFFER_
 Usage: python3 scripts/make-rfc-vectors.py [--check]   (--check compares instead of writing)
 """
 import hashlib
-import json
-import os
-import sys
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-OUT = os.path.join(ROOT, "Tests", "CofferCryptoTests", "Resources")
+import vectorgen
 
 # RFC 8032, section 7.1.
 ED25519 = [
@@ -148,21 +144,8 @@ def scrypt_file():
 
 
 def main():
-    check = "--check" in sys.argv[1:]
-    failed = False
-    for name, content in (("ed25519_rfc8032.json", ed25519_file()), ("scrypt_rfc7914.json", scrypt_file())):
-        text = json.dumps(content, indent=1) + "\n"
-        path = os.path.join(OUT, name)
-        if check:
-            with open(path) as f:
-                if f.read() != text:
-                    print(f"{path} differs from what the generator makes", file=sys.stderr)
-                    failed = True
-        else:
-            with open(path, "w") as f:
-                f.write(text)
-            print(f"wrote {path}")
-    sys.exit(1 if failed else 0)
+    vectorgen.main([(vectorgen.resource("CofferCryptoTests", "ed25519_rfc8032.json"), ed25519_file()),
+                    (vectorgen.resource("CofferCryptoTests", "scrypt_rfc7914.json"), scrypt_file())])
 
 
 if __name__ == "__main__":

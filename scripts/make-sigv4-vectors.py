@@ -20,9 +20,6 @@ Needs botocore (PyPI; made with 1.43.x). Usage: python3 scripts/make-sigv4-vecto
 """
 import datetime
 import hashlib
-import json
-import os
-import sys
 from unittest import mock
 
 import botocore
@@ -32,8 +29,9 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.utils import percent_encode, percent_encode_sequence
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "CofferS3Tests", "Resources",
-                   "sigv4_vectors.json")
+import vectorgen
+
+OUT = vectorgen.resource("CofferS3Tests", "sigv4_vectors.json")
 
 EMPTY = hashlib.sha256(b"").hexdigest()
 UNSIGNED = "UNSIGNED-PAYLOAD"
@@ -282,16 +280,7 @@ def build():
 
 
 def main():
-    text = json.dumps(build(), indent=1) + "\n"
-    if "--check" in sys.argv[1:]:
-        with open(OUT) as f:
-            if f.read() != text:
-                sys.exit(f"{OUT} differs from what the generator makes")
-        return
-    os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    with open(OUT, "w") as f:
-        f.write(text)
-    print(f"wrote {OUT}: {len(CASES)} cases")
+    vectorgen.main([(OUT, build())], note=f": {len(CASES)} cases")
 
 
 if __name__ == "__main__":

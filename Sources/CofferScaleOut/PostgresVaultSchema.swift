@@ -67,7 +67,7 @@ enum PostgresVaultSchema {
         "CREATE UNIQUE INDEX erasure_request_one_open_tenant ON erasure_request(tenant_id) WHERE completed_at IS NULL AND subject_id IS NULL",
         """
         CREATE TABLE erasure_ledger (id TEXT PRIMARY KEY, at BIGINT NOT NULL, kind TEXT NOT NULL, tenant_id TEXT NOT NULL,
-            subject_id TEXT, key_ids TEXT NOT NULL, request_id TEXT)
+            subject_id TEXT, key_ids TEXT NOT NULL, request_id TEXT, tally TEXT)
         """,
         "CREATE INDEX erasure_ledger_order ON erasure_ledger(at, id)",
         "CREATE TABLE backup_location (path TEXT PRIMARY KEY, added_at BIGINT NOT NULL)",

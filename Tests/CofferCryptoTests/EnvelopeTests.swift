@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CofferCrypto
+import CofferTestSupport
 
 @Suite("Envelope encryption")
 struct EnvelopeTests {

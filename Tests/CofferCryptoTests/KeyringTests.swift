@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CofferCrypto
+import CofferTestSupport
 
 /// Writes `text` to `name` in `directory` with `mode` and returns its path.
 private func writeFile(_ text: String, named name: String = "keyring.json", in directory: URL, mode: Int = 0o600) throws -> String {
@@ -24,7 +25,7 @@ private func keyringJSON(keys: [(String, String)], active: String, format: Strin
 /// Loads `path` expecting a ``CofferError`` with `code` whose message contains each of `words`.
 private func expectLoadFails(_ path: String, _ code: CofferError.Code, mentioning words: [String],
                              sourceLocation: SourceLocation = #_sourceLocation) {
-    let error = errorOf { _ = try Keyring.load(from: path) }
+    let error = errorOf(sourceLocation: sourceLocation) { _ = try Keyring.load(from: path) }
     #expect(error?.code == code, sourceLocation: sourceLocation)
     for word in words {
         #expect(error?.message.contains(word) == true, "message \"\(error?.message ?? "none")\" lacks \"\(word)\"",

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CofferCrypto
+import CofferTestSupport
 
 /// Bytes from a hex string ("" gives no bytes). Traps on bad input: test data is fixed.
 func hex(_ text: String) -> [UInt8] {
@@ -22,14 +23,8 @@ func hexString(_ bytes: some Sequence<UInt8>) -> String {
     bytes.map { String(format: "%02x", $0) }.joined()
 }
 
-/// The contents of a file in the test bundle's `Resources` folder. The folder is copied whole, so
-/// it sits inside the bundle's resource directory on macOS; Foundation on Linux takes the flat
-/// bundle's `Resources` folder as the resource directory itself. Both are tried.
-func resource(_ name: String) throws -> Data {
-    let url = Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Resources")
-        ?? Bundle.module.url(forResource: name, withExtension: nil)
-    return try Data(contentsOf: try #require(url, "test resource \(name) not found"))
-}
+/// The contents of a file in this test bundle's `Resources` folder.
+func resource(_ name: String) throws -> Data { try resource(name, in: .module) }
 
 /// A key holding `bytes`.
 func key(_ bytes: [UInt8]) -> SecureBytes { SecureBytes(copying: bytes) }
@@ -40,23 +35,10 @@ func randomKey() throws -> SecureBytes { try SecureBytes.random(count: 32) }
 /// Random bytes for a plaintext.
 func randomBytes(_ count: Int) throws -> [UInt8] { try SecureRandom.bytes(count) }
 
-/// Runs `body` and returns the code of the ``CofferError`` it throws, or nil if it throws nothing.
-/// Records an issue when it throws something else.
-func errorCode(_ body: () throws -> Void) -> CofferError.Code? {
-    errorOf(body)?.code
-}
-
-/// The ``CofferError`` `body` throws, or nil.
-func errorOf(_ body: () throws -> Void) -> CofferError? {
-    do {
-        try body()
-        return nil
-    } catch let error as CofferError {
-        return error
-    } catch {
-        Issue.record("expected a CofferError, got \(error)")
-        return nil
-    }
+/// Runs `body` and returns the code of the ``CofferError`` it throws, or nil if it throws nothing
+/// (``errorOf(sourceLocation:_:)``).
+func errorCode(sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) -> CofferError.Code? {
+    errorOf(sourceLocation: sourceLocation, body)?.code
 }
 
 /// A fresh temporary directory, removed after `body` returns.

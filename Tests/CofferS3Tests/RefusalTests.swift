@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import CofferCrypto
+import CofferTestSupport
 @testable import CofferS3
 
 // What the signer refuses, each with `invalid-argument` and a message that names the part at fault
@@ -16,7 +17,7 @@ private func signer() throws -> SigV4 {
 /// Expects `body` to throw `invalid-argument` with `fragment` in its message and no secret.
 private func expectRefused(_ fragment: String, sourceLocation: SourceLocation = #_sourceLocation,
                            _ body: () throws -> Void) {
-    let error = refusal(body)
+    let error = errorOf(sourceLocation: sourceLocation, body)
     #expect(error?.code == .invalidArgument, sourceLocation: sourceLocation)
     let message = error?.message ?? ""
     #expect(message.contains(fragment), "message: \(message)", sourceLocation: sourceLocation)

@@ -1,15 +1,11 @@
 import Foundation
 import Testing
 import CofferCrypto
+import CofferTestSupport
 @testable import CofferS3
 
-/// The contents of a file in this test bundle's `Resources` folder (copied whole: inside the
-/// bundle's resource directory on macOS, the resource directory itself on Linux).
-func resource(_ name: String) throws -> Data {
-    let url = Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Resources")
-        ?? Bundle.module.url(forResource: name, withExtension: nil)
-    return try Data(contentsOf: try #require(url, "test resource \(name) not found"))
-}
+/// The contents of a file in this test bundle's `Resources` folder.
+func resource(_ name: String) throws -> Data { try resource(name, in: .module) }
 
 /// One case of `sigv4_vectors.json` (scripts/make-sigv4-vectors.py): the inputs and what botocore made.
 struct SigV4Vector: Decodable, Sendable, CustomTestStringConvertible {
@@ -76,16 +72,3 @@ struct SigV4VectorFile: Decodable {
 let sigV4File = try? JSONDecoder().decode(SigV4VectorFile.self, from: resource("sigv4_vectors.json"))
 let headerVectors = sigV4File?.vectors.filter { $0.kind == "header" } ?? []
 let presignVectors = sigV4File?.vectors.filter { $0.kind == "presign" } ?? []
-
-/// The code and message of the ``CofferError`` `body` throws, or nil when it throws nothing.
-func refusal(_ body: () throws -> Void) -> CofferError? {
-    do {
-        try body()
-        return nil
-    } catch let error as CofferError {
-        return error
-    } catch {
-        Issue.record("expected a CofferError, got \(error)")
-        return nil
-    }
-}

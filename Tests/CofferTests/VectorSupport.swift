@@ -1,14 +1,10 @@
 import Foundation
 import Testing
+import CofferTestSupport
 @testable import Coffer
 
-/// The contents of a file in this test bundle's `Resources` folder (copied whole: inside the
-/// bundle's resource directory on macOS, the resource directory itself on Linux).
-func testResource(_ name: String) throws -> Data {
-    let url = Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Resources")
-        ?? Bundle.module.url(forResource: name, withExtension: nil)
-    return try Data(contentsOf: try #require(url, "test resource \(name) not found"))
-}
+/// The contents of a file in this test bundle's `Resources` folder.
+func testResource(_ name: String) throws -> Data { try resource(name, in: .module) }
 
 /// Bytes from hex; nil-safe wrapper for test data (records an issue on bad hex).
 func bytes(hex text: String, sourceLocation: SourceLocation = #_sourceLocation) -> [UInt8] {

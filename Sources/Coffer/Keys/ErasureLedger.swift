@@ -39,14 +39,43 @@ struct LedgerEntry: Sendable, Codable, Hashable {
     }
 }
 
+/// What an erasure removed besides keys, kept with its ledger entry in the live vault's
+/// `control.sqlite` (never in a backup's or the witness's ledger) so the request's receipt covers
+/// every run of it: field names and counts, never content or PII.
+struct ErasureTally: Sendable, Codable, Hashable {
+    /// Records a legal retention kept (P11), and until when.
+    struct Retained: Sendable, Codable, Hashable {
+        let fields: [String]
+        let until: Int64
+    }
+
+    var fields: [String] = []
+    var consents = 0
+    var identifiers = 0
+    var indexEntries = 0
+    var retained: [Retained] = []
+    /// A tenant's entry: the objects the erasure deletes.
+    var objects = 0
+}
+
 extension KeyStore {
-    /// Appends `entry` within the caller's transaction (an entry already there is kept).
-    static func appendLedger(_ db: any SQLSession, _ entry: LedgerEntry) throws {
+    /// Appends `entry` within the caller's transaction (an entry already there is kept), with
+    /// `tally` when given (the live vault's own erasures; a backup's copy has no such column).
+    static func appendLedger(_ db: any SQLSession, _ entry: LedgerEntry, tally: ErasureTally? = nil) throws {
         let keys = String(decoding: try JSONEncoder().encode(entry.keyIDs), as: UTF8.self)
+        var arguments: SQLArguments = [entry.id, entry.at, entry.kind.rawValue, entry.tenant, entry.subject, keys, entry.requestID]
+        guard let tally else {
+            try db.execute(sql: """
+                INSERT INTO erasure_ledger (id, at, kind, tenant_id, subject_id, key_ids, request_id) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO NOTHING
+                """, arguments: arguments)
+            return
+        }
+        arguments += [String(decoding: try JSONEncoder().encode(tally), as: UTF8.self)]
         try db.execute(sql: """
-            INSERT INTO erasure_ledger (id, at, kind, tenant_id, subject_id, key_ids, request_id) VALUES (?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO erasure_ledger (id, at, kind, tenant_id, subject_id, key_ids, request_id, tally) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(id) DO NOTHING
-            """, arguments: [entry.id, entry.at, entry.kind.rawValue, entry.tenant, entry.subject, keys, entry.requestID])
+            """, arguments: arguments)
     }
 
     /// Appends entries (from a witness copy of the ledger), keeping those already there.
@@ -54,22 +83,44 @@ extension KeyStore {
         try VaultDatabase.guardedSync { try pool.write { db in for entry in entries { try Self.appendLedger(db, entry) } } }
     }
 
-    /// The whole ledger, oldest first.
+    /// The whole ledger, oldest first (a control file of any version since the ledger's).
     func ledger() throws -> [LedgerEntry] {
         try VaultDatabase.guardedSync {
             try pool.read { db in
-                try db.fetchAll(sql: "SELECT id, at, kind, tenant_id, subject_id, key_ids, request_id FROM erasure_ledger ORDER BY at, id").map { row in
-                    let t = "erasure_ledger"
-                    guard let kind = LedgerKind(rawValue: try row.stored("kind", in: t)),
-                          let keys = try? JSONDecoder().decode([String].self, from: Data((try row.stored("key_ids", in: t) as String).utf8)) else {
-                        throw CofferError(.tamperDetected, "an erasure-ledger row is malformed: control.sqlite was changed outside Coffer")
+                try db.fetchAll(sql: "SELECT id, at, kind, tenant_id, subject_id, key_ids, request_id FROM erasure_ledger ORDER BY at, id")
+                    .map(Self.ledgerEntry)
+            }
+        }
+    }
+
+    /// The entries erasure request `requestID` wrote, in the order written, with their tallies:
+    /// every run of it, one a crash interrupted included.
+    func ledger(request requestID: String) throws -> [(entry: LedgerEntry, tally: ErasureTally?)] {
+        try VaultDatabase.guardedSync {
+            try pool.read { db in
+                try db.fetchAll(sql: """
+                    SELECT id, at, kind, tenant_id, subject_id, key_ids, request_id, tally FROM erasure_ledger WHERE request_id = ? ORDER BY at, id
+                    """, arguments: [requestID]).map { row in
+                    let text = try row.storedIfPresent("tally", in: "erasure_ledger", as: String.self)
+                    guard let text else { return (try Self.ledgerEntry(row), nil) }
+                    guard let tally = try? JSONDecoder().decode(ErasureTally.self, from: Data(text.utf8)) else {
+                        throw CofferError(.tamperDetected, "an erasure-ledger tally is malformed: control.sqlite was changed outside Coffer")
                     }
-                    return LedgerEntry(id: try row.stored("id", in: t), at: try row.stored("at", in: t), kind: kind,
-                                       tenant: try row.stored("tenant_id", in: t), subject: try row.storedIfPresent("subject_id", in: t),
-                                       keyIDs: keys, requestID: try row.storedIfPresent("request_id", in: t))
+                    return (try Self.ledgerEntry(row), tally)
                 }
             }
         }
+    }
+
+    private static func ledgerEntry(_ row: SQLRow) throws -> LedgerEntry {
+        let t = "erasure_ledger"
+        guard let kind = LedgerKind(rawValue: try row.stored("kind", in: t)),
+              let keys = try? JSONDecoder().decode([String].self, from: Data((try row.stored("key_ids", in: t) as String).utf8)) else {
+            throw CofferError(.tamperDetected, "an erasure-ledger row is malformed: control.sqlite was changed outside Coffer")
+        }
+        return LedgerEntry(id: try row.stored("id", in: t), at: try row.stored("at", in: t), kind: kind,
+                           tenant: try row.stored("tenant_id", in: t), subject: try row.storedIfPresent("subject_id", in: t),
+                           keyIDs: keys, requestID: try row.storedIfPresent("request_id", in: t))
     }
 }
 

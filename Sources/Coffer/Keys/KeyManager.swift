@@ -184,8 +184,19 @@ final class KeyManager: Sendable {
     }
 
     /// Destroys data keys of `tenant` and forgets them; the ledger records it.
-    func destroyDataKeys(_ ids: [String], tenant: String, kind: LedgerKind, requestID: String? = nil) throws {
-        try store.deleteDataKeys(ids, tenant: tenant, kind: kind, requestID: requestID, now: nowMilliseconds())
+    func destroyDataKeys(_ ids: [String], tenant: String, kind: LedgerKind) throws {
+        try store.deleteDataKeys(ids, tenant: tenant, kind: kind, now: nowMilliseconds())
+        forgetDataKeys(of: tenant)
+    }
+
+    /// Destroys every data key of `tenant` for erasure request `requestID`, recording `objects`
+    /// with them (``KeyStore/deleteTenantKeys(tenant:requestID:objects:now:)``), and forgets them.
+    func destroyTenantKeys(_ tenant: String, requestID: String, objects: Int) throws {
+        try store.deleteTenantKeys(tenant: tenant, requestID: requestID, objects: objects, now: nowMilliseconds())
+        forgetDataKeys(of: tenant)
+    }
+
+    private func forgetDataKeys(of tenant: String) {
         let prefix = tenant + "\u{0}"
         classKeyCache.withLock { cache in cache.removeAll { $0.hasPrefix(prefix) } }
     }

@@ -72,20 +72,34 @@ extension KeyStore {
         }
     }
 
-    /// Every data key of `tenant`, index keys included.
-    func dataKeyIDs(tenant: String) throws -> [String] {
-        try VaultDatabase.guardedSync {
-            try pool.read { db in try db.fetchAll(String.self, sql: "SELECT id FROM data_key WHERE tenant_id = ? ORDER BY id", arguments: [tenant]) }
-        }
-    }
-
     /// Destroys data keys and records them in the erasure ledger, in one transaction.
-    func deleteDataKeys(_ ids: [String], tenant: String, kind: LedgerKind, requestID: String? = nil, now: Int64) throws {
+    func deleteDataKeys(_ ids: [String], tenant: String, kind: LedgerKind, now: Int64) throws {
         guard !ids.isEmpty else { return }
         try VaultDatabase.guardedSync {
             try pool.write { db in
                 for id in ids { try db.execute(sql: "DELETE FROM data_key WHERE id = ? AND tenant_id = ?", arguments: [id, tenant]) }
-                try Self.appendLedger(db, LedgerEntry(at: now, kind: kind, tenant: tenant, subject: nil, keyIDs: ids, requestID: requestID))
+                try Self.appendLedger(db, LedgerEntry(at: now, kind: kind, tenant: tenant, subject: nil, keyIDs: ids, requestID: nil))
+            }
+        }
+    }
+
+    /// Destroys every data key of `tenant` for erasure request `requestID` and records them in
+    /// the ledger's tenant entry, with `objects` (the objects the erasure deletes), in one
+    /// transaction. The request's first run writes that entry even when the tenant has no key; a
+    /// run finishing it again writes one only for keys it finds, counting no object twice.
+    /// - Returns: The ids of the keys destroyed.
+    @discardableResult
+    func deleteTenantKeys(tenant: String, requestID: String, objects: Int, now: Int64) throws -> [String] {
+        try VaultDatabase.guardedSync {
+            try pool.write { db in
+                let ids = try db.fetchAll(String.self, sql: "SELECT id FROM data_key WHERE tenant_id = ? ORDER BY id", arguments: [tenant])
+                let recorded = try db.fetchOne(Bool.self, sql: "SELECT 1 FROM erasure_ledger WHERE request_id = ? AND kind = 'tenant'",
+                                                 arguments: [requestID]) ?? false
+                guard !recorded || !ids.isEmpty else { return [] }
+                try db.execute(sql: "DELETE FROM data_key WHERE tenant_id = ?", arguments: [tenant])
+                try Self.appendLedger(db, LedgerEntry(at: now, kind: .tenant, tenant: tenant, subject: nil, keyIDs: ids, requestID: requestID),
+                                      tally: ErasureTally(objects: recorded ? 0 : objects))
+                return ids
             }
         }
     }

@@ -334,10 +334,12 @@ struct KeyStore: Sendable {
         }
     }
 
-    /// Destroys every field key of a subject (erasure); a key a legal retention keeps stays.
+    /// Destroys every field key of a subject (erasure); a key a legal retention keeps stays. The
+    /// ledger entry names the erasure request (nil: a retention run's or a restore's) and holds
+    /// `tally`, what the erasure removed besides keys.
     /// - Returns: The ids of the keys destroyed.
     @discardableResult
-    func deleteSubjectKeys(subject: String, tenant: String) throws -> [String] {
+    func deleteSubjectKeys(subject: String, tenant: String, requestID: String? = nil, tally: ErasureTally? = nil) throws -> [String] {
         try guardedWrite { db in
             let ids = try db.fetchAll(String.self, sql: "SELECT key_id FROM subject_key WHERE subject_id = ? AND role = 'fields'", arguments: [subject])
             try db.execute(sql: "DELETE FROM subject_key WHERE subject_id = ? AND role = 'fields'", arguments: [subject])
@@ -345,7 +347,7 @@ struct KeyStore: Sendable {
             // Recorded even when no key was left (an erasure finished again): a restore erases the
             // subject's rows from an older copy of the PII file.
             try Self.appendLedger(db, LedgerEntry(at: nowMilliseconds(), kind: .subject, tenant: tenant, subject: subject, keyIDs: ids,
-                                                  requestID: nil))
+                                                  requestID: requestID), tally: tally)
             return ids
         }
     }

@@ -131,21 +131,18 @@ extension BackupFiles {
 
     /// Removes backup directories a crash left half-built more than an hour ago.
     static func removeStalePartials(in root: URL) {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: root.path) else { return }
-        let cutoff = Date().addingTimeInterval(-3600)
-        for name in names where name.hasPrefix(partialPrefix) {
-            let url = root.appendingPathComponent(name)
-            if let modified = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date, modified < cutoff {
-                try? FileManager.default.removeItem(at: url)
-            }
-        }
+        StaleEntries.remove(prefix: partialPrefix, in: root)
     }
 
-    /// The backup's manifest, signed by `key`, with every file a regular file matching it.
-    /// - Throws: `CofferError` `tamperDetected` when a file does not match, the errors of
-    ///   ``manifest(in:key:)``.
+    /// The backup's manifest, signed by `key`, listing the four vault files, each a regular file
+    /// matching it.
+    /// - Throws: `CofferError` `tamperDetected` when the manifest lists other files or a file does
+    ///   not match, the errors of ``manifest(in:key:)``.
     static func checkedManifest(in directory: URL, key: NoteVerifierKey) throws -> BackupManifest {
         let manifest = try manifest(in: directory, key: key)
+        guard manifest.files.map(\.name).sorted() == BackupManifest.fileOrder.sorted() else {
+            throw CofferError(.tamperDetected, "the backup \(manifest.id)'s signed manifest does not list the four vault files")
+        }
         for file in manifest.files {
             let url = directory.appendingPathComponent(file.name)
             guard DirectoryLock.isRegularFile(url.path), try digest(of: url) == file else {

@@ -56,7 +56,8 @@ public struct ErasureReceipt: Sendable, Codable, Hashable {
     public let retained: [Retained]
     /// The log checkpoint that includes the erasure's record.
     public let checkpoint: Checkpoint
-    /// A tenant's erasure: how many objects were deleted (every version, under keys destroyed).
+    /// A tenant's erasure: how many objects were deleted (every version, under keys destroyed):
+    /// those the tenant had when its keys were destroyed.
     public var deletedObjects: Int?
     /// A tenant's erasure: the subjects erased with it.
     public var erasedSubjects: [SubjectID]?

@@ -179,10 +179,12 @@ extension LifecycleStore {
 
     /// Records that `id` was erased whole at `time` (closing it if it was open): no key, object
     /// or subject is made for it again.
-    func markErased(_ id: TenantID, at time: Int64) throws {
+    /// - Returns: When it was erased: `time`, or the time recorded by an earlier run of the erasure.
+    func markErased(_ id: TenantID, at time: Int64) throws -> Int64 {
         try write { db in
             try db.execute(sql: "UPDATE tenant SET erased_at = coalesce(erased_at, ?1), closed_at = coalesce(closed_at, ?1) WHERE id = ?2",
                            arguments: [time, id])
+            return try db.fetchOne(Int64.self, sql: "SELECT erased_at FROM tenant WHERE id = ?", arguments: [id]) ?? time
         }
     }
 

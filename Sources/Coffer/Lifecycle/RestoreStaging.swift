@@ -141,15 +141,6 @@ struct RestoreStaging {
     /// Removes staging directories of `directory` a crash left more than an hour ago (they hold
     /// copies of keys that no erasure reaches).
     static func removeStale(near directory: URL) {
-        let parent = directory.deletingLastPathComponent()
-        let prefix = directory.lastPathComponent + suffix
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: parent.path) else { return }
-        let cutoff = Date().addingTimeInterval(-3600)
-        for name in names where name.hasPrefix(prefix) {
-            let url = parent.appendingPathComponent(name)
-            if let modified = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date, modified < cutoff {
-                try? FileManager.default.removeItem(at: url)
-            }
-        }
+        StaleEntries.remove(prefix: directory.lastPathComponent + suffix, in: directory.deletingLastPathComponent())
     }
 }

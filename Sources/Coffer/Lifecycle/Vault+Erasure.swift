@@ -93,19 +93,12 @@ extension Vault {
             }
             let erasedAt = administration.clock.now()
             let retainUntil = erasedAt + Int64(RetentionPolicy.sevenYears) * 86_400_000
-            let erasure = try await BlockingPool.shared.run { try self.people.erase(subject, tenant: state.tenant, retainUntil: retainUntil) }
+            try await BlockingPool.shared.run {
+                try self.people.erase(subject, tenant: state.tenant, retainUntil: retainUntil, requestID: request.id)
+            }
             _ = await janitor.truncate(.pii)
             _ = await janitor.truncate(.control)
-            // The erasure's record is in the log already (recorded before the work): this
-            // checkpoint covers it.
-            let checkpoint = try await accessLog.run { try $0.checkpointNow() }
-            let receipt = ErasureReceipt(
-                requestID: request.id, tenant: request.tenant, subject: request.subject, requestedAt: request.requestedAt,
-                deadline: request.deadline, erasedAt: erasedAt, destroyedKeys: erasure.destroyedKeys, deletedFields: erasure.rows.fields,
-                deletedConsents: erasure.rows.consents, deletedIdentifiers: erasure.rows.identifiers, deletedIndexEntries: erasure.rows.indexEntries,
-                retained: erasure.retained.map { ErasureReceipt.Retained(fields: $0.fields, until: $0.until, reason: Self.billingRetentionReason) },
-                checkpoint: ErasureReceipt.Checkpoint(treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash))
-            return try await complete(request, receipt: receipt, at: erasedAt)
+            return try await complete(request, receipt: try await receipt(of: request, erasedAt: erasedAt), at: erasedAt)
         }
     }
 

@@ -131,12 +131,12 @@ extension Vault {
                 guard let raw = entry.subject else { continue }
                 let subject = SubjectID(raw)
                 guard try await people.store.subjects(tenant: tenant).contains(subject) else { continue }
-                _ = try await BlockingPool.shared.run { try self.people.erase(subject, tenant: tenant, retainUntil: entry.at) }
+                try await BlockingPool.shared.run { try self.people.erase(subject, tenant: tenant, retainUntil: entry.at) }
                 subjects += 1
             case .tenant:
                 objects += try await deleteAllObjects(of: tenant)
                 for subject in try await people.store.subjects(tenant: tenant) {
-                    _ = try await BlockingPool.shared.run { try self.people.erase(subject, tenant: tenant, retainUntil: entry.at) }
+                    try await BlockingPool.shared.run { try self.people.erase(subject, tenant: tenant, retainUntil: entry.at) }
                     subjects += 1
                 }
             case .retained:

@@ -250,7 +250,7 @@ extension Vault {
                     try await people.purgeIdentifier(item.identifier ?? "", subject: subject, tenant: item.tenant)
                 case .subject:
                     let retainUntil = administration.clock.now() + Int64(RetentionPolicy.sevenYears) * 86_400_000
-                    _ = try await BlockingPool.shared.run { try self.people.erase(subject, tenant: item.tenant, retainUntil: retainUntil) }
+                    try await BlockingPool.shared.run { try self.people.erase(subject, tenant: item.tenant, retainUntil: retainUntil) }
                 default:
                     try await people.purgeRetained(subject: subject, tenant: item.tenant, keyID: item.identifier ?? "")
                 }

@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferSQL
 import Foundation
 
 extension Vault {
@@ -37,9 +38,11 @@ extension Vault {
     }
 
     /// Erases a whole tenant: marks it erased (no new keys, objects or subjects), erases each of
-    /// its subjects (each its own log record; billing kept under legal retention, P11), deletes
-    /// every object, destroys every data key of the tenant, empties the WALs and signs a
-    /// receipt. Every step can be done again: an interrupted erasure is finished by the next run.
+    /// its subjects (each its own log record; billing kept under legal retention, P11), destroys
+    /// every data key of the tenant (every object left is sealed under them), deletes every
+    /// object, empties the WALs and signs a receipt. Every step can be done again: an
+    /// interrupted erasure is finished by the next run, and its receipt, built from the ledger
+    /// entries of the request, lists what every run erased.
     func eraseTenant(_ request: ErasureRequest, context: AccessContext) async throws -> ErasureReceipt {
         let tenant = request.tenant
         let gate = AccessRequest(action: .erasure, dataClass: .content, tenant: tenant, reason: "erased=\(request.id)")
@@ -47,66 +50,37 @@ extension Vault {
             // Checked just before anything goes: a hold on the tenant or on any of its subjects.
             if try await BlockingPool.shared.run({ try self.lifecycle.isHeldAnywhere(tenant: tenant) }) { throw HeldNow() }
             let now = administration.clock.now()
-            try await BlockingPool.shared.run { try self.lifecycle.markErased(tenant, at: now) }
-            return now
+            return try await BlockingPool.shared.run { try self.lifecycle.markErased(tenant, at: now) }
         }
-        var erased = TenantSubjects()
-        try await eraseSubjects(of: tenant, request: request, erasedAt: erasedAt, context: context, into: &erased)
-        var deletedObjects = try await deleteAllObjects(of: tenant)
-        let keyIDs = try await BlockingPool.shared.run { () throws -> [String] in
-            let ids = try self.keys.store.dataKeyIDs(tenant: tenant.rawValue)
-            try self.keys.destroyDataKeys(ids, tenant: tenant.rawValue, kind: .tenant, requestID: request.id)
-            return ids
-        }
-        erased.destroyed += keyIDs
-        // A put that held the tenant's keys in memory may have committed meanwhile: what it wrote
-        // is sealed under destroyed keys; its rows go too.
-        deletedObjects += try await deleteAllObjects(of: tenant)
+        try await eraseSubjects(of: tenant, request: request, erasedAt: erasedAt, context: context)
+        // The keys go first, with the number of objects sealed under them: the ledger holds that
+        // count, so a run that finishes the deletion does not have to.
+        let objects = try await contentStore.catalog.objectCount(tenant: tenant)
+        try await BlockingPool.shared.run { try self.keys.destroyTenantKeys(tenant.rawValue, requestID: request.id, objects: objects) }
+        // A put that held the tenant's keys in memory may commit until the rows go: what it wrote
+        // is sealed under destroyed keys, and goes with them.
+        _ = try await deleteAllObjects(of: tenant)
         // And a subject added meanwhile (before the tenant was marked) goes too.
-        try await eraseSubjects(of: tenant, request: request, erasedAt: erasedAt, context: context, into: &erased)
+        try await eraseSubjects(of: tenant, request: request, erasedAt: erasedAt, context: context)
         _ = await janitor.truncate(.content)
         _ = await janitor.truncate(.pii)
         _ = await janitor.truncate(.control)
-        let checkpoint = try await accessLog.run { try $0.checkpointNow() }
-        var receipt = ErasureReceipt(
-            requestID: request.id, tenant: tenant, subject: nil, requestedAt: request.requestedAt, deadline: request.deadline,
-            erasedAt: erasedAt, destroyedKeys: erased.destroyed, deletedFields: erased.fields.sorted(), deletedConsents: erased.consents,
-            deletedIdentifiers: erased.identifiers, deletedIndexEntries: erased.indexEntries, retained: erased.retained,
-            checkpoint: ErasureReceipt.Checkpoint(treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash))
-        receipt.deletedObjects = deletedObjects
-        receipt.erasedSubjects = erased.subjects
-        return try await complete(request, receipt: receipt, at: erasedAt)
-    }
-
-    /// What erasing a tenant's subjects did, for its receipt.
-    struct TenantSubjects {
-        var destroyed: [String] = []
-        var subjects: [SubjectID] = []
-        var retained: [ErasureReceipt.Retained] = []
-        var fields = Set<String>()
-        var consents = 0, identifiers = 0, indexEntries = 0
+        return try await complete(request, receipt: try await receipt(of: request, erasedAt: erasedAt), at: erasedAt)
     }
 
     /// Erases every subject of `tenant` that is not erased yet, each its own log record, a hold
-    /// checked just before each (a hold placed during the erasure stops it there).
-    private func eraseSubjects(of tenant: TenantID, request: ErasureRequest, erasedAt: Int64, context: AccessContext,
-                               into erased: inout TenantSubjects) async throws {
+    /// checked just before each (a hold placed during the erasure stops it there); each ledger
+    /// entry names `request`.
+    private func eraseSubjects(of tenant: TenantID, request: ErasureRequest, erasedAt: Int64, context: AccessContext) async throws {
         let retainUntil = erasedAt + Int64(RetentionPolicy.sevenYears) * 86_400_000
         for subject in try await people.store.subjects(tenant: tenant) {
             if try await BlockingPool.shared.run({ try self.lifecycle.isHeld(tenant: tenant, subject: subject) }) { throw HeldNow() }
-            let erasure = try await guardedPII(context, .erasure, subject: subject, check: { access in
+            try await guardedPII(context, .erasure, subject: subject, check: { access in
                 if access.isAllowed { access.request.reason = "erased=\(request.id)" }
-            }) { state -> SubjectErasure in
+            }) { state in
                 guard let state, state.tenant == tenant else { throw CofferError(.tamperDetected, "subject \(subject) is no longer of tenant \(tenant)") }
-                return try await BlockingPool.shared.run { try self.people.erase(subject, tenant: tenant, retainUntil: retainUntil) }
+                try await BlockingPool.shared.run { try self.people.erase(subject, tenant: tenant, retainUntil: retainUntil, requestID: request.id) }
             }
-            erased.subjects.append(subject)
-            erased.destroyed += erasure.destroyedKeys
-            erased.fields.formUnion(erasure.rows.fields)
-            erased.consents += erasure.rows.consents
-            erased.identifiers += erasure.rows.identifiers
-            erased.indexEntries += erasure.rows.indexEntries
-            erased.retained += erasure.retained.map { ErasureReceipt.Retained(fields: $0.fields, until: $0.until, reason: Self.billingRetentionReason) }
         }
     }
 

@@ -1,13 +1,6 @@
 import CofferCrypto
+import CofferSQL
 import Foundation
-
-/// What erasing one subject did.
-struct SubjectErasure: Sendable {
-    let destroyedKeys: [String]
-    let rows: ErasedRows
-    /// The fields a legal retention kept, and until when.
-    let retained: [(fields: [String], until: Int64)]
-}
 
 extension People {
     /// The fields a legal retention keeps after erasure (billing records, P11).
@@ -16,9 +9,10 @@ extension People {
     /// Erases a subject (P16): its billing records, if any, are sealed anew under a key of their
     /// own kept until `retainUntil`; every other value, consent, identifier and index entry is
     /// deleted with them in one transaction; then the subject's keys are destroyed (so every
-    /// copy sealed under them, in a WAL or a backup, no longer opens) and the WALs emptied.
-    /// Blocks: run it on the blocking pool.
-    func erase(_ id: SubjectID, tenant: TenantID, retainUntil: Int64) throws -> SubjectErasure {
+    /// copy sealed under them, in a WAL or a backup, no longer opens) and the WALs emptied. The
+    /// ledger entry of the keys names `requestID` (the erasure request, if any) and what was
+    /// removed, for the request's receipt. Blocks: run it on the blocking pool.
+    func erase(_ id: SubjectID, tenant: TenantID, retainUntil: Int64, requestID: String? = nil) throws {
         var retainedKey: String?
         var retained: [(fields: [String], until: Int64)] = []
         let rows: ErasedRows
@@ -46,9 +40,10 @@ extension People {
             if let retainedKey { try? keys.store.deleteRetainedKey(retainedKey, subject: id.rawValue, tenant: tenant.rawValue) }
             throw error
         }
-        let destroyed = try keys.store.deleteSubjectKeys(subject: id.rawValue, tenant: tenant.rawValue)
+        let tally = ErasureTally(fields: rows.fields, consents: rows.consents, identifiers: rows.identifiers, indexEntries: rows.indexEntries,
+                                 retained: retained.map { ErasureTally.Retained(fields: $0.fields, until: $0.until) })
+        try keys.store.deleteSubjectKeys(subject: id.rawValue, tenant: tenant.rawValue, requestID: requestID, tally: tally)
         keys.forgetSubject(id.rawValue, tenant: tenant.rawValue)
-        return SubjectErasure(destroyedKeys: destroyed, rows: rows, retained: retained)
     }
 }
 

@@ -224,6 +224,13 @@ extension CatalogStore {
         }
     }
 
+    /// How many objects `tenant` has, pending ones too.
+    func objectCount(tenant: TenantID) async throws -> Int {
+        try await VaultDatabase.guarded {
+            try await pool.read { db in try db.fetchOne(Int.self, sql: "SELECT count(*) FROM object WHERE tenant_id = ?", arguments: [tenant]) ?? 0 }
+        }
+    }
+
     /// Deletes up to `limit` objects of `tenant` with every version (pending ones too) and
     /// segment, in one transaction.
     /// - Returns: How many objects were deleted.

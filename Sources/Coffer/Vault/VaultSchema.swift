@@ -172,6 +172,12 @@ enum VaultSchema {
             try db.execute(sql: "CREATE UNIQUE INDEX erasure_request_one_open ON erasure_request(subject_id) WHERE completed_at IS NULL")
         }
         migrator.registerMigration("v10-period-keys") { db in try ControlPeriodKeys.migrate(db) }
+        migrator.registerMigration("v11-ledger-tally") { db in
+            // What each erasure removed besides keys (ErasureTally, JSON), so an erasure's receipt
+            // is built from its ledger entries, those of a run a crash interrupted included. Only
+            // the live vault writes and reads it: backups' and witnesses' ledgers do without.
+            try db.execute(sql: "ALTER TABLE erasure_ledger ADD COLUMN tally TEXT")
+        }
         return migrator
     }
 
