@@ -39,17 +39,24 @@ private func write(_ plaintext: [UInt8], to sink: any SegmentSink) throws -> [[U
     return emitted
 }
 
+/// A segment store on fresh schemas and a new bucket, with groups of at least 10,000 bytes
+/// (three 4 KiB segments each) and two uploads at once.
+private func withSegmentStore(_ body: (PostgresVaultDatabases, S3ObjectStore, S3SegmentStore) async throws -> Void) async throws {
+    try await ScaleOutTestServers.withFreshSchemas { main, pii in
+        let databases = try await PostgresVaultDatabases.open(main: main, pii: pii, connections: 3, logger: Logger(label: "t"))
+        defer { databases.close() }
+        let bucket = try await ScaleOutTestServers.newBucket()
+        let store = S3SegmentStore(catalog: databases.content, locations: ["default": bucket], location: { _ in "default" },
+                                   groupBytes: 10_000, uploadsInFlight: 2)
+        try await body(databases, bucket, store)
+    }
+}
+
 @Suite("Segments in S3-compatible storage", .enabled(if: ScaleOutTestServers.available), .serialized)
 struct S3SegmentStoreTests {
     @Test("a version's segments go up in groups and come back byte for byte, whole or by range; nothing is visible before the commit")
     func roundTrip() async throws {
-        try await ScaleOutTestServers.withFreshSchemas { main, pii in
-            let databases = try await PostgresVaultDatabases.open(main: main, pii: pii, connections: 3, logger: Logger(label: "t"))
-            defer { databases.close() }
-            let bucket = try await ScaleOutTestServers.newBucket()
-            // Groups of at least 10,000 bytes: three 4 KiB segments each.
-            let store = S3SegmentStore(catalog: databases.content, locations: ["default": bucket], location: { _ in "default" },
-                                       groupBytes: 10_000, uploadsInFlight: 2)
+        try await withSegmentStore { databases, bucket, store in
             let (version, objectID) = try reserve(databases.content)
             let plaintext = try SecureRandom.bytes(40_000)  // 10 segments
             let emitted = try await Task.detached {
@@ -78,12 +85,7 @@ struct S3SegmentStoreTests {
 
     @Test("a writer killed mid-put leaves nothing visible; its uploads and a deleted version's objects are collected after the grace period, by one instance at a time")
     func orphansCollected() async throws {
-        try await ScaleOutTestServers.withFreshSchemas { main, pii in
-            let databases = try await PostgresVaultDatabases.open(main: main, pii: pii, connections: 3, logger: Logger(label: "t"))
-            defer { databases.close() }
-            let bucket = try await ScaleOutTestServers.newBucket()
-            let store = S3SegmentStore(catalog: databases.content, locations: ["default": bucket], location: { _ in "default" },
-                                       groupBytes: 10_000, uploadsInFlight: 2)
+        try await withSegmentStore { databases, bucket, store in
             // The killed writer: groups uploaded, never committed.
             let (abandoned, abandonedID) = try reserve(databases.content)
             try await Task.detached {
