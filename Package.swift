@@ -106,7 +106,7 @@ let package = Package(
             name: "CofferTests",
             // `coffer` is built too, so the tests can run the CLI as a separate process.
             dependencies: [
-                "Coffer", "CofferCrypto", "CofferSQL", "CofferTestSupport", "coffer",
+                "Coffer", "CofferCrypto", "CofferSQL", "CofferTestSupport", "CofferScaleOut", "CofferScaleOutTestSupport", "coffer",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
@@ -125,10 +125,18 @@ let package = Package(
             dependencies: ["CofferPostgres", "CofferCrypto", "CofferSQL", .product(name: "PostgresNIO", package: "postgres-nio"),
                            .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        // The CI servers for the scale-out suites (and CofferTests' run on that engine).
+        .target(
+            name: "CofferScaleOutTestSupport",
+            dependencies: ["CofferScaleOut", "CofferCrypto", "CofferPostgres", "CofferObjectStore", "CofferS3",
+                           .product(name: "PostgresNIO", package: "postgres-nio")],
+            path: "Tests/CofferScaleOutTestSupport"
+        ),
         .testTarget(
             name: "CofferScaleOutTests",
             // Against the PostgreSQL and S3 servers .ci/run starts; skipped without them.
-            dependencies: ["CofferScaleOut", "Coffer", "CofferCrypto", "CofferSQL", "CofferPostgres", "CofferObjectStore", "CofferS3",
+            dependencies: ["CofferScaleOut", "CofferScaleOutTestSupport", "Coffer", "CofferCrypto", "CofferSQL", "CofferPostgres",
+                           "CofferObjectStore", "CofferS3",
                            .product(name: "PostgresNIO", package: "postgres-nio")]
         ),
         .testTarget(

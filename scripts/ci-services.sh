@@ -29,7 +29,7 @@ start)
     [ "$(id -u)" = 0 ] && chown postgres: "$dir/pg/pwfile"
     as_postgres "$pg_bin/initdb" -D "$dir/pg/data" -U postgres --auth=scram-sha-256 --pwfile="$dir/pg/pwfile" >/dev/null
     rm -f "$dir/pg/pwfile"
-    as_postgres "$pg_bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/log" -w -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $dir/pg" start >/dev/null
+    as_postgres "$pg_bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/log" -w -o "-c listen_addresses=127.0.0.1 -c max_connections=500 -p $pg_port -k $dir/pg" start >/dev/null
     export PGPASSWORD=postgres-ci
     psql_admin() { psql -v ON_ERROR_STOP=1 -q -h 127.0.0.1 -p "$pg_port" -U postgres "$@"; }
     # Two roles and two databases: the vault's control data and log, and the PII (P2).

@@ -22,18 +22,20 @@ extension Vault {
                             allowDevelopmentKeyring: Bool = false, logger: Logger = Logger(label: "coffer")) async throws -> Vault {
         let keyring = try keyringFile.load()
         return try await open(configuration, keyring: keyring, keyringFile: keyringFile, creator: creator,
-                              allowDevelopmentKeyring: allowDevelopmentKeyring, logger: logger)
+                              segmentSize: SegmentLayout.defaultSegmentSize, allowDevelopmentKeyring: allowDevelopmentKeyring, logger: logger)
     }
 
     /// ``open(_:keyringFile:creator:allowDevelopmentKeyring:logger:)`` with a keyring held in memory.
+    /// - Parameter segmentSize: Ciphertext segment size of a vault created now (default 1 MiB).
     public static func open(_ configuration: ScaleOutConfiguration, keyring: Keyring, creator: String? = nil,
-                            allowDevelopmentKeyring: Bool = false, logger: Logger = Logger(label: "coffer")) async throws -> Vault {
-        try await open(configuration, keyring: keyring, keyringFile: nil, creator: creator, allowDevelopmentKeyring: allowDevelopmentKeyring,
-                       logger: logger)
+                            segmentSize: Int = SegmentLayout.defaultSegmentSize, allowDevelopmentKeyring: Bool = false,
+                            logger: Logger = Logger(label: "coffer")) async throws -> Vault {
+        try await open(configuration, keyring: keyring, keyringFile: nil, creator: creator, segmentSize: segmentSize,
+                       allowDevelopmentKeyring: allowDevelopmentKeyring, logger: logger)
     }
 
     private static func open(_ configuration: ScaleOutConfiguration, keyring: Keyring, keyringFile: KeyringFile?, creator: String?,
-                             allowDevelopmentKeyring: Bool, logger: Logger) async throws -> Vault {
+                             segmentSize: Int, allowDevelopmentKeyring: Bool, logger: Logger) async throws -> Vault {
         let databases = try await PostgresVaultDatabases.open(main: configuration.database, pii: configuration.piiDatabase,
                                                               connections: configuration.connectionsPerDatabase, logger: logger)
         do {
@@ -56,7 +58,7 @@ extension Vault {
             let audit = databases.audit
             return try await Task.detached {
                 try Vault.open(storage: storage, audit: audit, name: name, keyring: keyring, keyringFile: keyringFile, creator: creator,
-                               allowDevelopmentKeyring: allowDevelopmentKeyring, witness: configuration.witness, logger: logger)
+                               segmentSize: segmentSize, allowDevelopmentKeyring: allowDevelopmentKeyring, witness: configuration.witness, logger: logger)
             }.value
         } catch {
             databases.close()

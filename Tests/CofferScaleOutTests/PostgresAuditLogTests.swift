@@ -4,6 +4,7 @@ import CofferCrypto
 import CofferSQL
 import Foundation
 import Logging
+import CofferScaleOutTestSupport
 import Testing
 
 @Suite("The access log on PostgreSQL", .enabled(if: ScaleOutTestServers.postgresAvailable), .serialized)

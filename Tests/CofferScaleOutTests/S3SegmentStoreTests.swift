@@ -6,6 +6,7 @@ import CofferPostgres
 import CofferSQL
 import Foundation
 import Logging
+import CofferScaleOutTestSupport
 import Testing
 
 /// A pending version of a new object in the catalog, as a put reserves it.
@@ -93,8 +94,17 @@ struct S3SegmentStoreTests {
                 let aead = try StreamingAEAD(key: SecureBytes.random(count: 32), segmentSize: 4096)
                 let encryptor = try StreamEncryptor(aead: aead, session: aead.newSession(aad: [UInt8]()), workers: 1, batchSegments: 3)
                 try encryptor.append(try SecureRandom.bytes(30_000)) { try sink.append($0) }
-                // Let the uploads finish, as a killed process's requests would have, or not.
-                try await Task.sleep(for: .milliseconds(500))
+                // The killed writer's uploads land (its requests finished before it died): wait,
+                // with the writer alive, until every group it recorded is in the bucket. The
+                // grace period covers uploads that land later.
+                let recorded = Set(try await databases.content.read {
+                    try $0.fetchAll(String.self, sql: "SELECT object_key FROM segment_group WHERE version_id = ?", arguments: [abandoned])
+                })
+                #expect(!recorded.isEmpty)
+                while !recorded.isSubset(of: Set(try await bucket.list(prefix: "segments/").objects.map(\.key))) {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                withExtendedLifetime(sink) {}
             }.value
             #expect(try store.isCommitted(version: abandoned) == false)
             #expect(try store.pinnedVersion(tenant: TenantID("acme"), objectID: abandonedID, version: nil) == nil)

@@ -7,6 +7,7 @@ import CofferS3
 import Foundation
 import Logging
 import PostgresNIO
+import CofferScaleOutTestSupport
 import Testing
 
 private let admin = try! AccessContext(actor: "ops", purpose: .administration)

@@ -25,38 +25,39 @@ extension TestVault {
     /// The access log file.
     var auditURL: URL { directory.appendingPathComponent(Vault.FileName.audit) }
 
-    /// Every record row of the log, oldest first, read straight from the file (this records nothing).
+    /// Every record row of the log, oldest first, read straight from its database (this records
+    /// nothing), on either engine.
     func auditLogRecords() throws -> [AuditRecord] {
-        try vault.accessLog.log.sqlitePool!.read { db in try Row.fetchAll(db, sql: "SELECT * FROM record ORDER BY seq").map { try AuditLog.record(SQLRow($0)) } }
+        try vault.accessLog.log.pool.read { db in try db.fetchAll(sql: "SELECT * FROM record ORDER BY seq").map(AuditLog.record) }
     }
 
     /// The records with a sequence number above `sequence`, oldest first.
     func auditRecords(after sequence: Int64) throws -> [AuditRecord] {
-        try vault.accessLog.log.sqlitePool!.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM record WHERE seq > ? ORDER BY seq", arguments: [sequence]).map { try AuditLog.record(SQLRow($0)) }
+        try vault.accessLog.log.pool.read { db in
+            try db.fetchAll(sql: "SELECT * FROM record WHERE seq > ? ORDER BY seq", arguments: [sequence]).map(AuditLog.record)
         }
     }
 
     /// One record row, or nil.
     func auditRecord(_ sequence: Int64) throws -> AuditRecord? {
-        try vault.accessLog.log.sqlitePool!.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM record WHERE seq = ?", arguments: [sequence]).map { try AuditLog.record(SQLRow($0)) }
+        try vault.accessLog.log.pool.read { db in
+            try db.fetchOne(sql: "SELECT * FROM record WHERE seq = ?", arguments: [sequence]).map(AuditLog.record)
         }
     }
 
     /// The log's size as its state row says (records appended so far).
     func auditLogSize() throws -> Int64 {
-        try vault.accessLog.log.sqlitePool!.read { db in try Int64.fetchOne(db, sql: "SELECT tree_size FROM log_state WHERE id = 1") ?? -1 }
+        try vault.accessLog.log.pool.read { db in try db.fetchOne(Int64.self, sql: "SELECT tree_size FROM log_state WHERE id = 1") ?? -1 }
     }
 
     /// Every leaf hash, in order.
     func leafHashes() throws -> [[UInt8]] {
-        try vault.accessLog.log.sqlitePool!.read { db in try Data.fetchAll(db, sql: "SELECT hash FROM leaf ORDER BY seq").map { [UInt8]($0) } }
+        try vault.accessLog.log.pool.read { db in try db.fetchAll(Data.self, sql: "SELECT hash FROM leaf ORDER BY seq").map { [UInt8]($0) } }
     }
 
     /// The stored checkpoints' sizes.
     func storedCheckpointSizes() throws -> [Int64] {
-        try vault.accessLog.log.sqlitePool!.read { db in try Int64.fetchAll(db, sql: "SELECT tree_size FROM checkpoint ORDER BY tree_size") }
+        try vault.accessLog.log.pool.read { db in try db.fetchAll(Int64.self, sql: "SELECT tree_size FROM checkpoint ORDER BY tree_size") }
     }
 
     /// Edits the access log file directly, as someone with write access to it would.

@@ -3,6 +3,8 @@ import GRDB
 import Testing
 @testable import Coffer
 import CofferCrypto
+import CofferScaleOut
+import CofferScaleOutTestSupport
 
 /// The segment size most store tests use, so segment boundaries are cheap to reach.
 let testSegmentSize = 4096
@@ -48,6 +50,18 @@ func withTestVault<R>(segmentSize: Int = testSegmentSize, tenants: [TenantID] = 
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-store-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: directory) }
     let keyring = try Keyring.generate()
+    if ScaleOutTestServers.engineIsScaleOut {
+        // The same tests on PostgreSQL and S3 (`COFFER_TEST_ENGINE=scale-out`, testing.md).
+        var result: R?
+        try await ScaleOutTestServers.withFreshConfiguration { configuration in
+            let vault = try await Vault.open(configuration, keyring: keyring, creator: "store-tests", segmentSize: segmentSize)
+            defer { try? vault.close() }
+            for tenant in tenants { try await vault.createTenant(tenant, context: .test) }
+            result = try await body(TestVault(directory: directory, keyring: keyring, vault: vault))
+        }
+        guard let result else { throw CofferError(.storage, "the scale-out test vault did not run") }
+        return result
+    }
     let vault = try Vault.create(at: directory, keyring: keyring, operator: "store-tests", segmentSize: segmentSize)
     for tenant in tenants { try await vault.createTenant(tenant, context: .test) }
     return try await body(TestVault(directory: directory, keyring: keyring, vault: vault))

@@ -181,7 +181,7 @@ struct AccessStore: Sendable {
         try await VaultDatabase.guarded {
             try await pool.read { db in
                 try db.fetchAll(sql: """
-                    SELECT * FROM access_grant WHERE (?1 IS NULL OR grantee = ?1) AND (?2 IS NULL OR tenant = ?2)
+                    SELECT * FROM access_grant WHERE (CAST(?1 AS TEXT) IS NULL OR grantee = ?1) AND (CAST(?2 AS TEXT) IS NULL OR tenant = ?2)
                     ORDER BY issued_at DESC, id
                     """, arguments: [grantee, tenant]).map(Self.grant)
             }

@@ -98,7 +98,7 @@ struct LifecycleStore: Sendable {
     func holds(tenant: TenantID?, includeLifted: Bool) throws -> [LegalHold] {
         try read { db in
             try db.fetchAll(sql: """
-                SELECT * FROM legal_hold WHERE (?1 IS NULL OR tenant_id = ?1) AND (?2 = 1 OR lifted_at IS NULL) ORDER BY placed_at, id
+                SELECT * FROM legal_hold WHERE (CAST(?1 AS TEXT) IS NULL OR tenant_id = ?1) AND (?2 = 1 OR lifted_at IS NULL) ORDER BY placed_at, id
                 """, arguments: [tenant, includeLifted]).map(Self.hold)
         }
     }

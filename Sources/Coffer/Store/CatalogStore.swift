@@ -215,7 +215,7 @@ extension CatalogStore {
             try await pool.read { db in
                 try db.fetchAll(sql: """
                     SELECT v.object_id, v.version, v.created_at FROM version v JOIN object o ON o.id = v.object_id
-                    WHERE o.tenant_id = ? AND o.kind = ? AND v.state = 1 AND (?3 IS NULL OR v.created_at <= ?3) ORDER BY v.object_id, v.version
+                    WHERE o.tenant_id = ? AND o.kind = ? AND v.state = 1 AND (CAST(?3 AS BIGINT) IS NULL OR v.created_at <= ?3) ORDER BY v.object_id, v.version
                     """, arguments: [tenant, kind.code, createdBefore]).map { row in
                     VersionAge(objectID: try row.stored("object_id", in: "version"), version: try row.stored("version", in: "version"),
                                createdAt: try row.stored("created_at", in: "version"))
