@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import Coffer
+import CofferSQL
 
 // Helpers of the PII vault tests (PII*Tests.swift, PasswordPolicyTests.swift). Names carry a
 // `pii` prefix so they do not collide with other test helpers of this module.
@@ -62,8 +63,8 @@ extension Vault {
     }
 
     /// A count from the PII file.
-    func piiCount(_ sql: String, _ arguments: StatementArguments = []) async throws -> Int {
-        try await pii.read { db in try Int.fetchOne(db, sql: sql, arguments: arguments) ?? -1 }
+    func piiCount(_ sql: String, _ arguments: SQLArguments = []) async throws -> Int {
+        try await storage.pii.read { db in try db.fetchOne(Int.self, sql: sql, arguments: arguments) ?? -1 }
     }
 
     /// Every access-log record of `query`, oldest first, read as the creator's auditor.
