@@ -24,8 +24,11 @@ package struct SQLiteDatabase: SQLDatabase {
 
     package func read<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
         try await SQLiteErrors.guarded {
-            // Handed back on the reader's own queue as soon as `body` returns (see
-            // `readReleasingEarly`): a reader held by a suspended task could starve the pool.
+            // The reader connection is handed back on its own queue as soon as `body` returns.
+            // GRDB's async `read` hands it back only once the awaiting task runs again on a
+            // cooperative thread; Coffer also reads synchronously from async code, and when every
+            // cooperative thread blocked waiting for a reader held by a suspended task, the
+            // process hung (64 tasks listing tenants at once were enough on two cores).
             try await withCheckedThrowingContinuation { continuation in
                 pool.asyncRead { database in
                     continuation.resume(with: Result { try body(SQLiteSession(database.get())) })

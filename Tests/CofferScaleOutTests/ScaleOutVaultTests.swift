@@ -35,17 +35,16 @@ private func tableContents(_ address: PostgresAddress) async throws -> [(table: 
     let pool = try await PostgresPool.open(address)
     defer { pool.close() }
     return try await pool.withConnection { c in
-        var columns: [(String, String, String)] = []
+        var columns: [(String, String)] = []
         let listing = try await c.query("""
             SELECT table_name::text, column_name::text, data_type::text FROM information_schema.columns
             WHERE table_schema = current_schema() AND data_type IN ('text', 'bytea')
             """, logger: .init(label: "t"))
-        for try await (table, column, type) in listing.decode((String, String, String).self) { columns.append((table, column, type)) }
+        for try await (table, column, _) in listing.decode((String, String, String).self) { columns.append((table, column)) }
         var found: [(String, [UInt8])] = []
-        for (table, column, type) in columns {
+        for (table, column) in columns {
             let rows = try await c.query(PostgresQuery(unsafeSQL: "SELECT \"\(column)\"::bytea FROM \"\(table)\" WHERE \"\(column)\" IS NOT NULL"),
                                          logger: .init(label: "t"))
-            _ = type
             for try await buffer in rows.decode(ByteBuffer.self) { found.append((table, Array(buffer.readableBytesView))) }
         }
         // Tables with no text or bytea column still count as tables of the database.

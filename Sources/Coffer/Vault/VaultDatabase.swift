@@ -81,19 +81,3 @@ enum VaultDatabase {
     /// A database error without statement arguments.
     static func describe(_ error: any Error) -> String { SQLiteErrors.describe(error) }
 }
-
-extension DatabasePool {
-    /// An async read that hands its reader connection back, on the reader's own queue, as soon as
-    /// `value` returns. GRDB's async `read` hands it back only once the awaiting task runs again on
-    /// a cooperative thread; Coffer also reads synchronously from async code (policy decisions,
-    /// data keys, reads of content), and when every cooperative thread blocked in such a read
-    /// waiting for a reader, the readers held by suspended tasks were never returned: the process
-    /// hung (64 tasks listing tenants at once were enough on two cores).
-    func readReleasingEarly<T: Sendable>(_ value: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            asyncRead { database in
-                continuation.resume(with: Result { try value(database.get()) })
-            }
-        }
-    }
-}
