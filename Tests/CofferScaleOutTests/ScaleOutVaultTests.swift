@@ -56,6 +56,42 @@ private func tableContents(_ address: PostgresAddress) async throws -> [(table: 
 
 @Suite("A vault on PostgreSQL and S3-compatible storage", .enabled(if: ScaleOutTestServers.available), .serialized)
 struct ScaleOutVaultTests {
+    @Test("a segment object changed, swapped for another's or deleted in the bucket fails the read with a clear error, releasing nothing unchecked")
+    func tamperedObjects() async throws {
+        try await withScaleOutVault { vault, _, bucket, _, _ in
+            try await vault.createTenant("acme", context: admin)
+            func keys() async throws -> Set<String> { Set(try await bucket.list(prefix: "segments/").objects.map(\.key)) }
+            let first = try SecureRandom.bytes(300_000), second = try SecureRandom.bytes(300_000)
+            let (a, _) = try await vault.put(tenant: "acme", kind: .testResult, name: "a", bytes: first, context: service)
+            let keyA = try #require(try await keys().first)
+            let (b, _) = try await vault.put(tenant: "acme", kind: .testResult, name: "b", bytes: second, context: service)
+            let keyB = try #require(try await keys().subtracting([keyA]).first)
+            let original = try await bucket.get(keyA)
+
+            func expectRefused(_ what: String, _ codes: Set<CofferError.Code>) async {
+                do {
+                    _ = try await vault.readAll(tenant: "acme", objectID: a, context: service)
+                    Issue.record("\(what): the read succeeded")
+                } catch let error as CofferError {
+                    #expect(codes.contains(error.code), "\(what): \(error)")
+                } catch {
+                    Issue.record("\(what): \(error)")
+                }
+            }
+            var flipped = original
+            flipped[flipped.count / 2] ^= 0x01
+            try await bucket.put(keyA, bytes: flipped)
+            await expectRefused("a flipped byte", [.tamperDetected])
+            try await bucket.put(keyA, bytes: try await bucket.get(keyB))
+            await expectRefused("another object's segments", [.tamperDetected])
+            try await bucket.delete(keyA)
+            await expectRefused("the object deleted", [.notFound, .tamperDetected])
+            try await bucket.put(keyA, bytes: original)
+            #expect(try await vault.readAll(tenant: "acme", objectID: a, context: service) == first)
+            #expect(try await vault.readAll(tenant: "acme", objectID: b, context: service) == second)
+        }
+    }
+
     @Test("objects and PII through the public API, the log verifies; no plaintext marker in any table or object")
     func endToEnd() async throws {
         try await withScaleOutVault { vault, _, bucket, main, pii in

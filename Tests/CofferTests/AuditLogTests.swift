@@ -242,7 +242,7 @@ struct AuditLogTests {
         }
     }
 
-    @Test("the log holds no content and no object names")
+    @Test("the log holds no content and no object names", .embeddedFilesOnly)
     func noContentOrNames() async throws {
         try await withTestVault { t in
             let contentMarker = "AUDIT-CONTENT-MARKER-c81f0e"
@@ -453,7 +453,7 @@ struct AuditLogTests {
         }
     }
 
-    @Test("fail closed: with the log read-only nothing is read or written; restoring it restores service")
+    @Test("fail closed: with the log read-only nothing is read or written; restoring it restores service", .embeddedFilesOnly)
     func failClosed() async throws {
         try await withTestVault { t in
             let content = testBytes(20_000, seed: 3)

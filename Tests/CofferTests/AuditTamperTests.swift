@@ -58,8 +58,8 @@ struct AuditTamperTests {
     func editField(_ edit: FieldEdit) async throws {
         try await withLog { t in
             try t.tamper { db in
-                try db.execute(sql: edit.sql)
-                #expect(db.changesCount == 1)
+                let changed = try db.execute(sql: edit.sql)
+                #expect(changed == 1)
             }
             expectBad(try await t.verifyLog(), at: 5, "record 5")
         }
@@ -183,8 +183,8 @@ struct AuditTamperTests {
         try await withLog { t in
             #expect(try await t.vault.auditCheckpoint(context: .testAuditor).treeSize == 13)
             try t.tamper { db in
-                try db.execute(sql: sql)
-                #expect(db.changesCount == 1)
+                let changed = try db.execute(sql: portableBlobs(sql, db.engine))
+                #expect(changed == 1)
             }
             let expected: Int64 = sql.hasPrefix("INSERT") ? 5 : 13
             expectBad(try await t.verifyLog(), at: expected, "the signed checkpoint at size \(expected) does not match the log")
@@ -317,7 +317,7 @@ struct AuditTamperTests {
             t.vault.administration.clock.advance(by: Int64(Vault.defaultAuditRetentionDays + 1) * 86_400_000)  // past the minimum retention
             try await Task.sleep(for: .milliseconds(20))
             try await t.growAuditLog(to: 12)
-            let rows: () throws -> Int = { try t.vault.accessLog.log.sqlitePool!.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM record") ?? -1 } }
+            let rows: () throws -> Int = { try t.vault.accessLog.log.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM record") ?? -1 } }
 
             // Only an admin acting for administration may prune.
             try await expectDenied(t, actor: "store-tests", action: .purge, dataClass: .auditLog, purpose: .audit) {
@@ -336,7 +336,7 @@ struct AuditTamperTests {
             #expect(purge.role == "admin")
             #expect(purge.outcome == .allowed)
             #expect(purge.reason == "pruned-before=9")
-            let remaining = try await t.vault.accessLog.log.sqlitePool!.read { db in try Int64.fetchAll(db, sql: "SELECT seq FROM record ORDER BY seq") }
+            let remaining = try await t.vault.accessLog.log.pool.read { db in try Int64.fetchAll(db, sql: "SELECT seq FROM record ORDER BY seq") }
             #expect(remaining == Array(9...15))
             #expect(try t.leafHashes().count == 15)
 
@@ -383,4 +383,10 @@ struct AuditTamperTests {
             expectBad(try await t.verifyLog(), at: 3, "record 3 is missing")
         }
     }
+}
+
+/// `sql` with SQLite's `zeroblob(N)` spelled as PostgreSQL writes N zero bytes, on that engine.
+private func portableBlobs(_ sql: String, _ engine: SQLEngine) -> String {
+    guard engine == .postgres else { return sql }
+    return sql.replacing(/zeroblob\((\d+)\)/) { match in "decode(repeat('00', \(match.1)), 'hex')" }
 }

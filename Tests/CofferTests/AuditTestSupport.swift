@@ -61,8 +61,8 @@ extension TestVault {
     }
 
     /// Edits the access log file directly, as someone with write access to it would.
-    func tamper(_ body: (Database) throws -> Void) throws {
-        try vault.accessLog.log.sqlitePool!.write { db in try body(db) }
+    func tamper(_ body: (any SQLSession) throws -> Void) throws {
+        try vault.accessLog.log.pool.write { db in try body(db) }
     }
 
     /// Runs `body` and returns the records it added to the log, oldest first.
@@ -104,24 +104,24 @@ extension TestVault {
 
 /// Rewinds the log's state row to `size` records, consistently with the leaves that remain
 /// (tree size, last MAC, Merkle frontier), as someone hiding deleted records from the end would.
-func rewindLogState(_ db: Database, to size: Int64) throws {
-    let leaves = try Row.fetchAll(db, sql: "SELECT hash, mac FROM leaf WHERE seq <= ? ORDER BY seq", arguments: [size])
+func rewindLogState(_ db: any SQLSession, to size: Int64) throws {
+    let leaves = try db.fetchAll(sql: "SELECT hash, mac FROM leaf WHERE seq <= ? ORDER BY seq", arguments: [size])
     var frontier = MerkleFrontier()
-    for leaf in leaves { frontier.append([UInt8](leaf["hash"] as Data)) }
-    let lastMAC = leaves.last.map { $0["mac"] as Data } ?? Data(count: 32)
+    for leaf in leaves { frontier.append(try leaf.storedBytes("hash", in: "leaf")) }
+    let lastMAC = try leaves.last.map { try $0.stored("mac", in: "leaf", as: Data.self) } ?? Data(count: 32)
     try db.execute(sql: "UPDATE log_state SET tree_size = ?, last_mac = ?, frontier = ? WHERE id = 1",
                    arguments: [size, lastMAC, Data(frontier.encoded)])
 }
 
 /// Deletes records and leaves from `sequence` on.
-func deleteRecords(_ db: Database, from sequence: Int64) throws {
+func deleteRecords(_ db: any SQLSession, from sequence: Int64) throws {
     try db.execute(sql: "DELETE FROM record WHERE seq >= ?", arguments: [sequence])
     try db.execute(sql: "DELETE FROM leaf WHERE seq >= ?", arguments: [sequence])
 }
 
 /// Cuts the newest `count` records as an attacker with write access to the log file would:
 /// rows, leaves and the checkpoints covering them gone, the state row rewound to match.
-func cutAuditTail(_ db: Database, last count: Int64) throws {
+func cutAuditTail(_ db: any SQLSession, last count: Int64) throws {
     let keep = (try Int64.fetchOne(db, sql: "SELECT tree_size FROM log_state WHERE id = 1") ?? 0) - count
     try deleteRecords(db, from: keep + 1)
     try db.execute(sql: "DELETE FROM checkpoint WHERE tree_size > ?", arguments: [keep])
@@ -129,21 +129,21 @@ func cutAuditTail(_ db: Database, last count: Int64) throws {
 }
 
 /// Recomputes the leaf hash of record `sequence` from its (edited) row.
-func recomputeLeaf(_ db: Database, _ sequence: Int64) throws {
-    let row = try #require(try Row.fetchOne(db, sql: "SELECT * FROM record WHERE seq = ?", arguments: [sequence]))
-    let leaf = MerkleTree.leafHash(try AuditLog.record(SQLRow(row)).canonicalBytes)
+func recomputeLeaf(_ db: any SQLSession, _ sequence: Int64) throws {
+    let row = try #require(try db.fetchOne(sql: "SELECT * FROM record WHERE seq = ?", arguments: [sequence]))
+    let leaf = MerkleTree.leafHash(try AuditLog.record(row).canonicalBytes)
     try db.execute(sql: "UPDATE leaf SET hash = ? WHERE seq = ?", arguments: [Data(leaf), sequence])
 }
 
 /// Recomputes every MAC from `sequence` on and the state row, with the log's own MAC key: what an
 /// insider holding the keyring could do. Only a checkpoint kept elsewhere catches it.
-func rechainMACs(_ db: Database, log: AuditLog, from sequence: Int64) throws {
+func rechainMACs(_ db: any SQLSession, log: AuditLog, from sequence: Int64) throws {
     var previous = try Data.fetchOne(db, sql: "SELECT mac FROM leaf WHERE seq = ?", arguments: [sequence - 1]).map { [UInt8]($0) }
         ?? [UInt8](repeating: 0, count: 32)
-    let leaves = try Row.fetchAll(db, sql: "SELECT seq, hash FROM leaf WHERE seq >= ? ORDER BY seq", arguments: [sequence])
+    let leaves = try db.fetchAll(sql: "SELECT seq, hash FROM leaf WHERE seq >= ? ORDER BY seq", arguments: [sequence])
     for leaf in leaves {
-        let seq: Int64 = leaf["seq"]
-        let mac = try log.chainMAC(sequence: seq, leaf: [UInt8](leaf["hash"] as Data), previous: previous)
+        let seq = try leaf.stored("seq", in: "leaf", as: Int64.self)
+        let mac = try log.chainMAC(sequence: seq, leaf: try leaf.storedBytes("hash", in: "leaf"), previous: previous)
         try db.execute(sql: "UPDATE leaf SET mac = ? WHERE seq = ?", arguments: [Data(mac), seq])
         previous = mac
     }
@@ -152,10 +152,10 @@ func rechainMACs(_ db: Database, log: AuditLog, from sequence: Int64) throws {
 }
 
 /// Inserts `record` as a row of the `record` table (with no leaf).
-func insertRecordRow(_ db: Database, _ record: AuditRecord) throws {
+func insertRecordRow(_ db: any SQLSession, _ record: AuditRecord) throws {
     let columns = ["seq"] + auditRecordColumns
     try db.execute(sql: "INSERT INTO record (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))",
-                   arguments: StatementArguments(AuditLog.arguments(record).values))
+                   arguments: AuditLog.arguments(record))
 }
 
 /// A copy of `record` with another sequence number (and optionally another actor and time).

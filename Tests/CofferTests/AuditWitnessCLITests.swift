@@ -1,4 +1,5 @@
 import CofferCrypto
+import CofferSQL
 import Foundation
 import GRDB
 import Testing
@@ -48,7 +49,7 @@ struct AuditWitnessCLITests {
     func truncatedTailRefused() async throws {
         try await withAuditCLI { cli in
             #expect(try cli.spawn(["ls", "--tenant", "acme"]).status == 0)
-            try cli.auditDatabase().write { db in try cutAuditTail(db, last: 1) }
+            try cli.auditDatabase().write { db in try cutAuditTail(SQLiteSession(db), last: 1) }
             let ls = try cli.spawn(["ls", "--tenant", "acme"])
             #expect(ls.status != 0 && ls.error.contains("[tamper-detected]") && ls.error.contains("witness saw"), "\(ls.error)")
         }

@@ -41,7 +41,7 @@ private struct WitnessedLog {
 
 /// Removes the newest `count` records as an attacker with write access to the file would.
 private func truncate(_ log: AuditLog, last count: Int64) throws {
-    try log.sqlitePool!.write { db in try cutAuditTail(db, last: count) }
+    try log.pool.write { db in try cutAuditTail(db, last: count) }
 }
 
 @Suite("Witnessed checkpoints")

@@ -61,7 +61,7 @@ struct DiskFullTests {
         }
     }
 
-    @Test("an error outcome the log cannot take at once is written ahead of the next record")
+    @Test("an error outcome the log cannot take at once is written ahead of the next record", .embeddedFilesOnly)
     func deferredErrorOutcome() async throws {
         try await withTestVault { t in
             let writer = try await t.vault.makeWriter(tenant: "acme", kind: .config, name: "w", context: .test)

@@ -28,7 +28,7 @@ struct DualControlPruneTests {
 
     /// How many record rows the log holds.
     private func rows(_ t: TestVault) throws -> Int {
-        try t.vault.accessLog.log.sqlitePool!.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM record") ?? -1 }
+        try t.vault.accessLog.log.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM record") ?? -1 }
     }
 
     @Test("with two unlimited admins a prune only asks; another unlimited admin's approval deletes the records")

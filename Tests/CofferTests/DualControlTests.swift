@@ -225,7 +225,7 @@ struct DualControlTests {
                     """)
             }
             try control.close()
-            let vault = try t.reopen()
+            let vault = try await t.reopen()
             defer { try? vault.close() }
             let pending = try await vault.pendingChanges(context: .admin)
             #expect(pending == [PendingChange(changeID: "change_0123456789abcdef0123456789abcdef", kind: .principalAdd, principal: "po",

@@ -78,7 +78,7 @@ struct ErasureTests {
         }
     }
 
-    @Test("a copy of the PII file taken before the erasure does not open once the erasure ran")
+    @Test("a copy of the PII file taken before the erasure does not open once the erasure ran", .embeddedFilesOnly)
     func copyBeforeErasure() async throws {
         try await withPIIVault(tenants: ["acme"]) { t in
             let ada = try await addAda(t.vault)
@@ -89,7 +89,7 @@ struct ErasureTests {
             #expect(try await t.vault.runErasures(context: .piiOfficer).completed.count == 1)
             try t.vault.close()
             try t.restorePIIFile(from: copy)
-            let reopened = try t.reopen()
+            let reopened = try await t.reopen()
             defer { try? reopened.close() }
             await expectCofferError(.notFound, "the key the old rows name is destroyed") { _ = try await reopened.subject(ada, context: .piiOfficer) }
         }

@@ -107,7 +107,7 @@ struct ExportRefusalTests {
         }
     }
 
-    @Test("fail closed: with the log gone or the vault closed, an export is refused with audit-unavailable and writes nothing")
+    @Test("fail closed: with the log gone or the vault closed, an export is refused with audit-unavailable and writes nothing", .embeddedFilesOnly)
     func failClosed() async throws {
         try await withExportVault { t, out in
             let v = t.vault

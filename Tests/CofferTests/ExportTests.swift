@@ -129,7 +129,7 @@ struct ExportTests {
         }
     }
 
-    @Test("a stored segment that fails its check ends the export with tamper-detected: nothing is left, the failure is recorded")
+    @Test("a stored segment that fails its check ends the export with tamper-detected: nothing is left, the failure is recorded", .segmentRowsOnly)
     func tamperedObjectLeavesNothing() async throws {
         try await withExportVault { t, out in
             let (id, _) = try await t.vault.put(tenant: "acme", kind: .testResult, name: "big", bytes: testBytes(multiBatchSize, seed: 9), context: .test)

@@ -111,7 +111,7 @@ func unmount(_ path: String) {
 
 @Suite("Fail closed: the log gone, the vault closed, a read-only directory, a full disk")
 struct FailClosedTests {
-    @Test("the log file deleted while the vault is open: everything is refused, nothing served or changed")
+    @Test("the log file deleted while the vault is open: everything is refused, nothing served or changed", .embeddedFilesOnly)
     func logDeletedWhileOpen() async throws {
         try await withPIIVault { t in
             let f = try await makeFixture(t)
@@ -122,12 +122,12 @@ struct FailClosedTests {
             #expect(after == before, "\(difference(before, after))")
             try? t.vault.close()
             // Reopening refuses too: the vault knows it had a log.
-            await expectCofferError(.auditUnavailable) { _ = try t.reopen() }
+            await expectCofferError(.auditUnavailable) { _ = try await t.reopen() }
             #expect(!FileManager.default.fileExists(atPath: t.auditURL.path), "the log is not recreated empty")
         }
     }
 
-    @Test("calls after close() are refused with audit-unavailable; nothing served or changed")
+    @Test("calls after close() are refused with audit-unavailable; nothing served or changed", .embeddedFilesOnly)
     func afterClose() async throws {
         try await withPIIVault { t in
             let f = try await makeFixture(t)
@@ -140,14 +140,14 @@ struct FailClosedTests {
             #expect(try rawLogSize(t) == size)
             // A second close is harmless, and the vault opens again afterwards.
             try? t.vault.close()
-            let reopened = try t.reopen()
+            let reopened = try await t.reopen()
             expectSameBytes(try await reopened.readAll(tenant: "acme", objectID: f.objectID, context: .test), f.content)
             try reopened.close()
         }
     }
 
     @Test("a read-only vault directory (read-only bind mount): nothing opens, is served, recorded or changed",
-          .enabled(if: canMount, "needs root to mount"))
+          .enabled(if: canMount, "needs root to mount"), .embeddedFilesOnly)
     func readOnlyDirectory() async throws {
         try await withPIIVault { t in
             let f = try await makeFixture(t)
@@ -178,7 +178,7 @@ struct FailClosedTests {
     }
 
     @Test("a full filesystem under the log (tmpfs): every operation is refused; freeing space restores service",
-          .enabled(if: canMount, "needs root to mount a tmpfs"))
+          .enabled(if: canMount, "needs root to mount a tmpfs"), .embeddedFilesOnly)
     func logOnFullDisk() async throws {
         try await withPIIVault { t in
             let f = try await makeFixture(t)
@@ -194,7 +194,7 @@ struct FailClosedTests {
             try FileManager.default.copyItem(at: t.auditURL, to: moved)
             try FileManager.default.removeItem(at: t.auditURL)
             try FileManager.default.createSymbolicLink(at: t.auditURL, withDestinationURL: moved)
-            let vault = try t.reopen()
+            let vault = try await t.reopen()
             vault.configurePII(t.vault.piiSettings)
             expectSameBytes(try await vault.readAll(tenant: "acme", objectID: f.objectID, context: .test), f.content)
             #expect(FileManager.default.fileExists(atPath: moved.path + "-wal"), "the WAL is on the tmpfs")
@@ -209,12 +209,12 @@ struct FailClosedTests {
             #expect(errno == ENOSPC)
             close(fd)
             #expect(writes > 0)
-            let size = try await vault.accessLog.log.sqlitePool!.read { db in try Int64.fetchOne(db, sql: "SELECT tree_size FROM log_state") ?? -1 }
+            let size = try await vault.accessLog.log.pool.read { db in try Int64.fetchOne(db, sql: "SELECT tree_size FROM log_state") ?? -1 }
             let before = try storedState(t)
             await expectEverythingRefused(vault, f, code: .auditUnavailable, "disk full")
             let after = try storedState(t)
             #expect(after == before, "\(difference(before, after))")
-            let sizeAfter = try await vault.accessLog.log.sqlitePool!.read { db in try Int64.fetchOne(db, sql: "SELECT tree_size FROM log_state") ?? -1 }
+            let sizeAfter = try await vault.accessLog.log.pool.read { db in try Int64.fetchOne(db, sql: "SELECT tree_size FROM log_state") ?? -1 }
             #expect(sizeAfter == size)
 
             // Space again: service resumes and the log verifies.

@@ -55,7 +55,8 @@ struct LogHygieneTests {
             #expect(try t.auditLogRecords().allSatisfy { $0.client != "203.0.113.7" })
             #expect(try await t.verifyLog().ok)
             try t.vault.close()
-            for file in try FileManager.default.contentsOfDirectory(atPath: t.directory.path) where file.hasPrefix("audit") {
+            // On PostgreSQL the record rows above are all the log has; on SQLite its files too.
+            for file in t.vault.files == nil ? [] : try FileManager.default.contentsOfDirectory(atPath: t.directory.path) where file.hasPrefix("audit") {
                 let bytes = try Data(contentsOf: t.directory.appendingPathComponent(file))
                 #expect(!contains(bytes, Array("203.0.113.7".utf8)), "\(file) holds the address")
                 #expect(!contains(bytes, Array("2001:db8::1".utf8)), "\(file) holds the address")

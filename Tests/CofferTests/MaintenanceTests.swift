@@ -41,7 +41,7 @@ func fileSize(_ path: String) -> Int {
 
 @Suite("Background maintenance and WAL truncation")
 struct MaintenanceTests {
-    @Test("a delete behind a long reader returns at once, says the WAL still holds the ciphertext, and the retry clears it")
+    @Test("a delete behind a long reader returns at once, says the WAL still holds the ciphertext, and the retry clears it", .embeddedFilesOnly)
     func deleteBehindReader() async throws {
         try await withTestVault { t in
             let bytes = testBytes(30_000, seed: 11)
@@ -74,7 +74,7 @@ struct MaintenanceTests {
         }
     }
 
-    @Test("the maintenance service in a ServiceGroup retries the truncation, signs checkpoints, and stops on graceful shutdown")
+    @Test("the maintenance service in a ServiceGroup retries the truncation, signs checkpoints, and stops on graceful shutdown", .embeddedFilesOnly)
     func serviceGroup() async throws {
         try await withTestVault { t in
             let (id, _) = try await t.vault.put(tenant: "acme", kind: .scanResult, name: "s", bytes: testBytes(9000), context: .test)

@@ -61,15 +61,15 @@ struct ObjectStreamTests {
     func badRangeRecordsNothing() async throws {
         try await withTestVault { t in
             let (id, _) = try await t.vault.put(tenant: "acme", kind: .testResult, name: "r", bytes: testBytes(100), context: .test)
-            let before = try await t.vault.accessLog.log.sqlitePool!.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM record") }
+            let before = try await t.vault.accessLog.log.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM record") }
             await expectCofferError(.invalidArgument) { _ = try await t.vault.stream(tenant: "acme", objectID: id, range: 100...200, context: .test) }
             await expectCofferError(.invalidArgument) { _ = try await t.vault.stream(tenant: "acme", objectID: id, range: -9223372036854775800...3, context: .test) }
-            let after = try await t.vault.accessLog.log.sqlitePool!.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM record") }
+            let after = try await t.vault.accessLog.log.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM record") }
             #expect(after == before)
         }
     }
 
-    @Test("a paused stream holds no snapshot: writers commit and the WAL truncates while it waits, then it reads on")
+    @Test("a paused stream holds no snapshot: writers commit and the WAL truncates while it waits, then it reads on", .embeddedFilesOnly)
     func pausedStreamPinsNothing() async throws {
         try await withTestVault { t in
             let bytes = testBytes(multiBatchSize, seed: 3)
@@ -81,7 +81,7 @@ struct ObjectStreamTests {
             // checkpoint that must be able to truncate the WAL (a held snapshot would stop it).
             let newer = testBytes(20_000, seed: 4)
             _ = try await t.vault.put(tenant: "acme", kind: .testResult, name: "big", bytes: newer, context: .test)
-            let checkpoint = try await t.vault.content.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+            let checkpoint = try await t.vault.files!.content.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
             #expect(checkpoint.walFrameCount == 0 || checkpoint.checkpointedFrameCount == checkpoint.walFrameCount)
             let walSize = (try? FileManager.default.attributesOfItem(atPath: t.directory.appendingPathComponent("content.sqlite-wal").path)[.size] as? Int) ?? 0
             #expect(walSize == 0, "the WAL was truncated while the stream was paused")
@@ -105,7 +105,7 @@ struct ObjectStreamTests {
         }
     }
 
-    @Test("a tampered segment ends the stream with tamper-detected after only authenticated chunks")
+    @Test("a tampered segment ends the stream with tamper-detected after only authenticated chunks", .segmentRowsOnly)
     func tamperedSegment() async throws {
         try await withTestVault { t in
             let bytes = testBytes(multiBatchSize, seed: 6)

@@ -37,7 +37,7 @@ private func copyFiles(_ t: TestVault) throws -> URL {
 
 @Suite("PII keys: their own KEK, a fresh key per change, per-tenant index keys, legacy subjects moved")
 struct PIIKeyTests {
-    @Test("after a correction the old value cannot be decrypted from a copy of the files taken before it")
+    @Test("after a correction the old value cannot be decrypted from a copy of the files taken before it", .embeddedFilesOnly)
     func correctionDestroysTheOldKey() async throws {
         try await withPIIVault(tenants: ["acme"]) { t in
             let id = try await t.vault.addSubject(tenant: "acme", name: "Ada", email: "ada@example.com", company: "Old Co", context: .piiService)
@@ -78,7 +78,7 @@ struct PIIKeyTests {
             // that no longer exists.
             try t.vault.close()
             try t.restorePIIFile(from: copy)
-            let reopened = try t.reopen()
+            let reopened = try await t.reopen()
             defer { try? reopened.close() }
             await expectCofferError(.notFound) { _ = try await reopened.subject(id, context: .piiOfficer) }
         }
@@ -132,12 +132,12 @@ struct PIIKeyTests {
                 return Keyring.Entry(id: entry.id, purpose: entry.purpose, created: entry.created, material: other.material)
             }
             let wrong = Keyring(entries: entries, activeKeyID: t.keyring.activeKeyID, isDevelopment: false)
-            let error = await expectCofferError(.invalidKey) { _ = try t.reopen(keyring: wrong) }
+            let error = await expectCofferError(.invalidKey) { _ = try await t.reopen(keyring: wrong) }
             #expect(error?.message.contains("PII") == true)
         }
     }
 
-    @Test("a vault and keyring from before pii-kek: open names the fix; once added, every subject moves to a key under it")
+    @Test("a vault and keyring from before pii-kek: open names the fix; once added, every subject moves to a key under it", .embeddedFilesOnly)
     func legacySubjectsMove() async throws {
         try await withPIIVault(tenants: ["acme", "globex"]) { t in
             try t.vault.close()
@@ -149,11 +149,11 @@ struct PIIKeyTests {
             }
             let old = Keyring(entries: t.keyring.entries.filter { $0.purpose != .piiKeyEncryption }, activeKeyID: t.keyring.activeKeyID,
                               isDevelopment: false)
-            let refusal = await expectCofferError(.keyNotFound) { _ = try t.reopen(keyring: old) }
+            let refusal = await expectCofferError(.keyNotFound) { _ = try await t.reopen(keyring: old) }
             #expect(refusal?.message.contains("coffer keys add --purpose pii-kek") == true)
 
             let upgraded = try old.addingKey(for: .piiKeyEncryption)
-            let vault = try t.reopen(keyring: upgraded)
+            let vault = try await t.reopen(keyring: upgraded)
             defer { try? vault.close() }
             vault.configurePII(PIISettings(passwordHashing: .piiTestFast))
             let record = try await vault.subject(legacy, context: .piiOfficer)
@@ -178,9 +178,9 @@ struct PIIKeyTests {
             let old = try t.vault.keys.createSubjectKey(subject: "subj_0123456789abcdef0123456789abcdef", tenant: "acme", now: 0)
             let recent = try t.vault.keys.createSubjectKey(subject: "subj_fedcba9876543210fedcba9876543210", tenant: "acme", now: nowMilliseconds())
             try t.vault.close()
-            let reopened = try t.reopen()
+            let reopened = try await t.reopen()
+            let keys = try await reopened.control.read { db in try String.fetchAll(db, sql: "SELECT key_id FROM subject_key") }
             try reopened.close()
-            let keys = try rawRead(t.directory, Vault.FileName.control) { db in try String.fetchAll(db, sql: "SELECT key_id FROM subject_key") }
             #expect(!keys.contains(old), "past the grace period: destroyed")
             #expect(keys.contains(recent), "another process may be storing its subject right now: left alone")
         }

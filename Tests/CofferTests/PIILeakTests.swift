@@ -5,7 +5,7 @@ import Testing
 
 @Suite("PII at rest: no plaintext, separate files")
 struct PIILeakTests {
-    @Test("no PII value, nor a corrected old value, is in any file of the vault")
+    @Test("no PII value, nor a corrected old value, is in any file of the vault", .embeddedFilesOnly)
     func noPlaintextAnywhere() async throws {
         try await withPIIVault { t in
             let v = t.vault
@@ -97,7 +97,7 @@ struct PIILeakTests {
         }
     }
 
-    @Test("PII and content live in separate files; subject keys live in the control file")
+    @Test("PII and content live in separate files; subject keys live in the control file", .embeddedFilesOnly)
     func separateFiles() async throws {
         try await withPIIVault { t in
             let v = t.vault
@@ -105,9 +105,9 @@ struct PIILeakTests {
             let put = try await v.put(tenant: "acme", kind: .testScript, name: "script-1", bytes: Array("print(1)".utf8), context: .test)
             #expect(try await v.contentCount("SELECT count(*) FROM object WHERE id = ?", [put.objectID]) == 1)
 
-            let contentTables = try await v.content.read(piiTableNames)
+            let contentTables = try await v.files!.content.read(piiTableNames)
             #expect(contentTables == ["grdb_migrations", "object", "segment", "version"])
-            let contentEntries = try v.content.read { db in
+            let contentEntries = try v.files!.content.read { db in
                 try Row.fetchAll(db, sql: "SELECT type, name, tbl_name FROM sqlite_master ORDER BY name")
             }
             for entry in contentEntries {
@@ -117,19 +117,19 @@ struct PIILeakTests {
             }
             #expect(contentEntries.contains { ($0["type"] as String) == "index" })
 
-            let piiTables = try await v.pii.read(piiTableNames)
+            let piiTables = try await v.files!.pii.read(piiTableNames)
             #expect(piiTables == ["consent", "field", "grdb_migrations", "identifier", "lookup", "retained", "subject"])
             #expect(piiTables.allSatisfy { !["object", "version", "segment", "subject_key", "data_key"].contains($0) })
-            let piiColumns = try await v.pii.read { db in
+            let piiColumns = try await v.files!.pii.read { db in
                 try piiTables.flatMap { table in try db.columns(in: table).map(\.name) }
             }
             // key_id names the subject's key in control.sqlite; no key material is here.
             #expect(!piiColumns.contains { ($0.contains("key") && $0 != "key_id") || $0 == "wrapped" }, "\(piiColumns)")
 
-            let controlTables = try await v.control.read(piiTableNames)
+            let controlTables = try await v.files!.control.read(piiTableNames)
             #expect(controlTables.contains("subject_key"))
             #expect(!controlTables.contains { ["subject", "field", "consent", "identifier", "lookup", "object", "segment"].contains($0) })
-            let keyRows = try v.control.read { db in
+            let keyRows = try v.files!.control.read { db in
                 try Row.fetchAll(db, sql: "SELECT subject_id, tenant_id, length(wrapped) AS size FROM subject_key")
             }
             #expect(keyRows.count == 1)
@@ -138,7 +138,7 @@ struct PIILeakTests {
             #expect((keyRows.first?["size"] as Int?) ?? 0 > 32, "the subject key is stored wrapped")
 
             // The subject's key is not the content data key: the PII file has nothing that opens content.
-            let dataKeyClasses = try await v.control.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT data_class FROM data_key") }
+            let dataKeyClasses = try await v.files!.control.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT data_class FROM data_key") }
             #expect(!dataKeyClasses.contains("pii"), "\(dataKeyClasses)")
         }
     }

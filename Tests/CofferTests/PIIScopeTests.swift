@@ -26,7 +26,7 @@ struct PIIScopeTests {
         }
     }
 
-    @Test("a missing pii.sqlite is refused, not recreated empty")
+    @Test("a missing pii.sqlite is refused, not recreated empty", .embeddedFilesOnly)
     func missingPIIFile() async throws {
         try await withPIIVault { t in
             _ = try await t.vault.addSubject(tenant: "acme", name: "M", email: "m@example.com", company: nil, context: .piiService)
@@ -34,7 +34,7 @@ struct PIIScopeTests {
             for suffix in ["", "-wal", "-shm"] {
                 try? FileManager.default.removeItem(at: t.directory.appendingPathComponent("pii.sqlite" + suffix))
             }
-            await expectCofferError(.notFound) { _ = try t.reopen() }
+            await expectCofferError(.notFound) { _ = try await t.reopen() }
             #expect(!FileManager.default.fileExists(atPath: t.directory.appendingPathComponent("pii.sqlite").path))
         }
     }

@@ -121,13 +121,13 @@ private func edit(_ t: TestVault, _ file: String, _ sql: [String], _ f: PIIFixtu
 }
 
 /// Opens the edited vault afresh (no cached key survives), as the next process would.
-private func reopenedPII(_ t: TestVault) throws -> Vault {
-    let vault = try t.reopen()
+private func reopenedPII(_ t: TestVault) async throws -> Vault {
+    let vault = try await t.reopen()
     vault.configurePII(PIISettings(passwordHashing: .piiTestFast))
     return vault
 }
 
-@Suite("PII tampering: moved values, consents and subject keys")
+@Suite("PII tampering: moved values, consents and subject keys", .embeddedFilesOnly)
 struct PIITamperTests {
     @Test("a moved value, consent, identifier or key fails with the documented code", arguments: piiTamperCases)
     func moved(_ c: PIITamperCase) async throws {
@@ -143,7 +143,7 @@ struct PIITamperTests {
             } else {
                 try edit(t, c.file, c.sql, f)
             }
-            let vault = try reopenedPII(t)
+            let vault = try await reopenedPII(t)
             defer { try? vault.close() }
             var returned: SubjectRecord?
             await expectCofferError(c.expected, "\(c.name)") { returned = try await vault.subject(victim, context: .piiOfficer) }
@@ -171,7 +171,7 @@ struct PIITamperTests {
             try t.vault.close()
             try edit(t, Vault.FileName.pii,
                      ["INSERT INTO field (subject_id, name, value, updated_at) SELECT ?B, name, value, updated_at FROM field WHERE subject_id = ?A AND name = 'password-hash'"], f)
-            let vault = try reopenedPII(t)
+            let vault = try await reopenedPII(t)
             defer { try? vault.close() }
             await expectCofferError(.tamperDetected) { _ = try await vault.verifyPassword(f.bob, password: "Tr1cky-Secret9", context: .piiService) }
             #expect(try await vault.verifyPassword(f.ada, password: "Tr1cky-Secret9", context: .piiService))
@@ -184,7 +184,7 @@ struct PIITamperTests {
             let f = try await makePIIFixture(t)
             try t.vault.close()
             try edit(t, Vault.FileName.pii, ["UPDATE lookup SET subject_id = ?B WHERE subject_id = ?A AND kind = 'email'"], f)
-            let vault = try reopenedPII(t)
+            let vault = try await reopenedPII(t)
             defer { try? vault.close() }
             // A subject access request by Ada's email must not lead to Bob's record.
             var found: [SubjectID]?
@@ -200,7 +200,7 @@ struct PIITamperTests {
             let f = try await makePIIFixture(t)
             try t.vault.close()
             try edit(t, Vault.FileName.pii, ["DELETE FROM consent WHERE subject_id = ?A AND seq = 2"], f)
-            let vault = try reopenedPII(t)
+            let vault = try await reopenedPII(t)
             defer { try? vault.close() }
             var record: SubjectRecord?
             await expectCofferError(.tamperDetected) { record = try await vault.subject(f.ada, context: .piiOfficer) }
@@ -220,7 +220,7 @@ struct PIITamperTests {
             try await t.vault.restrictSubject(f.ada, context: .piiOfficer)
             try t.vault.close()
             try edit(t, Vault.FileName.pii, ["UPDATE subject SET status = 'active' WHERE id = ?A"], f)
-            let vault = try reopenedPII(t)
+            let vault = try await reopenedPII(t)
             defer { try? vault.close() }
             await expectCofferError(.tamperDetected, "service read") { _ = try await vault.subject(f.ada, fields: [.email], context: .piiService) }
             await expectCofferError(.tamperDetected, "officer read") { _ = try await vault.subject(f.ada, context: .piiOfficer) }
@@ -238,7 +238,7 @@ struct PIITamperTests {
             try await t.vault.recordConsent(f.bob, kind: "marketing", granted: true, policyVersion: "2026-09", context: .piiService)
             try t.vault.close()
             try edit(t, Vault.FileName.pii, ["INSERT INTO consent (subject_id, seq, value) SELECT ?A, 3, value FROM consent WHERE subject_id = ?B AND seq = 1"], f)
-            let vault = try reopenedPII(t)
+            let vault = try await reopenedPII(t)
             defer { try? vault.close() }
             await expectCofferError(.tamperDetected) { _ = try await vault.subject(f.ada, context: .piiOfficer) }
             #expect(try await vault.subject(f.bob, context: .piiOfficer).currentConsents == ["marketing": true])
@@ -246,7 +246,7 @@ struct PIITamperTests {
     }
 }
 
-@Suite("PII tampering: an older row written back")
+@Suite("PII tampering: an older row written back", .embeddedFilesOnly)
 struct PIIReplayTests {
     @Test("a restriction or a withdrawal undone by writing back the older row and history is not read as active or granted")
     func olderRowWrittenBack() async throws {
@@ -263,7 +263,7 @@ struct PIIReplayTests {
                             .map { Array($0.databaseValues) })
             }
             try snapshot.close()
-            let vault = try t.reopen()
+            let vault = try await t.reopen()
             vault.configurePII(PIISettings(passwordHashing: .piiTestFast))
             try await vault.recordConsent(ada, kind: "marketing", granted: false, policyVersion: "v1", context: .piiService)
             try await vault.restrictSubject(ada, context: .piiOfficer)
@@ -279,7 +279,7 @@ struct PIIReplayTests {
                 }
             }
             try queue.close()
-            let reopened = try t.reopen()
+            let reopened = try await t.reopen()
             defer { try? reopened.close() }
             var record: SubjectRecord?
             await expectCofferError(.notFound, "the older row names a key that was destroyed") {

@@ -51,7 +51,7 @@ private func expectGone(_ t: TestVault, _ captured: [(String, [UInt8])], sourceL
     }
 }
 
-@Suite("Old sealed bytes are gone after correction, delete and rotation")
+@Suite("Old sealed bytes are gone after correction, delete and rotation", .embeddedFilesOnly)
 struct ResidueTests {
     @Test("a corrected PII field's old sealed value (and a slice of it) is in no file", arguments: [SubjectField.company, .email, .name])
     func correction(field: SubjectField) async throws {

@@ -139,8 +139,8 @@ struct RetentionRunTests {
             let bob = try await v.addSubject(tenant: "acme", name: "Bob", email: "bob@example.com", company: nil, context: .piiService)
             let bobKey = try #require(try v.people.store.subjectRow(bob)?.keyID)
             try await v.pii.write { db in
-                try db.execute(sql: "INSERT INTO retained (subject_id, tenant_id, kind, key_id, value, retain_until) VALUES (?, 'acme', 'billing', ?, x'00', 0)",
-                               arguments: [ada, bobKey])
+                try db.execute(sql: "INSERT INTO retained (subject_id, tenant_id, kind, key_id, value, retain_until) VALUES (?, 'acme', 'billing', ?, ?, 0)",
+                               arguments: [ada, bobKey, Data([0])])
             }
             let report = try await v.runRetention(asOf: nowMilliseconds() + 10 * 365 * day, context: .retentionAdmin)
             #expect(!report.items.contains { $0.kind == .retained }, "the run plans retained records from control.sqlite only")

@@ -10,17 +10,17 @@ struct StoreKeyTests {
         try await withTestVault { t in
             try await t.vault.put(tenant: "acme", kind: .testScript, name: "x", bytes: testBytes(10), context: .test)
             try t.vault.close()
-            let error = await expectCofferError(.keyNotFound) { _ = try Vault.open(at: t.directory, keyring: try Keyring.generate()) }
+            let error = await expectCofferError(.keyNotFound) { _ = try await t.reopen(keyring: try Keyring.generate()) }
             #expect(error?.message.contains("keyring") == true, "\(String(describing: error))")
             #expect(error?.message.contains(t.keyring.activeKeyID) == true, "names the missing KEK")
             // The right keyring still opens it.
-            let reopened = try t.reopen()
+            let reopened = try await t.reopen()
             #expect(try await reopened.tenants(context: .admin) == ["acme"])
             try reopened.close()
         }
     }
 
-    @Test("Vault.open on a directory without a vault is notFound; create refuses an existing vault")
+    @Test("Vault.open on a directory without a vault is notFound; create refuses an existing vault", .embeddedFilesOnly)
     func missingAndExisting() async throws {
         _ = try await withTemporaryPath { directory in
             await expectCofferError(.notFound) { _ = try Vault.open(at: directory, keyring: try Keyring.generate()) }
@@ -73,7 +73,7 @@ struct StoreKeyTests {
             // Reopened with the new keyring, everything reads, even without the old KEK.
             let withoutOld = try newKeyring.removingKey(id: t.keyring.activeKeyID)
             for keyring in [newKeyring, withoutOld] {
-                let reopened = try Vault.open(at: t.directory, keyring: keyring)
+                let reopened = try await t.reopen(keyring: keyring)
                 for c in contents {
                     expectSameBytes(try await reopened.readAll(tenant: c.tenant, objectID: c.id, context: .test), c.bytes)
                 }
@@ -82,7 +82,7 @@ struct StoreKeyTests {
             }
 
             // A keyring missing the new KEK is refused.
-            let error = await expectCofferError(.keyNotFound) { _ = try Vault.open(at: t.directory, keyring: t.keyring) }
+            let error = await expectCofferError(.keyNotFound) { _ = try await t.reopen(keyring: t.keyring) }
             #expect(error?.message.contains("keyring") == true)
             #expect(error?.message.contains(newKeyring.activeKeyID) == true)
         }
@@ -94,7 +94,7 @@ struct StoreKeyTests {
             let newKeyring = try t.keyring.addingActiveKey()
             _ = try await t.vault.rotateKeys(to: newKeyring, context: .admin)
             try t.vault.close()
-            let vault = try Vault.open(at: t.directory, keyring: newKeyring)
+            let vault = try await t.reopen(keyring: newKeyring)
             try await vault.createTenant("later", context: .test)
             let status = try await vault.keyStatus(context: .admin)
             #expect(status.filter { $0.tenant == "later" }.count == ObjectKind.all.count)
@@ -115,7 +115,7 @@ struct StoreKeyTests {
             await expectCofferError(.keyNotFound) { _ = try await t.vault.rotateKeys(to: try Keyring.generate(), context: .admin) }
             #expect(try await t.vault.keyStatus(context: .admin) == before)
             try t.vault.close()
-            let reopened = try t.reopen()
+            let reopened = try await t.reopen()
             expectSameBytes(try await reopened.readAll(tenant: "acme", objectID: id, context: .test), bytes)
             try reopened.close()
         }

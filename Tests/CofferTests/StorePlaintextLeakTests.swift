@@ -19,7 +19,7 @@ private func filesContaining(_ needle: [UInt8], in t: TestVault) throws -> [Stri
 
 @Suite("No plaintext on disk")
 struct StorePlaintextLeakTests {
-    @Test("no file of the vault holds content or names in plaintext, before or after deletes and close")
+    @Test("no file of the vault holds content or names in plaintext, before or after deletes and close", .embeddedFilesOnly)
     func noPlaintext() async throws {
         try await withTestVault(tenants: ["acme", "globex"]) { t in
             let big = markedContent(4040 + 4080 * 3 + 17)
@@ -95,7 +95,7 @@ struct StorePlaintextLeakTests {
         }
     }
 
-    @Test("vault files are private to the owner")
+    @Test("vault files are private to the owner", .embeddedFilesOnly)
     func filePermissions() async throws {
         try await withTestVault { t in
             try await t.vault.put(tenant: "acme", kind: .testScript, name: "x", bytes: [1], context: .test)

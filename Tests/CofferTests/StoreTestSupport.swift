@@ -3,6 +3,7 @@ import GRDB
 import Testing
 @testable import Coffer
 import CofferCrypto
+import CofferSQL
 import CofferScaleOut
 import CofferScaleOutTestSupport
 
@@ -27,10 +28,15 @@ struct TestVault: Sendable {
     let directory: URL
     let keyring: Keyring
     let vault: Vault
+    /// Where the vault is when the suites run on PostgreSQL + S3; nil for an embedded vault.
+    var configuration: ScaleOutConfiguration? = nil
 
-    /// Opens the same directory again as a second `Vault` (as another process would).
-    func reopen(keyring: Keyring? = nil) throws -> Vault {
-        try Vault.open(at: directory, keyring: keyring ?? self.keyring)
+    /// Opens the same vault again as a second `Vault` (as another process would), on its engine.
+    func reopen(keyring: Keyring? = nil) async throws -> Vault {
+        if let configuration {
+            return try await Vault.open(configuration, keyring: keyring ?? self.keyring)
+        }
+        return try Vault.open(at: directory, keyring: keyring ?? self.keyring)
     }
 
     /// Every regular file under the vault directory, recursively.
@@ -53,11 +59,13 @@ func withTestVault<R>(segmentSize: Int = testSegmentSize, tenants: [TenantID] = 
     if ScaleOutTestServers.engineIsScaleOut {
         // The same tests on PostgreSQL and S3 (`COFFER_TEST_ENGINE=scale-out`, testing.md).
         var result: R?
+        // The directory holds only what a test writes itself (input files, exports).
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try await ScaleOutTestServers.withFreshConfiguration { configuration in
             let vault = try await Vault.open(configuration, keyring: keyring, creator: "store-tests", segmentSize: segmentSize)
             defer { try? vault.close() }
             for tenant in tenants { try await vault.createTenant(tenant, context: .test) }
-            result = try await body(TestVault(directory: directory, keyring: keyring, vault: vault))
+            result = try await body(TestVault(directory: directory, keyring: keyring, vault: vault, configuration: configuration))
         }
         guard let result else { throw CofferError(.storage, "the scale-out test vault did not run") }
         return result
@@ -164,14 +172,17 @@ extension Vault {
     }
 
     /// How many `segment` rows a version row has.
+    /// On PostgreSQL + S3, the segments the version's recorded groups hold.
     func segmentRowCount(versionRowID: Int64) async throws -> Int {
         try await content.read { db in
-            try Int.fetchOne(db, sql: "SELECT count(*) FROM segment WHERE version_id = ?", arguments: [versionRowID]) ?? 0
+            let sql = db.engine == .sqlite ? "SELECT count(*) FROM segment WHERE version_id = ?"
+                : "SELECT coalesce(CAST(sum(segment_count) AS BIGINT), 0) FROM segment_group WHERE version_id = ?"
+            return try Int.fetchOne(db, sql: sql, arguments: [versionRowID]) ?? 0
         }
     }
 
     /// A count from the content file.
-    func contentCount(_ sql: String, _ arguments: StatementArguments = []) async throws -> Int {
+    func contentCount(_ sql: String, _ arguments: SQLArguments = []) async throws -> Int {
         try await content.read { db in try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0 }
     }
 
@@ -189,7 +200,6 @@ extension Vault {
         let changed = try await content.write { db in
             try db.execute(sql: "UPDATE segment SET data = ? WHERE version_id = ? AND idx = ?",
                            arguments: [Data(bytes), versionRowID, idx])
-            return db.changesCount
         }
         #expect(changed == 1, "segment \(idx) of version row \(versionRowID) was not updated")
     }

@@ -90,7 +90,7 @@ struct StoreVersionTests {
         }
     }
 
-    @Test("delete without a version removes the object and all its rows")
+    @Test("delete without a version removes the object and all its rows", .segmentRowsOnly)
     func deleteObject() async throws {
         try await withTestVault { t in
             let (id, _) = try await t.vault.put(tenant: "acme", kind: .testResult, name: "run-1", bytes: testBytes(9000, seed: 1),

@@ -18,12 +18,12 @@ struct VaultOpeningTests {
             chmod(path, 0o600)
             let forged = try Keyring.load(from: path)
             #expect(forged.activeKeyID == test.keyring.activeKeyID)
-            let error = await expectCofferError(.invalidKey) { _ = try test.reopen(keyring: forged) }
+            let error = await expectCofferError(.invalidKey) { _ = try await test.reopen(keyring: forged) }
             #expect(error?.message.contains("not the one the vault was made with") == true)
         }
     }
 
-    @Test("a vault whose content file went missing is not silently recreated empty")
+    @Test("a vault whose content file went missing is not silently recreated empty", .embeddedFilesOnly)
     func missingContentFile() async throws {
         try await withTestVault { test in
             try await test.vault.put(tenant: "acme", kind: .config, name: "settings", bytes: Array("x".utf8), context: .test)
@@ -31,7 +31,7 @@ struct VaultOpeningTests {
             for suffix in ["", "-wal", "-shm"] {
                 try? FileManager.default.removeItem(at: test.directory.appendingPathComponent("content.sqlite" + suffix))
             }
-            await expectCofferError(.notFound) { _ = try test.reopen() }
+            await expectCofferError(.notFound) { _ = try await test.reopen() }
             #expect(!FileManager.default.fileExists(atPath: test.directory.appendingPathComponent("content.sqlite").path))
         }
     }

@@ -48,7 +48,7 @@ struct VaultWitnessTests {
     @Test("the log's tail cut and its state rewound is caught at the next open")
     func truncatedTail() async throws {
         try await withClosedVault { t in
-            try edit(t.directory.appendingPathComponent("audit.sqlite")) { db in try cutAuditTail(db, last: 2) }
+            try edit(t.directory.appendingPathComponent("audit.sqlite")) { db in try cutAuditTail(SQLiteSession(db), last: 2) }
             let error = await expectCofferError(.tamperDetected) { _ = try t.reopen() }
             #expect(error?.message.contains("records were removed from its end") == true, "\(String(describing: error))")
         }
