@@ -33,17 +33,18 @@ struct S3SegmentCollector: Sendable {
         var deletedObjects = 0
     }
 
-    /// One pass, at `now` (milliseconds).
+    /// One pass, at `now` (milliseconds; nil: the clock, read again for the released objects,
+    /// so that with no grace what this pass released itself goes in the same pass).
     /// - Returns: nil when another instance holds the collector's lock.
     /// - Throws: `CofferError` `storage` when the database or a location fails (what was deleted stays deleted; the rest waits for the next pass).
-    func collect(now: Int64 = nowMilliseconds(), batch: Int = 500) throws -> Pass? {
+    func collect(now: Int64? = nil, batch: Int = 500) throws -> Pass? {
         try catalog.whileHolding(Self.lockKey) {
             var pass = Pass()
-            let staleBefore = now - Self.milliseconds(staleAfter)
+            let staleBefore = (now ?? nowMilliseconds()) - Self.milliseconds(staleAfter)
             pass.abandonedVersions = try catalog.write { db in
                 try db.execute(sql: "DELETE FROM version WHERE state = 0 AND coalesce(heartbeat_at, created_at) < ?", arguments: [staleBefore])
             }
-            let releasedBefore = now - Self.milliseconds(grace)
+            let releasedBefore = (now ?? nowMilliseconds() + 1) - Self.milliseconds(grace)
             while true {
                 let released = try catalog.read { db in
                     try db.fetchAll(sql: "SELECT object_key, location FROM segment_garbage WHERE released_at < ? ORDER BY released_at LIMIT ?",

@@ -23,6 +23,13 @@ public struct ScaleOutConfiguration: Sendable {
     public var connectionsPerDatabase: Int
     /// Retries of object-store requests (5xx, 429, timeouts, lost connections).
     public var retry: RetryPolicy = RetryPolicy()
+    /// A pending version whose writer sent no heartbeat for this long is treated as abandoned by
+    /// the collector (its writer was killed or lost); keep it well above the time one group of
+    /// segments takes to upload.
+    public var abandonedAfter: Duration = .seconds(15 * 60)
+    /// How long a released segment object stays in its bucket before the collector deletes it:
+    /// longer than any upload or read still in flight may take.
+    public var collectionGrace: Duration = .seconds(10 * 60)
 
     public init(database: PostgresAddress, piiDatabase: PostgresAddress, locations: [String: S3Location], credentials: S3Credentials,
                 witness: URL, connectionsPerDatabase: Int = 6) {

@@ -49,7 +49,8 @@ extension Vault {
             let control = databases.control
             let residency = TenantLocations(control: control)
             let segments = S3SegmentStore(catalog: databases.content, locations: stores, location: { try residency.location(of: $0) })
-            let collector = S3SegmentCollector(catalog: databases.content, store: segments)
+            let collector = S3SegmentCollector(catalog: databases.content, store: segments, staleAfter: configuration.abandonedAfter,
+                                                grace: configuration.collectionGrace)
             let writers = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-writers-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: writers, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             let storage = VaultStorage(control: control, content: databases.content, pii: databases.pii, segments: segments,

@@ -37,7 +37,7 @@ public final class Vault: Sendable {
     let accessLog: AccessLog
 
     /// Where the vault's data is: its SQLite files, or its PostgreSQL databases and object stores.
-    let storage: VaultStorage
+    package let storage: VaultStorage
     /// Set by the first ``close()``; later calls do nothing.
     private let closed = Mutex(false)
     /// Empties WALs after deletes, corrections and rotations, retrying while readers hold them.

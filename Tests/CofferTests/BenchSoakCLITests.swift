@@ -1,0 +1,19 @@
+import Foundation
+import Testing
+
+@Suite("coffer bench soak: refusals")
+struct BenchSoakCLITests {
+    @Test("a directory vault is refused with invalid-argument naming what the soak needs, and nothing is written; bad counts are usage errors")
+    func refusals() async throws {
+        try await withAuditCLI { cli in
+            let before = try FileManager.default.contentsOfDirectory(atPath: cli.vault.path).sorted()
+            let soak = try cli.spawn(["bench", "soak", "--seconds", "1"])
+            #expect(soak.status == 1 && soak.error.contains("[invalid-argument]") && soak.error.contains("needs a PostgreSQL vault"), "\(soak.error)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: cli.vault.path).sorted() == before)
+            for bad in [["--processes", "0"], ["--processes", "65"], ["--seconds", "0"]] {
+                let result = try cli.spawn(["bench", "soak"] + bad)
+                #expect(result.status == 64, "\(bad): \(result.error)")
+            }
+        }
+    }
+}
