@@ -60,8 +60,10 @@ struct ErasureTally: Sendable, Codable, Hashable {
 
 extension KeyStore {
     /// Appends `entry` within the caller's transaction (an entry already there is kept), with
-    /// `tally` when given (the live vault's own erasures; a backup's copy has no such column).
+    /// `tally` when given (the live vault's own erasures; a backup's copy has no such column),
+    /// and moves the key epoch on: every entry is keys destroyed.
     static func appendLedger(_ db: any SQLSession, _ entry: LedgerEntry, tally: ErasureTally? = nil) throws {
+        try advanceKeyEpoch(db)
         let keys = String(decoding: try JSONEncoder().encode(entry.keyIDs), as: UTF8.self)
         var arguments: SQLArguments = [entry.id, entry.at, entry.kind.rawValue, entry.tenant, entry.subject, keys, entry.requestID]
         guard let tally else {

@@ -38,6 +38,13 @@ final class KeyManager: Sendable {
     /// How many subject keys stay unwrapped in memory.
     static let subjectKeyCacheLimit = 4096
 
+    /// How long this process may go on holding unwrapped a key another process destroyed: at
+    /// most this long after its last check, the next key lookup reads the key epoch and, when
+    /// it moved, drops every unwrapped key (tests set it to zero).
+    let destroyedKeyRecheck = Mutex<Duration>(.seconds(1))
+    /// The key epoch last read, and when.
+    private let epoch = Mutex<(seen: String, at: ContinuousClock.Instant)?>(nil)
+
     /// Keys rewrapped per transaction.
     static let rewrapBatchSize = 256
     /// Test hook: runs after each rewrap batch with the number rewrapped so far.
@@ -138,6 +145,7 @@ final class KeyManager: Sendable {
     /// what was sealed before content keys had periods), unwrapped once and cached; nil when the
     /// tenant has no such key.
     func indexKeys(tenant: String, kind: ObjectKind) throws -> ClassKeys? {
+        try dropKeysDestroyedElsewhere()
         let cacheKey = tenant + "\u{0}" + kind.code + "\u{0}index"
         if let cached = classKeyCache.withLock({ $0[cacheKey] }) { return cached }
         guard let stored = try store.dataKey(tenant: tenant, dataClass: kind.code) else { return nil }
@@ -147,6 +155,7 @@ final class KeyManager: Sendable {
     /// The data key `id` of `tenant`'s `kind` (what a version or a name records), cached; nil
     /// when it was destroyed.
     func dataKeys(id: String, tenant: String, kind: ObjectKind) throws -> ClassKeys? {
+        try dropKeysDestroyedElsewhere()
         let cacheKey = tenant + "\u{0}" + kind.code + "\u{0}" + id
         if let cached = classKeyCache.withLock({ $0[cacheKey] }) { return cached }
         guard let stored = try store.dataKey(id: id, tenant: tenant, dataClass: kind.code) else { return nil }
@@ -157,6 +166,7 @@ final class KeyManager: Sendable {
     /// - Throws: `CofferError` `notFound` for an erased tenant, `unknownTenant`.
     func periodKeys(tenant: String, kind: ObjectKind, at time: Int64) throws -> ClassKeys {
         let period = KeyPeriod.containing(time, kind: kind)
+        try dropKeysDestroyedElsewhere()
         let cacheKey = tenant + "\u{0}" + kind.code + "\u{0}@\(period.start)"
         if let cached = classKeyCache.withLock({ $0[cacheKey] }) { return cached }
         if let stored = try store.periodKey(tenant: tenant, dataClass: kind.code, periodStart: period.start) {
@@ -204,6 +214,7 @@ final class KeyManager: Sendable {
     /// The field key of data subject `subject` of `tenant` under its key `keyID` (a legacy key
     /// when nil), cached; nil when that key is gone.
     func subjectFieldKey(keyID: String?, subject: String, tenant: String) throws -> SecureBytes? {
+        try dropKeysDestroyedElsewhere()
         let cacheKey = [tenant, subject, keyID ?? "legacy"].joined(separator: "\u{0}")
         if let cached = subjectKeyCache.withLock({ $0[cacheKey] }) { return cached }
         let found = if let keyID { try store.subjectKey(id: keyID, subject: subject, tenant: tenant) } else {
@@ -214,6 +225,32 @@ final class KeyManager: Sendable {
         let fieldKey = try HKDF.deriveKey(from: key, salt: [UInt8](), info: Array("coffer/v1/pii-fields".utf8), length: 32)
         subjectKeyCache.withLock { $0[cacheKey] = fieldKey }
         return fieldKey
+    }
+
+    /// Drops every unwrapped key and re-reads the keyring file when the key epoch moved since the
+    /// last check (another process, or this one, destroyed keys or finished a rotation), checking
+    /// at most once per ``destroyedKeyRecheck``.
+    private func dropKeysDestroyedElsewhere() throws {
+        let now = ContinuousClock.now
+        let recheck = destroyedKeyRecheck.withLock { $0 }
+        if let last = epoch.withLock({ $0 }), now - last.at < recheck { return }
+        let current = try store.keyEpoch()
+        let moved = epoch.withLock { state -> Bool in
+            defer { state = (current, now) }
+            return state.map { $0.seen != current } ?? false
+        }
+        guard moved else { return }
+        classKeyCache.withLock { $0.removeAll { _ in true } }
+        subjectKeyCache.withLock { $0.removeAll { _ in true } }
+        // A rotation moves the epoch too: the keyring file then holds the new KEK (and may no
+        // longer hold a retired one).
+        try reload()
+        logger.debug("unwrapped keys dropped: keys were destroyed", metadata: ["epoch": "\(current)"])
+    }
+
+    /// True when a content key of `tenant` is unwrapped in memory now.
+    func holdsDataKeys(of tenant: String) -> Bool {
+        classKeyCache.withLock { cache in cache.contains { $0.hasPrefix(tenant + "\u{0}") } }
     }
 
     /// Forgets a subject's cached keys (after they are destroyed).

@@ -289,6 +289,7 @@ struct KeyStore: Sendable {
                 """, arguments: [subject, keyID])
             try db.execute(sql: "DELETE FROM subject_key WHERE subject_id = ? AND key_id != ? AND role = 'fields' AND pending = 0",
                            arguments: [subject, keyID])
+            if !others.isEmpty { try Self.advanceKeyEpoch(db) }
             try db.execute(sql: "DELETE FROM legacy_subject_key WHERE subject_id = ?", arguments: [subject])
             let settled = try db.execute(sql: "UPDATE subject_key SET pending = 0 WHERE key_id = ? AND subject_id = ?", arguments: [keyID, subject])
             guard settled == 1 else {
@@ -404,6 +405,8 @@ struct KeyStore: Sendable {
             try Self.setInfo("pii_canary", Data(piiCanary.sealed).base64EncodedString(), db)
             try Self.setInfo("keyring_generation", String(keyringGeneration), db)
             try db.execute(sql: "DELETE FROM vault_info WHERE name IN ('rotation_target', 'pii_rotation_target')")
+            // Other processes reload the keyring at their next key lookup, forgetting a retired KEK.
+            try Self.advanceKeyEpoch(db)
         }
     }
 

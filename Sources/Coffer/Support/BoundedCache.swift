@@ -27,6 +27,9 @@ struct BoundedCache<Value> {
         }
     }
 
+    /// True when a key matches.
+    func contains(where matches: (String) -> Bool) -> Bool { values.keys.contains(where: matches) }
+
     /// Removes every value whose key matches.
     mutating func removeAll(where matches: (String) -> Bool) {
         for key in values.keys where matches(key) { values[key] = nil }
