@@ -10,8 +10,10 @@ import Logging
 /// connection, P2: the credentials of one do not open the other). Each set of tables is an
 /// `SQLDatabase` of its own, with its own writers' lock, as each is a file of its own on SQLite.
 struct PostgresVaultDatabases: Sendable {
-    let main: PostgresPool
-    let piiPool: PostgresPool
+    /// One pool per set of tables, as each is a file of its own on SQLite: a transaction on one
+    /// set that reads another (a write of the catalog that looks up a key) then never waits for
+    /// a connection held by a transaction waiting on it.
+    let pools: [PostgresPool]
     let control: PostgresSQLDatabase
     let content: PostgresSQLDatabase
     let audit: PostgresSQLDatabase
@@ -21,35 +23,30 @@ struct PostgresVaultDatabases: Sendable {
     /// - Throws: `CofferError` `accessDenied`, `storage`, `schemaMismatch` (a newer Coffer's schema).
     static func open(main mainAddress: PostgresAddress, pii piiAddress: PostgresAddress, connections: Int = 6,
                      logger: Logger) async throws -> PostgresVaultDatabases {
-        let main = try await PostgresPool.open(mainAddress, maximumConnections: connections, logger: logger)
-        let pii: PostgresPool
+        var pools: [PostgresPool] = []
         do {
-            pii = try await PostgresPool.open(piiAddress, maximumConnections: connections, logger: logger)
-        } catch {
-            main.close()
-            throw error
-        }
-        do {
-            try await PostgresMigrator(PostgresVaultSchema.mainMigrations).migrate(main)
-            try await PostgresMigrator(PostgresVaultSchema.piiMigrations).migrate(pii)
+            // control, content, audit on the main database; then the PII database.
+            for address in [mainAddress, mainAddress, mainAddress, piiAddress] {
+                pools.append(try await PostgresPool.open(address, maximumConnections: connections, logger: logger))
+            }
+            try await PostgresMigrator(PostgresVaultSchema.mainMigrations).migrate(pools[0])
+            try await PostgresMigrator(PostgresVaultSchema.piiMigrations).migrate(pools[3])
             let databases = PostgresVaultDatabases(
-                main: main, piiPool: pii,
-                control: PostgresSQLDatabase(main, writerLock: PostgresVaultSchema.WriterLock.control),
-                content: PostgresSQLDatabase(main, writerLock: PostgresVaultSchema.WriterLock.content),
-                audit: PostgresSQLDatabase(main, writerLock: PostgresVaultSchema.WriterLock.audit),
-                pii: PostgresSQLDatabase(pii, writerLock: PostgresVaultSchema.WriterLock.pii))
+                pools: pools,
+                control: PostgresSQLDatabase(pools[0], writerLock: PostgresVaultSchema.WriterLock.control),
+                content: PostgresSQLDatabase(pools[1], writerLock: PostgresVaultSchema.WriterLock.content),
+                audit: PostgresSQLDatabase(pools[2], writerLock: PostgresVaultSchema.WriterLock.audit),
+                pii: PostgresSQLDatabase(pools[3], writerLock: PostgresVaultSchema.WriterLock.pii))
             try await databases.audit.write { db in try AuditLog.prepareState(db) }
             return databases
         } catch {
-            main.close()
-            pii.close()
+            for pool in pools { pool.close() }
             throw error
         }
     }
 
-    /// Closes both pools.
+    /// Closes every pool.
     func close() {
-        main.close()
-        piiPool.close()
+        for pool in pools { pool.close() }
     }
 }

@@ -13,7 +13,7 @@ struct CofferCommand: AsyncParsableCommand {
         subcommands: [InitCommand.self, TenantCommand.self, PutCommand.self, GetCommand.self, ListCommand.self,
                       StatCommand.self, RemoveCommand.self, PIICommand.self, PrincipalCommand.self, GrantCommand.self, AuditCommand.self,
                       RetentionCommand.self, HoldCommand.self, DSRCommand.self, BackupCommand.self, ReportCommand.self,
-                      KeysCommand.self, CryptoCommand.self, BenchCommand.self]
+                      KeysCommand.self, CryptoCommand.self, BenchCommand.self, MigrateCommand.self]
     )
 
     /// Refuses arguments that are not valid UTF-8 (``RawArguments``), then parses and runs.

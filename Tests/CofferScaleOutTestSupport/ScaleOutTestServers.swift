@@ -107,9 +107,9 @@ public enum ScaleOutTestServers {
 
 /// The slots bounding how many test vaults hold server connections at once.
 public actor VaultSlots {
-    /// How many test vaults run at once: 16 vaults of about a dozen connections stay well under
+    /// How many test vaults run at once: 8 vaults of four pools of 3 connections stay well under
     /// the CI cluster's `max_connections` of 500.
-    public static let count = 16
+    public static let count = 8
     static let shared = VaultSlots()
     @TaskLocal static var held = false
 

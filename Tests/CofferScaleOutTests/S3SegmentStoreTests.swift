@@ -133,7 +133,7 @@ struct S3SegmentStoreTests {
             collector.grace = .zero
             let eager = collector
             // Another instance holding the lock: this one skips the pass.
-            let other = PostgresSQLDatabase(databases.main, writerLock: 1)
+            let other = PostgresSQLDatabase(databases.pools[1], writerLock: 1)
             let skipped = try await Task.detached {
                 try other.whileHolding(S3SegmentCollector.lockKey) { try eager.collect(now: nowMilliseconds() + 1000) }
             }.value

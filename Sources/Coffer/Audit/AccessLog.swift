@@ -5,9 +5,9 @@ import Foundation
 /// The access-log subsystem of a vault: the log file (``AuditLog``), its group committer
 /// (``AuditAppender``) and whether accesses are recorded at all (off only in the benchmark's
 /// unaudited twin). The access gate records through it; the public audit calls query it.
-final class AccessLog: Sendable {
+package final class AccessLog: Sendable {
     /// `audit.sqlite`: records, leaves, the Merkle frontier, checkpoints.
-    let log: AuditLog
+    package let log: AuditLog
     /// Group commit of new records.
     let appender: AuditAppender
     /// False only for the benchmark's unaudited twin, which measures what the log costs.

@@ -7,7 +7,7 @@ import Foundation
 ///
 /// The shape is swift-nio's `NIOThreadPool.runIfActive`: one queue of work items guarded by one
 /// condition, drained by `threadCount` threads that live as long as the pool.
-final class BlockingPool: @unchecked Sendable {
+package final class BlockingPool: @unchecked Sendable {
     // @unchecked: `queue` and `stopped` are touched only with `condition` locked.
     private let condition = NSCondition()
     /// Work items; a taken slot is set to nil at once, so what an item captured is released as
@@ -18,7 +18,7 @@ final class BlockingPool: @unchecked Sendable {
 
     /// The pool most of Coffer shares: as many threads as cores, at least two, so a blocking
     /// wait (a lock held by another process) never stops unrelated work.
-    static let shared = BlockingPool(threadCount: max(2, ProcessInfo.processInfo.activeProcessorCount), name: "coffer.blocking")
+    package static let shared = BlockingPool(threadCount: max(2, ProcessInfo.processInfo.activeProcessorCount), name: "coffer.blocking")
 
     /// Starts `threadCount` threads named `name`.
     init(threadCount: Int, name: String) {
@@ -31,7 +31,7 @@ final class BlockingPool: @unchecked Sendable {
 
     /// Runs `body` on a pool thread and returns its result.
     /// - Throws: What `body` throws; `CofferError` `io` when the pool was stopped.
-    func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    package func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             condition.lock()
             defer { condition.unlock() }

@@ -34,7 +34,7 @@ public final class Vault: Sendable {
     /// Tenants' plans and closures, retention settings, legal holds.
     let lifecycle: LifecycleStore
     /// The access log: the log file, its group committer, whether accesses are recorded.
-    let accessLog: AccessLog
+    package let accessLog: AccessLog
 
     /// Where the vault's data is: its SQLite files, or its PostgreSQL databases and object stores.
     package let storage: VaultStorage

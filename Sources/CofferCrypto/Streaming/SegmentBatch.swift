@@ -11,6 +11,20 @@ public struct CiphertextSegments {
     public let bytes: UnsafeRawBufferPointer
     let segmentSize: Int
 
+    init(firstSegment: Int, count: Int, isFinal: Bool, bytes: UnsafeRawBufferPointer, segmentSize: Int) {
+        self.firstSegment = firstSegment
+        self.count = count
+        self.isFinal = isFinal
+        self.bytes = bytes
+        self.segmentSize = segmentSize
+    }
+
+    /// One stored segment, `index` of its stream, as a batch of its own (moving stored
+    /// ciphertext from one segment store to another).
+    package init(stored bytes: UnsafeRawBufferPointer, index: Int, isFinal: Bool) {
+        self.init(firstSegment: index, count: 1, isFinal: isFinal, bytes: bytes, segmentSize: bytes.count)
+    }
+
     /// The bytes of the `j`-th segment here (header included for stream segment 0).
     /// - Parameter j: The segment's position here, from 0 to `count - 1`.
     public subscript(j: Int) -> UnsafeRawBufferPointer {
