@@ -123,8 +123,17 @@ public final class S3ObjectStore: Sendable {
         }
         let response = try await client.execute(http, timeout: .nanoseconds(retry.timeout.components.seconds * 1_000_000_000
                                                                                   + retry.timeout.components.attoseconds / 1_000_000_000))
-        let buffer = try await response.body.collect(upTo: max(limit, 64 << 10))
-        return Answer(status: Int(response.status.code), body: Array(buffer.readableBytesView))
+        // Into one buffer of the announced length (no growing and copying a ByteBuffer).
+        let capacity = response.headers.first(name: "content-length").flatMap(Int.init).map { min($0, max(limit, 64 << 10)) } ?? 0
+        var body: [UInt8] = []
+        body.reserveCapacity(capacity)
+        for try await chunk in response.body {
+            guard body.count + chunk.readableBytes <= max(limit, 64 << 10) else {
+                throw CofferError(.storage, "the object store's answer is longer than \(max(limit, 64 << 10)) bytes")
+            }
+            body.append(contentsOf: chunk.readableBytesView)
+        }
+        return Answer(status: Int(response.status.code), body: body)
     }
 
     /// A key as the store takes it: 1-900 bytes of UTF-8 without control characters, no `..`

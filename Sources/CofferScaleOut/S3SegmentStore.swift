@@ -26,6 +26,10 @@ final class S3SegmentStore: SegmentStore {
     let groupBytes: Int
     /// Groups a writer uploads at once.
     let uploadsInFlight: Int
+    /// Groups a sequential reader fetches beyond the one it is reading.
+    let readAhead = 3
+    /// The group fetches under way or waiting to be read, across every reader.
+    let fetches = GroupReadAhead(limit: 12)
 
     init(catalog: any SQLDatabase, locations: [String: S3ObjectStore], location: @escaping @Sendable (TenantID) throws -> String,
          groupBytes: Int = 8 << 20, uploadsInFlight: Int = 4) {
@@ -67,6 +71,69 @@ final class S3SegmentStore: SegmentStore {
                     try body(index, UnsafeRawBufferPointer(rebasing: all[offsets[n]..<offsets[n] + length]))
                 }
             }
+        }
+    }
+
+    func withSegments(version: Int64, in range: ClosedRange<Int>, planned: ClosedRange<Int>,
+                      _ body: (Int, UnsafeRawBufferPointer) throws -> Void) throws {
+        guard planned.lowerBound < range.lowerBound || planned.upperBound > range.upperBound else {
+            return try withSegments(version: version, in: range, body)
+        }
+        // The groups the batch needs, and the next few of the planned read, fetched as far as
+        // the plan goes; each batch takes its segments from these fetches.
+        let plan = "\(version):\(planned.lowerBound)-\(planned.upperBound)"
+        let all = try fetches.groups(of: plan) {
+            try catalog.read { db in
+                try db.fetchAll(sql: """
+                    SELECT first_idx, lengths, location, object_key FROM segment_group
+                    WHERE version_id = ? AND first_idx <= ? AND first_idx + segment_count - 1 >= ? ORDER BY first_idx
+                    """, arguments: [version, planned.upperBound, planned.lowerBound]).map(Self.group)
+            }
+        }
+        if range.upperBound >= planned.upperBound { fetches.dropPlan(plan) }
+        let groups = all.filter { $0.lastIndex >= range.lowerBound }
+        let needed = groups.filter { $0.firstIndex <= range.upperBound }
+        // A version deleted while it is read ends the read where its next group starts (on SQLite,
+        // at its next batch): its groups are fetched ahead, and their objects outlive it by the
+        // grace period, so a batch entering a new group first asks whether it is still committed.
+        if needed.contains(where: { $0.firstIndex > planned.lowerBound && range.contains($0.firstIndex) }), try !isCommitted(version: version) {
+            fetches.dropPlan(plan)
+            return
+        }
+        var started: [(group: SegmentGroup, name: String, task: Task<[UInt8], any Error>, span: ClosedRange<Int>, offsets: [Int])] = []
+        for group in groups.prefix(needed.count + readAhead) {
+            // What the plan reads of this group: the same for every batch, so each finds the fetch.
+            let span = max(group.firstIndex, planned.lowerBound)...min(group.lastIndex, planned.upperBound)
+            let (bytes, offsets) = group.byteRange(span.lowerBound, span.upperBound)
+            let objects = try store(group.location)
+            let key = group.key
+            let name = "\(key)#\(bytes.lowerBound)-\(bytes.upperBound)"
+            let task = fetches.fetch(name) {
+                let data = try await objects.get(key, range: bytes)
+                guard data.count == Int(bytes.upperBound - bytes.lowerBound + 1) else {
+                    throw CofferError(.truncated, "segment object \(key) is shorter than its catalog row says")
+                }
+                return data
+            }
+            started.append((group, name, task, span, offsets))
+        }
+        for fetch in started.prefix(needed.count) {
+            let last = min(fetch.group.lastIndex, range.upperBound)
+            do {
+                let data = try BlockingWait.result { try await fetch.task.value }
+                try data.withUnsafeBytes { all in
+                    for index in max(range.lowerBound, fetch.span.lowerBound)...last {
+                        let n = index - fetch.span.lowerBound
+                        let length = fetch.group.lengths[index - fetch.group.firstIndex]
+                        try body(index, UnsafeRawBufferPointer(rebasing: all[fetch.offsets[n]..<fetch.offsets[n] + length]))
+                    }
+                }
+            } catch {
+                fetches.drop(fetch.name)
+                fetches.dropPlan(plan)
+                throw error
+            }
+            if last >= fetch.span.upperBound { fetches.drop(fetch.name) }
         }
     }
 

@@ -8,7 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput on this machine.",
-        subcommands: [Crypto.self, Store.self, Audit.self, Soak.self]
+        subcommands: [Crypto.self, Store.self, Audit.self, Soak.self, ScaleOut.self]
     )
 
     struct Crypto: ParsableCommand {

@@ -158,7 +158,7 @@ struct ReadPlan: Sendable {
         }
         let output = try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
             let out = UnsafeMutableRawBufferPointer(buffer)
-            try store.withSegments(version: versionRow, in: batch) { index, stored in
+            try store.withSegments(version: versionRow, in: batch, planned: segments) { index, stored in
                 guard index == expected else { throw CofferError(.truncated, "segment \(expected) is missing") }
                 guard stored.count == storedSize(ofSegment: index) else {
                     throw CofferError(.truncated, "segment \(index) is \(stored.count) bytes where the stream size says \(storedSize(ofSegment: index))")

@@ -13,6 +13,13 @@ package protocol SegmentStore: Sendable {
     func withSegments(version: Int64, in range: ClosedRange<Int>,
                       _ body: (Int, UnsafeRawBufferPointer) throws -> Void) throws
 
+    /// ``withSegments(version:in:_:)`` for one batch of a reader that reads all of `planned`
+    /// (which holds `range`), one batch after another: a store whose reads wait on a network may
+    /// fetch ahead within `planned` (and never beyond it), so a sequential read overlaps its
+    /// round trips.
+    func withSegments(version: Int64, in range: ClosedRange<Int>, planned: ClosedRange<Int>,
+                      _ body: (Int, UnsafeRawBufferPointer) throws -> Void) throws
+
     /// True when version row `version` is still committed (it was not deleted).
     func isCommitted(version: Int64) throws -> Bool
 
@@ -23,6 +30,14 @@ package protocol SegmentStore: Sendable {
     /// Where a writer puts the segments of pending version row `version` (version `number` of
     /// `objectID` in `tenant`) until it commits.
     func sink(version: Int64, tenant: TenantID, objectID: ObjectID, number: Int) throws -> any SegmentSink
+}
+
+extension SegmentStore {
+    /// A store that reads no faster ahead reads just `range`.
+    package func withSegments(version: Int64, in range: ClosedRange<Int>, planned: ClosedRange<Int>,
+                              _ body: (Int, UnsafeRawBufferPointer) throws -> Void) throws {
+        try withSegments(version: version, in: range, body)
+    }
 }
 
 /// A pending version's segments on their way in. Nothing is visible to readers until
