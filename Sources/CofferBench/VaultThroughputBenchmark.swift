@@ -39,16 +39,12 @@ public enum VaultThroughputBenchmark {
             let get = ContinuousClock.now - readStart
             guard back == payload else { throw CofferError(.tamperDetected, "the benchmark object read back other bytes") }
             if round > 0 {
-                puts.append(seconds(put))
-                gets.append(seconds(get))
+                puts.append(AuditBenchmark.seconds(put))
+                gets.append(AuditBenchmark.seconds(get))
             }
         }
         return Report(size: size, repetitions: repetitions, putBytesPerSecond: Double(size) / median(puts),
                       getBytesPerSecond: Double(size) / median(gets), putSeconds: puts, getSeconds: gets)
-    }
-
-    private static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
     private static func median(_ values: [Double]) -> Double {

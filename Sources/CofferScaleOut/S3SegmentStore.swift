@@ -50,26 +50,43 @@ final class S3SegmentStore: SegmentStore {
     }
 
     func withSegments(version: Int64, in range: ClosedRange<Int>, _ body: (Int, UnsafeRawBufferPointer) throws -> Void) throws {
-        let groups = try catalog.read { db in
+        for group in try groups(of: version, overlapping: range) {
+            let first = max(group.firstIndex, range.lowerBound), last = min(group.lastIndex, range.upperBound)
+            let (bytes, offsets) = group.byteRange(first, last)
+            let (objects, key) = (try store(group.location), group.key)
+            let data = try BlockingWait.result { try await Self.fetch(key, bytes, from: objects) }
+            try Self.deliver(data, of: group, fetched: first, offsets: offsets, segments: first...last, to: body)
+        }
+    }
+
+    /// The groups of `version` holding segments of `range`, in order.
+    private func groups(of version: Int64, overlapping range: ClosedRange<Int>) throws -> [SegmentGroup] {
+        try catalog.read { db in
             try db.fetchAll(sql: """
                 SELECT first_idx, lengths, location, object_key FROM segment_group
                 WHERE version_id = ? AND first_idx <= ? AND first_idx + segment_count - 1 >= ? ORDER BY first_idx
                 """, arguments: [version, range.upperBound, range.lowerBound]).map(Self.group)
         }
-        for group in groups {
-            let first = max(group.firstIndex, range.lowerBound), last = min(group.lastIndex, range.upperBound)
-            let (bytes, offsets) = group.byteRange(first, last)
-            let objects = try store(group.location)
-            let key = group.key
-            let data = try BlockingWait.result { try await objects.get(key, range: bytes) }
-            guard data.count == Int(bytes.upperBound - bytes.lowerBound + 1) else {
-                throw CofferError(.truncated, "segment object \(key) is shorter than its catalog row says")
-            }
-            try data.withUnsafeBytes { all in
-                for (n, index) in (first...last).enumerated() {
-                    let length = group.lengths[index - group.firstIndex]
-                    try body(index, UnsafeRawBufferPointer(rebasing: all[offsets[n]..<offsets[n] + length]))
-                }
+    }
+
+    /// The bytes `bytes` of object `key`, all of them.
+    private static func fetch(_ key: String, _ bytes: ClosedRange<Int64>, from objects: S3ObjectStore) async throws -> [UInt8] {
+        let data = try await objects.get(key, range: bytes)
+        guard data.count == Int(bytes.upperBound - bytes.lowerBound + 1) else {
+            throw CofferError(.truncated, "segment object \(key) is shorter than its catalog row says")
+        }
+        return data
+    }
+
+    /// Passes `segments` of `group` to `body`, from `data`, the group's segments from `fetched` on
+    /// (each at its offset in `offsets`).
+    private static func deliver(_ data: [UInt8], of group: SegmentGroup, fetched: Int, offsets: [Int], segments: ClosedRange<Int>,
+                                to body: (Int, UnsafeRawBufferPointer) throws -> Void) throws {
+        try data.withUnsafeBytes { all in
+            for index in segments {
+                let n = index - fetched
+                let length = group.lengths[index - group.firstIndex]
+                try body(index, UnsafeRawBufferPointer(rebasing: all[offsets[n]..<offsets[n] + length]))
             }
         }
     }
@@ -82,14 +99,7 @@ final class S3SegmentStore: SegmentStore {
         // The groups the batch needs, and the next few of the planned read, fetched as far as
         // the plan goes; each batch takes its segments from these fetches.
         let plan = "\(version):\(planned.lowerBound)-\(planned.upperBound)"
-        let all = try fetches.groups(of: plan) {
-            try catalog.read { db in
-                try db.fetchAll(sql: """
-                    SELECT first_idx, lengths, location, object_key FROM segment_group
-                    WHERE version_id = ? AND first_idx <= ? AND first_idx + segment_count - 1 >= ? ORDER BY first_idx
-                    """, arguments: [version, planned.upperBound, planned.lowerBound]).map(Self.group)
-            }
-        }
+        let all = try fetches.groups(of: plan) { try self.groups(of: version, overlapping: planned) }
         if range.upperBound >= planned.upperBound { fetches.dropPlan(plan) }
         let groups = all.filter { $0.lastIndex >= range.lowerBound }
         let needed = groups.filter { $0.firstIndex <= range.upperBound }
@@ -105,29 +115,17 @@ final class S3SegmentStore: SegmentStore {
             // What the plan reads of this group: the same for every batch, so each finds the fetch.
             let span = max(group.firstIndex, planned.lowerBound)...min(group.lastIndex, planned.upperBound)
             let (bytes, offsets) = group.byteRange(span.lowerBound, span.upperBound)
-            let objects = try store(group.location)
-            let key = group.key
+            let (objects, key) = (try store(group.location), group.key)
             let name = "\(key)#\(bytes.lowerBound)-\(bytes.upperBound)"
-            let task = fetches.fetch(name) {
-                let data = try await objects.get(key, range: bytes)
-                guard data.count == Int(bytes.upperBound - bytes.lowerBound + 1) else {
-                    throw CofferError(.truncated, "segment object \(key) is shorter than its catalog row says")
-                }
-                return data
-            }
+            let task = fetches.fetch(name) { try await Self.fetch(key, bytes, from: objects) }
             started.append((group, name, task, span, offsets))
         }
         for fetch in started.prefix(needed.count) {
             let last = min(fetch.group.lastIndex, range.upperBound)
             do {
                 let data = try BlockingWait.result { try await fetch.task.value }
-                try data.withUnsafeBytes { all in
-                    for index in max(range.lowerBound, fetch.span.lowerBound)...last {
-                        let n = index - fetch.span.lowerBound
-                        let length = fetch.group.lengths[index - fetch.group.firstIndex]
-                        try body(index, UnsafeRawBufferPointer(rebasing: all[fetch.offsets[n]..<fetch.offsets[n] + length]))
-                    }
-                }
+                try Self.deliver(data, of: fetch.group, fetched: fetch.span.lowerBound, offsets: fetch.offsets,
+                                 segments: max(range.lowerBound, fetch.span.lowerBound)...last, to: body)
             } catch {
                 fetches.drop(fetch.name)
                 fetches.dropPlan(plan)
