@@ -113,7 +113,7 @@ package struct SQLArguments: Sendable, ExpressibleByArrayLiteral {
     }
 
     package init(_ elements: some Sequence<some DatabaseValueConvertible>) {
-        values = elements.map(\.databaseValue)
+        values = elements.map { $0.databaseValue }
     }
 
     package static func += (lhs: inout SQLArguments, rhs: SQLArguments) {

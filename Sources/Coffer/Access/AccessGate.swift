@@ -45,14 +45,31 @@ extension Vault {
                     resolve: (inout AccessRequest) async throws -> Void = { _ in },
                     refine: (inout PendingAccess) async throws -> Void = { _ in },
                     _ body: (AccessRequest) async throws -> T) async throws -> T {
+        try await guarded(context, request, resolve: resolve, prepare: { _ in }, refine: refine) { recorded, _ in try await body(recorded) }
+    }
+
+    /// ``guarded(_:_:resolve:refine:_:)`` with a `prepare` step that runs on the blocking pool in
+    /// the same trip as the decision, right after it (before `refine`): the synchronous reads an
+    /// operation needs before its record (a read pins its version there), so a small access
+    /// costs one trip to the pool, not two. `prepare` sees the decision and may refine the
+    /// access as `refine` does; what it returns reaches `body`.
+    @discardableResult
+    func guarded<T, Prepared: Sendable>(_ context: AccessContext, _ request: AccessRequest,
+                                        resolve: (inout AccessRequest) async throws -> Void = { _ in },
+                                        prepare: @escaping @Sendable (inout PendingAccess) throws -> Prepared,
+                                        refine: (inout PendingAccess) async throws -> Void = { _ in },
+                                        _ body: (AccessRequest, Prepared) async throws -> T) async throws -> T {
         var request = request
         do { try await resolve(&request) } catch {
             await accessLog.recordFailure(context, request, error)
             throw error
         }
         let asked = request
-        let decision = try await BlockingPool.shared.run { try self.decide(context, asked) }
-        var access = PendingAccess(request: request, decision: decision)
+        var (access, prepared) = try await BlockingPool.shared.run { () throws -> (PendingAccess, Prepared) in
+            var access = PendingAccess(request: asked, decision: try self.decide(context, asked))
+            let prepared = try prepare(&access)
+            return (access, prepared)
+        }
         try await refine(&access)
         do {
             try await accessLog.record(context, access.request, decision: access.decision)
@@ -62,7 +79,7 @@ extension Vault {
         }
         let recorded = access.request
         do {
-            return try await body(recorded)
+            return try await body(recorded, prepared)
         } catch {
             await accessLog.recordFailure(context, recorded, error)
             throw error

@@ -227,15 +227,48 @@ final class ContentStore: Sendable {
         return try notFound(tenant: tenant, objectID: objectID)
     }
 
-    /// The plan of a read of the half-open plaintext `range` of a pinned version.
+    /// What a read needs before its record, found in one synchronous step on the blocking pool:
+    /// the version pinned, the plaintext range it serves, its stream key, and a small version's
+    /// segments.
+    struct PreparedRead: Sendable {
+        let pinned: PinnedVersion
+        /// The half-open plaintext range served.
+        let range: Range<Int64>
+        /// The version's stream cipher, or why its key cannot be had (destroyed, say): a failure
+        /// of the allowed read, recorded as such, not a reason to record nothing.
+        let aead: Result<StreamingAEAD, any Error>
+        /// The segments of a version stored in ``prefetchLimit`` bytes or fewer.
+        let prefetched: PrefetchedSegments?
+    }
+
+    /// The largest version whose segments are read with its pin (a 4 KiB object's read then
+    /// costs one read transaction and no second trip to the blocking pool).
+    static let prefetchLimit = 64 << 10
+
+    /// Pins version `version` (nil: the newest) of `objectID` for a read of `range`, or nil when
+    /// there is no such committed version. Blocks: call it on the blocking pool.
+    /// - Throws: ``CofferError`` `invalidArgument` for a range that starts past the end,
+    ///   `storage`, `tamperDetected` for a malformed version row.
+    func prepareRead(tenant: TenantID, objectID: ObjectID, version: Int?, range: ClosedRange<Int64>?) throws -> PreparedRead? {
+        guard let (pinned, prefetched) = try segments.pinnedVersion(tenant: tenant, objectID: objectID, version: version,
+                                                                    prefetchingUpTo: Self.prefetchLimit) else { return nil }
+        let served = try Self.plaintextRange(range, size: pinned.info.size)
+        let aead = Result { () throws -> StreamingAEAD in
+            let keys = try sealingKeys(id: pinned.dataKeyID, tenant: tenant, kind: pinned.kind)
+            return try StreamingAEAD(key: keys.stream, segmentSize: pinned.info.segmentSize)
+        }
+        return PreparedRead(pinned: pinned, range: served, aead: aead, prefetched: prefetched)
+    }
+
+    /// The plan of a prepared read.
     /// - Parameter onFailure: Records a failure while streaming.
-    func readPlan(tenant: TenantID, objectID: ObjectID, pinned: PinnedVersion, range: Range<Int64>,
+    func readPlan(tenant: TenantID, objectID: ObjectID, prepared: PreparedRead,
                   onFailure: @escaping @Sendable (any Error) async -> Void) throws -> ReadPlan {
-        let keys = try sealingKeys(id: pinned.dataKeyID, tenant: tenant, kind: pinned.kind)
+        let pinned = prepared.pinned
         return try ReadPlan(store: segments, versionRow: pinned.row, objectID: objectID, info: pinned.info,
-                            aead: try StreamingAEAD(key: keys.stream, segmentSize: pinned.info.segmentSize),
+                            aead: try prepared.aead.get(),
                             aad: Self.contentAAD(tenant: tenant, objectID: objectID, version: pinned.info.version),
-                            range: range, onFailure: onFailure)
+                            range: prepared.range, prefetched: prepared.prefetched, onFailure: onFailure)
     }
 
     /// The half-open plaintext range a read of `range` serves from an object of `size` bytes.

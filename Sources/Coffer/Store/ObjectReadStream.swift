@@ -52,7 +52,13 @@ public struct ObjectReadStream: AsyncSequence, Sendable {
                 let (plan, cipher) = (self.plan, self.cipher)
                 let chunk: [UInt8]
                 do {
-                    chunk = try await BlockingPool.shared.run { try plan.read(batch, cipher: cipher) }
+                    // A small version's segments came with its pin: a few microseconds of
+                    // decryption here, no trip to the pool. Anything else reads on the pool.
+                    if plan.prefetched != nil {
+                        chunk = try plan.read(batch, cipher: cipher)
+                    } else {
+                        chunk = try await BlockingPool.shared.run { try plan.read(batch, cipher: cipher) }
+                    }
                 } catch {
                     finished = true
                     let reported = plan.reported(error)
@@ -92,6 +98,8 @@ struct ReadPlan: Sendable {
     let segments: ClosedRange<Int>
     /// Segments per batch.
     let batchSegments: Int
+    /// A small version's segments, read with its pin (then nothing else is read).
+    let prefetched: PrefetchedSegments?
     /// Records a failure after the access was allowed.
     let onFailure: @Sendable (any Error) async -> Void
 
@@ -99,7 +107,7 @@ struct ReadPlan: Sendable {
     static let batchBytes = 1 << 20
 
     init(store: any SegmentStore, versionRow: Int64, objectID: ObjectID, info: ObjectVersionInfo, aead: StreamingAEAD, aad: [UInt8],
-         range: Range<Int64>, onFailure: @escaping @Sendable (any Error) async -> Void) throws {
+         range: Range<Int64>, prefetched: PrefetchedSegments? = nil, onFailure: @escaping @Sendable (any Error) async -> Void) throws {
         let layout = aead.layout
         self.store = store
         self.versionRow = versionRow
@@ -123,6 +131,7 @@ struct ReadPlan: Sendable {
             segments = first...last
         }
         batchSegments = max(1, Self.batchBytes / layout.plaintextCapacity)
+        self.prefetched = prefetched
         self.onFailure = onFailure
     }
 
@@ -158,7 +167,7 @@ struct ReadPlan: Sendable {
         }
         let output = try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
             let out = UnsafeMutableRawBufferPointer(buffer)
-            try store.withSegments(version: versionRow, in: batch, planned: segments) { index, stored in
+            try withSegments(in: batch, planned: segments) { index, stored in
                 guard index == expected else { throw CofferError(.truncated, "segment \(expected) is missing") }
                 guard stored.count == storedSize(ofSegment: index) else {
                     throw CofferError(.truncated, "segment \(index) is \(stored.count) bytes where the stream size says \(storedSize(ofSegment: index))")
@@ -191,7 +200,8 @@ struct ReadPlan: Sendable {
                 expected += 1
             }
             guard expected == batch.upperBound + 1 else {
-                if try !store.isCommitted(version: versionRow) {
+                // Prefetched segments were read in the pin's transaction: none went missing since.
+                if prefetched == nil, try !store.isCommitted(version: versionRow) {
                     throw CofferError(.notFound, "object \(objectID) version \(version) was deleted while it was being read")
                 }
                 throw CofferError(.truncated, "segment \(expected) is missing")
@@ -203,14 +213,24 @@ struct ReadPlan: Sendable {
     /// The stream header, from segment 0 (for a stream whose first batch starts later).
     private func header() throws -> [UInt8] {
         var header: [UInt8]?
-        try store.withSegments(version: versionRow, in: 0...0) { _, stored in header = Array(stored.prefix(SegmentLayout.headerSize)) }
+        try withSegments(in: 0...0, planned: 0...0) { _, stored in header = Array(stored.prefix(SegmentLayout.headerSize)) }
         guard let header, header.count == SegmentLayout.headerSize else {
-            if try !store.isCommitted(version: versionRow) {
+            if prefetched == nil, try !store.isCommitted(version: versionRow) {
                 throw CofferError(.notFound, "object \(objectID) version \(version) was deleted while it was being read")
             }
             throw CofferError(.truncated, "segment 0 is missing or shorter than the header")
         }
         return header
+    }
+
+    /// The stored segments of `batch`, from the prefetched ones or from the store.
+    private func withSegments(in batch: ClosedRange<Int>, planned: ClosedRange<Int>,
+                              _ body: (Int, UnsafeRawBufferPointer) throws -> Void) throws {
+        if let prefetched {
+            try prefetched.withSegments(in: batch, body)
+        } else {
+            try store.withSegments(version: versionRow, in: batch, planned: planned, body)
+        }
     }
 
     private func makeCipher(header: [UInt8]) throws -> SegmentCipher {

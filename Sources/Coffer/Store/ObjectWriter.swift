@@ -232,5 +232,18 @@ struct WriterFinished: Error, CustomStringConvertible {
 }
 
 extension Array where Element == UInt8 {
-    var hexString: String { map { String(format: "%02x", $0) }.joined() }
+    /// Lowercase hexadecimal, two digits per byte (a digest on every pinned version: no
+    /// formatter, one allocation).
+    var hexString: String {
+        let digits: StaticString = "0123456789abcdef"
+        return String(unsafeUninitializedCapacity: count * 2) { out in
+            digits.withUTF8Buffer { digit in
+                for (i, byte) in enumerated() {
+                    out[2 * i] = digit[Int(byte >> 4)]
+                    out[2 * i + 1] = digit[Int(byte & 0x0F)]
+                }
+            }
+            return count * 2
+        }
+    }
 }

@@ -27,12 +27,24 @@ package protocol SegmentStore: Sendable {
     /// row, or nil when there is none.
     func pinnedVersion(tenant: TenantID, objectID: ObjectID, version: Int?) throws -> PinnedVersion?
 
+    /// ``pinnedVersion(tenant:objectID:version:)``, with the version's segments copied out in
+    /// the same read when they are stored in `limit` bytes or fewer (a small object then costs
+    /// one read); a store whose reads wait on a network may leave them out.
+    func pinnedVersion(tenant: TenantID, objectID: ObjectID, version: Int?,
+                       prefetchingUpTo limit: Int) throws -> (pinned: PinnedVersion, segments: PrefetchedSegments?)?
+
     /// Where a writer puts the segments of pending version row `version` (version `number` of
     /// `objectID` in `tenant`) until it commits.
     func sink(version: Int64, tenant: TenantID, objectID: ObjectID, number: Int) throws -> any SegmentSink
 }
 
 extension SegmentStore {
+    /// A store that copies nothing out with the pin.
+    package func pinnedVersion(tenant: TenantID, objectID: ObjectID, version: Int?,
+                               prefetchingUpTo limit: Int) throws -> (pinned: PinnedVersion, segments: PrefetchedSegments?)? {
+        try pinnedVersion(tenant: tenant, objectID: objectID, version: version).map { ($0, nil) }
+    }
+
     /// A store that reads no faster ahead reads just `range`.
     package func withSegments(version: Int64, in range: ClosedRange<Int>, planned: ClosedRange<Int>,
                               _ body: (Int, UnsafeRawBufferPointer) throws -> Void) throws {
@@ -78,6 +90,41 @@ package struct PinnedVersion: Sendable {
     package let info: ObjectVersionInfo
 }
 
+/// The stored segments of a small version, copied out of the read that pinned it, so reading
+/// it needs no second read (``SegmentStore/pinnedVersion(tenant:objectID:version:prefetchingUpTo:)``).
+package struct PrefetchedSegments: Sendable {
+    /// The segments' bytes, one after another.
+    private var bytes: [UInt8] = []
+    /// Each segment's index and where it ends in `bytes`.
+    private var segments: [(index: Int, end: Int)] = []
+
+    init(capacity: Int) {
+        bytes.reserveCapacity(capacity)
+    }
+
+    /// The bytes held.
+    var byteCount: Int { bytes.count }
+
+    /// Adds segment `index` (segments are added in index order).
+    mutating func append(index: Int, _ stored: UnsafeRawBufferPointer) {
+        bytes.append(contentsOf: stored)
+        segments.append((index, bytes.count))
+    }
+
+    /// Calls `body` with each segment whose index is in `range`, in index order, as
+    /// ``SegmentStore/withSegments(version:in:_:)`` does.
+    func withSegments(in range: ClosedRange<Int>, _ body: (Int, UnsafeRawBufferPointer) throws -> Void) throws {
+        try bytes.withUnsafeBytes { all in
+            var start = 0
+            for (index, end) in segments {
+                defer { start = end }
+                guard range.contains(index) else { continue }
+                try body(index, UnsafeRawBufferPointer(rebasing: all[start..<end]))
+            }
+        }
+    }
+}
+
 /// Segments as rows of `content.sqlite`'s `segment` table (one per row, the blob as stored).
 struct SQLiteSegmentStore: SegmentStore {
     let pool: DatabasePool
@@ -85,24 +132,49 @@ struct SQLiteSegmentStore: SegmentStore {
     func withSegments(version: Int64, in range: ClosedRange<Int>,
                       _ body: (Int, UnsafeRawBufferPointer) throws -> Void) throws {
         try VaultDatabase.guardedSync {
-            try pool.read { db in
-                let statement = try db.cachedStatement(sql: "SELECT idx, data FROM segment WHERE version_id = ? AND idx BETWEEN ? AND ? ORDER BY idx")
-                let rows = try Row.fetchCursor(statement, arguments: [version, range.lowerBound, range.upperBound])
-                while let row = try rows.next() {
-                    guard let index = try? row.decode(Int.self, atIndex: 0) else {
-                        throw CofferError(.truncated, "a segment row of version \(version) has no index")
-                    }
-                    try row.withUnsafeData(atIndex: 1) { data in
-                        guard let data else { throw CofferError(.truncated, "segment \(index) is empty") }
-                        try data.withUnsafeBytes { try body(index, $0) }
-                    }
-                }
+            try pool.read { db in try Self.visitSegments(db, version: version, in: range, body) }
+        }
+    }
+
+    /// Calls `body` with each stored segment of `version` in `range`, within `db`'s transaction.
+    private static func visitSegments(_ db: Database, version: Int64, in range: ClosedRange<Int>,
+                                      _ body: (Int, UnsafeRawBufferPointer) throws -> Void) throws {
+        let statement = try db.cachedStatement(sql: "SELECT idx, data FROM segment WHERE version_id = ? AND idx BETWEEN ? AND ? ORDER BY idx")
+        let rows = try Row.fetchCursor(statement, arguments: [version, range.lowerBound, range.upperBound])
+        while let row = try rows.next() {
+            guard let index = try? row.decode(Int.self, atIndex: 0) else {
+                throw CofferError(.truncated, "a segment row of version \(version) has no index")
+            }
+            try row.withUnsafeData(atIndex: 1) { data in
+                guard let data else { throw CofferError(.truncated, "segment \(index) is empty") }
+                try data.withUnsafeBytes { try body(index, $0) }
             }
         }
     }
 
     func pinnedVersion(tenant: TenantID, objectID: ObjectID, version: Int?) throws -> PinnedVersion? {
         try SQLiteDatabase(pool).read { db in try CatalogStore.pinnedVersion(db, tenant: tenant, objectID: objectID, version: version) }
+    }
+
+    func pinnedVersion(tenant: TenantID, objectID: ObjectID, version: Int?,
+                       prefetchingUpTo limit: Int) throws -> (pinned: PinnedVersion, segments: PrefetchedSegments?)? {
+        try VaultDatabase.guardedSync {
+            try pool.read { db in
+                guard let pinned = try CatalogStore.pinnedVersion(SQLiteSession(db), tenant: tenant, objectID: objectID, version: version) else {
+                    return nil
+                }
+                guard pinned.info.storedSize <= limit else { return (pinned, nil) }
+                var segments = PrefetchedSegments(capacity: Int(pinned.info.storedSize))
+                var fits = true
+                try Self.visitSegments(db, version: pinned.row, in: 0...Int.max) { index, stored in
+                    // Rows beyond the recorded size (a changed file) are left to the plain read,
+                    // which reports them; memory stays within the limit.
+                    fits = fits && segments.byteCount + stored.count <= limit
+                    if fits { segments.append(index: index, stored) }
+                }
+                return (pinned, fits ? segments : nil)
+            }
+        }
     }
 
     func isCommitted(version: Int64) throws -> Bool {

@@ -26,28 +26,25 @@ extension Vault {
         try IdentifierRules.validateReference(objectID.rawValue, as: "object id")
         if let range, range.lowerBound < 0 { throw CofferError(.invalidArgument, "a range must start at 0 or later") }
         let store = contentStore
-        var pinned: PinnedVersion?
-        var served: Range<Int64>?
         let request = AccessRequest(action: .read, dataClass: .content, tenant: tenant, objectID: objectID.rawValue, objectVersion: version)
         // Durable before a byte leaves: a refusal, or a log that cannot be written, ends here.
-        return try await guarded(context, request, refine: { access in
-            guard access.isAllowed else { return }
-            pinned = try await store.pinnedVersion(tenant: tenant, objectID: objectID, version: version)
-            guard let pinned else { return }  // recorded as allowed, then not-found
+        // The version is pinned (a small one read) in the decision's trip to the blocking pool.
+        return try await guarded(context, request, prepare: { access -> ContentStore.PreparedRead? in
+            guard access.isAllowed else { return nil }
             // Checked against the version before anything is recorded: the record holds exactly
-            // the bytes the stream serves.
-            let range = try ContentStore.plaintextRange(range, size: pinned.info.size)
-            served = range
-            access.request.objectKind = pinned.kind.code
-            access.request.objectVersion = pinned.info.version
-            access.request.bytes = range.upperBound - range.lowerBound
-        }) { recorded in
-            guard let pinned, let served else {
+            // the bytes the stream serves. No version: recorded as allowed, then not-found.
+            guard let prepared = try store.prepareRead(tenant: tenant, objectID: objectID, version: version, range: range) else { return nil }
+            access.request.objectKind = prepared.pinned.kind.code
+            access.request.objectVersion = prepared.pinned.info.version
+            access.request.bytes = prepared.range.upperBound - prepared.range.lowerBound
+            return prepared
+        }) { recorded, prepared in
+            guard let prepared else {
                 throw try await store.missingVersion(tenant: tenant, objectID: objectID, version: version)
             }
-            let plan = try store.readPlan(tenant: tenant, objectID: objectID, pinned: pinned, range: served,
+            let plan = try store.readPlan(tenant: tenant, objectID: objectID, prepared: prepared,
                                           onFailure: laterFailure(context, recorded))
-            return ObjectReadStream(info: pinned.info, range: served, plan: plan)
+            return ObjectReadStream(info: prepared.pinned.info, range: prepared.range, plan: plan)
         }
     }
 }
