@@ -52,6 +52,14 @@ public struct PostgresSQLDatabase: SQLDatabase {
         try await NIOThreadPool.singleton.runIfActive { try self.write(body) }
     }
 
+    @discardableResult
+    package func writeDeferringDurability<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        try await write { session in
+            try session.execute(sql: "SET LOCAL synchronous_commit = off", arguments: [])
+            return try body(session)
+        }
+    }
+
     /// Runs `body` while this process holds session-level advisory lock `key`, or returns nil at
     /// once when another holds it: one instance at a time does the work. The lock lives on a
     /// connection leased for the duration, so an instance that dies releases it with its

@@ -43,6 +43,14 @@ package protocol SQLDatabase: Sendable {
     /// meanwhile.
     @discardableResult
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T
+
+    /// ``write(_:)-(@Sendable)`` whose commit is not waited for on disk: it becomes durable with
+    /// the next durable commit of the same database (SQLite: the next commit's WAL sync covers
+    /// its frames; PostgreSQL: `synchronous_commit = off` for this transaction). Only for what
+    /// a crash of the machine may lose without harm, because a durable commit always follows
+    /// when it matters (a put's pending version, made durable by the put's own commit).
+    @discardableResult
+    func writeDeferringDurability<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T
 }
 
 /// One transaction's connection, valid only inside the `read` or `write` call that passed it.

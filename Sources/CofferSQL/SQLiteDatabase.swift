@@ -46,6 +46,26 @@ package struct SQLiteDatabase: SQLDatabase {
     package func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
         try await SQLiteErrors.guarded { try await pool.write { db in try body(SQLiteSession(db)) } }
     }
+
+    @discardableResult
+    package func writeDeferringDurability<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        try await SQLiteErrors.guarded {
+            try await pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                let result = Result { () throws -> T in
+                    var value: T?
+                    try db.inTransaction {
+                        value = try body(SQLiteSession(db))
+                        return .commit
+                    }
+                    return value!
+                }
+                // Back to FULL before the writer runs anything else, whatever happened.
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+                return try result.get()
+            }
+        }
+    }
 }
 
 /// A GRDB connection inside one transaction. Statements are prepared once per connection and

@@ -2,6 +2,8 @@ import Foundation
 import GRDB
 import Testing
 @testable import Coffer
+import CofferCrypto
+import CofferSQL
 
 @Suite("Durable commits")
 struct DurabilityTests {
@@ -25,6 +27,31 @@ struct DurabilityTests {
             let again = try #require(reopened.files)
             #expect(try synchronous(again.content) == 2)
             #expect(try synchronous(try #require(reopened.accessLog.log.sqlitePool)) == 2)
+        }
+    }
+
+    @Test("a put's reservation is not waited for on disk, and the writer is back at FULL after it, committed or not", .embeddedFilesOnly)
+    func deferredReservation() async throws {
+        try await withTestVault { test in
+            try await test.vault.put(tenant: "acme", kind: .config, name: "settings", bytes: Array("x".utf8), context: .test)
+            let files = try #require(test.vault.files)
+            #expect(try synchronous(files.content) == 2)
+            let database = SQLiteDatabase(files.content)
+            struct Refused: Error {}
+            let seen = try await database.writeDeferringDurability { db in
+                try db.fetchOne(Int.self, sql: "PRAGMA synchronous", arguments: [])
+            }
+            #expect(seen == 1)
+            await #expect(throws: Refused.self) {
+                try await database.writeDeferringDurability { db in
+                    try db.execute(sql: "UPDATE object SET next_version = next_version + 100", arguments: [])
+                    throw Refused()
+                }
+            }
+            #expect(try synchronous(files.content) == 2)
+            // The failed body was rolled back.
+            let info = try await test.vault.put(tenant: "acme", kind: .config, name: "settings", bytes: Array("y".utf8), context: .test)
+            #expect(info.version.version == 2)
         }
     }
 }
