@@ -39,20 +39,3 @@ public struct PayloadHash: Sendable, Hashable, CustomStringConvertible {
     /// The value, as sent.
     public var description: String { value }
 }
-
-/// Lower-case hex, as Signature Version 4 writes hashes and signatures.
-enum Hex {
-    static let digits = Array("0123456789abcdef".utf8)
-
-    /// - Parameter bytes: The bytes to write.
-    /// - Returns: Two lower-case hex digits per byte.
-    static func lower(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-}

@@ -47,11 +47,22 @@ package struct SQLiteDatabase: SQLDatabase {
         try await SQLiteErrors.guarded { try await pool.write { db in try body(SQLiteSession(db)) } }
     }
 
+    /// Sets `synchronous = FULL` on the pool's writer: every commit syncs the WAL before it
+    /// returns. (GRDB's WAL setup leaves NORMAL, durable only at checkpoints.)
+    package func makeDurable() throws {
+        try SQLiteErrors.guarded { try pool.writeWithoutTransaction { db in try Self.syncEveryCommit(db, true) } }
+    }
+
+    /// `synchronous = FULL` (true) or NORMAL (false) on `db`.
+    private static func syncEveryCommit(_ db: Database, _ full: Bool) throws {
+        try db.execute(sql: full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
+    }
+
     @discardableResult
     package func writeDeferringDurability<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
         try await SQLiteErrors.guarded {
             try await pool.writeWithoutTransaction { db in
-                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                try Self.syncEveryCommit(db, false)
                 let result = Result { () throws -> T in
                     var value: T?
                     try db.inTransaction {
@@ -61,7 +72,7 @@ package struct SQLiteDatabase: SQLDatabase {
                     return value!
                 }
                 // Back to FULL before the writer runs anything else, whatever happened.
-                try db.execute(sql: "PRAGMA synchronous = FULL")
+                try Self.syncEveryCommit(db, true)
                 return try result.get()
             }
         }

@@ -81,7 +81,7 @@ struct RestoreStaging {
     func recordWitness(_ witness: URL) throws {
         let pool = try VaultDatabase.guardedSync { try DatabasePool(path: directory.appendingPathComponent(Vault.FileName.control).path) }
         defer { try? pool.close() }
-        try VaultDatabase.guardedSync { try VaultDatabase.makeDurable(pool) }
+        try SQLiteDatabase(pool).makeDurable()
         let store = VaultInfoStore(pool: SQLiteDatabase(pool))
         let key = try VaultInfoStore.sealKey(keyring: keyring, auditKeyID: auditKeyID)
         _ = try store.checkSeal(try store.all(), key: key)

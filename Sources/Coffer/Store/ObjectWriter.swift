@@ -232,18 +232,6 @@ struct WriterFinished: Error, CustomStringConvertible {
 }
 
 extension Array where Element == UInt8 {
-    /// Lowercase hexadecimal, two digits per byte (a digest on every pinned version: no
-    /// formatter, one allocation).
-    var hexString: String {
-        let digits: StaticString = "0123456789abcdef"
-        return String(unsafeUninitializedCapacity: count * 2) { out in
-            digits.withUTF8Buffer { digit in
-                for (i, byte) in enumerated() {
-                    out[2 * i] = digit[Int(byte >> 4)]
-                    out[2 * i + 1] = digit[Int(byte & 0x0F)]
-                }
-            }
-            return count * 2
-        }
-    }
+    /// Lowercase hexadecimal, two digits per byte.
+    var hexString: String { Hex.lower(self) }
 }

@@ -58,7 +58,7 @@ enum VaultDatabase {
             // `prepareDatabase` ran: a commit would then be durable only at the next checkpoint.
             // Every commit of a vault file (an access record above all) is durable when it
             // returns, so FULL is set again here, on the one connection that writes.
-            try makeDurable(pool)
+            try SQLiteDatabase(pool).makeDurable()
             if try pool.read({ try migrator.hasBeenSuperseded($0) }) {
                 throw CofferError(.schemaMismatch,
                                   "\(url.lastPathComponent) was written by a newer Coffer; upgrade Coffer to open this vault")
@@ -70,11 +70,6 @@ enum VaultDatabase {
             throw CofferError(.storage, "cannot migrate \(url.lastPathComponent): \(Self.describe(error))")
         }
         return pool
-    }
-
-    /// Sets `synchronous = FULL` on `pool`'s writer (GRDB's WAL setup leaves it at NORMAL).
-    static func makeDurable(_ pool: DatabasePool) throws {
-        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
     }
 
     /// The error to show callers (``SQLiteErrors/translate(_:)``).

@@ -130,15 +130,14 @@ extension Keyring {
         }
         if generation > 0 { add("  \"generation\": \(generation),\n") }
         add("  \"active\": \(quoted(activeKeyID)),\n  \"keys\": [\n")
-        let hex = Array("0123456789abcdef".utf8)
         for (n, entry) in entries.enumerated() {
             add("    {\"id\": \(quoted(entry.id)), \"purpose\": \(quoted(entry.purpose.rawValue)), ")
             if let created = entry.created { add("\"created\": \(quoted(created)), ") }
             add("\"material\": \"")
             entry.material.withUnsafeBytes { bytes in
                 for b in bytes {
-                    out.append(hex[Int(b >> 4)])
-                    out.append(hex[Int(b & 0x0F)])
+                    out.append(Hex.digits[Int(b >> 4)])
+                    out.append(Hex.digits[Int(b & 0x0F)])
                 }
             }
             add(n == entries.count - 1 ? "\"}\n" : "\"},\n")
