@@ -7,14 +7,20 @@ import GRDB
 package struct SQLiteDatabase: SQLDatabase {
     /// The pool, for what only SQLite has (segments read in place, checkpoints, backups).
     package let pool: DatabasePool
+    /// The group committer of the async writes, when the database has one.
+    package let commits: SQLiteCommitQueue?
 
-    package init(_ pool: DatabasePool) {
+    /// Wraps `pool`; with `commits`, async writes are group-committed through it (one
+    /// transaction and one sync for every write that queued up meanwhile).
+    package init(_ pool: DatabasePool, commits: SQLiteCommitQueue? = nil) {
         self.pool = pool
+        self.commits = commits
     }
 
     package var engine: SQLEngine { .sqlite }
 
     package func close() {
+        commits?.stop()
         try? pool.close()
     }
 
@@ -44,7 +50,10 @@ package struct SQLiteDatabase: SQLDatabase {
 
     @discardableResult
     package func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
-        try await SQLiteErrors.guarded { try await pool.write { db in try body(SQLiteSession(db)) } }
+        if let commits {
+            return try await SQLiteErrors.guarded { try await commits.write(durably: true) { db in try body(SQLiteSession(db)) } }
+        }
+        return try await SQLiteErrors.guarded { try await pool.write { db in try body(SQLiteSession(db)) } }
     }
 
     /// Sets `synchronous = FULL` on the pool's writer: every commit syncs the WAL before it
@@ -60,7 +69,10 @@ package struct SQLiteDatabase: SQLDatabase {
 
     @discardableResult
     package func writeDeferringDurability<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
-        try await SQLiteErrors.guarded {
+        if let commits {
+            return try await SQLiteErrors.guarded { try await commits.write(durably: false) { db in try body(SQLiteSession(db)) } }
+        }
+        return try await SQLiteErrors.guarded {
             try await pool.writeWithoutTransaction { db in
                 try Self.syncEveryCommit(db, false)
                 let result = Result { () throws -> T in

@@ -1,39 +1,30 @@
 import CofferCrypto
+import CofferSQL
 import Foundation
 
 /// Group commit for the access log: callers hand over a record and suspend; one committer
 /// thread writes everything that queued up meanwhile in a single transaction and fsync, then
 /// resumes every caller. Under load many records share one fsync; alone, a record costs one.
-package final class AuditAppender: @unchecked Sendable {
-    // @unchecked: `pending` and `stopping` are touched only with `condition` locked.
-    private let log: AuditLog
-    private let condition = NSCondition()
-    private var pending: [(entry: AuditEntry, continuation: CheckedContinuation<AuditRecord, any Error>)] = []
-    /// Error outcomes that could not be written when they happened (a full disk): written ahead
-    /// of the next batch, so the log never keeps an allowed access without its failure.
-    private var deferred: [AuditEntry] = []
-    private var stopping = false
-    private var finished = false
+package final class AuditAppender: Sendable {
+    private let thread: GroupCommitThread<Pending>
+    private let state: DeferredEntries
+
+    private typealias Pending = (entry: AuditEntry, continuation: CheckedContinuation<AuditRecord, any Error>)
 
     init(log: AuditLog) {
-        self.log = log
-        let thread = Thread { [self] in run() }
-        thread.name = "coffer.audit-commit"
-        thread.start()
+        let state = DeferredEntries()
+        self.state = state
+        thread = GroupCommitThread(name: "coffer.audit-commit") { batch in Self.commit(batch, to: log, deferred: state) }
     }
 
     /// Appends `entry`, returning once it is durable.
     /// - Throws: `CofferError` `auditUnavailable` when the log cannot be written.
     package func append(_ entry: AuditEntry) async throws -> AuditRecord {
         try await withCheckedThrowingContinuation { continuation in
-            condition.lock()
-            defer { condition.unlock() }
-            guard !stopping else {
+            guard thread.submit((entry, continuation)) else {
                 continuation.resume(throwing: CofferError(.auditUnavailable, "the vault is closed; nothing can be recorded"))
                 return
             }
-            pending.append((entry, continuation))
-            condition.signal()
         }
     }
 
@@ -43,72 +34,58 @@ package final class AuditAppender: @unchecked Sendable {
         do {
             _ = try await append(entry)
         } catch {
-            keepForLater(entry)
+            state.keep([entry])
         }
     }
 
-    private func keepForLater(_ entry: AuditEntry) {
-        condition.lock()
-        deferred.append(entry)
-        condition.unlock()
-    }
-
     /// How many error outcomes wait to be written.
-    var deferredCount: Int {
-        condition.lock()
-        defer { condition.unlock() }
-        return deferred.count
-    }
+    var deferredCount: Int { state.count }
 
     /// True once ``stop()`` or ``stopAndWait()`` was called (the vault is closed).
-    var isStopped: Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return stopping
-    }
+    var isStopped: Bool { thread.isStopped }
 
     /// Stops the committer after it has written what is queued.
     func stop() {
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        condition.unlock()
+        thread.stop(waiting: false)
     }
 
     /// Stops the committer and waits until it has written what was queued and exited.
     func stopAndWait() {
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        while !finished { condition.wait() }
-        condition.unlock()
+        thread.stop(waiting: true)
     }
 
-    private func run() {
-        while true {
-            condition.lock()
-            while pending.isEmpty && !stopping { condition.wait() }
-            if pending.isEmpty && stopping {
-                finished = true
-                condition.broadcast()
-                condition.unlock()
-                return
-            }
-            let batch = pending
-            let late = deferred
-            pending.removeAll(keepingCapacity: true)
-            deferred.removeAll()
-            condition.unlock()
-            do {
-                let records = try log.commit(late + batch.map(\.entry))
-                CrashPoint.hit("audit.after-commit")
-                for (item, record) in zip(batch, records.dropFirst(late.count)) { item.continuation.resume(returning: record) }
-            } catch {
-                condition.lock()
-                deferred.insert(contentsOf: late, at: 0)
-                condition.unlock()
-                for item in batch { item.continuation.resume(throwing: error) }
-            }
+    /// Writes the deferred entries and then `batch` in one transaction, and resumes every caller.
+    private static func commit(_ batch: [Pending], to log: AuditLog, deferred: DeferredEntries) {
+        let late = deferred.takeAll()
+        do {
+            let records = try log.commit(late + batch.map(\.entry))
+            CrashPoint.hit("audit.after-commit")
+            for (item, record) in zip(batch, records.dropFirst(late.count)) { item.continuation.resume(returning: record) }
+        } catch {
+            deferred.keep(late, first: true)
+            for item in batch { item.continuation.resume(throwing: error) }
+        }
+    }
+}
+
+/// Error outcomes that could not be written when they happened (a full disk): written ahead of
+/// the next batch, so the log never keeps an allowed access without its failure.
+private final class DeferredEntries: @unchecked Sendable {
+    // @unchecked: `entries` is touched only with `lock` held.
+    private let lock = NSLock()
+    private var entries: [AuditEntry] = []
+
+    var count: Int { lock.withLock { entries.count } }
+
+    /// Keeps `more`, ahead of what is kept when `first`.
+    func keep(_ more: [AuditEntry], first: Bool = false) {
+        lock.withLock { entries.insert(contentsOf: more, at: first ? 0 : entries.count) }
+    }
+
+    func takeAll() -> [AuditEntry] {
+        lock.withLock {
+            defer { entries.removeAll() }
+            return entries
         }
     }
 }

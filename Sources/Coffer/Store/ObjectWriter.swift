@@ -32,6 +32,8 @@ public final class ObjectWriter: @unchecked Sendable {
     private var ciphertextBytes: Int64 = 0
     private var segments = 0
     private var finished = false
+    /// The last segments are sealed: the writer is committing and takes no more bytes.
+    private var sealed = false
 
     init(vault: Vault, tenant: TenantID, objectID: ObjectID, version: Int, versionRowID: Int64, streamKey: SecureBytes, digestKey: SecureBytes, aad: [UInt8],
          writerLock: WriterLock, memory: MemoryReservation, expectedBytes: Int?,
@@ -106,7 +108,7 @@ public final class ObjectWriter: @unchecked Sendable {
     /// - Returns: The committed version.
     /// - Throws: `CofferError` `storage`, `invalidArgument` after a commit or abandon.
     public func commit() async throws -> ObjectVersionInfo {
-        try await onPool { try self.commitLocked() }
+        try await finishCommit(try await onPool { try self.sealLocked() })
     }
 
     /// Throws the version away: its rows are deleted and nothing becomes visible; recorded in
@@ -123,12 +125,34 @@ public final class ObjectWriter: @unchecked Sendable {
         if wasOpen { await onFailure(CofferError(.invalidArgument, "the write was abandoned before commit")) }
     }
 
-    /// Writes `bytes` and commits, in one trip to the blocking pool (the small-object path).
+    /// Writes `bytes` and commits, in one trip to the blocking pool and one group commit (the
+    /// small-object path).
     func writeAndCommit(_ bytes: some ContiguousBytes & Sendable) async throws -> ObjectVersionInfo {
-        try await onPool {
+        try await finishCommit(try await onPool {
             try bytes.withUnsafeBytes { try self.appendLocked($0) }
-            return try self.commitLocked()
+            return try self.sealLocked()
+        })
+    }
+
+    /// Stores the sealed last segments and makes the version visible, in the store's group
+    /// commit; on failure abandons the version and records the error.
+    private func finishCommit(_ sealed: SealedVersion) async throws -> ObjectVersionInfo {
+        let writerLock = self.writerLock
+        do {
+            // The lock file goes inside the commit: see `WriterLock.removeFile()`.
+            try await sink.commit(sealed.final, totals: sealed.totals, digest: sealed.digest, at: sealed.time,
+                                  beforeCommit: { writerLock.removeFile() })
+        } catch {
+            let translated = VaultDatabase.translate(error)
+            await fail(translated)
+            throw translated
         }
+        CrashPoint.hit("commit.after-transaction")
+        lock.withLock { finished = true }
+        writerLock.release()
+        memory.release()
+        return ObjectVersionInfo(version: version, size: sealed.totals.plaintext, storedSize: sealed.totals.ciphertext,
+                                 segmentSize: vault.segmentSize, digest: sealed.digest.hexString, createdAt: sealed.time)
     }
 
     /// Runs `body` under the lock on the blocking pool; on failure abandons the version and
@@ -180,22 +204,21 @@ public final class ObjectWriter: @unchecked Sendable {
         return total
     }
 
-    private func commitLocked() throws -> ObjectVersionInfo {
+    /// Seals the last segments (they stay in the encryptor's buffer, unchanged, until the
+    /// writer is released) and stops taking bytes: the commit comes next.
+    private func sealLocked() throws -> SealedVersion {
         let mac = try digest.finalize()
-        let now = nowMilliseconds()
-        let version = self.version
-        // The last batch and the commit share one transaction (one fsync for small objects).
-        try sink.commit(digest: mac, at: now, final: { store in
-            try encryptor.finish { try self.insert($0, store) }
-            return VersionTotals(plaintext: plaintextBytes, ciphertext: ciphertextBytes, segments: segments)
-        }, beforeCommit: { writerLock.removeFile() })
-        let (plaintext, ciphertext) = (plaintextBytes, ciphertextBytes)
-        CrashPoint.hit("commit.after-transaction")
-        finished = true
-        writerLock.release()
-        memory.release()
-        return ObjectVersionInfo(version: version, size: plaintext, storedSize: ciphertext,
-                                 segmentSize: vault.segmentSize, digest: mac.hexString, createdAt: now)
+        var final: CiphertextSegments?
+        try encryptor.finish { batch in
+            final = batch
+            segments += batch.count
+            ciphertextBytes += Int64(batch.bytes.count)
+        }
+        guard let final else { throw CofferError(.cryptoFailure, "the stream's last segment was not sealed") }
+        sealed = true
+        return SealedVersion(final: SealedSegments(segments: final),
+                             totals: VersionTotals(plaintext: plaintextBytes, ciphertext: ciphertextBytes, segments: segments),
+                             digest: mac, time: nowMilliseconds())
     }
 
     private func abandonLocked() throws {
@@ -205,7 +228,7 @@ public final class ObjectWriter: @unchecked Sendable {
     }
 
     private func checkOpen() throws {
-        guard !finished else { throw WriterFinished() }
+        guard !finished && !sealed else { throw WriterFinished() }
     }
 
     /// Stores a batch of sealed segments in one transaction.
@@ -219,6 +242,14 @@ public final class ObjectWriter: @unchecked Sendable {
         segments += batch.count
         ciphertextBytes += Int64(batch.bytes.count)
     }
+}
+
+/// A writer's version, sealed and ready to commit.
+private struct SealedVersion: Sendable {
+    let final: SealedSegments
+    let totals: VersionTotals
+    let digest: [UInt8]
+    let time: Int64
 }
 
 /// Caller-owned memory handed to a pool thread for the duration of one awaited call.

@@ -66,6 +66,39 @@ package protocol SegmentSink: AnyObject {
     func commit(digest: [UInt8], at time: Int64,
                 final: (_ store: (CiphertextSegments) throws -> Void) throws -> VersionTotals,
                 beforeCommit: () -> Void) throws
+
+    /// ``commit(digest:at:final:beforeCommit:)`` for a writer that has sealed its last
+    /// segments already: stores `final` (its bytes valid and unchanged until this returns) and
+    /// makes the version visible with `totals`, suspending the caller meanwhile. The SQLite
+    /// store group-commits it with the other puts of the moment (one transaction, one sync).
+    func commit(_ final: SealedSegments, totals: VersionTotals, digest: [UInt8], at time: Int64,
+                beforeCommit: @escaping @Sendable () -> Void) async throws
+}
+
+/// A writer's last sealed segments on their way to the commit: the bytes stay in the writer's
+/// buffer, which nothing changes until the commit returns.
+package struct SealedSegments: @unchecked Sendable {
+    // @unchecked: the bytes are read only, and only while their writer waits for its commit.
+    package let segments: CiphertextSegments
+}
+
+extension SegmentSink {
+    /// Runs the synchronous commit on the blocking pool.
+    package func commit(_ final: SealedSegments, totals: VersionTotals, digest: [UInt8], at time: Int64,
+                        beforeCommit: @escaping @Sendable () -> Void) async throws {
+        let sink = UncheckedSink(sink: self)
+        try await BlockingPool.shared.run {
+            try sink.sink.commit(digest: digest, at: time, final: { store in
+                try store(final.segments)
+                return totals
+            }, beforeCommit: beforeCommit)
+        }
+    }
+}
+
+/// A sink handed to a pool thread while its writer waits (a writer's calls are serialised).
+private struct UncheckedSink: @unchecked Sendable {
+    let sink: any SegmentSink
 }
 
 /// What a committed version holds.
@@ -128,6 +161,8 @@ package struct PrefetchedSegments: Sendable {
 /// Segments as rows of `content.sqlite`'s `segment` table (one per row, the blob as stored).
 struct SQLiteSegmentStore: SegmentStore {
     let pool: DatabasePool
+    /// The group committer of `pool`'s puts.
+    let commits: SQLiteCommitQueue
 
     func withSegments(version: Int64, in range: ClosedRange<Int>,
                       _ body: (Int, UnsafeRawBufferPointer) throws -> Void) throws {
@@ -209,6 +244,20 @@ final class SQLiteSegmentSink: SegmentSink {
                 beforeCommit: () -> Void) throws {
         try store.commit(version: version, objectID: objectID, number: number, digest: digest, at: time,
                          final: { appender in try final { try appender.append($0) } }, beforeCommit: beforeCommit)
+    }
+
+    func commit(_ final: SealedSegments, totals: VersionTotals, digest: [UInt8], at time: Int64,
+                beforeCommit: @escaping @Sendable () -> Void) async throws {
+        let (version, objectID, number) = (self.version, self.objectID, self.number)
+        try await VaultDatabase.guarded {
+            try await store.commits.write(durably: true) { db in
+                try SegmentAppender(db: db, version: version).append(final.segments)
+                CrashPoint.hit("commit.after-segments")
+                try CatalogStore.commitVersion(SQLiteSession(db), version: version, objectID: objectID, number: number, digest: digest,
+                                               at: time, totals: totals)
+                beforeCommit()
+            }
+        }
     }
 }
 

@@ -38,9 +38,11 @@ package struct VaultStorage: Sendable {
     /// An embedded vault's files.
     init(_ files: SQLiteFiles, writersDirectory: URL) {
         control = SQLiteDatabase(files.control)
-        content = SQLiteDatabase(files.content)
+        // One group committer for the catalog's async writes and the puts' commits.
+        let commits = SQLiteCommitQueue(pool: files.content, name: "coffer.content-commit")
+        content = SQLiteDatabase(files.content, commits: commits)
         pii = SQLiteDatabase(files.pii)
-        segments = SQLiteSegmentStore(pool: files.content)
+        segments = SQLiteSegmentStore(pool: files.content, commits: commits)
         self.files = files
         self.writersDirectory = writersDirectory
         writerLocksAreShared = true

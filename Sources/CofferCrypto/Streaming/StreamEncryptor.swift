@@ -144,6 +144,9 @@ public final class StreamEncryptor {
     }
 
     /// Seals what is left, the final segment last, and hands it to `sink`. Call once.
+    ///
+    /// The segments handed to `sink` stay valid, unchanged, until the encryptor is released
+    /// (nothing writes to its buffer after this), so a caller may keep them for a later commit.
     /// - Parameter sink: Receives the last sealed segments.
     /// - Throws: ``CofferError`` `cryptoFailure` when libcrypto fails; errors of `sink`.
     public func finish(to sink: (CiphertextSegments) throws -> Void) throws {
