@@ -26,6 +26,8 @@ public enum StoreBenchmark {
         public let count: Int
         /// Segment size in bytes.
         public let segmentSize: Int
+        /// The page size of `content.sqlite` (nil: the default).
+        public let contentPageSize: Int?
         /// Every measurement.
         public let measurements: [Measurement]
         /// Encrypted over plain for each operation, and get against `openssl speed` when given.
@@ -39,16 +41,20 @@ public enum StoreBenchmark {
     ///   - segmentSize: Segment size.
     ///   - repetitions: Timed repetitions of each large-object measurement.
     ///   - opensslSpeed: One core's `openssl speed -evp aes-256-gcm` figure at the segment size, in bytes/s.
+    ///   - contentPageSize: The page size of both vaults' `content.sqlite` (nil: the default).
     public static func run(size: Int, count: Int, segmentSize: Int = SegmentLayout.defaultSegmentSize,
-                           repetitions: Int = 3, opensslSpeed: Double? = nil) async throws -> Report {
+                           repetitions: Int = 3, opensslSpeed: Double? = nil, contentPageSize: Int? = nil) async throws -> Report {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-bench-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
         let keyring = try Keyring.generate()
         let context = try AccessContext(actor: "bench", purpose: .serviceOperation)
-        let encrypted = try Vault.create(at: scratch.appendingPathComponent("encrypted"), keyring: keyring,
-                                         operator: "bench", segmentSize: segmentSize)
-        let plain = try Vault.create(at: scratch.appendingPathComponent("plain"), keyring: keyring,
-                                     operator: "bench", segmentSize: segmentSize)
+        func vault(_ name: String) throws -> Vault {
+            let directory = scratch.appendingPathComponent(name)
+            guard let contentPageSize else { return try Vault.create(at: directory, keyring: keyring, operator: "bench", segmentSize: segmentSize) }
+            return try Vault.create(at: directory, keyring: keyring, operator: "bench", segmentSize: segmentSize, contentPageSize: contentPageSize)
+        }
+        let encrypted = try vault("encrypted")
+        let plain = try vault("plain")
         try await encrypted.createTenant("bench", context: context)
         try await plain.createTenant("bench", context: context)
         let payload = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
@@ -141,7 +147,7 @@ public enum StoreBenchmark {
             "get-4k encrypted/plain": rate("get-4k-encrypted") / rate("get-4k-plain"),
         ]
         if let opensslSpeed { ratios["get-large encrypted/openssl-speed"] = rate("get-large-encrypted") / opensslSpeed }
-        return Report(size: size, count: count, segmentSize: segmentSize, measurements: merged, ratios: ratios)
+        return Report(size: size, count: count, segmentSize: segmentSize, contentPageSize: contentPageSize, measurements: merged, ratios: ratios)
     }
 }
 

@@ -8,7 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput on this machine.",
-        subcommands: [Crypto.self, Store.self, Audit.self, Soak.self, ScaleOut.self]
+        subcommands: [Crypto.self, Store.self, Small.self, Audit.self, All.self, Soak.self, ScaleOut.self]
     )
 
     struct Crypto: ParsableCommand {
@@ -28,6 +28,8 @@ struct BenchCommand: AsyncParsableCommand {
         @Flag(name: .long, help: "Print the report as JSON.")
         var json = false
 
+        @OptionGroup var peers: PeerOptions
+
         func validate() throws {
             guard (SegmentLayout.minimumSegmentSize...SegmentLayout.maximumSegmentSize).contains(segmentSize) else {
                 throw ValidationError("--segment-size must be between 4096 and 67108864")
@@ -36,25 +38,30 @@ struct BenchCommand: AsyncParsableCommand {
         }
 
         func run() throws {
-            try runReportingErrorsSync {
-                let speed = try opensslSpeed.map(parseOpensslSpeed)
-                let report = try CryptoBenchmark.run(segmentSize: segmentSize, size: size, opensslSpeed: speed)
-                if json {
-                    let encoder = JSONEncoder()
-                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                    print(String(decoding: try encoder.encode(report), as: UTF8.self))
-                    return
-                }
-                print("segment size \(report.segmentSize) B, \(report.size) B per repetition, \(report.cores) cores")
-                if let speed = report.opensslSpeed { print(String(format: "openssl speed     %8.0f MB/s", speed / 1e6)) }
-                for m in report.measurements {
-                    print(String(format: "%-13@ %2d thr %8.0f MB/s  (median of %d)", m.operation as NSString, m.threads,
-                                 m.bytesPerSecond / 1e6, m.repetitions))
-                }
-                for (name, value) in report.ratios.sorted(by: { $0.key < $1.key }) {
-                    print(String(format: "%-40@ %.2f", name as NSString, value))
+            try runReportingErrorsSync { try measure().print() }
+        }
+
+        /// Runs the benchmark (and with `--compare`, Tink beside it).
+        func measure() throws -> BenchOutput {
+            let speed = try opensslSpeed.map(parseOpensslSpeed)
+            let report = try CryptoBenchmark.run(segmentSize: segmentSize, size: size, opensslSpeed: speed)
+            let peerReport = try peers.run(["tink"], ["--large-size", "\(size)", "--segment-size", "\(segmentSize)", "--seconds", "0.5"])
+            var ratios: [String: Double] = [:]
+            for m in report.measurements where m.operation != "baseline-gcm" {
+                if let tink = peerReport?.value("tink", m.operation + "-large") {
+                    ratios["\(m.operation) \(m.threads) threads / tink \(m.operation)"] = m.bytesPerSecond / tink
                 }
             }
+            var lines = ["segment size \(report.segmentSize) B, \(report.size) B per repetition, \(report.cores) cores"]
+            if let speed = report.opensslSpeed { lines.append(String(format: "openssl speed     %8.0f MB/s", speed / 1e6)) }
+            for m in report.measurements {
+                lines.append(String(format: "%-13@ %2d thr %8.0f MB/s  (median of %d)", m.operation as NSString, m.threads,
+                                    m.bytesPerSecond / 1e6, m.repetitions))
+            }
+            for (name, value) in report.ratios.sorted(by: { $0.key < $1.key }) {
+                lines.append(String(format: "%-40@ %.2f", name as NSString, value))
+            }
+            return try BenchOutput(report, peers: peerReport, ratios: ratios, lines: lines, json: json)
         }
     }
 }
@@ -70,7 +77,10 @@ extension BenchCommand {
         @Option(name: .long, help: "Timed repetitions of each large-object measurement.") var repetitions: Int = 3
         @Option(name: .customLong("openssl-speed"), help: "openssl speed's figure at the segment size (e.g. 5100000.00k), to compare gets against.")
         var opensslSpeed: String?
+        @Option(name: .customLong("page-size"), help: "Page size of the scratch vaults' content.sqlite (default: the vault default).")
+        var pageSize: Int?
         @Flag(name: .long, help: "Print JSON.") var json = false
+        @OptionGroup var peers: PeerOptions
 
         func validate() throws {
             guard (SegmentLayout.minimumSegmentSize...SegmentLayout.maximumSegmentSize).contains(segmentSize) else {
@@ -79,23 +89,36 @@ extension BenchCommand {
             try checkBenchSize(size)
             guard (1...1_000_000).contains(count) else { throw ValidationError("--count must be between 1 and 1000000") }
             guard (1...100).contains(repetitions) else { throw ValidationError("--repetitions must be between 1 and 100") }
+            try checkPageSize(pageSize)
         }
 
         func run() async throws {
-            try await runReportingErrors {
-                let speed = try opensslSpeed.map(parseOpensslSpeed)
-                let report = try await StoreBenchmark.run(size: size, count: count, segmentSize: segmentSize,
-                                                          repetitions: repetitions, opensslSpeed: speed)
-                if json { print(try jsonText(report)); return }
-                print("large object \(report.size) B, \(report.count) objects of 4 KiB, segment size \(report.segmentSize) B")
-                for m in report.measurements {
-                    let value = m.unit == "bytes/s" ? String(format: "%8.0f MB/s", m.rate / 1e6) : String(format: "%8.0f ops/s", m.rate)
-                    print("\(m.name.padding(toLength: 22, withPad: " ", startingAt: 0)) \(value)  (median of \(m.repetitions))")
-                }
-                for (name, value) in report.ratios.sorted(by: { $0.key < $1.key }) {
-                    print("\(name.padding(toLength: 36, withPad: " ", startingAt: 0)) \(String(format: "%.2f", value))")
+            try await runReportingErrors { try await measure().print() }
+        }
+
+        /// Runs the benchmark (and with `--compare`, SQLCipher and SQLite beside it).
+        func measure() async throws -> BenchOutput {
+            let speed = try opensslSpeed.map(parseOpensslSpeed)
+            let report = try await StoreBenchmark.run(size: size, count: count, segmentSize: segmentSize,
+                                                      repetitions: repetitions, opensslSpeed: speed, contentPageSize: pageSize)
+            let peerReport = try peers.run(["sqlcipher", "sqlite"], ["--small-count", "\(count)", "--large-size", "\(size)",
+                                                                    "--segment-size", "\(segmentSize)", "--seconds", "0.5"])
+            var ratios: [String: Double] = [:]
+            for m in report.measurements where m.name.hasSuffix("-encrypted") {
+                let operation = String(m.name.dropLast("-encrypted".count))
+                for peer in ["sqlcipher", "sqlite"] {
+                    if let value = peerReport?.value(peer, operation) { ratios["\(m.name) / \(peer) \(operation)"] = m.rate / value }
                 }
             }
+            var lines = ["large object \(report.size) B, \(report.count) objects of 4 KiB, segment size \(report.segmentSize) B"]
+            for m in report.measurements {
+                let value = m.unit == "bytes/s" ? String(format: "%8.0f MB/s", m.rate / 1e6) : String(format: "%8.0f ops/s", m.rate)
+                lines.append("\(m.name.padding(toLength: 22, withPad: " ", startingAt: 0)) \(value)  (median of \(m.repetitions))")
+            }
+            for (name, value) in report.ratios.sorted(by: { $0.key < $1.key }) {
+                lines.append("\(name.padding(toLength: 36, withPad: " ", startingAt: 0)) \(String(format: "%.2f", value))")
+            }
+            return try BenchOutput(report, peers: peerReport, ratios: ratios, lines: lines, json: json)
         }
     }
 }
@@ -127,6 +150,7 @@ extension BenchCommand {
         @Option(name: .customLong("query-sizes"), help: "Comma-separated log sizes for query latency and verification.")
         var querySizes: String = "10000,1000000"
         @Flag(name: .long, help: "Print JSON.") var json = false
+        @OptionGroup var peers: PeerOptions
 
         /// The log sizes of `--query-sizes`: 1 to 8 of them, each 1 to 100 000 000.
         func sizes() throws -> [Int] {
@@ -145,17 +169,26 @@ extension BenchCommand {
         }
 
         func run() async throws {
-            try await runReportingErrors {
-                let sizes = try self.sizes()
-                let report = try await AuditBenchmark.run(gets: gets, concurrency: concurrency, querySizes: sizes)
-                if json { print(try jsonText(report)); return }
-                for m in report.measurements {
-                    print("\(m.name.padding(toLength: 34, withPad: " ", startingAt: 0)) \(String(format: "%12.2f", m.value)) \(m.unit)")
-                }
-                for (name, value) in report.getOverhead.sorted(by: { $0.key < $1.key }) {
-                    print("\(name.padding(toLength: 48, withPad: " ", startingAt: 0)) \(String(format: "%.2f", value))")
-                }
+            try await runReportingErrors { try await measure().print() }
+        }
+
+        /// Runs the benchmark (and with `--compare`, plain SQLite's one-transaction put beside
+        /// it: one durable write, the bound of an append alone).
+        func measure() async throws -> BenchOutput {
+            let report = try await AuditBenchmark.run(gets: gets, concurrency: concurrency, querySizes: try sizes())
+            let peerReport = try peers.run(["sqlite"], ["--small-count", "\(gets)", "--large-size", "4096", "--seconds", "0.2"])
+            var ratios: [String: Double] = [:]
+            if let put = peerReport?.value("sqlite", "put-4k") {
+                for m in report.measurements where m.name.hasPrefix("append-") { ratios["\(m.name) / sqlite put-4k"] = m.value / put }
             }
+            var lines: [String] = []
+            for m in report.measurements {
+                lines.append("\(m.name.padding(toLength: 34, withPad: " ", startingAt: 0)) \(String(format: "%12.2f", m.value)) \(m.unit)")
+            }
+            for (name, value) in report.getOverhead.sorted(by: { $0.key < $1.key }) {
+                lines.append("\(name.padding(toLength: 48, withPad: " ", startingAt: 0)) \(String(format: "%.2f", value))")
+            }
+            return try BenchOutput(report, peers: peerReport, ratios: ratios, lines: lines, json: json)
         }
     }
 }

@@ -57,9 +57,13 @@ public final class Vault: Sendable {
         static let databases = [control, content, audit, pii]
     }
 
-    /// Tuning of the content file: 64 KiB pages hold large segments with few overflow pages; a
-    /// small page cache, because segments stream through once and memory must stay bounded.
-    static let contentTuning = VaultDatabase.Tuning(pageSize: 65536, cacheKiB: 4 * 1024, mmapSize: 0)
+    /// Tuning of the content file: 16 KiB pages, chosen by measurement (docs/benchmarks.md,
+    /// `scripts/bench-page-size.sh`): every page a put touches (a dozen, in the catalog's tables
+    /// and indexes) is written to the WAL and synced whole, so 64 KiB pages made a 4 KiB put
+    /// write about a megabyte, while a 1 MiB segment over 16 KiB pages is still a short overflow
+    /// chain. A small page cache, because segments stream through once and memory must stay
+    /// bounded. (SQLite fixes the page size when a file is made: older vaults keep theirs.)
+    static let contentTuning = VaultDatabase.Tuning(pageSize: 16384, cacheKiB: 4 * 1024, mmapSize: 0)
     static let controlTuning = VaultDatabase.Tuning(pageSize: 4096, cacheKiB: 2 * 1024, mmapSize: 0)
 
     init(directory: URL, keys: KeyManager, storage: VaultStorage, audit: AuditLog, auditing: Bool, logger: Logger, segmentSize: Int) {
@@ -154,8 +158,21 @@ public final class Vault: Sendable {
                    allowDevelopmentKeyring: allowDevelopmentKeyring, witness: witness, logger: logger)
     }
 
+    /// ``create(at:keyring:operator:segmentSize:allowDevelopmentKeyring:witness:logger:)`` with
+    /// `content.sqlite` made with pages of `contentPageSize` bytes instead of the default's, for
+    /// the benchmarks that chose that default (docs/benchmarks.md).
+    package static func create(at directory: URL, keyring: Keyring, operator operatorID: String, segmentSize: Int,
+                               contentPageSize: Int, logger: Logger = Logger(label: "coffer")) throws -> Vault {
+        try create(at: directory, keyring: keyring, source: .memory, operator: operatorID, segmentSize: segmentSize,
+                   allowDevelopmentKeyring: false, witness: nil, logger: logger, contentPageSize: contentPageSize)
+    }
+
     private static func create(at directory: URL, keyring: Keyring, source: KeyringSource, operator operatorID: String,
-                               segmentSize: Int, allowDevelopmentKeyring: Bool, witness: URL?, logger: Logger) throws -> Vault {
+                               segmentSize: Int, allowDevelopmentKeyring: Bool, witness: URL?, logger: Logger,
+                               contentPageSize: Int? = nil) throws -> Vault {
+        if let contentPageSize, !(512...65536).contains(contentPageSize) || contentPageSize & (contentPageSize - 1) != 0 {
+            throw CofferError(.invalidArgument, "a page size is a power of two from 512 to 65536 bytes")
+        }
         try KeyManager.checkDevelopment(keyring, allowed: allowDevelopmentKeyring)
         try IdentifierRules.validatePrincipal(operatorID, as: "operator")
         _ = try SegmentLayout(segmentSize: segmentSize)
@@ -190,6 +207,12 @@ public final class Vault: Sendable {
             try AccessStore.insertPrincipal(db, admin, roles: [.admin, .auditor, .service], tenants: nil, createdBy: admin, at: now)
         }
         try control.close()
+        if let contentPageSize {
+            // SQLite fixes the page size when the file is made; `open` then keeps it.
+            var tuning = contentTuning
+            tuning.pageSize = contentPageSize
+            try VaultDatabase.open(directory.appendingPathComponent(FileName.content), migrator: VaultSchema.content, tuning: tuning).close()
+        }
         let vault = try open(at: directory, keyring: keyring, source: source, allowDevelopmentKeyring: allowDevelopmentKeyring,
                              logger: logger, auditing: true)
         let info = VaultInfoStore(pool: vault.storage.control)

@@ -23,8 +23,10 @@ public struct StreamingAEAD: Sendable {
         self.layout = try SegmentLayout(segmentSize: segmentSize)
     }
 
-    /// The number of threads the parallel paths use by default: one per active core.
-    public static var defaultWorkers: Int { min(maximumWorkers, max(1, ProcessInfo.processInfo.activeProcessorCount)) }
+    /// The number of threads the parallel paths use by default: one per active core, counted
+    /// once (Foundation reads the cgroup files at every `activeProcessorCount`, eight system
+    /// calls that a 4 KiB put paid each time).
+    public static let defaultWorkers: Int = min(maximumWorkers, max(1, ProcessInfo.processInfo.activeProcessorCount))
 
     /// The most threads a parallel path accepts; more are refused with `invalidArgument`
     /// (each worker owns a cipher context and batch slots, so the count must stay bounded).
