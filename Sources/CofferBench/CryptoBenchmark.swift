@@ -24,6 +24,9 @@ public enum CryptoBenchmark {
         public let size: Int
         /// Cores the process may use.
         public let cores: Int
+        /// The cipher measured: AES-256-GCM, or in a `COFFER_STUB_CIPHER` build a copy (the
+        /// ceiling of everything but AES-GCM).
+        public let cipher: String
         /// Every measurement.
         public let measurements: [Measurement]
         /// Ratios the project tracks: one-thread seal and open against the baseline, and
@@ -104,7 +107,7 @@ public enum CryptoBenchmark {
             ratios["seal-1-thread/openssl-speed"] = rate("seal", 1) / opensslSpeed
             ratios["open-1-thread/openssl-speed"] = rate("open", 1) / opensslSpeed
         }
-        return Report(segmentSize: segmentSize, size: size, cores: cores, measurements: results, ratios: ratios,
+        return Report(segmentSize: segmentSize, size: size, cores: cores, cipher: GCMContext.cipherName, measurements: results, ratios: ratios,
                       opensslSpeed: opensslSpeed)
     }
 }

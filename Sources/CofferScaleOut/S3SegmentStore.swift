@@ -16,6 +16,8 @@ import Foundation
 /// versions. Deleting a version removes its rows, and a trigger lists their objects for the
 /// collector (`S3SegmentCollector`), in the same transaction.
 final class S3SegmentStore: SegmentStore {
+    /// Planned reads fetch groups ahead (`GroupReadAhead`): readers ask one batch at a time.
+    var readsAhead: Bool { true }
     /// The content tables.
     let catalog: any SQLDatabase
     /// The object stores by location name.

@@ -52,7 +52,7 @@ struct BenchCommand: AsyncParsableCommand {
                     ratios["\(m.operation) \(m.threads) threads / tink \(m.operation)"] = m.bytesPerSecond / tink
                 }
             }
-            var lines = ["segment size \(report.segmentSize) B, \(report.size) B per repetition, \(report.cores) cores"]
+            var lines = ["segment size \(report.segmentSize) B, \(report.size) B per repetition, \(report.cores) cores, cipher \(report.cipher)"]
             if let speed = report.opensslSpeed { lines.append(String(format: "openssl speed     %8.0f MB/s", speed / 1e6)) }
             for m in report.measurements {
                 lines.append(String(format: "%-13@ %2d thr %8.0f MB/s  (median of %d)", m.operation as NSString, m.threads,

@@ -29,35 +29,46 @@ public struct ObjectReadStream: AsyncSequence, Sendable {
     public func makeAsyncIterator() -> Iterator { Iterator(plan: plan) }
 
     /// Reads chunks of an ``ObjectReadStream``. Use it from one task at a time.
+    ///
+    /// A version of more than one batch is read ahead: while the consumer handles one chunk,
+    /// the next ``ReadPlan/readAhead`` batches are read and decrypted on the blocking pool, each
+    /// with a cipher of its own, so a large read uses every core and memory stays a few batches.
     public final class Iterator: AsyncIteratorProtocol {
         private let plan: ReadPlan
-        private let cipher = CipherSlot()
+        /// One cipher per batch in flight: batch k uses slot k % slots.count, and is scheduled
+        /// only once batch k - slots.count has been taken.
+        private let ciphers: [CipherSlot]
         private var nextSegment: Int
+        private var scheduled = 0
+        private var ahead: [Task<[UInt8], any Error>] = []
         private var finished = false
 
         init(plan: ReadPlan) {
             self.plan = plan
+            ciphers = (0..<(plan.prefetched == nil ? plan.readAhead : 1)).map { _ in CipherSlot() }
             nextSegment = plan.segments.lowerBound
+        }
+
+        deinit {
+            for task in ahead { task.cancel() }
         }
 
         /// The next chunk, or nil at the end.
         /// - Throws: `CofferError` `tamperDetected`, `notFound` (deleted while read), `storage`.
         public func next() async throws -> [UInt8]? {
             while !finished {
-                guard nextSegment <= plan.segments.upperBound else {
-                    finished = true
-                    return nil
-                }
-                let batch = nextSegment...Swift.min(plan.segments.upperBound, nextSegment + plan.batchSegments - 1)
-                let (plan, cipher) = (self.plan, self.cipher)
                 let chunk: [UInt8]
                 do {
-                    // A small version's segments came with its pin: a few microseconds of
-                    // decryption here, no trip to the pool. Anything else reads on the pool.
-                    if plan.prefetched != nil {
-                        chunk = try plan.read(batch, cipher: cipher)
+                    if let prefetched = try readPrefetched() {
+                        chunk = prefetched
                     } else {
-                        chunk = try await BlockingPool.shared.run { try plan.read(batch, cipher: cipher) }
+                        schedule()
+                        guard !ahead.isEmpty else {
+                            finished = true
+                            return nil
+                        }
+                        chunk = try await ahead.removeFirst().value
+                        schedule()
                     }
                 } catch {
                     finished = true
@@ -65,16 +76,40 @@ public struct ObjectReadStream: AsyncSequence, Sendable {
                     await plan.onFailure(reported)
                     throw reported
                 }
-                nextSegment = batch.upperBound + 1
                 if !chunk.isEmpty { return chunk }
             }
             return nil
         }
+
+        /// The next batch of a small version whose segments came with its pin: a few
+        /// microseconds of decryption here, no trip to the pool. Nil for any other version, or
+        /// when the prefetched segments are used up (then `ahead` is empty and the stream ends).
+        private func readPrefetched() throws -> [UInt8]? {
+            guard plan.prefetched != nil, let batch = takeBatch() else { return nil }
+            return try plan.read(batch, cipher: ciphers[0])
+        }
+
+        /// Starts reading batches on the pool until `ciphers.count` are in flight or none are left.
+        private func schedule() {
+            while ahead.count < ciphers.count, let batch = takeBatch() {
+                let (plan, cipher) = (self.plan, ciphers[scheduled % ciphers.count])
+                scheduled += 1
+                ahead.append(Task { try await BlockingPool.shared.run { try plan.read(batch, cipher: cipher) } })
+            }
+        }
+
+        /// The next batch of segments to read, or nil after the last.
+        private func takeBatch() -> ClosedRange<Int>? {
+            guard nextSegment <= plan.segments.upperBound else { return nil }
+            let batch = nextSegment...Swift.min(plan.segments.upperBound, nextSegment + plan.batchSegments - 1)
+            nextSegment = batch.upperBound + 1
+            return batch
+        }
     }
 }
 
-/// Holds a stream's segment cipher between batches. Batches of one iterator run one at a time,
-/// so the cipher is never used by two threads at once.
+/// Holds a segment cipher between the batches that use it. Those batches run one at a time (see
+/// ``ObjectReadStream/Iterator``), so a cipher is never used by two threads at once.
 final class CipherSlot: @unchecked Sendable {
     var cipher: SegmentCipher?
 }
@@ -105,6 +140,10 @@ struct ReadPlan: Sendable {
 
     /// Plaintext wanted from one batch.
     static let batchBytes = 1 << 20
+    /// Batches read at once by a stream of more than one: one per thread of the blocking pool
+    /// when the store reads from local files, one at a time from a store that reads ahead on its
+    /// own (``SegmentStore/readsAhead``).
+    var readAhead: Int { store.readsAhead ? 1 : StreamingAEAD.defaultWorkers }
 
     init(store: any SegmentStore, versionRow: Int64, objectID: ObjectID, info: ObjectVersionInfo, aead: StreamingAEAD, aad: [UInt8],
          range: Range<Int64>, prefetched: PrefetchedSegments? = nil, onFailure: @escaping @Sendable (any Error) async -> Void) throws {

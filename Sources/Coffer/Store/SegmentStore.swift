@@ -20,6 +20,11 @@ package protocol SegmentStore: Sendable {
     func withSegments(version: Int64, in range: ClosedRange<Int>, planned: ClosedRange<Int>,
                       _ body: (Int, UnsafeRawBufferPointer) throws -> Void) throws
 
+    /// True when the store reads ahead by itself within a planned read (over a network): a
+    /// reader then asks for one batch at a time. False for local files, which a reader reads
+    /// several batches of at once, on several threads.
+    var readsAhead: Bool { get }
+
     /// True when version row `version` is still committed (it was not deleted).
     func isCommitted(version: Int64) throws -> Bool
 
@@ -161,6 +166,7 @@ package struct PrefetchedSegments: Sendable {
 /// Segments as rows of `content.sqlite`'s `segment` table (one per row, the blob as stored).
 struct SQLiteSegmentStore: SegmentStore {
     let pool: DatabasePool
+    var readsAhead: Bool { false }
     /// The group committer of `pool`'s puts.
     let commits: SQLiteCommitQueue
 

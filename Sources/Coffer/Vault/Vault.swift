@@ -259,6 +259,12 @@ public final class Vault: Sendable {
     /// vault; nothing else turns the log off.
     static func open(at directory: URL, keyring: Keyring, source: KeyringSource, allowDevelopmentKeyring: Bool,
                      logger: Logger, auditing: Bool) throws -> Vault {
+        #if COFFER_STUB_CIPHER
+        // A benchmark build whose cipher is a copy would store plaintext: scratch vaults only.
+        guard directory.standardizedFileURL.path.hasPrefix(FileManager.default.temporaryDirectory.standardizedFileURL.path) else {
+            throw CofferError(.invalidArgument, "this build's cipher is a copy (COFFER_STUB_CIPHER, for benchmarks): it opens only scratch vaults in the temporary directory")
+        }
+        #endif
         try KeyManager.checkDevelopment(keyring, allowed: allowDevelopmentKeyring)
         let controlURL = directory.appendingPathComponent(FileName.control)
         guard FileManager.default.fileExists(atPath: controlURL.path) else {

@@ -60,6 +60,11 @@ package final class GCMContext {
                       output: UnsafeMutableRawPointer?,
                       tag: UnsafeMutableRawPointer) throws {
         assert(encrypting)
+        #if COFFER_STUB_CIPHER
+        GCMContext.stubCopy(input, count, output)
+        tag.initializeMemory(as: UInt8.self, repeating: 0, count: GCMContext.tagSize)
+        return
+        #else
         try OpenSSL.check(EVP_EncryptInit_ex2(context, nil, nil, nonce, nil), "EVP_EncryptInit_ex2")
         var written: Int32 = 0
         if let aadBase = aad.baseAddress, aad.count > 0 {
@@ -82,6 +87,7 @@ package final class GCMContext {
                                               &tail), "EVP_EncryptFinal_ex")
         try OpenSSL.check(EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_GET_TAG, Int32(GCMContext.tagSize), tag),
                           "EVP_CTRL_AEAD_GET_TAG")
+        #endif
     }
 
     /// Decrypts `count` bytes from `input` to `output` (which may be the same address) and checks
@@ -93,6 +99,10 @@ package final class GCMContext {
               output: UnsafeMutableRawPointer?,
               tag: UnsafeRawPointer) throws -> Bool {
         assert(!encrypting)
+        #if COFFER_STUB_CIPHER
+        GCMContext.stubCopy(input, count, output)
+        return true
+        #else
         try OpenSSL.check(EVP_DecryptInit_ex2(context, nil, nil, nonce, nil), "EVP_DecryptInit_ex2")
         try OpenSSL.check(EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_SET_TAG, Int32(GCMContext.tagSize),
                                               UnsafeMutableRawPointer(mutating: tag)), "EVP_CTRL_AEAD_SET_TAG")
@@ -119,5 +129,24 @@ package final class GCMContext {
             return false
         }
         return true
+        #endif
     }
+
+    /// What the cipher is in this build: AES-256-GCM, or in a build with `COFFER_STUB_CIPHER`
+    /// (benchmarks of everything but AES-GCM, `scripts/bench-stub-ceiling.sh`) a copy.
+    package static var cipherName: String {
+        #if COFFER_STUB_CIPHER
+        "stub: a copy, no encryption (COFFER_STUB_CIPHER build, for benchmarks only)"
+        #else
+        "AES-256-GCM (libcrypto)"
+        #endif
+    }
+
+    #if COFFER_STUB_CIPHER
+    /// The stub cipher: the bytes as they are.
+    private static func stubCopy(_ input: UnsafeRawPointer?, _ count: Int, _ output: UnsafeMutableRawPointer?) {
+        guard count > 0, let input, let output, input != UnsafeRawPointer(output) else { return }
+        output.copyMemory(from: input, byteCount: count)
+    }
+    #endif
 }
