@@ -119,6 +119,10 @@ def main():
     if files("concurrency-*.json"):
         figure(target, "small-concurrency.svg", "4 KiB operations against concurrent callers", "callers",
                "operations per second", collect(files("concurrency-*.json"), lambda r: small_points(r, "callers")))
+        figure(target, "small-latency.svg", "4 KiB operations with the log: latency percentiles against callers", "callers",
+               "microseconds", collect(files("concurrency-*.json"), lambda r: (
+                   (f'{m["operation"]} {p}', m["callers"], m[f"{p}Microseconds"])
+                   for m in r["measurements"] if m["audited"] for p in ("p50", "p99"))))
 
 
 if __name__ == "__main__":
