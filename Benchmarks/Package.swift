@@ -8,6 +8,20 @@ import PackageDescription
 let cofferIdentity = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent().lastPathComponent.lowercased()
 
+/// One benchmark executable in `Benchmarks/NAME`, on Coffer's public library.
+func benchmarkTarget(_ name: String) -> Target {
+    .executableTarget(
+        name: name,
+        dependencies: [
+            .product(name: "Coffer", package: cofferIdentity),
+            .product(name: "CofferCrypto", package: cofferIdentity),
+            .product(name: "Benchmark", package: "benchmark"),
+        ],
+        path: "Benchmarks/\(name)",
+        plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+    )
+}
+
 let package = Package(
     name: "CofferBenchmarks",
     platforms: [.macOS(.v14)],
@@ -15,26 +29,6 @@ let package = Package(
         .package(path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark.git", exact: "1.38.1", traits: ["MallocInterposer"]),
     ],
-    targets: [
-        .executableTarget(
-            name: "StreamingCore",
-            dependencies: [
-                .product(name: "Coffer", package: cofferIdentity),
-                .product(name: "CofferCrypto", package: cofferIdentity),
-                .product(name: "Benchmark", package: "benchmark"),
-            ],
-            path: "Benchmarks/StreamingCore",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        ),
-        .executableTarget(
-            name: "ConcurrentReads",
-            dependencies: [
-                .product(name: "Coffer", package: cofferIdentity),
-                .product(name: "CofferCrypto", package: cofferIdentity),
-                .product(name: "Benchmark", package: "benchmark"),
-            ],
-            path: "Benchmarks/ConcurrentReads",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        ),
-    ]
+    // The streaming core; 4 KiB gets beside slow large streams; 4 KiB puts and gets (issue 12).
+    targets: ["StreamingCore", "ConcurrentReads", "SmallObjects"].map(benchmarkTarget)
 )
