@@ -69,6 +69,21 @@ struct BenchSmallCLITests {
         }
     }
 
+    @Test("bench all prints one JSON document holding the crypto, store, small and audit reports")
+    func allInOneDocument() async throws {
+        try await withAuditCLI { cli in
+            let run = try cli.spawn(["bench", "all", "--size", "65536", "--operations", "8", "--json"])
+            #expect(run.status == 0, "\(run.error)")
+            let document = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
+            #expect(Set(document.keys) == ["crypto", "store", "small", "audit"])
+            for (name, section) in document {
+                let measurements = (section as? [String: Any])?["measurements"] as? [Any]
+                #expect(measurements?.isEmpty == false, "\(name)")
+            }
+            #expect(try cli.spawn(["bench", "all", "--operations", "0"]).status == 64)
+        }
+    }
+
     @Test("bad counts, concurrencies and page sizes are usage errors")
     func refusals() async throws {
         try await withAuditCLI { cli in
