@@ -6,6 +6,7 @@ Usage: scripts/bench-plots.py IN_DIR OUT_DIR
 IN_DIR holds what scripts/bench-page-size.sh and scripts/bench-concurrency.sh wrote:
   small-PAGE-ROUND.json, store-PAGE-ROUND.json   (coffer bench small|store --json --page-size PAGE)
   concurrency-ROUND.json                          (coffer bench small --json --concurrency 1,2,...)
+  growth-N.json                                   (coffer bench small --json --preload N)
 Each figure takes, for every point, the median over the rounds. Prints the tables it plotted.
 """
 import glob
@@ -116,6 +117,11 @@ def main():
         figure(target, "page-size-large.svg", "Large objects against content.sqlite's page size", "page size", "MB/s",
                collect(files("store-*.json"), lambda r: ((m["name"], r["contentPageSize"], m["rate"] / 1e6)
                                                          for m in r["measurements"] if m["unit"] == "bytes/s")))
+    if files("growth-*.json"):
+        figure(target, "small-growth.svg", "4 KiB operations against objects in the vault", "objects in the vault",
+               "operations per second", collect(files("growth-*.json"), lambda r: (
+                   (f'{m["operation"]} {"log" if m["audited"] else "no log"} {m["callers"]}', r["preloaded"] + 200,
+                    m["operationsPerSecond"]) for m in r["measurements"])), keep=lambda name: "no log" not in name)
     if files("concurrency-*.json"):
         figure(target, "small-concurrency.svg", "4 KiB operations against concurrent callers", "callers",
                "operations per second", collect(files("concurrency-*.json"), lambda r: small_points(r, "callers")))

@@ -12,6 +12,8 @@ extension BenchCommand {
         @Option(name: .long, help: "Comma-separated numbers of concurrent callers.") var concurrency: String = "1,16"
         @Option(name: .customLong("page-size"), help: "Page size of the scratch vault's content.sqlite (default: the vault default).")
         var pageSize: Int?
+        @Option(name: .long, help: "4 KiB objects put into the vault before measuring (the rates and open time of a vault that size).")
+        var preload: Int = 0
         @Flag(name: .long, help: "Print JSON.") var json = false
         @OptionGroup var peers: PeerOptions
 
@@ -29,6 +31,7 @@ extension BenchCommand {
             guard (1...1_000_000).contains(operations) else { throw ValidationError("--operations must be between 1 and 1000000") }
             _ = try concurrencies()
             try checkPageSize(pageSize)
+            guard (0...10_000_000).contains(preload) else { throw ValidationError("--preload must be between 0 and 10000000") }
         }
 
         func run() async throws {
@@ -38,7 +41,7 @@ extension BenchCommand {
         /// Runs the benchmark (and with `--compare`, SQLCipher and SQLite beside it).
         func measure() async throws -> BenchOutput {
             let report = try await SmallObjectBenchmark.run(operations: operations, concurrencies: try concurrencies(),
-                                                            contentPageSize: pageSize)
+                                                            contentPageSize: pageSize, preload: preload)
             let peerReport = try peers.run(["sqlcipher", "sqlite"], ["--small-count", "\(operations)", "--large-size", "4096", "--seconds", "0.2"])
             var ratios: [String: Double] = [:]
             for m in report.measurements {
@@ -48,7 +51,8 @@ extension BenchCommand {
                     }
                 }
             }
-            var lines = ["\(report.operations) operations of 4 KiB per line", "operation  log      callers      ops/s    p50 µs    p99 µs"]
+            var lines = ["\(report.operations) operations of 4 KiB per line, \(report.preloaded + 200) objects in the vault, opened in \(String(format: "%.1f", report.openMilliseconds)) ms",
+                         "operation  log      callers      ops/s    p50 µs    p99 µs"]
             for m in report.measurements {
                 lines.append(String(format: "%-10@ %-8@ %7d %10.0f %9.0f %9.0f", m.operation as NSString, (m.audited ? "on" : "off") as NSString,
                                     m.callers, m.operationsPerSecond, m.p50Microseconds, m.p99Microseconds))

@@ -14,6 +14,8 @@ private struct SmallReport: Decodable {
 
     let operations: Int
     let contentPageSize: Int?
+    let preloaded: Int
+    let openMilliseconds: Double
     let measurements: [Measurement]
 }
 
@@ -27,10 +29,10 @@ struct BenchSmallCLITests {
     @Test("bench small measures puts and gets, with and without the log, at each concurrency, on the page size asked for")
     func measuresEveryCase() async throws {
         try await withAuditCLI { cli in
-            let run = try cli.spawn(["bench", "small", "--operations", "24", "--concurrency", "1,4", "--page-size", "4096", "--json"])
+            let run = try cli.spawn(["bench", "small", "--operations", "24", "--concurrency", "1,4", "--page-size", "4096", "--preload", "40", "--json"])
             #expect(run.status == 0, "\(run.error)")
             let report = try JSONDecoder().decode(SmallReport.self, from: Data(run.output.utf8))
-            #expect(report.operations == 24 && report.contentPageSize == 4096)
+            #expect(report.operations == 24 && report.contentPageSize == 4096 && report.preloaded == 40 && report.openMilliseconds > 0)
             let cases = Set(report.measurements.map { "\($0.operation) \($0.audited) \($0.callers)" })
             #expect(cases == ["put-4k true 1", "put-4k false 1", "get-4k true 1", "get-4k false 1",
                               "put-4k true 4", "put-4k false 4", "get-4k true 4", "get-4k false 4"])
@@ -87,7 +89,8 @@ struct BenchSmallCLITests {
     @Test("bad counts, concurrencies and page sizes are usage errors")
     func refusals() async throws {
         try await withAuditCLI { cli in
-            for bad in [["--operations", "0"], ["--concurrency", "0"], ["--concurrency", "1,x"], ["--page-size", "1000"], ["--page-size", "131072"]] {
+            for bad in [["--operations", "0"], ["--concurrency", "0"], ["--concurrency", "1,x"], ["--page-size", "1000"], ["--page-size", "131072"],
+                        ["--preload", "-1"], ["--preload", "10000001"]] {
                 let result = try cli.spawn(["bench", "small"] + bad)
                 #expect(result.status == 64, "\(bad): \(result.error)")
             }
