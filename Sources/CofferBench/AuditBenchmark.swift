@@ -47,20 +47,10 @@ public enum AuditBenchmark {
         }
         let unaudited = try Vault.open(at: directory, keyring: keyring, logger: logger, auditing: false)
         func getRate(_ vault: Vault, callers: Int) async throws -> Double {
-            let perCaller = max(1, gets / callers)
             let ids = ids
-            let start = ContinuousClock.now
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for c in 0..<callers {
-                    group.addTask {
-                        for i in 0..<perCaller {
-                            _ = try await vault.readAll(tenant: "bench", objectID: ids[(c * perCaller + i) % ids.count], context: context)
-                        }
-                    }
-                }
-                try await group.waitForAll()
-            }
-            return Double(perCaller * callers) / seconds(ContinuousClock.now - start)
+            return try await SmallObjectBenchmark.measure(callers: callers, operations: gets) { i in
+                _ = try await vault.readAll(tenant: "bench", objectID: ids[i % ids.count], context: context)
+            }.rate
         }
         for callers in [1, concurrency] {
             // Interleave twice so both sides see the same machine.
@@ -77,18 +67,10 @@ public enum AuditBenchmark {
 
         // Append rate through the group-commit path, alone and with many callers.
         for callers in [1, concurrency] {
-            let perCaller = max(1, gets / callers)
-            let start = ContinuousClock.now
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for _ in 0..<callers {
-                    group.addTask {
-                        for _ in 0..<perCaller { _ = try await audited.auditAppender.append(sampleEntry(0)) }
-                    }
-                }
-                try await group.waitForAll()
-            }
-            results.append(Measurement(name: "append-\(callers)-callers", value: Double(perCaller * callers) / seconds(ContinuousClock.now - start),
-                                       unit: "records/s"))
+            let rate = try await SmallObjectBenchmark.measure(callers: callers, operations: gets) { _ in
+                _ = try await audited.auditAppender.append(sampleEntry(0))
+            }.rate
+            results.append(Measurement(name: "append-\(callers)-callers", value: rate, unit: "records/s"))
         }
         try unaudited.close()
         try audited.close()

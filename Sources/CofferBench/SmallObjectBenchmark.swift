@@ -50,10 +50,8 @@ public enum SmallObjectBenchmark {
         let logger = Logger(label: "coffer")
         let context = try AccessContext(actor: "bench", purpose: .serviceOperation)
         let directory = scratch.appendingPathComponent("vault")
-        let audited = try contentPageSize.map {
-            try Vault.create(at: directory, keyring: keyring, operator: "bench", segmentSize: SegmentLayout.defaultSegmentSize,
-                             contentPageSize: $0, logger: logger)
-        } ?? Vault.create(at: directory, keyring: keyring, operator: "bench", logger: logger)
+        let audited = try Vault.create(at: directory, keyring: keyring, operator: "bench", segmentSize: SegmentLayout.defaultSegmentSize,
+                                       contentPageSize: contentPageSize, logger: logger)
         try await audited.createTenant("bench", context: context)
         // The unaudited twin opens the same files.
         let unaudited = try Vault.open(at: directory, keyring: keyring, logger: logger, auditing: false)

@@ -49,9 +49,8 @@ public enum StoreBenchmark {
         let keyring = try Keyring.generate()
         let context = try AccessContext(actor: "bench", purpose: .serviceOperation)
         func vault(_ name: String) throws -> Vault {
-            let directory = scratch.appendingPathComponent(name)
-            guard let contentPageSize else { return try Vault.create(at: directory, keyring: keyring, operator: "bench", segmentSize: segmentSize) }
-            return try Vault.create(at: directory, keyring: keyring, operator: "bench", segmentSize: segmentSize, contentPageSize: contentPageSize)
+            try Vault.create(at: scratch.appendingPathComponent(name), keyring: keyring, operator: "bench", segmentSize: segmentSize,
+                             contentPageSize: contentPageSize)
         }
         let encrypted = try vault("encrypted")
         let plain = try vault("plain")

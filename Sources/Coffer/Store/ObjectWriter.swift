@@ -211,8 +211,7 @@ public final class ObjectWriter: @unchecked Sendable {
         var final: CiphertextSegments?
         try encryptor.finish { batch in
             final = batch
-            segments += batch.count
-            ciphertextBytes += Int64(batch.bytes.count)
+            count(batch)
         }
         guard let final else { throw CofferError(.cryptoFailure, "the stream's last segment was not sealed") }
         sealed = true
@@ -233,12 +232,12 @@ public final class ObjectWriter: @unchecked Sendable {
 
     /// Stores a batch of sealed segments in one transaction.
     private func store(_ batch: CiphertextSegments) throws {
-        try insert(batch) { try sink.append($0) }
+        try sink.append(batch)
+        count(batch)
     }
 
-    /// Stores a batch of sealed segments through `store`, and counts it.
-    private func insert(_ batch: CiphertextSegments, _ store: (CiphertextSegments) throws -> Void) throws {
-        try store(batch)
+    /// Adds a stored (or, for the last, sealed) batch to the version's totals.
+    private func count(_ batch: CiphertextSegments) {
         segments += batch.count
         ciphertextBytes += Int64(batch.bytes.count)
     }

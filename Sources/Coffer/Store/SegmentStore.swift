@@ -257,11 +257,8 @@ final class SQLiteSegmentSink: SegmentSink {
         let (version, objectID, number) = (self.version, self.objectID, self.number)
         try await VaultDatabase.guarded {
             try await store.commits.write(durably: true) { db in
-                try SegmentAppender(db: db, version: version).append(final.segments)
-                CrashPoint.hit("commit.after-segments")
-                try CatalogStore.commitVersion(SQLiteSession(db), version: version, objectID: objectID, number: number, digest: digest,
-                                               at: time, totals: totals)
-                beforeCommit()
+                try SQLiteSegmentStore.commit(db, version: version, objectID: objectID, number: number, digest: digest, at: time,
+                                              final: { try $0.append(final.segments); return totals }, beforeCommit: beforeCommit)
             }
         }
     }
@@ -306,12 +303,19 @@ extension SQLiteSegmentStore {
                 beforeCommit: () -> Void) throws {
         try VaultDatabase.guardedSync {
             try pool.write { db in
-                let totals = try final(SegmentAppender(db: db, version: version))
-                CrashPoint.hit("commit.after-segments")
-                try CatalogStore.commitVersion(SQLiteSession(db), version: version, objectID: objectID, number: number, digest: digest,
-                                               at: time, totals: totals)
-                beforeCommit()
+                try Self.commit(db, version: version, objectID: objectID, number: number, digest: digest, at: time,
+                                final: final, beforeCommit: beforeCommit)
             }
         }
+    }
+
+    /// The commit's work inside `db`'s transaction, on either path.
+    fileprivate static func commit(_ db: Database, version: Int64, objectID: ObjectID, number: Int, digest: [UInt8], at time: Int64,
+                                   final: (SegmentAppender) throws -> VersionTotals, beforeCommit: () -> Void) throws {
+        let totals = try final(SegmentAppender(db: db, version: version))
+        CrashPoint.hit("commit.after-segments")
+        try CatalogStore.commitVersion(SQLiteSession(db), version: version, objectID: objectID, number: number, digest: digest,
+                                       at: time, totals: totals)
+        beforeCommit()
     }
 }

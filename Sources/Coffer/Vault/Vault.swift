@@ -159,10 +159,10 @@ public final class Vault: Sendable {
     }
 
     /// ``create(at:keyring:operator:segmentSize:allowDevelopmentKeyring:witness:logger:)`` with
-    /// `content.sqlite` made with pages of `contentPageSize` bytes instead of the default's, for
-    /// the benchmarks that chose that default (docs/benchmarks.md).
+    /// `content.sqlite` made with pages of `contentPageSize` bytes (nil: the default) instead of the
+    /// default's, for the benchmarks that chose that default (docs/benchmarks.md).
     package static func create(at directory: URL, keyring: Keyring, operator operatorID: String, segmentSize: Int,
-                               contentPageSize: Int, logger: Logger = Logger(label: "coffer")) throws -> Vault {
+                               contentPageSize: Int?, logger: Logger = Logger(label: "coffer")) throws -> Vault {
         try create(at: directory, keyring: keyring, source: .memory, operator: operatorID, segmentSize: segmentSize,
                    allowDevelopmentKeyring: false, witness: nil, logger: logger, contentPageSize: contentPageSize)
     }
