@@ -19,7 +19,8 @@ public struct PostgresMigrator: Sendable {
         }
     }
 
-    /// The lock key all Coffer migrations take (`pg_advisory_xact_lock`).
+    /// The lock key all Coffer migrations of one schema take (`pg_advisory_xact_lock`, scoped as
+    /// `AdvisoryLockKey` says).
     static let lockKey: Int64 = 0x436F_6666_6572_4D31  // "CofferM1"
 
     public let migrations: [Migration]
@@ -35,7 +36,7 @@ public struct PostgresMigrator: Sendable {
         let known = migrations.map(\.name)
         let migrations = self.migrations
         return try await database.withTransaction { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: PostgresPool.quiet)
+            try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(coalesce(current_schema(), ''), \(Self.lockKey)))", logger: PostgresPool.quiet)
             try await connection.query("""
                 CREATE TABLE IF NOT EXISTS coffer_migration (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())
                 """, logger: PostgresPool.quiet)

@@ -16,13 +16,13 @@ import PostgresNIO
 public struct PostgresSQLDatabase: SQLDatabase {
     /// The pool it leases connections from.
     public let pool: PostgresPool
-    /// The advisory lock every write transaction takes first.
+    /// The advisory lock every write transaction takes first (scoped to the schema, `AdvisoryLockKey`).
     public let writerLock: Int64
 
     /// - Parameters:
     ///   - pool: The database.
-    ///   - writerLock: The advisory lock key of this database's writers (one per set of tables:
-    ///     two stores sharing a database, in two schemas, take two keys).
+    ///   - writerLock: The advisory lock key of this database's writers, one per set of tables
+    ///     (scoped to the connection's schema, so two vaults in two schemas never share one).
     public init(_ pool: PostgresPool, writerLock: Int64) {
         self.pool = pool
         self.writerLock = writerLock
@@ -60,8 +60,9 @@ public struct PostgresSQLDatabase: SQLDatabase {
         }
     }
 
-    /// Runs `body` while this process holds session-level advisory lock `key`, or returns nil at
-    /// once when another holds it: one instance at a time does the work. The lock lives on a
+    /// Runs `body` while this process holds session-level advisory lock `key` of this database's
+    /// schema (`AdvisoryLockKey`), or returns nil at once when another holds it: one instance at
+    /// a time does the work. The lock lives on a
     /// connection leased for the duration, so an instance that dies releases it with its
     /// connection (the fencing is the server's).
     public func whileHolding<T>(_ key: Int64, _ body: () throws -> T) throws -> T? {
@@ -69,16 +70,16 @@ public struct PostgresSQLDatabase: SQLDatabase {
         let session = PostgresSession(connection, pool: pool)
         var reusable = false
         defer { pool.connections.release(connection, reusable: reusable) }
-        guard try session.fetchOne(Bool.self, sql: "SELECT pg_try_advisory_lock(?)", arguments: [key]) == true else {
+        guard try session.fetchOne(Bool.self, sql: "SELECT pg_try_advisory_lock(\(AdvisoryLockKey.scoped))", arguments: [key]) == true else {
             reusable = true
             return nil
         }
         do {
             let result = try body()
-            reusable = (try? session.execute(sql: "SELECT pg_advisory_unlock(?)", arguments: [key])) != nil
+            reusable = (try? session.execute(sql: "SELECT pg_advisory_unlock(\(AdvisoryLockKey.scoped))", arguments: [key])) != nil
             return result
         } catch {
-            reusable = (try? session.execute(sql: "SELECT pg_advisory_unlock(?)", arguments: [key])) != nil
+            reusable = (try? session.execute(sql: "SELECT pg_advisory_unlock(\(AdvisoryLockKey.scoped))", arguments: [key])) != nil
             throw error
         }
     }
@@ -90,7 +91,7 @@ public struct PostgresSQLDatabase: SQLDatabase {
         defer { pool.connections.release(connection, reusable: reusable) }
         try session.execute(sql: begin)
         do {
-            if let lock { try session.execute(sql: "SELECT pg_advisory_xact_lock(?)", arguments: [lock]) }
+            if let lock { try session.execute(sql: "SELECT pg_advisory_xact_lock(\(AdvisoryLockKey.scoped))", arguments: [lock]) }
             let result = try body(session)
             try session.execute(sql: "COMMIT")
             reusable = true

@@ -87,6 +87,40 @@ struct PostgresDatabaseTests {
         catch let error as CofferError { #expect(error.code == .accessDenied, "\(error)") }
     }
 
+    @Test("an advisory lock is one schema's: a store in another schema of the database neither waits for it nor skips its work")
+    func locksPerSchema() async throws {
+        let admin = try await PostgresPool.open(try PostgresTestServer.address())
+        defer { admin.close() }
+        let schemas = try (0..<2).map { _ in "lock_" + (try SecureRandom.bytes(6)).map { String(format: "%02x", $0) }.joined() }
+        for schema in schemas {
+            try await admin.withConnection { c in _ = try await c.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA \(schema)"), logger: .init(label: "t")) }
+        }
+        var failure: (any Error)?
+        do {
+            var pools: [PostgresPool] = []
+            defer { for pool in pools { pool.close() } }
+            for schema in [schemas[0], schemas[0], schemas[1]] {
+                pools.append(try await PostgresPool.open(try PostgresTestServer.address(searchPath: schema), maximumConnections: 2))
+            }
+            let one = PostgresSQLDatabase(pools[0], writerLock: 1)
+            let sameSchema = PostgresSQLDatabase(pools[1], writerLock: 1)
+            let otherSchema = PostgresSQLDatabase(pools[2], writerLock: 1)
+            let key: Int64 = 0x436F_6666_6572_7E57
+            let held = try await Task.detached {
+                try one.whileHolding(key) { (try sameSchema.whileHolding(key) { true }, try otherSchema.whileHolding(key) { true }) }
+            }.value
+            #expect(held?.0 == nil, "another instance of the same schema waits its turn")
+            #expect(held?.1 == true, "a vault in another schema does its own work")
+            #expect(try await Task.detached { try sameSchema.whileHolding(key) { true } }.value == true, "released after the body")
+        } catch {
+            failure = error
+        }
+        for schema in schemas {
+            try? await admin.withConnection { c in _ = try await c.query(PostgresQuery(unsafeSQL: "DROP SCHEMA \(schema) CASCADE"), logger: .init(label: "t")) }
+        }
+        if let failure { throw failure }
+    }
+
     @Test("migrations apply once, in order, also when two instances start at once; an unknown applied migration is refused")
     func migrations() async throws {
         let database = try await PostgresPool.open(try PostgresTestServer.address())
