@@ -91,8 +91,11 @@ let package = Package(
         .executableTarget(
             name: "coffer",
             dependencies: [
-                "Coffer", "CofferCrypto", "CofferBench", "CofferScaleOut",
+                "Coffer", "CofferCrypto", "CofferBench", "CofferScaleOut", "CofferPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                // `coffer bench scale-out`'s rows done directly, beside the vault's.
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         // Helpers the test targets share (a test target cannot import another): not in any product.

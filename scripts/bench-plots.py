@@ -7,6 +7,7 @@ IN_DIR holds what scripts/bench-page-size.sh and scripts/bench-concurrency.sh wr
   small-PAGE-ROUND.json, store-PAGE-ROUND.json   (coffer bench small|store --json --page-size PAGE)
   concurrency-ROUND.json                          (coffer bench small --json --concurrency 1,2,...)
   growth-N.json                                   (coffer bench small --json --preload N)
+  size-SIZE-ROUND.json                            (scripts/bench-object-size.sh: coffer bench store --json --size SIZE)
 Each figure takes, for every point, the median over the rounds. Prints the tables it plotted.
 """
 import glob
@@ -117,6 +118,10 @@ def main():
         figure(target, "page-size-large.svg", "Large objects against content.sqlite's page size", "page size", "MB/s",
                collect(files("store-*.json"), lambda r: ((m["name"], r["contentPageSize"], m["rate"] / 1e6)
                                                          for m in r["measurements"] if m["unit"] == "bytes/s")))
+    if files("size-*.json"):
+        figure(target, "object-size.svg", "Large-object put and get against object size", "object size", "MB/s",
+               collect(files("size-*.json"), lambda r: ((m["name"].replace("-large", ""), r["size"], m["rate"] / 1e6)
+                                                        for m in r["measurements"] if m["unit"] == "bytes/s")))
     if files("growth-*.json"):
         figure(target, "small-growth.svg", "4 KiB operations against objects in the vault", "objects in the vault",
                "operations per second", collect(files("growth-*.json"), lambda r: (

@@ -21,3 +21,7 @@ cmp "$script" "$work/back.js"
 echo "read back: byte-identical"
 $coffer ls --tenant acme --purpose service-operation >/dev/null
 $coffer audit verify
+# The benchmark of this engine runs here too (small sizes: it must work, not be fast on CI).
+$coffer bench scale-out --size 1048576 --repetitions 1 --small 32 --small-concurrency 1,4 > "$work/bench.txt"
+grep -q "^put-4k     4 callers" "$work/bench.txt" && grep -q "^select     4 callers" "$work/bench.txt"
+echo "bench scale-out: large and 4 KiB puts and gets, and the rows done directly, measured"

@@ -126,6 +126,17 @@ extension BenchCommand {
 /// The largest `--size` a benchmark takes: 16 GiB (it is held in memory).
 let maximumBenchSize = 16 << 30
 
+/// The numbers of a comma-separated option: 1 to 8 of them, each in `range`.
+/// - Throws: `ValidationError` naming `option` otherwise.
+func numberList(_ text: String, option: String, what: String, range: ClosedRange<Int>) throws -> [Int] {
+    let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+    let values = parts.compactMap { Int($0) }
+    guard values.count == parts.count, (1...8).contains(values.count), values.allSatisfy(range.contains) else {
+        throw ValidationError("\(option) must be 1 to 8 comma-separated \(what), each \(range.lowerBound) to \(range.upperBound)")
+    }
+    return values
+}
+
 /// Refuses a benchmark size outside 1 byte ... ``maximumBenchSize``.
 func checkBenchSize(_ size: Int) throws {
     guard (1...maximumBenchSize).contains(size) else { throw ValidationError("--size must be between 1 and \(maximumBenchSize) bytes") }
@@ -154,12 +165,7 @@ extension BenchCommand {
 
         /// The log sizes of `--query-sizes`: 1 to 8 of them, each 1 to 100 000 000.
         func sizes() throws -> [Int] {
-            let parts = querySizes.split(separator: ",", omittingEmptySubsequences: false)
-            let sizes = parts.compactMap { Int($0) }
-            guard sizes.count == parts.count, (1...8).contains(sizes.count), sizes.allSatisfy({ (1...100_000_000).contains($0) }) else {
-                throw ValidationError("--query-sizes must be 1 to 8 comma-separated sizes, each 1 to 100000000")
-            }
-            return sizes
+            try numberList(querySizes, option: "--query-sizes", what: "sizes", range: 1...100_000_000)
         }
 
         func validate() throws {

@@ -19,12 +19,7 @@ extension BenchCommand {
 
         /// The callers of `--concurrency`: 1 to 8 numbers, each 1 to 1024.
         func concurrencies() throws -> [Int] {
-            let parts = concurrency.split(separator: ",", omittingEmptySubsequences: false)
-            let values = parts.compactMap { Int($0) }
-            guard values.count == parts.count, (1...8).contains(values.count), values.allSatisfy({ (1...1024).contains($0) }) else {
-                throw ValidationError("--concurrency must be 1 to 8 comma-separated numbers, each 1 to 1024")
-            }
-            return values
+            try numberList(concurrency, option: "--concurrency", what: "numbers", range: 1...1024)
         }
 
         func validate() throws {
