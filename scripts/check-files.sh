@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The CLI file and pipe checks of docs/benchmarks.md, in one run:
-#  - `coffer crypto seal|open` of a 1 GiB file on tmpfs to /dev/null against `openssl speed`;
+#  - `coffer crypto seal|open` of a 1 GiB file on tmpfs to /dev/null against `openssl speed` and
+#    against the in-memory seal and open of `coffer bench crypto` (all cores, as the CLI) in the
+#    same round;
 #  - peak resident memory of a 1 GiB `coffer put` from a pipe and `coffer get` to a pipe.
 # Usage: scripts/check-files.sh [ROUNDS]
 set -euo pipefail
@@ -18,12 +20,16 @@ for round in $(seq "$rounds"); do
     speed=$(openssl speed -evp aes-256-gcm -bytes 1048576 -seconds 2 2>/dev/null | awk '/^AES-256-GCM/ {print $NF}' | tr -d k)
     seal=$(seconds "$coffer" crypto seal --key "$work/key" --aad check --in "$work/plain" --out /dev/null)
     open=$(seconds "$coffer" crypto open --key "$work/key" --aad check --in "$work/sealed" --out /dev/null)
-    python3 - "$speed" "$seal" "$open" <<'PY'
-import sys
+    "$coffer" bench crypto --size 268435456 --json > "$work/memory.json"
+    python3 - "$speed" "$seal" "$open" "$work/memory.json" <<'PY'
+import json, sys
 speed = float(sys.argv[1]) * 1000
+memory = json.load(open(sys.argv[4]))
 for name, t in (("seal", float(sys.argv[2])), ("open", float(sys.argv[3]))):
     rate = 1073741824 / t
-    print(f"{name} 1 GiB tmpfs -> /dev/null: {t:.2f} s = {rate/1e6:.0f} MB/s = {rate/speed:.2f} x openssl speed ({speed/1e6:.0f} MB/s)")
+    in_memory = next(m["bytesPerSecond"] for m in memory["measurements"] if m["operation"] == name and m["threads"] == memory["cores"])
+    print(f"{name} 1 GiB tmpfs -> /dev/null: {t:.2f} s = {rate/1e6:.0f} MB/s = {rate/speed:.2f} x openssl speed ({speed/1e6:.0f} MB/s)"
+          f" = {rate/in_memory:.2f} x in memory on {memory['cores']} cores ({in_memory/1e6:.0f} MB/s)")
 PY
 done
 export COFFER_VAULT=$work/vault COFFER_KEYRING=$PWD/keys-example/development-keyring.json COFFER_ALLOW_DEVELOPMENT_KEYRING=1 COFFER_PURPOSE=service-operation
