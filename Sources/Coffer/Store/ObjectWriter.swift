@@ -128,11 +128,22 @@ public final class ObjectWriter: @unchecked Sendable {
     /// Writes `bytes` and commits, in one trip to the blocking pool and one group commit (the
     /// small-object path).
     func writeAndCommit(_ bytes: some ContiguousBytes & Sendable) async throws -> ObjectVersionInfo {
-        try await finishCommit(try await onPool {
+        let body: @Sendable () throws -> SealedVersion = {
             try bytes.withUnsafeBytes { try self.appendLocked($0) }
             return try self.sealLocked()
-        })
+        }
+        // Up to 64 KiB that fit the first segment stay in the encryptor until the commit (it
+        // holds back the segment that may be the last), so sealing them touches no file: it runs
+        // here, not on the blocking pool, two thread wake-ups fewer per small put.
+        let count = bytes.withUnsafeBytes { $0.count }
+        if count <= Self.inlineBytes && count <= encryptor.layout.plaintextCapacity(ofSegment: 0) {
+            return try await finishCommit(try await inline(body))
+        }
+        return try await finishCommit(try await onPool(body))
     }
+
+    /// The most bytes `writeAndCommit` seals on the calling thread.
+    static let inlineBytes = 64 * 1024
 
     /// Stores the sealed last segments and makes the version visible, in the store's group
     /// commit; on failure abandons the version and records the error.
@@ -158,8 +169,19 @@ public final class ObjectWriter: @unchecked Sendable {
     /// Runs `body` under the lock on the blocking pool; on failure abandons the version and
     /// records the error.
     private func onPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await abandoningOnFailure { try await BlockingPool.shared.run { try self.lock.withLock { try self.checkOpen(); return try body() } } }
+    }
+
+    /// Runs `body` under the lock on the calling thread (work that touches no file); on failure
+    /// abandons the version and records the error.
+    private func inline<T>(_ body: () throws -> T) async throws -> T {
+        try await abandoningOnFailure { try self.lock.withLock { try self.checkOpen(); return try body() } }
+    }
+
+    /// `body`'s result, or its failure translated, the version abandoned and the error recorded.
+    private func abandoningOnFailure<T>(_ body: () async throws -> T) async throws -> T {
         do {
-            return try await BlockingPool.shared.run { try self.lock.withLock { try self.checkOpen(); return try body() } }
+            return try await body()
         } catch let error as WriterFinished {
             throw CofferError(.invalidArgument, error.description)
         } catch {
