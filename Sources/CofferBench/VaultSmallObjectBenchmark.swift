@@ -38,20 +38,16 @@ public enum VaultSmallObjectBenchmark {
 }
 
 extension VaultSmallObjectBenchmark {
-    /// The same number of operations done by `insert(i)` then `select(i)`, at each concurrency:
-    /// the yardstick the caller supplies (on PostgreSQL, a row per operation inserted and read
-    /// back by primary key through postgres-nio).
-    /// - Returns: One `insert` and one `select` measurement per concurrency (`audited` false).
-    public static func direct(operations: Int, callers: [Int], insert: @escaping @Sendable (Int) async throws -> Void,
+    /// The same number of operations done by `insert(i)` then `select(i)` at `callers`: the
+    /// yardstick the caller supplies (on PostgreSQL, a row per operation inserted and read back
+    /// by primary key through postgres-nio).
+    /// - Returns: One `insert` and one `select` measurement (`audited` false).
+    public static func direct(operations: Int, callers: Int, insert: @escaping @Sendable (Int) async throws -> Void,
                               select: @escaping @Sendable (Int) async throws -> Void) async throws -> [SmallObjectBenchmark.Measurement] {
-        var measurements: [SmallObjectBenchmark.Measurement] = []
-        for count in callers {
-            let inserted = try await SmallObjectBenchmark.measure(callers: count, operations: operations, insert)
-            let selected = try await SmallObjectBenchmark.measure(callers: count, operations: operations, select)
-            measurements.append(.init(operation: "insert", audited: false, callers: count, sample: inserted))
-            measurements.append(.init(operation: "select", audited: false, callers: count, sample: selected))
-        }
-        return measurements
+        let inserted = try await SmallObjectBenchmark.measure(callers: callers, operations: operations, insert)
+        let selected = try await SmallObjectBenchmark.measure(callers: callers, operations: operations, select)
+        return [.init(operation: "insert", audited: false, callers: callers, sample: inserted),
+                .init(operation: "select", audited: false, callers: callers, sample: selected)]
     }
 }
 

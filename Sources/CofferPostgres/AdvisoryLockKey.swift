@@ -5,6 +5,11 @@
 /// taken. A collision between two schemas only serializes their work; it never lets two holders
 /// of the same schema's lock in at once.
 enum AdvisoryLockKey {
-    /// The SQL expression of the schema-scoped lock of the key bound at its `?`.
-    static let scoped = "hashtextextended(coalesce(current_schema(), ''), ?)"
+    /// The SQL expression of the schema-scoped lock of the key bound at `placeholder`.
+    static func scoped(_ placeholder: String) -> String {
+        "hashtextextended(coalesce(current_schema(), ''), \(placeholder))"
+    }
+
+    /// ``scoped(_:)`` of the key bound at `?` (the stores' placeholders), made once.
+    static let atQuestionMark = scoped("?")
 }

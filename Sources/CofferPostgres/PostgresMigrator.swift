@@ -36,7 +36,10 @@ public struct PostgresMigrator: Sendable {
         let known = migrations.map(\.name)
         let migrations = self.migrations
         return try await database.withTransaction { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(coalesce(current_schema(), ''), \(Self.lockKey)))", logger: PostgresPool.quiet)
+            var key = PostgresBindings()
+            key.append(Self.lockKey)
+            try await connection.query(PostgresQuery(unsafeSQL: "SELECT pg_advisory_xact_lock(\(AdvisoryLockKey.scoped("$1")))", binds: key),
+                                       logger: PostgresPool.quiet)
             try await connection.query("""
                 CREATE TABLE IF NOT EXISTS coffer_migration (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())
                 """, logger: PostgresPool.quiet)

@@ -70,16 +70,16 @@ public struct PostgresSQLDatabase: SQLDatabase {
         let session = PostgresSession(connection, pool: pool)
         var reusable = false
         defer { pool.connections.release(connection, reusable: reusable) }
-        guard try session.fetchOne(Bool.self, sql: "SELECT pg_try_advisory_lock(\(AdvisoryLockKey.scoped))", arguments: [key]) == true else {
+        guard try session.fetchOne(Bool.self, sql: "SELECT pg_try_advisory_lock(\(AdvisoryLockKey.atQuestionMark))", arguments: [key]) == true else {
             reusable = true
             return nil
         }
         do {
             let result = try body()
-            reusable = (try? session.execute(sql: "SELECT pg_advisory_unlock(\(AdvisoryLockKey.scoped))", arguments: [key])) != nil
+            reusable = (try? session.execute(sql: "SELECT pg_advisory_unlock(\(AdvisoryLockKey.atQuestionMark))", arguments: [key])) != nil
             return result
         } catch {
-            reusable = (try? session.execute(sql: "SELECT pg_advisory_unlock(\(AdvisoryLockKey.scoped))", arguments: [key])) != nil
+            reusable = (try? session.execute(sql: "SELECT pg_advisory_unlock(\(AdvisoryLockKey.atQuestionMark))", arguments: [key])) != nil
             throw error
         }
     }
@@ -91,7 +91,7 @@ public struct PostgresSQLDatabase: SQLDatabase {
         defer { pool.connections.release(connection, reusable: reusable) }
         try session.execute(sql: begin)
         do {
-            if let lock { try session.execute(sql: "SELECT pg_advisory_xact_lock(\(AdvisoryLockKey.scoped))", arguments: [lock]) }
+            if let lock { try session.execute(sql: "SELECT pg_advisory_xact_lock(\(AdvisoryLockKey.atQuestionMark))", arguments: [lock]) }
             let result = try body(session)
             try session.execute(sql: "COMMIT")
             reusable = true

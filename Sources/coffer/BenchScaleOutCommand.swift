@@ -86,7 +86,7 @@ extension BenchCommand {
                 var measurements: [SmallObjectBenchmark.Measurement] = []
                 for (round, count) in callers.enumerated() {
                     let base = Int64(round) * Int64(small)
-                    measurements += try await VaultSmallObjectBenchmark.direct(operations: small, callers: [count], insert: { i in
+                    measurements += try await VaultSmallObjectBenchmark.direct(operations: small, callers: count, insert: { i in
                         let id = base + Int64(i)
                         let query: PostgresQuery = """
                             INSERT INTO \(unescaped: table) (id, tenant, name, object_key, size) VALUES (\(id), 'bench', \("small-\(id)"), \("segments/\(id)"), 4096)
@@ -102,16 +102,16 @@ extension BenchCommand {
                         guard found == 1 else { throw CofferError(.notFound, "benchmark row \(base + Int64(i)) is missing") }
                     })
                 }
-                try await dropTable(table, pool)
+                try await dropTable(table, pool, logger)
                 return measurements
             } catch {
-                try? await dropTable(table, pool)
+                try? await dropTable(table, pool, logger)
                 throw error
             }
         }
 
-        private func dropTable(_ table: String, _ pool: PostgresPool) async throws {
-            try await pool.withConnection { c in _ = try await c.query(PostgresQuery(unsafeSQL: "DROP TABLE \(table)"), logger: Logger(label: "coffer.bench")) }
+        private func dropTable(_ table: String, _ pool: PostgresPool, _ logger: Logger) async throws {
+            try await pool.withConnection { c in _ = try await c.query(PostgresQuery(unsafeSQL: "DROP TABLE \(table)"), logger: logger) }
         }
     }
 }

@@ -169,13 +169,18 @@ public final class ObjectWriter: @unchecked Sendable {
     /// Runs `body` under the lock on the blocking pool; on failure abandons the version and
     /// records the error.
     private func onPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await abandoningOnFailure { try await BlockingPool.shared.run { try self.lock.withLock { try self.checkOpen(); return try body() } } }
+        try await abandoningOnFailure { try await BlockingPool.shared.run { try self.locked(body) } }
     }
 
     /// Runs `body` under the lock on the calling thread (work that touches no file); on failure
     /// abandons the version and records the error.
     private func inline<T>(_ body: () throws -> T) async throws -> T {
-        try await abandoningOnFailure { try self.lock.withLock { try self.checkOpen(); return try body() } }
+        try await abandoningOnFailure { try locked(body) }
+    }
+
+    /// `body` under the lock, once the writer is known to be still open.
+    private func locked<T>(_ body: () throws -> T) throws -> T {
+        try lock.withLock { try checkOpen(); return try body() }
     }
 
     /// `body`'s result, or its failure translated, the version abandoned and the error recorded.
