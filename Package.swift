@@ -40,7 +40,8 @@ let package = Package(
         // read without trusting them, and the SQLite engine (GRDB). PostgreSQL's is `CofferPostgres`.
         .target(
             name: "CofferSQL",
-            dependencies: ["CofferCrypto", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["CofferCrypto", .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "GRDBSQLite", package: "GRDB.swift")]
         ),
         // Layer 3: the public library the platform backend embeds.
         .target(

@@ -70,6 +70,32 @@ struct SQLEngineTests {
         }
     }
 
+    @Test("empty text and empty blobs stay empty, not NULL; a statement that failed runs again; a wrong count of values is refused", arguments: ["sqlite", "postgres"])
+    func binding(engine: String) async throws {
+        try await withEngine(engine) { database in
+            let insert = "INSERT INTO t (k, s, b) VALUES (?, ?, ?)"
+            try database.write { db in
+                try db.execute(sql: insert, arguments: ["e", "", Data()])
+                // The same statement fails (a duplicate key), then runs again with other values.
+                #expect(throws: (any Error).self) { try db.execute(sql: insert, arguments: ["e", "x", Data([1])]) }
+            }
+            try database.write { db in
+                try db.execute(sql: insert, arguments: ["f", "f", Data([0])])
+                #expect(throws: (any Error).self) { try db.execute(sql: insert, arguments: ["g", "too few"]) }
+                #expect(throws: (any Error).self) { try db.execute(sql: "SELECT k FROM t WHERE k = ?", arguments: ["e", "one too many"]) }
+            }
+            try database.read { db in
+                let row = try #require(try db.fetchOne(sql: "SELECT s, b, s IS NULL AS sn, b IS NULL AS bn FROM t WHERE k = ?", arguments: ["e"]))
+                #expect(try row.stored("s", in: "t", as: String.self) == "")
+                #expect(try row.stored("b", in: "t", as: Data.self) == Data())
+                #expect(try row.stored("sn", in: "t", as: Bool.self) == false)
+                #expect(try row.stored("bn", in: "t", as: Bool.self) == false)
+                #expect(try db.fetchOne(Data.self, sql: "SELECT b FROM t WHERE k = ?", arguments: ["f"]) == Data([0]))
+                #expect(try db.fetchAll(String.self, sql: "SELECT k FROM t ORDER BY k") == ["e", "f"])
+            }
+        }
+    }
+
     @Test("rows changed by inserts, updates, deletes and ignored conflicts", arguments: ["sqlite", "postgres"])
     func changes(engine: String) async throws {
         try await withEngine(engine) { database in

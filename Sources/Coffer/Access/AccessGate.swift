@@ -45,31 +45,8 @@ extension Vault {
                     resolve: (inout AccessRequest) async throws -> Void = { _ in },
                     refine: (inout PendingAccess) async throws -> Void = { _ in },
                     _ body: (AccessRequest) async throws -> T) async throws -> T {
-        try await guarded(context, request, resolve: resolve, prepare: { _ in }, refine: refine) { recorded, _ in try await body(recorded) }
-    }
-
-    /// ``guarded(_:_:resolve:refine:_:)`` with a `prepare` step that runs on the blocking pool in
-    /// the same trip as the decision, right after it (before `refine`): the synchronous reads an
-    /// operation needs before its record (a read pins its version there), so a small access
-    /// costs one trip to the pool, not two. `prepare` sees the decision and may refine the
-    /// access as `refine` does; what it returns reaches `body`.
-    @discardableResult
-    func guarded<T, Prepared: Sendable>(_ context: AccessContext, _ request: AccessRequest,
-                                        resolve: (inout AccessRequest) async throws -> Void = { _ in },
-                                        prepare: @escaping @Sendable (inout PendingAccess) throws -> Prepared,
-                                        refine: (inout PendingAccess) async throws -> Void = { _ in },
-                                        _ body: (AccessRequest, Prepared) async throws -> T) async throws -> T {
-        var request = request
-        do { try await resolve(&request) } catch {
-            await accessLog.recordFailure(context, request, error)
-            throw error
-        }
-        let asked = request
-        var (access, prepared) = try await BlockingPool.shared.run { () throws -> (PendingAccess, Prepared) in
-            var access = PendingAccess(request: asked, decision: try self.decide(context, asked))
-            let prepared = try prepare(&access)
-            return (access, prepared)
-        }
+        let asked = try await resolved(context, request, resolve)
+        var access = try await BlockingPool.shared.run { PendingAccess(request: asked, decision: try self.decide(context, asked)) }
         try await refine(&access)
         do {
             try await accessLog.record(context, access.request, decision: access.decision)
@@ -77,9 +54,53 @@ extension Vault {
             if access.isAllowed { access.undo?() }
             throw error
         }
-        let recorded = access.request
+        return try await performing(context, access.request) { try await body($0) }
+    }
+
+    /// ``guarded(_:_:resolve:refine:_:)`` for an access whose own checks are synchronous reads:
+    /// `prepare` runs on the blocking pool in the same trip as the decision, right after it
+    /// (a read pins its version there), and may refine the access as `refine` does; the record
+    /// is then handed to the log's committer from that thread, and the caller resumes once it is
+    /// durable. A small access thus wakes its caller once, not three times. What `prepare`
+    /// returns reaches `body`.
+    @discardableResult
+    func guarded<T, Prepared: Sendable>(_ context: AccessContext, _ request: AccessRequest,
+                                        resolve: (inout AccessRequest) async throws -> Void = { _ in },
+                                        prepare: @escaping @Sendable (inout PendingAccess) throws -> Prepared,
+                                        _ body: (AccessRequest, Prepared) async throws -> T) async throws -> T {
+        let asked = try await resolved(context, request, resolve)
+        let log = accessLog
+        let (access, prepared, recording) = try await BlockingPool.shared.run(handingOff: {
+            (finish: @escaping @Sendable (Result<(PendingAccess, Prepared, Result<AuditRecord?, any Error>), any Error>) -> Void) in
+            var access = PendingAccess(request: asked, decision: try self.decide(context, asked))
+            let prepared = try prepare(&access)
+            let decided = access
+            try log.record(context, decided.request, decision: decided.decision) { finish(.success((decided, prepared, $0))) }
+        })
+        if case .failure(let error) = recording {
+            if access.isAllowed { access.undo?() }
+            throw error
+        }
+        if case .failure(let refusal) = access.decision { throw refusal }
+        return try await performing(context, access.request) { try await body($0, prepared) }
+    }
+
+    /// The request `resolve` completed; a failure there is recorded (outcome `error`) and thrown.
+    private func resolved(_ context: AccessContext, _ request: AccessRequest,
+                          _ resolve: (inout AccessRequest) async throws -> Void) async throws -> AccessRequest {
+        var request = request
+        do { try await resolve(&request) } catch {
+            await accessLog.recordFailure(context, request, error)
+            throw error
+        }
+        return request
+    }
+
+    /// Runs `body` for the recorded access; a failure is recorded (outcome `error`) and thrown.
+    private func performing<T>(_ context: AccessContext, _ recorded: AccessRequest,
+                               _ body: (AccessRequest) async throws -> T) async throws -> T {
         do {
-            return try await body(recorded, prepared)
+            return try await body(recorded)
         } catch {
             await accessLog.recordFailure(context, recorded, error)
             throw error

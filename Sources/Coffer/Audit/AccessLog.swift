@@ -31,6 +31,27 @@ package final class AccessLog: Sendable {
     /// (``Vault/guarded(_:_:resolve:refine:_:)``) calls it.
     @discardableResult
     func record(_ context: AccessContext, _ request: AccessRequest, decision: Result<Role, CofferError>) async throws -> AuditRecord? {
+        let entry = try Self.entry(context, request, decision: decision)
+        let record = auditing ? try await appender.append(entry) : nil
+        if case .failure(let refusal) = decision { throw refusal }
+        return record
+    }
+
+    /// ``record(_:_:decision:)`` for a caller on a thread of its own (the blocking pool): queues
+    /// the record and returns at once; `finish` gets the record once it is durable (nil when
+    /// nothing is recorded) or the error that kept it from being written, from the committer's
+    /// thread. The refusal is not thrown: the caller has the decision.
+    /// - Throws: `CofferError` `invalidArgument` for a negative byte count (nothing queued).
+    func record(_ context: AccessContext, _ request: AccessRequest, decision: Result<Role, CofferError>,
+                finish: @escaping @Sendable (Result<AuditRecord?, any Error>) -> Void) throws {
+        let entry = try Self.entry(context, request, decision: decision)
+        guard auditing else { return finish(.success(nil)) }
+        appender.submit(entry) { finish($0.map { $0 }) }
+    }
+
+    /// The record of a decision.
+    /// - Throws: `CofferError` `invalidArgument` for a negative byte count.
+    private static func entry(_ context: AccessContext, _ request: AccessRequest, decision: Result<Role, CofferError>) throws -> AuditEntry {
         var entry = AuditEntry(context, request, outcome: .allowed)
         switch decision {
         case .success(let role):
@@ -48,9 +69,7 @@ package final class AccessLog: Sendable {
         if let bytes = entry.bytes, bytes < 0 {
             throw CofferError(.invalidArgument, "refusing to record a negative byte count (\(bytes)); nothing was done")
         }
-        let record = auditing ? try await appender.append(entry) : nil
-        if case .failure(let refusal) = decision { throw refusal }
-        return record
+        return entry
     }
 
     /// Records that an allowed access then failed. Written later if the log cannot take it now.

@@ -9,7 +9,7 @@ package final class AuditAppender: Sendable {
     private let thread: GroupCommitThread<Pending>
     private let state: DeferredEntries
 
-    private typealias Pending = (entry: AuditEntry, continuation: CheckedContinuation<AuditRecord, any Error>)
+    private typealias Pending = (entry: AuditEntry, finish: @Sendable (Result<AuditRecord, any Error>) -> Void)
 
     init(log: AuditLog) {
         let state = DeferredEntries()
@@ -21,10 +21,16 @@ package final class AuditAppender: Sendable {
     /// - Throws: `CofferError` `auditUnavailable` when the log cannot be written.
     package func append(_ entry: AuditEntry) async throws -> AuditRecord {
         try await withCheckedThrowingContinuation { continuation in
-            guard thread.submit((entry, continuation)) else {
-                continuation.resume(throwing: CofferError(.auditUnavailable, "the vault is closed; nothing can be recorded"))
-                return
-            }
+            submit(entry) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// Queues `entry` and returns at once; `finish` gets the record once it is durable, or the
+    /// error that kept it from being written, on the committer's thread.
+    func submit(_ entry: AuditEntry, finish: @escaping @Sendable (Result<AuditRecord, any Error>) -> Void) {
+        guard thread.submit((entry, finish)) else {
+            finish(.failure(CofferError(.auditUnavailable, "the vault is closed; nothing can be recorded")))
+            return
         }
     }
 
@@ -60,10 +66,10 @@ package final class AuditAppender: Sendable {
         do {
             let records = try log.commit(late + batch.map(\.entry))
             CrashPoint.hit("audit.after-commit")
-            for (item, record) in zip(batch, records.dropFirst(late.count)) { item.continuation.resume(returning: record) }
+            for (item, record) in zip(batch, records.dropFirst(late.count)) { item.finish(.success(record)) }
         } catch {
             deferred.keep(late, first: true)
-            for item in batch { item.continuation.resume(throwing: error) }
+            for item in batch { item.finish(.failure(error)) }
         }
     }
 }

@@ -32,6 +32,16 @@ package final class BlockingPool: @unchecked Sendable {
     /// Runs `body` on a pool thread and returns its result.
     /// - Throws: What `body` throws; `CofferError` `io` when the pool was stopped.
     package func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await run(handingOff: { finish in finish(Result { try body() }) })
+    }
+
+    /// Runs `body` on a pool thread and returns what it hands to `finish`, which it calls (or
+    /// passes on to be called) exactly once, from any thread: work that ends on another thread,
+    /// such as a record handed to the log's committer, then resumes its caller from there,
+    /// without first waking the caller's thread to hand it on.
+    /// - Throws: What `body` throws (it must then not have called `finish`), or hands to `finish`;
+    ///   `CofferError` `io` when the pool was stopped.
+    package func run<T: Sendable>(handingOff body: @escaping @Sendable (_ finish: @escaping @Sendable (Result<T, any Error>) -> Void) throws -> Void) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             condition.lock()
             defer { condition.unlock() }
@@ -39,7 +49,9 @@ package final class BlockingPool: @unchecked Sendable {
                 continuation.resume(throwing: CofferError(.io, "the blocking-work pool is stopped"))
                 return
             }
-            queue.append { continuation.resume(with: Result { try body() }) }
+            queue.append {
+                do { try body { continuation.resume(with: $0) } } catch { continuation.resume(throwing: error) }
+            }
             condition.signal()
         }
     }
