@@ -126,7 +126,7 @@ let package = Package(
         .testTarget(
             name: "CofferPostgresTests",
             // Against the PostgreSQL server .ci/run starts (COFFER_TEST_POSTGRES_*); parsing without it.
-            dependencies: ["CofferPostgres", "CofferCrypto", "CofferSQL", .product(name: "PostgresNIO", package: "postgres-nio"),
+            dependencies: ["CofferPostgres", "CofferCrypto", "CofferSQL", "CofferTestSupport", .product(name: "PostgresNIO", package: "postgres-nio"),
                            .product(name: "GRDB", package: "GRDB.swift")]
         ),
         // The CI servers for the scale-out suites (and CofferTests' run on that engine).
@@ -139,7 +139,7 @@ let package = Package(
         .testTarget(
             name: "CofferScaleOutTests",
             // Against the PostgreSQL and S3 servers .ci/run starts; skipped without them.
-            dependencies: ["CofferScaleOut", "CofferScaleOutTestSupport", "Coffer", "CofferCrypto", "CofferSQL", "CofferPostgres",
+            dependencies: ["CofferScaleOut", "CofferScaleOutTestSupport", "CofferTestSupport", "Coffer", "CofferCrypto", "CofferSQL", "CofferPostgres",
                            "CofferObjectStore", "CofferS3",
                            .product(name: "PostgresNIO", package: "postgres-nio")]
         ),

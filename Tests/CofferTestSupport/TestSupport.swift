@@ -28,3 +28,13 @@ package func resource(_ name: String, in bundle: Bundle) throws -> Data {
         ?? bundle.url(forResource: name, withExtension: nil)
     return try Data(contentsOf: try #require(url, "test resource \(name) not found"))
 }
+
+/// Runs `body`, test code that blocks (a synchronous store call waiting on async work, a
+/// semaphore), on a thread of its own rather than on Swift's cooperative pool: on two cores
+/// that pool has two threads, and two tests blocking both at once, each waiting for a task
+/// that needs one of them, hang the whole run.
+package func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
