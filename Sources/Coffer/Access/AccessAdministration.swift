@@ -15,9 +15,15 @@ final class AccessAdministration: Sendable {
     /// What grants take as now (tests move it forward instead of sleeping).
     let clock = VaultClock()
 
-    init(pool: any SQLDatabase) {
+    /// The principals decisions read, on the embedded engine (nil: every decision reads).
+    let principalCache: PrincipalCache?
+
+    /// - Parameter principalStamp: Where every process announces changes to the principals
+    ///   (the embedded engine); with it, decisions read a principal only after a change.
+    init(pool: any SQLDatabase, principalStamp: PrincipalStamp? = nil) {
         store = AccessStore(pool: pool)
         tenants = TenantStore(pool: pool)
+        principalCache = principalStamp.map(PrincipalCache.init(stamp:))
     }
 
     // MARK: Tenants
@@ -44,7 +50,8 @@ final class AccessAdministration: Sendable {
 
     /// The principal `id`, or nil when it is not registered.
     func principal(id: PrincipalID) throws -> Principal? {
-        try store.principal(id: id)
+        guard let principalCache else { return try store.principal(id: id) }
+        return try principalCache.principal(id: id, read: store.principal(id:))
     }
 
     /// Every principal, by id.

@@ -71,7 +71,9 @@ public final class Vault: Sendable {
         self.keys = keys
         self.storage = storage
         self.accessLog = AccessLog(log: audit, auditing: auditing)
-        self.administration = AccessAdministration(pool: storage.control)
+        // Principals are cached where every writer of control.sqlite announces its changes.
+        let stamp = storage.files.flatMap { files in PrincipalStamp.observing(files.control, in: directory) }
+        self.administration = AccessAdministration(pool: storage.control, principalStamp: stamp)
         self.lifecycle = LifecycleStore(pool: storage.control)
         self.logger = logger
         if let files = storage.files {
