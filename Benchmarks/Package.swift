@@ -29,6 +29,7 @@ let package = Package(
         .package(path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark.git", exact: "1.38.1", traits: ["MallocInterposer"]),
     ],
-    // The streaming core; 4 KiB gets beside slow large streams; 4 KiB puts and gets (issue 12).
-    targets: ["StreamingCore", "ConcurrentReads", "SmallObjects"].map(benchmarkTarget)
+    // The streaming core; 4 KiB gets beside slow large streams; 4 KiB puts and gets, and large
+    // puts and gets with peak memory (issue 12).
+    targets: ["StreamingCore", "ConcurrentReads", "SmallObjects", "LargeObjects"].map(benchmarkTarget)
 )
