@@ -107,12 +107,16 @@ package final class SQLiteSession: SQLSession {
 
     @discardableResult
     package func execute(sql: String, arguments: SQLArguments) throws -> Int {
-        try bound(sql, arguments).execute()
+        let statement = try bound(sql, arguments)
+        defer { sqlite3_clear_bindings(statement.sqliteStatement) }
+        try statement.execute()
         return db.changesCount
     }
 
     package func fetchAll(sql: String, arguments: SQLArguments) throws -> [SQLRow] {
         let statement = try bound(sql, arguments)
+        // SQLite's copies of the values go as soon as the rows are read.
+        defer { sqlite3_clear_bindings(statement.sqliteStatement) }
         let columns = SQLColumns(statement.columnNames)
         let cursor = try Row.fetchCursor(statement)
         var rows: [SQLRow] = []

@@ -73,12 +73,12 @@ struct SQLEngineTests {
         }
     }
 
-    @Test("empty text and empty blobs stay empty, not NULL; a statement that failed runs again; a wrong count of values is refused", arguments: ["sqlite", "postgres"])
+    @Test("empty text and empty blobs stay empty, not NULL; a write after a failed one succeeds; a wrong count of values is refused", arguments: ["sqlite", "postgres"])
     func binding(engine: String) async throws {
         try await withEngine(engine) { database in
             let insert = "INSERT INTO t (k, s, b) VALUES (?, ?, ?)"
             try database.write { db in try db.execute(sql: insert, arguments: ["e", "", Data()]) }
-            // The same statement fails (a duplicate key), then runs again with other values.
+            // The statement fails (a duplicate key); the next write goes through.
             #expect(throws: (any Error).self) { try database.write { db in try db.execute(sql: insert, arguments: ["e", "x", Data([1])]) } }
             try database.write { db in try db.execute(sql: insert, arguments: ["f", "f", Data([0])]) }
             #expect(throws: (any Error).self) { try database.write { db in try db.execute(sql: insert, arguments: ["g", "too few"]) } }

@@ -75,7 +75,13 @@ extension Vault {
             var access = PendingAccess(request: asked, decision: try self.decide(context, asked))
             let prepared = try prepare(&access)
             let decided = access
-            try log.record(context, decided.request, decision: decided.decision) { finish(.success((decided, prepared, $0))) }
+            do {
+                try log.record(context, decided.request, decision: decided.decision) { finish(.success((decided, prepared, $0))) }
+            } catch {
+                // Not queued (a bad byte count): nothing is recorded, so nothing happens.
+                if decided.isAllowed { decided.undo?() }
+                throw error
+            }
         })
         if case .failure(let error) = recording {
             if access.isAllowed { access.undo?() }

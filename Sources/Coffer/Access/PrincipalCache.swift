@@ -9,12 +9,14 @@ import Synchronization
 /// The principals the access gate has read, kept until any process changes a principal of the
 /// vault: a decision then costs a `stat` instead of a read transaction of `control.sqlite`.
 ///
-/// Every process with the vault open announces each committed change to the `principal` table
-/// by growing the stamp file `principals.stamp` by one byte (``PrincipalStamp``); a cached
-/// principal is used only while the file's identity and size are what they were when it was
-/// read, so a change made anywhere is seen by the next decision everywhere. A stamp that cannot
-/// be read (the file removed) disables the cache; an entry is also read again after a second,
-/// which bounds what a process killed between its commit and its announcement leaves behind.
+/// Every process with the vault open announces each change to the `principal` table by growing
+/// the stamp file `principals.stamp` by one byte before its commit and again after it
+/// (``PrincipalStamp``, ``PrincipalChangeObserver``); a change that cannot be announced is
+/// refused. A cached principal is used only while the file's identity, size and change time are
+/// what they were before it was read, so a change made anywhere is seen by the next decision
+/// everywhere. A stamp that cannot be read (removed, not a regular file) disables the cache; an
+/// entry is also read again after a second, which bounds what a writer outside Coffer leaves
+/// behind.
 final class PrincipalCache: Sendable {
     private struct Entry {
         let principal: Principal?
@@ -50,47 +52,51 @@ final class PrincipalCache: Sendable {
     }
 }
 
-/// `principals.stamp` in the vault's directory: its size grows by one at every committed change
-/// to the principals, from any process. The file holds no data (it grows by `ftruncate`, sparse,
-/// so a full disk cannot stop an announcement).
+/// `principals.stamp` in the vault's directory: its size grows by one at every change to the
+/// principals, from any process. The file holds no data (it grows by `ftruncate`, sparse, so a
+/// full disk cannot stop an announcement).
 final class PrincipalStamp: Sendable {
-    /// The file's identity and size: equal values, no change in between.
+    /// The file's identity, size and change time: equal values, no announcement in between
+    /// (the change time tells a file made again, whose inode may be reused, from the old one).
     struct Value: Equatable, Sendable {
-        let device: UInt64, inode: UInt64, size: Int64
+        let device: UInt64, inode: UInt64, size: Int64, changedSeconds: Int, changedNanoseconds: Int
     }
 
     static let fileName = "principals.stamp"
     let path: String
 
     /// The stamp of the vault in `directory`, making the file (mode 0600) if it is missing.
-    /// - Returns: Nil when the file cannot be made (a read-only directory): no cache then.
-    init?(directory: URL) {
+    init(directory: URL) {
         path = directory.appendingPathComponent(Self.fileName, isDirectory: false).path
         let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { return nil }
-        close(fd)
+        if fd >= 0 { close(fd) }
     }
 
-    /// The stamp of the vault in `directory`, announced by an observer on `control`'s writer.
-    /// - Returns: Nil when the file cannot be made: no cache then.
+    /// The stamp of the vault in `directory`, with an observer on `control`'s writer that
+    /// announces every change to the principals, and refuses a change it cannot announce.
+    /// - Returns: The stamp, or nil when it cannot be read now (a read-only directory): the
+    ///   observer is installed either way, only the cache is not.
     static func observing(_ control: DatabasePool, in directory: URL) -> PrincipalStamp? {
-        guard let stamp = PrincipalStamp(directory: directory) else { return nil }
+        let stamp = PrincipalStamp(directory: directory)
         control.writeWithoutTransaction { db in
             db.add(transactionObserver: PrincipalChangeObserver(stamp: stamp), extent: .databaseLifetime)
         }
-        return stamp
+        // Whatever changed the principals before this process could observe (a migration).
+        stamp.announce()
+        return stamp.current() == nil ? nil : stamp
     }
 
-    /// The stamp now, or nil when the file cannot be read.
+    /// The stamp now, or nil when the file cannot be read or is not a regular file.
     func current() -> Value? {
         var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        return Value(device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size))
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
+        return Value(device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
+                     changedSeconds: info.st_ctim.tv_sec, changedNanoseconds: info.st_ctim.tv_nsec)
     }
 
-    /// Announces a committed change: one byte more, under the file's lock, so that two
-    /// processes announcing at once both count.
-    /// - Returns: False when the file could not be grown (every cache then still expires).
+    /// Announces a change: one byte more, under the file's lock, so that two processes
+    /// announcing at once both count.
+    /// - Returns: False when the file could not be grown.
     @discardableResult
     func announce() -> Bool {
         let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
@@ -99,13 +105,15 @@ final class PrincipalStamp: Sendable {
         guard flock(fd, LOCK_EX) == 0 else { return false }
         defer { flock(fd, LOCK_UN) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { return false }
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return false }
         return ftruncate(fd, info.st_size + 1) == 0
     }
 }
 
-/// Announces, on the stamp, every committed transaction of `control.sqlite`'s writer that
-/// changed the `principal` table (GRDB calls it on the writer's thread).
+/// Announces, on the stamp, every transaction of `control.sqlite`'s writer that changes the
+/// `principal` table (GRDB calls it on the writer's thread): once before the commit, which is
+/// refused if that announcement cannot be made (so no process keeps a principal nobody told it
+/// changed), and once after it, which makes stale whatever was read in between.
 final class PrincipalChangeObserver: TransactionObserver, @unchecked Sendable {
     // @unchecked: `changed` is touched only on the writer connection's thread, one
     // transaction at a time.
@@ -122,6 +130,13 @@ final class PrincipalChangeObserver: TransactionObserver, @unchecked Sendable {
 
     func databaseDidChange(with event: DatabaseEvent) {
         changed = true
+    }
+
+    func databaseWillCommit() throws {
+        guard changed else { return }
+        guard stamp.announce() else {
+            throw CofferError(.storage, "cannot announce a change to the principals (\(PrincipalStamp.fileName) cannot be written); nothing was changed")
+        }
     }
 
     func databaseDidCommit(_ db: Database) {

@@ -173,7 +173,9 @@ struct SQLiteSegmentStore: SegmentStore {
     func withSegments(version: Int64, in range: ClosedRange<Int>,
                       _ body: (Int, UnsafeRawBufferPointer) throws -> Void) throws {
         try VaultDatabase.guardedSync {
-            try pool.read { db in try Self.visitSegments(db, version: version, in: range, body) }
+            // One SELECT, so one snapshot without an explicit transaction: GRDB's `read` would
+            // prepare its BEGIN and COMMIT again for every batch (about 20 allocations each).
+            try pool.unsafeRead { db in try Self.visitSegments(db, version: version, in: range, body) }
         }
     }
 
