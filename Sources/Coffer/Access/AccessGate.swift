@@ -18,6 +18,12 @@ struct PendingAccess: Sendable {
         return false
     }
 
+    /// Undoes what the refine step reserved, when the access was allowed: its record could not
+    /// be written, so nothing of it may remain.
+    func abandon() {
+        if isAllowed { undo?() }
+    }
+
     /// Refuses the access (recorded as `denied` with this code and reason).
     mutating func refuse(_ refusal: CofferError) {
         decision = .failure(refusal)
@@ -51,7 +57,7 @@ extension Vault {
         do {
             try await accessLog.record(context, access.request, decision: access.decision)
         } catch {
-            if access.isAllowed { access.undo?() }
+            access.abandon()
             throw error
         }
         return try await performing(context, access.request) { try await body($0) }
@@ -79,12 +85,12 @@ extension Vault {
                 try log.record(context, decided.request, decision: decided.decision) { finish(.success((decided, prepared, $0))) }
             } catch {
                 // Not queued (a bad byte count): nothing is recorded, so nothing happens.
-                if decided.isAllowed { decided.undo?() }
+                decided.abandon()
                 throw error
             }
         })
         if case .failure(let error) = recording {
-            if access.isAllowed { access.undo?() }
+            access.abandon()
             throw error
         }
         if case .failure(let refusal) = access.decision { throw refusal }

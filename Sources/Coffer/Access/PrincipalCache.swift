@@ -65,11 +65,9 @@ final class PrincipalStamp: Sendable {
     static let fileName = "principals.stamp"
     let path: String
 
-    /// The stamp of the vault in `directory`, making the file (mode 0600) if it is missing.
+    /// The stamp of the vault in `directory` (``announce()`` makes the file, mode 0600, when it is missing).
     init(directory: URL) {
         path = directory.appendingPathComponent(Self.fileName, isDirectory: false).path
-        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        if fd >= 0 { close(fd) }
     }
 
     /// The stamp of the vault in `directory`, with an observer on `control`'s writer that
@@ -81,7 +79,8 @@ final class PrincipalStamp: Sendable {
         control.writeWithoutTransaction { db in
             db.add(transactionObserver: PrincipalChangeObserver(stamp: stamp), extent: .databaseLifetime)
         }
-        // Whatever changed the principals before this process could observe (a migration).
+        // Whatever changed the principals before this process could observe (a migration); this
+        // also makes the file.
         stamp.announce()
         return stamp.current() == nil ? nil : stamp
     }
