@@ -56,13 +56,18 @@ struct PrincipalCacheTests {
           .embeddedFilesOnly)
     func unannouncedChange() async throws {
         try await withTwoOpenings { t, other, object in
+            let cachedFrom = ContinuousClock.now  // no later than the entry's read
             #expect(try await other.readAll(tenant: "acme", objectID: object, context: svc) == [1, 2, 3])
             // Removed by a connection of its own, which announces nothing.
             let raw = try DatabasePool(path: t.directory.appendingPathComponent("control.sqlite").path)
             try await raw.write { try $0.execute(sql: "DELETE FROM principal WHERE id = 'svc'") }
             try raw.close()
-            // The cache answers (this is what it is for; Coffer's own writers announce).
-            #expect(try await other.readAll(tenant: "acme", objectID: object, context: svc) == [1, 2, 3])
+            // The cache answers while its entry is younger than its lifetime (this is what it is
+            // for; Coffer's own writers announce). On a loaded machine the steps may take longer.
+            let answer = try? await other.readAll(tenant: "acme", objectID: object, context: svc)
+            if ContinuousClock.now - cachedFrom < PrincipalCache.lifetime {
+                #expect(answer == [1, 2, 3])
+            }
             try await Task.sleep(for: .milliseconds(1100))
             await expectCofferError(.accessDenied) { _ = try await other.readAll(tenant: "acme", objectID: object, context: svc) }
         }
