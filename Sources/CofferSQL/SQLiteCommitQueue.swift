@@ -61,6 +61,19 @@ package final class SQLiteCommitQueue: Sendable {
         }
     }
 
+    /// Runs `body` in the next group transaction, in a savepoint of its own, without waiting
+    /// for it: for bookkeeping whose loss does no harm (a failed `body` is rolled back and
+    /// dropped).
+    /// - Returns: False, queueing nothing, once the queue is stopped.
+    package func enqueue(durably: Bool, _ body: @escaping @Sendable (Database) throws -> Void) -> Bool {
+        thread.submit(Member(durable: durably, run: { db in
+            try? db.inSavepoint {
+                try body(db)
+                return .commit
+            }
+        }, resume: { _ in }))
+    }
+
     /// Commits what is queued, then stops the committer and waits until it has exited; later
     /// writes fail.
     package func stop() {

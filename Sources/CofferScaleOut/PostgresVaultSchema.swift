@@ -183,6 +183,8 @@ enum PostgresVaultSchema {
     /// The migrations of the main database.
     static let mainMigrations: [PostgresMigrator.Migration] = [
         .init("vault-v1-control", control), .init("vault-v1-content", content), .init("vault-v1-audit", audit),
+        // The column an embedded log keeps for its outbox (unused here: a moved log keeps its value).
+        .init("vault-v2-outbox-drained", ["ALTER TABLE log_state ADD COLUMN outbox_drained BIGINT NOT NULL DEFAULT 0"]),
     ]
 
     /// The migrations of the PII database.

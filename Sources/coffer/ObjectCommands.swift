@@ -24,12 +24,34 @@ struct PutCommand: AsyncParsableCommand {
                 guard fd >= 0 else { throw CofferError(.io, "cannot open \(file): \(String(cString: strerror(errno)))") }
             }
             defer { if fd != STDIN_FILENO { close(fd) } }
+            // Small input is one transaction (Vault.put); larger goes through a writer, the
+            // bytes read so far first.
+            let head = try await Self.readHead(fd, limit: Vault.oneTransactionPutLimit)
+            if head.count <= Vault.oneTransactionPutLimit {
+                let (objectID, version) = try await vault.put(tenant: tenant, kind: kind, name: name, bytes: head, context: context)
+                print("\(objectID) \(version.version)")
+                return
+            }
             let writer = try await vault.makeWriter(tenant: tenant, kind: kind, name: name, context: context)
             let progress = ProgressLine("put")
-            try await writer.write(readingFrom: fd) { total in progress.set(total: total) }
+            try await writer.write(head)
+            let offset = Int64(head.count)
+            try await writer.write(readingFrom: fd) { total in progress.set(total: offset + total) }
             let version = try await writer.commit()
             progress.finish()
             print("\(writer.objectID) \(version.version)")
+        }
+    }
+}
+
+extension PutCommand {
+    /// Up to `limit + 1` bytes of `fd`, read on the blocking pool (fewer: the input ended).
+    static func readHead(_ fd: Int32, limit: Int) async throws -> [UInt8] {
+        try await BlockingPool.shared.run {
+            var head = [UInt8](repeating: 0, count: limit + 1)
+            let n = try head.withUnsafeMutableBytes { try FileDescriptorIO.readFully(fd, into: $0) }
+            head.removeLast(head.count - n)
+            return head
         }
     }
 }

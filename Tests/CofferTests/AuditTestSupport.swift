@@ -26,33 +26,39 @@ extension TestVault {
     var auditURL: URL { directory.appendingPathComponent(Vault.FileName.audit) }
 
     /// Every record row of the log, oldest first, read straight from its database (this records
-    /// nothing), on either engine.
+    /// nothing), on either engine. Like every helper here that reads or edits the log's file, it
+    /// first moves the records small puts left in the outbox into the log.
     func auditLogRecords() throws -> [AuditRecord] {
-        try vault.accessLog.log.pool.read { db in try db.fetchAll(sql: "SELECT * FROM record ORDER BY seq").map(AuditLog.record) }
+        try vault.accessLog.drainNow()
+        return try vault.accessLog.log.pool.read { db in try db.fetchAll(sql: "SELECT * FROM record ORDER BY seq").map(AuditLog.record) }
     }
 
     /// The records with a sequence number above `sequence`, oldest first.
     func auditRecords(after sequence: Int64) throws -> [AuditRecord] {
-        try vault.accessLog.log.pool.read { db in
+        try vault.accessLog.drainNow()
+        return try vault.accessLog.log.pool.read { db in
             try db.fetchAll(sql: "SELECT * FROM record WHERE seq > ? ORDER BY seq", arguments: [sequence]).map(AuditLog.record)
         }
     }
 
     /// One record row, or nil.
     func auditRecord(_ sequence: Int64) throws -> AuditRecord? {
-        try vault.accessLog.log.pool.read { db in
+        try vault.accessLog.drainNow()
+        return try vault.accessLog.log.pool.read { db in
             try db.fetchOne(sql: "SELECT * FROM record WHERE seq = ?", arguments: [sequence]).map(AuditLog.record)
         }
     }
 
     /// The log's size as its state row says (records appended so far).
     func auditLogSize() throws -> Int64 {
-        try vault.accessLog.log.pool.read { db in try db.fetchOne(Int64.self, sql: "SELECT tree_size FROM log_state WHERE id = 1") ?? -1 }
+        try vault.accessLog.drainNow()
+        return try vault.accessLog.log.pool.read { db in try db.fetchOne(Int64.self, sql: "SELECT tree_size FROM log_state WHERE id = 1") ?? -1 }
     }
 
     /// Every leaf hash, in order.
     func leafHashes() throws -> [[UInt8]] {
-        try vault.accessLog.log.pool.read { db in try db.fetchAll(Data.self, sql: "SELECT hash FROM leaf ORDER BY seq").map { [UInt8]($0) } }
+        try vault.accessLog.drainNow()
+        return try vault.accessLog.log.pool.read { db in try db.fetchAll(Data.self, sql: "SELECT hash FROM leaf ORDER BY seq").map { [UInt8]($0) } }
     }
 
     /// The stored checkpoints' sizes.
@@ -62,6 +68,7 @@ extension TestVault {
 
     /// Edits the access log file directly, as someone with write access to it would.
     func tamper(_ body: (any SQLSession) throws -> Void) throws {
+        try vault.accessLog.drainNow()
         try vault.accessLog.log.pool.write { db in try body(db) }
     }
 

@@ -17,11 +17,15 @@ struct CrashCase: Sendable, CustomTestStringConvertible {
     let point: String
     let operation: Operation
     let after: After
-    var testDescription: String { point }
+    /// A put of a few KiB: one transaction with its record (the outbox), not a writer.
+    var small = false
+    var testDescription: String { small ? "\(point) (small put)" : point }
 }
 
 private let crashCases: [CrashCase] = [
     CrashCase(point: "commit.after-segments", operation: .put, after: .absent),
+    CrashCase(point: "commit.after-segments", operation: .put, after: .absent, small: true),
+    CrashCase(point: "put.after-commit", operation: .put, after: .complete, small: true),
     CrashCase(point: "commit.after-transaction", operation: .put, after: .complete),
     CrashCase(point: "delete.after-rows", operation: .delete, after: .complete),
     CrashCase(point: "delete.before-wal-truncate", operation: .delete, after: .absent),
@@ -34,13 +38,15 @@ private let crashCases: [CrashCase] = [
 private let largeCrashContent: Data = Data(testBytes(9 * 1024 * 1024 + 12_345, seed: 77))
 /// Several segments, for the other points (less work on a shared CI machine).
 private let smallCrashContent: Data = Data(testBytes(200_000, seed: 79))
+/// One transaction's worth (`Vault.oneTransactionPutLimit`).
+private let smallPutContent: Data = Data(testBytes(5_000, seed: 80))
 
 @Suite("Crash at injected points (COFFER_CRASH_AT)", .serialized)  // one CLI pipeline at a time: less load on shared CI cores
 struct CrashPointTests {
     @Test("killed inside commit, delete and the log's group commit: sound files, verified log, no partial object",
           arguments: crashCases)
     func crash(_ c: CrashCase) async throws {
-        let crashContent = c.point == "commit.after-segments" ? largeCrashContent : smallCrashContent
+        let crashContent = c.small ? smallPutContent : c.point == "commit.after-segments" ? largeCrashContent : smallCrashContent
         try await withAuditCLI { cli in
             // An object the delete and get cases act on.
             let existing = try cli.spawn(["put", "--tenant", "acme", "--kind", "test-result", "--name", "existing"], input: crashContent)
@@ -87,6 +93,15 @@ struct CrashPointTests {
                 let back = try Data(contentsOf: out)
                 #expect(back.count == crashContent.count, "\(name) after \(c.point) reads \(back.count) bytes")
                 #expect(back == crashContent, "\(name) after \(c.point) reads other bytes")
+                if c.operation == .put {
+                    // Its allowed write is in the log exactly once (a small put's record was in the
+                    // outbox when the process died; the next open moved it).
+                    let writes = try await DatabaseQueue(path: cli.vault.appendingPathComponent("audit.sqlite").path).read { db in
+                        try Int.fetchOne(db, sql: "SELECT count(*) FROM record WHERE object_id = ? AND action = 'write' AND outcome = 'allowed'",
+                                         arguments: [id]) ?? -1
+                    }
+                    #expect(writes == 1, "allowed write records of \(name) after \(c.point)")
+                }
             }
             // No pending version and no dead writer's lock file is left once the vault was opened again.
             let leftovers = try await DatabaseQueue(path: cli.vault.appendingPathComponent("content.sqlite").path).read { db in

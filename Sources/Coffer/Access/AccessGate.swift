@@ -97,6 +97,35 @@ extension Vault {
         return try await performing(context, access.request) { try await body($0, prepared) }
     }
 
+    /// ``guarded(_:_:resolve:refine:_:)`` for an access that is one transaction of its own and
+    /// records its allowed decision inside it (a small put, ``AuditOutbox``): the decision and
+    /// `prepare` run in one trip to the blocking pool; a refusal is recorded and thrown as
+    /// usual; `body` gets the allowed decision's entry to write in its transaction (nil when
+    /// nothing is recorded, the unaudited twin). A failure of `prepare` or `body` is recorded as
+    /// an error outcome and thrown.
+    /// - Returns: nil, having done nothing, when the log cannot take records that way now (the
+    ///   caller then takes the ordinary path, which records first and fails closed).
+    func guardedInTransaction<T, Prepared: Sendable>(_ context: AccessContext, _ request: AccessRequest,
+                                                     prepare: @escaping @Sendable () throws -> Prepared,
+                                                     _ body: (AccessRequest, Prepared, AuditEntry?) async throws -> T) async throws -> T? {
+        guard let recording = accessLog.recordingInTransaction() else { return nil }
+        let (decision, prepared) = try await BlockingPool.shared.run { () throws -> (Result<Role, CofferError>, Result<Prepared, any Error>?) in
+            let decision = try self.decide(context, request)
+            guard case .success = decision else { return (decision, nil) }
+            return (decision, Result { try prepare() })
+        }
+        guard case .success(let role) = decision, let prepared else {
+            try await accessLog.record(context, request, decision: decision)
+            throw CofferError(.accessDenied, "the access was refused")  // not reached: a refusal is thrown once recorded
+        }
+        return try await performing(context, request) { recorded in
+            let plan = try prepared.get()
+            var entry: AuditEntry?
+            if case .inTransaction = recording { entry = try accessLog.allowedEntry(context, recorded, role: role) }
+            return try await body(recorded, plan, entry)
+        }
+    }
+
     /// The request `resolve` completed; a failure there is recorded (outcome `error`) and thrown.
     private func resolved(_ context: AccessContext, _ request: AccessRequest,
                           _ resolve: (inout AccessRequest) async throws -> Void) async throws -> AccessRequest {

@@ -1,6 +1,7 @@
 import CofferCrypto
 import CofferSQL
 import Foundation
+import Synchronization
 
 /// Group commit for the access log: callers hand over a record and suspend; one committer
 /// thread writes everything that queued up meanwhile in a single transaction and fsync, then
@@ -8,13 +9,20 @@ import Foundation
 package final class AuditAppender: Sendable {
     private let thread: GroupCommitThread<Pending>
     private let state: DeferredEntries
+    /// True while the last batch could not be written: records then go nowhere but the log.
+    private let failing = FailureFlag()
 
-    private typealias Pending = (entry: AuditEntry, finish: @Sendable (Result<AuditRecord, any Error>) -> Void)
+    /// A record to append (nil: only drain the outbox) and what to tell its caller.
+    private typealias Pending = (entry: AuditEntry?, finish: @Sendable (Result<AuditRecord?, any Error>) -> Void)
 
-    init(log: AuditLog) {
+    /// A committer for `log`; with `outbox`, every batch first takes the records waiting there.
+    init(log: AuditLog, outbox: AuditOutbox? = nil) {
         let state = DeferredEntries()
         self.state = state
-        thread = GroupCommitThread(name: "coffer.audit-commit") { batch in Self.commit(batch, to: log, deferred: state) }
+        let failing = self.failing
+        thread = GroupCommitThread(name: "coffer.audit-commit") { batch in
+            Self.commit(batch, to: log, outbox: outbox, deferred: state, failing: failing)
+        }
     }
 
     /// Appends `entry`, returning once it is durable.
@@ -28,11 +36,31 @@ package final class AuditAppender: Sendable {
     /// Queues `entry` and returns at once; `finish` gets the record once it is durable, or the
     /// error that kept it from being written, on the committer's thread.
     func submit(_ entry: AuditEntry, finish: @escaping @Sendable (Result<AuditRecord, any Error>) -> Void) {
-        guard thread.submit((entry, finish)) else {
-            finish(.failure(CofferError(.auditUnavailable, "the vault is closed; nothing can be recorded")))
+        submit(Pending(entry, { result in finish(result.flatMap { $0.map { .success($0) } ?? .failure(CofferError(.auditUnavailable, "the log returned no record for an appended entry")) }) }))
+    }
+
+    /// Returns once every record waiting in the outbox when it was called is in the log.
+    /// - Throws: `CofferError` `auditUnavailable` when the log cannot be written.
+    func drain() async throws {
+        _ = try await withCheckedThrowingContinuation { continuation in
+            submit(Pending(nil, { continuation.resume(with: $0) }))
+        }
+    }
+
+    /// Asks the committer to take what waits in the outbox soon, without waiting for it.
+    func nudge() {
+        guard thread.submit(Pending(nil, { _ in })) else { return }
+    }
+
+    private func submit(_ pending: Pending) {
+        guard thread.submit(pending) else {
+            pending.finish(.failure(CofferError(.auditUnavailable, "the vault is closed; nothing can be recorded")))
             return
         }
     }
+
+    /// True while the last batch failed (the log is full, read-only or gone).
+    var isFailing: Bool { failing.isSet }
 
     /// Appends `entry` (an error outcome); if the log cannot take it now, keeps it and writes it
     /// ahead of the next record that can be written.
@@ -55,19 +83,32 @@ package final class AuditAppender: Sendable {
         thread.stop(waiting: false)
     }
 
-    /// Stops the committer and waits until it has written what was queued and exited.
+    /// Stops the committer and waits until it has written what was queued (and what waited in
+    /// the outbox) and exited.
     func stopAndWait() {
+        nudge()
         thread.stop(waiting: true)
     }
 
-    /// Writes the deferred entries and then `batch` in one transaction, and resumes every caller.
-    private static func commit(_ batch: [Pending], to log: AuditLog, deferred: DeferredEntries) {
+    /// Writes the outbox's records, the deferred entries and then `batch` in one transaction,
+    /// and resumes every caller.
+    private static func commit(_ batch: [Pending], to log: AuditLog, outbox: AuditOutbox?, deferred: DeferredEntries, failing: FailureFlag) {
         let late = deferred.takeAll()
         do {
-            let records = try log.commit(late + batch.map(\.entry))
+            // After a failed batch every batch looks again: a deleted record keeps the log stopped.
+            let drain = outbox.flatMap { $0.shouldDrain(asked: batch.contains { $0.entry == nil } || failing.isSet) ? $0 : nil }
+            let (records, drained) = try log.commit(late + batch.compactMap(\.entry), draining: drain)
             CrashPoint.hit("audit.after-commit")
-            for (item, record) in zip(batch, records.dropFirst(late.count)) { item.finish(.success(record)) }
+            failing.isSet = false
+            if let drained { outbox?.forget(through: drained) }
+            var next = records.count - batch.count(where: { $0.entry != nil })
+            for item in batch {
+                guard item.entry != nil else { item.finish(.success(nil)); continue }
+                item.finish(.success(records[next]))
+                next += 1
+            }
         } catch {
+            failing.isSet = true
             deferred.keep(late, first: true)
             for item in batch { item.finish(.failure(error)) }
         }
@@ -93,5 +134,15 @@ private final class DeferredEntries: @unchecked Sendable {
             defer { entries.removeAll() }
             return entries
         }
+    }
+}
+
+/// Whether the committer's last batch failed, read by the threads that decide how to record.
+private final class FailureFlag: Sendable {
+    private let value = Mutex(false)
+
+    var isSet: Bool {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
     }
 }

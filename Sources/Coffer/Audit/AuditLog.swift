@@ -98,6 +98,11 @@ package final class AuditLog: Sendable {
             try db.execute(sql: "ALTER TABLE checkpoint ADD COLUMN frontier BLOB")
             try db.execute(sql: "ALTER TABLE checkpoint ADD COLUMN last_mac BLOB")
         }
+        migrator.registerMigration("v3-outbox") { db in
+            // How far the log has taken the records small puts wrote in their own transaction of
+            // content.sqlite (``AuditOutbox``), moved in the same transaction as those records.
+            try db.execute(sql: "ALTER TABLE log_state ADD COLUMN outbox_drained INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 
@@ -156,18 +161,48 @@ package final class AuditLog: Sendable {
     /// - Returns: The records as stored, with their sequence numbers.
     /// - Throws: `CofferError` `auditUnavailable` when the log cannot be written.
     package func commit(_ entries: [AuditEntry]) throws -> [AuditRecord] {
-        if let path {
-            guard let mode = fileMode(path) else {
-                throw CofferError(.auditUnavailable, "the access log \(path) is missing; no access is allowed without it")
-            }
-            guard mode & S_IWUSR != 0 else {
-                throw CofferError(.auditUnavailable, "the access log \(path) is not writable (mode \(String(mode & 0o777, radix: 8))); no access is allowed until it is")
-            }
+        try commit(entries, draining: nil).records
+    }
+
+    /// Refuses when the log's file is missing or read-only (SQLite running as root would write
+    /// to a file an operator made read-only, and a read-only log must stop every access).
+    /// - Throws: `CofferError` `auditUnavailable`.
+    func checkWritable() throws {
+        guard let path else { return }
+        guard let mode = fileMode(path) else {
+            throw CofferError(.auditUnavailable, "the access log \(path) is missing; no access is allowed without it")
         }
+        guard mode & S_IWUSR != 0 else {
+            throw CofferError(.auditUnavailable, "the access log \(path) is not writable (mode \(String(mode & 0o777, radix: 8))); no access is allowed until it is")
+        }
+    }
+
+    /// ``commit(_:)`` that first takes every record waiting in `outbox`, in the same transaction.
+    /// - Returns: The records as stored (the outbox's first, then `entries`') and the last
+    ///   outbox id taken (nil when none was).
+    func commit(_ entries: [AuditEntry], draining outbox: AuditOutbox?) throws -> (records: [AuditRecord], drained: Int64?) {
+        // Only a drain, and nothing waits: no transaction (a read-only log can still be read).
+        if entries.isEmpty {
+            guard let outbox else { return ([], nil) }
+            let after = try pool.read { db in try db.fetchOne(Int64.self, sql: "SELECT outbox_drained FROM log_state WHERE id = 1") ?? 0 }
+            guard try outbox.isWaiting(after: after) else { return ([], nil) }
+        }
+        try checkWritable()
         var signed: CheckpointNote?
         defer { if let signed { publish(signed) } }
         do {
             return try pool.write { db in
+                var entries = entries
+                var drained: Int64?
+                if let outbox {
+                    let after = try db.fetchOne(Int64.self, sql: "SELECT outbox_drained FROM log_state WHERE id = 1") ?? 0
+                    let waiting = try outbox.waiting(after: after)
+                    if waiting.through > after {
+                        entries = waiting.entries + entries
+                        drained = waiting.through
+                    }
+                }
+                guard !entries.isEmpty else { return ([], nil) }
                 // The chain head under a row lock as well as the writers' lock: one ordered log.
                 let lock = db.engine == .postgres ? " FOR UPDATE" : ""
                 guard let state = try db.fetchOne(sql: "SELECT tree_size, last_mac, frontier FROM log_state WHERE id = 1" + lock),
@@ -195,11 +230,14 @@ package final class AuditLog: Sendable {
                 CrashPoint.hit("audit.after-records")
                 try db.execute(sql: "UPDATE log_state SET tree_size = ?, last_mac = ?, frontier = ? WHERE id = 1",
                                arguments: [size, Data(previous), Data(frontier.encoded)])
+                if let drained {
+                    try db.execute(sql: "UPDATE log_state SET outbox_drained = ? WHERE id = 1", arguments: [drained])
+                }
                 let lastCheckpoint = try db.fetchOne(Int64.self, sql: "SELECT max(tree_size) FROM checkpoint") ?? 0
                 if size - lastCheckpoint >= Self.checkpointInterval {
                     signed = try insertCheckpoint(db, frontier: frontier, lastMAC: previous)
                 }
-                return records
+                return (records, drained)
             }
         } catch let error as CofferError where error.code != .storage {
             throw error
@@ -251,9 +289,6 @@ package final class AuditLog: Sendable {
 }
 
 /// The mode bits of the file at `path`, or nil when it does not exist.
-///
-/// The log checks its file's owner-write bit itself: SQLite running as root would write to a file
-/// an operator made read-only, and a read-only log must stop every access.
 private func fileMode(_ path: String) -> mode_t? {
     var info = stat()
     return stat(path, &info) == 0 ? info.st_mode : nil

@@ -31,7 +31,17 @@ extension Vault {
     /// - Throws: `CofferError` `accessDenied` (a tenant-limited principal too), `storage`.
     public func verifyAuditLog(extending checkpoint: AuditCheckpoint? = nil, context: AccessContext) async throws -> AuditVerification {
         let request = auditRequest(wholeLog: true)
-        return try await guarded(context, request) { _ in try await accessLog.run { try $0.verify(extending: checkpoint) } }
+        let accessLog = self.accessLog
+        return try await guarded(context, request) { _ in
+            try await accessLog.run { log in
+                let verdict = try log.verify(extending: checkpoint)
+                // Records still waiting for the log are part of it: rows deleted there fail it too.
+                guard verdict.ok, let problem = accessLog.outboxProblem() else { return verdict }
+                return AuditVerification(ok: false, treeSize: verdict.treeSize, rootHash: verdict.rootHash, recordsChecked: verdict.recordsChecked,
+                                         prunedBefore: verdict.prunedBefore, checkpointsChecked: verdict.checkpointsChecked,
+                                         firstBadRecord: verdict.treeSize + 1, problem: problem)
+            }
+        }
     }
 
     /// Signs and stores a checkpoint of the log as it is now; keep the result elsewhere.

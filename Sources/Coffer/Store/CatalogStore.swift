@@ -95,30 +95,39 @@ package struct CatalogStore: Sendable {
         // with its own (one sync per put fewer). A machine crash in between loses only this
         // pending row, which nothing reads; the version number may then be given again.
         try await VaultDatabase.guarded { try await pool.writeDeferringDurability { db in
-            var objectID = newID
-            var version = 1
-            if let row = try db.fetchOne(sql: "SELECT id, next_version FROM object WHERE tenant_id = ? AND kind = ? AND name_mac = ?",
-                                          arguments: [tenant, kind.code, Data(nameMAC)]) {
-                objectID = try row.stored("id", in: "object")
-                version = try row.stored("next_version", in: "object")
-                // The name moves to the current period's key, so an older period's key is not
-                // kept alive by the name of an object that outlived that period's versions.
-                try db.execute(sql: "UPDATE object SET next_version = next_version + 1, name_sealed = ?, name_key_id = ? WHERE id = ?",
-                               arguments: [Data(try sealName(objectID)), dataKeyID, objectID])
-            } else {
-                let sealedName = try sealName(newID)
-                try db.execute(sql: """
-                    INSERT INTO object (id, tenant_id, kind, name_mac, name_sealed, name_key_id, latest_version, next_version, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, 0, 2, ?, ?)
-                    """, arguments: [objectID, tenant, kind.code, Data(nameMAC), Data(sealedName), dataKeyID, time, time])
-            }
-            let row = try db.fetchOne(Int64.self, sql: """
-                INSERT INTO version (object_id, version, state, writer, data_key_id, segment_size, created_at)
-                VALUES (?, ?, 0, ?, ?, ?, ?) RETURNING id
-                """, arguments: [objectID, version, writer, dataKeyID, segmentSize, time])
-            guard let row else { throw CofferError(.storage, "a new version row of \(objectID) has no id") }
-            return (objectID, version, row)
+            try Self.reserveVersion(db, tenant: tenant, kind: kind, nameMAC: nameMAC, newID: newID, sealName: sealName,
+                                    writer: writer, dataKeyID: dataKeyID, segmentSize: segmentSize, at: time)
         } }
+    }
+
+    /// Finds or creates the object and inserts a pending version row, inside `db`'s write
+    /// transaction (a writer's reservation, or a small put's whole transaction).
+    static func reserveVersion(_ db: any SQLSession, tenant: TenantID, kind: ObjectKind, nameMAC: [UInt8], newID: ObjectID,
+                               sealName: (ObjectID) throws -> [UInt8], writer: String?, dataKeyID: String, segmentSize: Int,
+                               at time: Int64) throws -> (objectID: ObjectID, version: Int, row: Int64) {
+        var objectID = newID
+        var version = 1
+        if let row = try db.fetchOne(sql: "SELECT id, next_version FROM object WHERE tenant_id = ? AND kind = ? AND name_mac = ?",
+                                      arguments: [tenant, kind.code, Data(nameMAC)]) {
+            objectID = try row.stored("id", in: "object")
+            version = try row.stored("next_version", in: "object")
+            // The name moves to the current period's key, so an older period's key is not
+            // kept alive by the name of an object that outlived that period's versions.
+            try db.execute(sql: "UPDATE object SET next_version = next_version + 1, name_sealed = ?, name_key_id = ? WHERE id = ?",
+                           arguments: [Data(try sealName(objectID)), dataKeyID, objectID])
+        } else {
+            let sealedName = try sealName(newID)
+            try db.execute(sql: """
+                INSERT INTO object (id, tenant_id, kind, name_mac, name_sealed, name_key_id, latest_version, next_version, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, 0, 2, ?, ?)
+                """, arguments: [objectID, tenant, kind.code, Data(nameMAC), Data(sealedName), dataKeyID, time, time])
+        }
+        let row = try db.fetchOne(Int64.self, sql: """
+            INSERT INTO version (object_id, version, state, writer, data_key_id, segment_size, created_at)
+            VALUES (?, ?, 0, ?, ?, ?, ?) RETURNING id
+            """, arguments: [objectID, version, writer, dataKeyID, segmentSize, time])
+        guard let row else { throw CofferError(.storage, "a new version row of \(objectID) has no id") }
+        return (objectID, version, row)
     }
 
     /// Deletes a pending version's rows, and its object if nothing else was ever committed. With

@@ -103,23 +103,43 @@ final class ContentStore: Sendable {
         let objectID: ObjectID, version: Int, rowID: Int64, lock: WriterLock
     }
 
-    /// Finds or creates the object and inserts a pending version row under a fresh writer lock.
-    func reserveVersion(tenant: TenantID, kind: ObjectKind, name: String) async throws -> Reservation {
+    /// What a new version needs before its transaction: the keys, the name's MAC and sealer, a
+    /// fresh object id (used when the name is new), and the time.
+    struct VersionPlan: Sendable {
+        let tenant: TenantID
+        let kind: ObjectKind
+        let nameMAC: [UInt8]
+        let newID: ObjectID
+        let sealName: @Sendable (ObjectID) throws -> [UInt8]
+        /// The current period's data key.
+        let period: ClassKeys
+        /// Keys the content digest: the class's index key.
+        let digestKey: SecureBytes
+        let time: Int64
+    }
+
+    /// The plan of a new version of `name` (reads keys: call it off the cooperative pool).
+    /// - Throws: `CofferError` `unknownTenant`, `notFound` (an erased tenant).
+    func planVersion(tenant: TenantID, kind: ObjectKind, name: String) throws -> VersionPlan {
         let index = try indexKeys(tenant: tenant, kind: kind)
         let now = nowMilliseconds()
         let period = try keys.periodKeys(tenant: tenant.rawValue, kind: kind, at: now)
         let nameMAC = try HMACSHA256.authenticate(Array("\(kind.code)\u{0}\(name)".utf8), key: index.nameIndex)
-        let newID = ObjectID(try makeIdentifier("obj"))
         let nameKey = period.name
-        let sealName: @Sendable (ObjectID) throws -> [UInt8] = { id in
+        return VersionPlan(tenant: tenant, kind: kind, nameMAC: nameMAC, newID: ObjectID(try makeIdentifier("obj")), sealName: { id in
             try AESGCM.seal(Array(name.utf8), key: nameKey, aad: Self.nameAAD(tenant: tenant, objectID: id))
-        }
+        }, period: period, digestKey: index.digest, time: now)
+    }
+
+    /// Finds or creates the object and inserts a pending version row under a fresh writer lock.
+    func reserveVersion(tenant: TenantID, kind: ObjectKind, name: String) async throws -> Reservation {
+        let plan = try planVersion(tenant: tenant, kind: kind, name: name)
         let lock = try WriterLock(directory: writersDirectory)
         do {
             let (objectID, version, rowID) = try await catalog.reserveVersion(
-                tenant: tenant, kind: kind, nameMAC: nameMAC, newID: newID, sealName: sealName, writer: lock.token,
-                dataKeyID: period.id, segmentSize: segmentSize, at: now)
-            return Reservation(streamKey: period.stream, digestKey: index.digest, objectID: objectID, version: version, rowID: rowID, lock: lock)
+                tenant: tenant, kind: kind, nameMAC: plan.nameMAC, newID: plan.newID, sealName: plan.sealName, writer: lock.token,
+                dataKeyID: plan.period.id, segmentSize: segmentSize, at: plan.time)
+            return Reservation(streamKey: plan.period.stream, digestKey: plan.digestKey, objectID: objectID, version: version, rowID: rowID, lock: lock)
         } catch {
             lock.release()
             throw VaultDatabase.translate(error)

@@ -291,6 +291,13 @@ struct SegmentAppender {
 }
 
 extension SQLiteSegmentStore {
+    /// Inserts one stored segment of version row `version` inside `db`'s transaction (a small
+    /// put's whole version).
+    static func insertSegment(_ db: Database, version: Int64, index: Int, _ bytes: [UInt8]) throws {
+        let statement = try db.cachedStatement(sql: "INSERT INTO segment (version_id, idx, data) VALUES (?, ?, ?)")
+        try statement.execute(arguments: [version, index, Data(bytes)])
+    }
+
     /// Runs `body` with an appender for pending version `version`, in one write transaction.
     func append(version: Int64, _ body: (SegmentAppender) throws -> Void) throws {
         try pool.write { db in try body(SegmentAppender(db: db, version: version)) }

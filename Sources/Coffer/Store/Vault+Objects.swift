@@ -73,6 +73,7 @@ extension Vault {
     @discardableResult
     public func put(tenant: TenantID, kind: ObjectKind, name: String, bytes: some ContiguousBytes & Sendable,
                     context: AccessContext) async throws -> (objectID: ObjectID, version: ObjectVersionInfo) {
+        if let put = try await putInOneTransaction(tenant: tenant, kind: kind, name: name, bytes: bytes, context: context) { return put }
         let count = bytes.withUnsafeBytes { $0.count }
         let writer = try await makeWriter(tenant: tenant, kind: kind, name: name, context: context, expectedBytes: count)
         return (writer.objectID, try await writer.writeAndCommit(bytes))

@@ -15,7 +15,8 @@ import Darwin
 ///
 /// Points: `commit.after-segments` (inside the commit transaction, the last segments inserted,
 /// the version not yet marked committed), `commit.after-transaction` (committed, the writer
-/// lock not yet released), `delete.after-rows` (inside the delete transaction),
+/// lock not yet released), `put.after-commit` (a small put's one transaction committed, its
+/// record still in the outbox), `delete.after-rows` (inside the delete transaction),
 /// `delete.before-wal-truncate` (committed, the WAL not yet checkpointed),
 /// `audit.after-records` (inside the log's group commit, records and leaves inserted, the state
 /// row not yet updated), `audit.after-commit` (the records durable, the callers not yet resumed),

@@ -70,7 +70,9 @@ public final class Vault: Sendable {
         self.directory = directory
         self.keys = keys
         self.storage = storage
-        self.accessLog = AccessLog(log: audit, auditing: auditing)
+        // On the embedded engine a small put's record commits in the put's own transaction.
+        let outbox = storage.files.flatMap { files in storage.contentCommits.map { AuditOutbox(pool: files.content, commits: $0) } }
+        self.accessLog = AccessLog(log: audit, auditing: auditing, outbox: outbox)
         // Principals are cached where every writer of control.sqlite announces its changes.
         let stamp = storage.files.flatMap { files in PrincipalStamp.observing(files.control, in: directory) }
         self.administration = AccessAdministration(pool: storage.control, principalStamp: stamp)
@@ -331,6 +333,7 @@ public final class Vault: Sendable {
         let files = VaultStorage.SQLiteFiles(control: control, content: content, pii: pii)
         let vault = Vault(directory: directory, keys: keys, storage: VaultStorage(files, writersDirectory: directory.appendingPathComponent(FileName.writers)),
                           audit: audit, auditing: auditing, logger: logger, segmentSize: segmentSize)
+        try vault.accessLog.takeOutbox()
         try vault.contentStore.removeAbandonedWrites()
         // Subjects from before PII had keys of its own move to fresh keys under the PII KEK, and
         // subject keys a crashed process left pending are settled or destroyed.
@@ -348,10 +351,11 @@ public final class Vault: Sendable {
     /// holds its final size). Closing again does nothing; other calls fail afterwards.
     public func close() throws {
         guard closed.withLock({ closed in defer { closed = true }; return !closed }) else { return }
+        // The records waiting in the outbox are taken first, so the closing checkpoint holds them.
+        accessLog.stopRecording()
         do { _ = try accessLog.log.checkpointIfBehind() } catch {
             logger.error("no closing checkpoint of the access log", metadata: ["error": "\(error)"])
         }
-        accessLog.stopRecording()
         janitor.retryPendingNow()
         storage.close()
         try accessLog.closeFile()

@@ -310,6 +310,11 @@ enum VaultSchema {
                 CREATE INDEX version_data_key ON version(data_key_id);
                 """)
         }
+        migrator.registerMigration("v3-audit-outbox") { db in
+            // The records of small puts, written in the put's own transaction until the access
+            // log takes them (AuditOutbox).
+            try db.execute(sql: AuditOutbox.schema)
+        }
         return migrator
     }
 }

@@ -34,6 +34,8 @@ package struct VaultStorage: Sendable {
     package let collect: (@Sendable () throws -> Void)?
     /// The object-store locations tenants can be pinned to (none on the embedded engine).
     package let locations: Set<String>
+    /// The group committer of `content.sqlite` (embedded engine only).
+    package let contentCommits: SQLiteCommitQueue?
 
     /// An embedded vault's files.
     init(_ files: SQLiteFiles, writersDirectory: URL) {
@@ -43,6 +45,7 @@ package struct VaultStorage: Sendable {
         content = SQLiteDatabase(files.content, commits: commits)
         pii = SQLiteDatabase(files.pii)
         segments = SQLiteSegmentStore(pool: files.content, commits: commits)
+        contentCommits = commits
         self.files = files
         self.writersDirectory = writersDirectory
         writerLocksAreShared = true
@@ -60,6 +63,7 @@ package struct VaultStorage: Sendable {
         self.pii = pii
         self.segments = segments
         files = nil
+        contentCommits = nil
         self.writersDirectory = writersDirectory
         writerLocksAreShared = false
     }
