@@ -50,7 +50,7 @@ func dataKeyContext(id: String, tenant: String, dataClass: String) -> String {
 /// Identifiers Coffer makes: a prefix and 128 random bits in lower-case hex.
 /// - Throws: `CofferError` `cryptoFailure` when the random generator fails.
 package func makeIdentifier(_ prefix: String) throws -> String {
-    prefix + "_" + (try SecureRandom.bytes(16)).map { String(format: "%02x", $0) }.joined()
+    prefix + "_" + Hex.lower(try SecureRandom.bytes(16))
 }
 
 /// Milliseconds since 1970.

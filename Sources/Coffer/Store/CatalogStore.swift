@@ -101,10 +101,13 @@ package struct CatalogStore: Sendable {
     }
 
     /// Finds or creates the object and inserts a pending version row, inside `db`'s write
-    /// transaction (a writer's reservation, or a small put's whole transaction).
+    /// transaction (a writer's reservation, or a small put's whole transaction). With
+    /// `committed`, the version is inserted committed with those totals and digest and becomes
+    /// the object's newest at once (a small put, whose content is sealed in the same
+    /// transaction): one index page fewer than pending and then committed.
     static func reserveVersion(_ db: any SQLSession, tenant: TenantID, kind: ObjectKind, nameMAC: [UInt8], newID: ObjectID,
                                sealName: (ObjectID) throws -> [UInt8], writer: String?, dataKeyID: String, segmentSize: Int,
-                               at time: Int64) throws -> (objectID: ObjectID, version: Int, row: Int64) {
+                               at time: Int64, committed: (totals: VersionTotals, digest: [UInt8])? = nil) throws -> (objectID: ObjectID, version: Int, row: Int64) {
         var objectID = newID
         var version = 1
         if let row = try db.fetchOne(sql: "SELECT id, next_version FROM object WHERE tenant_id = ? AND kind = ? AND name_mac = ?",
@@ -113,19 +116,36 @@ package struct CatalogStore: Sendable {
             version = try row.stored("next_version", in: "object")
             // The name moves to the current period's key, so an older period's key is not
             // kept alive by the name of an object that outlived that period's versions.
-            try db.execute(sql: "UPDATE object SET next_version = next_version + 1, name_sealed = ?, name_key_id = ? WHERE id = ?",
-                           arguments: [Data(try sealName(objectID)), dataKeyID, objectID])
+            if committed != nil {
+                try db.execute(sql: """
+                    UPDATE object SET next_version = next_version + 1, name_sealed = ?, name_key_id = ?,
+                           latest_version = CASE WHEN latest_version > ? THEN latest_version ELSE ? END, updated_at = ? WHERE id = ?
+                    """, arguments: [Data(try sealName(objectID)), dataKeyID, version, version, time, objectID])
+            } else {
+                try db.execute(sql: "UPDATE object SET next_version = next_version + 1, name_sealed = ?, name_key_id = ? WHERE id = ?",
+                               arguments: [Data(try sealName(objectID)), dataKeyID, objectID])
+            }
         } else {
             let sealedName = try sealName(newID)
             try db.execute(sql: """
                 INSERT INTO object (id, tenant_id, kind, name_mac, name_sealed, name_key_id, latest_version, next_version, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, 0, 2, ?, ?)
-                """, arguments: [objectID, tenant, kind.code, Data(nameMAC), Data(sealedName), dataKeyID, time, time])
+                VALUES (?, ?, ?, ?, ?, ?, ?, 2, ?, ?)
+                """, arguments: [objectID, tenant, kind.code, Data(nameMAC), Data(sealedName), dataKeyID, committed == nil ? 0 : 1, time, time])
         }
-        let row = try db.fetchOne(Int64.self, sql: """
-            INSERT INTO version (object_id, version, state, writer, data_key_id, segment_size, created_at)
-            VALUES (?, ?, 0, ?, ?, ?, ?) RETURNING id
-            """, arguments: [objectID, version, writer, dataKeyID, segmentSize, time])
+        let row: Int64?
+        if let committed {
+            row = try db.fetchOne(Int64.self, sql: """
+                INSERT INTO version (object_id, version, state, writer, data_key_id, segment_size, plaintext_size, ciphertext_size,
+                    segment_count, digest, created_at, committed_at)
+                VALUES (?, ?, 1, NULL, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+                """, arguments: [objectID, version, dataKeyID, segmentSize, committed.totals.plaintext, committed.totals.ciphertext,
+                                 committed.totals.segments, Data(committed.digest), time, time])
+        } else {
+            row = try db.fetchOne(Int64.self, sql: """
+                INSERT INTO version (object_id, version, state, writer, data_key_id, segment_size, created_at)
+                VALUES (?, ?, 0, ?, ?, ?, ?) RETURNING id
+                """, arguments: [objectID, version, writer, dataKeyID, segmentSize, time])
+        }
         guard let row else { throw CofferError(.storage, "a new version row of \(objectID) has no id") }
         return (objectID, version, row)
     }

@@ -48,17 +48,20 @@ extension ContentStore {
         return try await VaultDatabase.guarded {
             try await commits.write(durably: true) { db in
                 let session = SQLiteSession(db)
+                let size = Int64(bytes.withUnsafeBytes { $0.count })
+                let layout = try SegmentLayout(segmentSize: segmentSize)
+                let totals = VersionTotals(plaintext: size, ciphertext: layout.ciphertextSize(plaintextSize: size), segments: 1)
+                let digest = try HMACSHA256.authenticate(bytes, key: plan.digestKey)
+                // Inserted committed: the transaction is the put, so no reader sees it before the
+                // segment below is in.
                 let (objectID, number, row) = try CatalogStore.reserveVersion(
                     session, tenant: plan.tenant, kind: plan.kind, nameMAC: plan.nameMAC, newID: plan.newID, sealName: plan.sealName,
-                    writer: nil, dataKeyID: plan.period.id, segmentSize: segmentSize, at: plan.time)
+                    writer: nil, dataKeyID: plan.period.id, segmentSize: segmentSize, at: plan.time, committed: (totals, digest))
                 let aead = try StreamingAEAD(key: plan.period.stream, segmentSize: segmentSize)
                 let sealed = try aead.seal(bytes, aad: Self.contentAAD(tenant: plan.tenant, objectID: objectID, version: number))
-                let digest = try HMACSHA256.authenticate(bytes, key: plan.digestKey)
+                guard sealed.count == totals.ciphertext else { throw CofferError(.cryptoFailure, "the sealed content is not the size its layout gives") }
                 try SQLiteSegmentStore.insertSegment(db, version: row, index: 0, sealed)
                 CrashPoint.hit("commit.after-segments")
-                let size = Int64(bytes.withUnsafeBytes { $0.count })
-                let totals = VersionTotals(plaintext: size, ciphertext: Int64(sealed.count), segments: 1)
-                try CatalogStore.commitVersion(session, version: row, objectID: objectID, number: number, digest: digest, at: plan.time, totals: totals)
                 if var record {
                     // As the writer's path records it: the object and version, no byte count.
                     record.objectID = objectID.rawValue
