@@ -26,7 +26,14 @@ func vaultFiles(under directory: URL, containing needle: [UInt8]) throws -> [Str
 private func needles(_ label: String, _ sealed: [UInt8]) -> [(String, [UInt8])] {
     precondition(sealed.count >= 32, "\(label) is too short to scan for")
     let start = sealed.count / 2 - 8
-    return [(label, sealed), ("\(label) [\(start)..<\(start + 16)]", Array(sealed[start..<start + 16]))]
+    return [(label, scannable(sealed)), ("\(label) [\(start)..<\(start + 16)]", Array(sealed[start..<start + 16]))]
+}
+
+/// What of `value` is stored contiguously, and so can be found by a byte scan: all of it when
+/// short, else its first 256 bytes (a value longer than what fits a page goes on in overflow
+/// pages, each beginning with a pointer, so it is not one run of bytes in the file).
+func scannable(_ value: [UInt8]) -> [UInt8] {
+    value.count <= 1024 ? value : Array(value.prefix(256))
 }
 
 /// Expects every needle to be found before the operation (the scanner sees the file), runs
@@ -109,7 +116,7 @@ struct ResidueTests {
             try await expectGone(t, captured) {
                 try await t.vault.delete(tenant: "acme", objectID: id, context: .test)
                 // The scan still finds what was not deleted.
-                #expect(try vaultFiles(under: t.directory, containing: try #require(keptSegment)) == ["/content.sqlite"])
+                #expect(try vaultFiles(under: t.directory, containing: scannable(try #require(keptSegment))) == ["/content.sqlite"])
             }
         }
     }
@@ -129,7 +136,7 @@ struct ResidueTests {
             #expect(v1.count == 3 && v2.count == 3)
             try await expectGone(t, v1.enumerated().map { ("version 1 segment \($0.offset)", $0.element) }) {
                 try await t.vault.delete(tenant: "acme", objectID: id, version: 1, context: .test)
-                for segment in v2 { #expect(try !vaultFiles(under: t.directory, containing: segment).isEmpty) }
+                for segment in v2 { #expect(try !vaultFiles(under: t.directory, containing: scannable(segment)).isEmpty) }
                 expectSameBytes(try await t.vault.readAll(tenant: "acme", objectID: id, context: .test), testBytes(9000, seed: 24))
             }
         }

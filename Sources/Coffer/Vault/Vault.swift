@@ -57,13 +57,15 @@ public final class Vault: Sendable {
         static let databases = [control, content, audit, pii]
     }
 
-    /// Tuning of the content file: 16 KiB pages, chosen by measurement (docs/benchmarks.md,
-    /// `scripts/bench-page-size.sh`): every page a put touches (a dozen, in the catalog's tables
-    /// and indexes) is written to the WAL and synced whole, so 64 KiB pages made a 4 KiB put
-    /// write about a megabyte, while a 1 MiB segment over 16 KiB pages is still a short overflow
-    /// chain. A small page cache, because segments stream through once and memory must stay
-    /// bounded. (SQLite fixes the page size when a file is made: older vaults keep theirs.)
-    static let contentTuning = VaultDatabase.Tuning(pageSize: 16384, cacheKiB: 4 * 1024, mmapSize: 0)
+    /// Tuning of the content file: 4 KiB pages, chosen by measurement (docs/benchmarks.md,
+    /// "2026-12-04 (afternoon)", `scripts/bench-page-size.sh`): a small put is one transaction
+    /// that writes every page it touches (about fourteen, in the catalog's tables and indexes and
+    /// the outbox) to the WAL and syncs them, so its cost follows the page size (4 KiB pages:
+    /// 30-60% more audited puts than 16 KiB), while a 1 MiB segment over 4 KiB pages streams
+    /// about a quarter slower (still above the large-object goals). A small page cache, because
+    /// segments stream through once and memory must stay bounded. (SQLite fixes the page size
+    /// when a file is made: older vaults keep theirs, 16 or 64 KiB.)
+    static let contentTuning = VaultDatabase.Tuning(pageSize: 4096, cacheKiB: 4 * 1024, mmapSize: 0)
     static let controlTuning = VaultDatabase.Tuning(pageSize: 4096, cacheKiB: 2 * 1024, mmapSize: 0)
 
     init(directory: URL, keys: KeyManager, storage: VaultStorage, audit: AuditLog, auditing: Bool, logger: Logger, segmentSize: Int) {
