@@ -13,6 +13,10 @@ struct InitCommand: AsyncParsableCommand {
     @Option(name: .customLong("segment-size"), help: "Ciphertext segment size for new objects (4096 to 67108864).")
     var segmentSize: Int = SegmentLayout.defaultSegmentSize
 
+    @Option(name: .customLong("content-page-size"),
+            help: "Page size of content.sqlite, a power of two from 512 to 65536 (default 4096, best for small objects; 16384 for vaults of mostly large objects).")
+    var contentPageSize: Int?
+
     func run() async throws {
         try await runReportingErrors {
             // Vault.create registers the operator as a principal: an id no context could carry
@@ -29,7 +33,7 @@ struct InitCommand: AsyncParsableCommand {
             }
             let vault = try Vault.create(at: options.vaultURL, keyringFile: options.location.keyringFile(), operator: options.actorID,
                                          segmentSize: segmentSize, allowDevelopmentKeyring: options.location.developmentKeyringAllowed,
-                                         witness: options.location.witness.map { URL(fileURLWithPath: $0) })
+                                         witness: options.location.witness.map { URL(fileURLWithPath: $0) }, contentPageSize: contentPageSize)
             options.location.warnIfDevelopment(vault)
             let verifier = try vault.auditVerifierKey
             try vault.close()

@@ -93,6 +93,34 @@ struct InputCLITests {
         #expect(!FileManager.default.fileExists(atPath: cli.vault.appendingPathComponent("control.sqlite").path))
     }
 
+    @Test("init --content-page-size sets content.sqlite's page size (4096 without it); another size is refused, creating no vault",
+          arguments: [nil, "16384", "1000", "131072", "256"])
+    func initPageSize(size: String?) async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-init-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let keyring = dir.appendingPathComponent("keyring.json").path
+        try Keyring.generate().write(to: keyring)
+        let cli = CofferCLI(executable: try CofferCLI.locate(), vault: dir.appendingPathComponent("vault"), keyring: keyring)
+        let result = try cli.spawn(["init"] + (size.map { ["--content-page-size", $0] } ?? []))
+        let content = cli.vault.appendingPathComponent("content.sqlite").path
+        guard size == nil || size == "16384" else {
+            #expect(result.status == 1, "\(result.output) \(result.error)")
+            #expect(result.error.contains("[invalid-argument]") && result.error.contains("power of two"), "\(result.error)")
+            #expect(!FileManager.default.fileExists(atPath: content))
+            return
+        }
+        #expect(result.status == 0, "\(result.error)")
+        let pageSize = try await DatabaseQueue(path: content).read { db in try Int.fetchOne(db, sql: "PRAGMA page_size") }
+        #expect(pageSize == Int(size ?? "4096"))
+        // The vault works on it.
+        #expect(try cli.spawn(["tenant", "add", "acme"]).status == 0)
+        let put = try cli.spawn(["put", "--tenant", "acme", "--kind", "test-script", "--name", "p"], input: Data("page".utf8))
+        #expect(put.status == 0, "\(put.error)")
+        let id = String(put.output.split(separator: " ").first ?? "")
+        #expect(try cli.spawn(["get", "--tenant", "acme", id]).output == "page")
+    }
+
     @Test("--range takes only START-END in digits", arguments: ["+1-5", " 1-5", "1-5 ", "5-1", "-5-3", "1-", "-", "1-2-3", "0x1-5", "1-99999999999999999999"])
     func badRanges(range: String) async throws {
         try await withAuditCLI { cli in

@@ -119,15 +119,19 @@ public final class Vault: Sendable {
     ///     (default: beside the keyring file, ``defaultWitness(for:vault:)``); it must hold no
     ///     checkpoint yet.
     ///   - logger: Where Coffer logs (debug and trace only; never secrets).
+    ///   - contentPageSize: The page size of `content.sqlite`, a power of two from 512 to 65536
+    ///     (nil: 4096, best for small objects; 16384 streams large objects about a third faster
+    ///     and makes small puts about a third slower: docs/benchmarks.md, the page-size curve).
+    ///     Fixed once the vault exists.
     /// - Returns: The open vault.
     /// - Throws: `CofferError` `alreadyExists`, `keyringInsecure` (a development keyring
     ///   without the opt-in), keyring loading errors, `invalidArgument`, `storage`, `io`.
     public static func create(at directory: URL, keyringFile: KeyringFile, operator operatorID: String,
                               segmentSize: Int = SegmentLayout.defaultSegmentSize, allowDevelopmentKeyring: Bool = false,
-                              witness: URL? = nil, logger: Logger = Logger(label: "coffer")) throws -> Vault {
+                              witness: URL? = nil, logger: Logger = Logger(label: "coffer"), contentPageSize: Int? = nil) throws -> Vault {
         try create(at: directory, keyring: keyringFile.load(), source: .file(keyringFile), operator: operatorID,
                    segmentSize: segmentSize, allowDevelopmentKeyring: allowDevelopmentKeyring,
-                   witness: witness ?? defaultWitness(for: keyringFile, vault: directory), logger: logger)
+                   witness: witness ?? defaultWitness(for: keyringFile, vault: directory), logger: logger, contentPageSize: contentPageSize)
     }
 
     /// The witness directory a vault keyed by `keyringFile` uses unless told otherwise: beside
